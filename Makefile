@@ -1,0 +1,51 @@
+# Gridpod: every workflow is one target; each installs what it needs into .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup test fat bench lint typecheck compile vboard clean help
+
+help:
+	@echo "make setup      install everything into $(VENV)"
+	@echo "make test       all tests: host tools, firmware (CPython + MicroPython VM), virtual board"
+	@echo "make fat        factory acceptance run on a virtual module -> reports/fat/"
+	@echo "make bench      performance figures of the virtual board and firmware"
+	@echo "make lint       ruff check + format check"
+	@echo "make typecheck  firmware against the esp32 and rp2 stubs"
+	@echo "make compile    mpy-cross every firmware file for xtensawin and armv6m"
+	@echo "make vboard     run one virtual module until Ctrl-C"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+fat: $(STAMP)
+	$(VENV)/bin/gridpod fat --virtual --report reports/fat
+
+bench: $(STAMP)
+	$(PY) -m gridpod.bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m gridpod.firmware_checks typecheck
+
+compile: $(STAMP)
+	$(PY) -m gridpod.firmware_checks compile
+
+vboard: $(STAMP)
+	$(VENV)/bin/gridpod vboard --flash build/vboard-flash.img
+
+clean:
+	rm -rf build reports .pytest_cache
