@@ -1,0 +1,224 @@
+"""Fixed-rate scan scheduler (PLC style): fast slot, control slot, housekeeping slot.
+
+Periods in ms come from the config (defaults 10 / 100 / 1000). One frame runs every fast period:
+fast tasks always, control tasks every control_ms / fast_ms frames, housekeeping tasks every
+housekeeping_ms / fast_ms frames at half a control period of phase, so the control and housekeeping
+slots never share a frame. The loop idles only in platform.wait_until_ms (the virtual board's
+lockstep exchange); it never polls the clock.
+
+A task is any object with tick(now_ms); it checks in by returning True. The watchdog is fed only
+when every registered task has checked in since the last feed, so one stuck or failing task starves
+it. Each slot's work is measured with ticks_us (last, max, mean from an integer running sum that is
+halved every 1024 samples so it never grows into a long int). Overrun policy (DOMAIN.md): a slot
+above 80 % of its period counts a warning; above 100 % an overrun; 3 consecutive overruns or one
+above 200 % raises the overrun fault. gc.collect() runs only in the housekeeping frame (measured),
+after the heap-free low-water sample; telemetry goes to platform.report() once per housekeeping.
+The fast frame allocates nothing in steady state.
+"""
+
+import gc
+
+from control.ticks import TICKS_MAX, ticks_add
+from micropython import const
+
+SLOT_FAST = const(0)
+SLOT_CONTROL = const(1)
+SLOT_HOUSEKEEPING = const(2)
+
+_MAX_TASKS = const(30)
+_MEAN_WINDOW = const(1024)
+_OVERRUNS_TO_FAULT = const(3)
+
+
+class SlotStats:
+    """Timing of one slot, in µs of measured work per run."""
+
+    def __init__(self, period_ms):
+        self.period_ms = period_ms
+        self.period_us = period_ms * 1000
+        self.warn_us = period_ms * 800
+        self.tasks = []
+        self.bits = []
+        self.runs = 0
+        self.last_us = 0
+        self.max_us = 0
+        self._sum_us = 0
+        self._n = 0
+        self.warnings = 0
+        self.overruns = 0
+        self.consecutive = 0
+
+    def mean_us(self):
+        return self._sum_us // self._n if self._n else 0
+
+    def record(self, work_us):
+        """Account one run; returns True when the overrun policy trips."""
+        self.runs = (self.runs + 1) & TICKS_MAX
+        self.last_us = work_us
+        if work_us > self.max_us:
+            self.max_us = work_us
+        self._sum_us += work_us
+        self._n += 1
+        if self._n >= _MEAN_WINDOW:
+            self._sum_us >>= 1
+            self._n >>= 1
+        if work_us > self.period_us:
+            self.overruns += 1
+            self.consecutive += 1
+            return self.consecutive >= _OVERRUNS_TO_FAULT or work_us > 2 * self.period_us
+        self.consecutive = 0
+        if work_us > self.warn_us:
+            self.warnings += 1
+        return False
+
+
+class Scheduler:
+    def __init__(
+        self,
+        platform,
+        fast_ms=10,
+        control_ms=100,
+        housekeeping_ms=1000,
+        faults=None,
+        overrun_fault_id=-1,
+        task_error_fault_id=-1,
+        gc_collect=None,
+        mem_free=None,
+    ):
+        if control_ms % fast_ms or housekeeping_ms % control_ms:
+            raise ValueError("tick periods must be multiples: fast | control | housekeeping")
+        self._p = platform
+        self.fast_ms = fast_ms
+        self._control_div = control_ms // fast_ms
+        self._hk_div = housekeeping_ms // fast_ms
+        self._hk_phase = self._control_div // 2
+        self.slots = (SlotStats(fast_ms), SlotStats(control_ms), SlotStats(housekeeping_ms))
+        self._faults = faults
+        self._overrun_fault = overrun_fault_id
+        self._task_error_fault = task_error_fault_id
+        self._gc_collect = gc_collect if gc_collect is not None else gc.collect
+        if mem_free is None:
+            mem_free = getattr(gc, "mem_free", None)  # CPython has none: heap stats stay -1
+        self._mem_free = mem_free
+        self._watchdog = None
+        self._all_bits = 0
+        self._checked_in = 0
+        self._n_tasks = 0
+        self._frame = 0
+        self._tripped = False
+        self.ticks = 0
+        self.overruns = 0
+        self.task_errors = 0
+        self.max_frame_us = 0
+        self.max_late_ms = 0
+        self.missed_frames = 0
+        self.feeds = 0
+        self.gc_runs = 0
+        self.gc_last_us = 0
+        self.gc_max_us = 0
+        self.heap_free_low = -1
+        self.stop_requested = False
+
+    def add(self, task, slot):
+        """Register a task (object with tick(now_ms) -> True to check in) in a slot."""
+        if self._n_tasks >= _MAX_TASKS:
+            raise ValueError("too many tasks")
+        bit = 1 << self._n_tasks
+        self._n_tasks += 1
+        self._all_bits |= bit
+        self.slots[slot].tasks.append(task)
+        self.slots[slot].bits.append(bit)
+        return bit
+
+    def use_watchdog(self, watchdog):
+        """Watchdog object with feed(); fed only when all tasks checked in since the last feed."""
+        self._watchdog = watchdog
+
+    def _run_slot(self, slot, now_ms):
+        p = self._p
+        t0 = p.ticks_us()
+        tasks = slot.tasks
+        for i in range(len(tasks)):
+            try:
+                if tasks[i].tick(now_ms):
+                    self._checked_in |= slot.bits[i]
+            except Exception as e:  # noqa: BLE001 - a task bug must not stop the loop
+                self._task_failed(tasks[i], e, now_ms)
+        if slot.record(p.ticks_diff(p.ticks_us(), t0)):
+            self._tripped = True
+
+    def _task_failed(self, task, exc, now_ms):
+        # Not checked in: the watchdog starves unless the task recovers. Rare path, may allocate.
+        self.task_errors += 1
+        if self.task_errors <= 3:
+            print("scheduler: task", task, "raised", repr(exc))
+        if self._faults is not None and self._task_error_fault >= 0:
+            self._faults.update(self._task_error_fault, True, now_ms)
+
+    def frame(self, now_ms):
+        """Run one fast frame (and the control/housekeeping slot when due) at now_ms."""
+        p = self._p
+        t0 = p.ticks_us()
+        self._tripped = False
+        self._run_slot(self.slots[SLOT_FAST], now_ms)
+        phase = self._frame % self._control_div
+        if phase == 0:
+            self._run_slot(self.slots[SLOT_CONTROL], now_ms)
+        if self._frame == self._hk_phase:
+            self._run_slot(self.slots[SLOT_HOUSEKEEPING], now_ms)
+            self._housekeeping_extras()
+        frame_us = p.ticks_diff(p.ticks_us(), t0)
+        if frame_us > self.max_frame_us:
+            self.max_frame_us = frame_us
+        if self._tripped:
+            self.overruns += 1
+        if self._faults is not None and self._overrun_fault >= 0:
+            self._faults.update(self._overrun_fault, self._tripped, now_ms)
+        if self._checked_in == self._all_bits:
+            self._checked_in = 0
+            if self._watchdog is not None:
+                self._watchdog.feed()
+                self.feeds += 1
+        self._frame += 1
+        if self._frame >= self._hk_div:
+            self._frame = 0
+        self.ticks = (self.ticks + 1) & TICKS_MAX
+
+    def _housekeeping_extras(self):
+        p = self._p
+        if self._mem_free is not None:
+            free = self._mem_free()
+            if self.heap_free_low < 0 or free < self.heap_free_low:
+                self.heap_free_low = free
+        t0 = p.ticks_us()
+        self._gc_collect()
+        gc_us = p.ticks_diff(p.ticks_us(), t0)
+        self.gc_runs += 1
+        self.gc_last_us = gc_us
+        if gc_us > self.gc_max_us:
+            self.gc_max_us = gc_us
+        p.report(self.ticks, self.max_frame_us, self.overruns, self.heap_free_low)
+
+    def stop(self):
+        self.stop_requested = True
+
+    def run(self, frames=-1):
+        """Run frames until stop() (or `frames` frames when >= 0). Idles only in wait_until_ms."""
+        p = self._p
+        self.stop_requested = False
+        deadline_ms = p.ticks_ms()
+        while frames != 0 and not self.stop_requested:
+            now_ms = p.ticks_ms()
+            late_ms = p.ticks_diff(now_ms, deadline_ms)
+            if late_ms > self.max_late_ms:
+                self.max_late_ms = late_ms
+            self.frame(now_ms)
+            if frames > 0:
+                frames -= 1
+            deadline_ms = ticks_add(deadline_ms, self.fast_ms)
+            behind_ms = p.ticks_diff(p.ticks_ms(), deadline_ms)
+            if behind_ms >= self.fast_ms:
+                # Whole frames lost (e.g. a long flash write): resync instead of bursting to catch up.
+                self.missed_frames += behind_ms // self.fast_ms
+                deadline_ms = p.ticks_ms()
+            p.wait_until_ms(deadline_ms)

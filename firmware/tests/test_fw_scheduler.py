@@ -1,0 +1,252 @@
+"""Scan scheduler on the fake clock: periods, measured durations, overrun policy, GC slot,
+watchdog feeding only when every task checked in, telemetry."""
+
+from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
+from control.fault_table import FAULT_TASK_ERROR, FAULT_TICK_OVERRUN, FAULTS
+from control.faults import FaultTable
+from hal.fake import WatchdogExpired
+from support import WorkTask, fake_platform
+
+
+def _sched(p, **kw):
+    return Scheduler(p, 10, 100, 1000, **kw)
+
+
+def test_slot_periods():
+    p = fake_platform()
+    s = _sched(p)
+    fast, ctl, hk = WorkTask(p), WorkTask(p), WorkTask(p)
+    s.add(fast, SLOT_FAST)
+    s.add(ctl, SLOT_CONTROL)
+    s.add(hk, SLOT_HOUSEKEEPING)
+    s.run(frames=300)
+    assert len(fast.calls) == 300
+    assert fast.calls[1] - fast.calls[0] == 10 and fast.calls[-1] == 2990
+    assert len(ctl.calls) == 30
+    for i in range(1, len(ctl.calls)):
+        assert ctl.calls[i] - ctl.calls[i - 1] == 100
+    assert len(hk.calls) == 3
+    assert hk.calls[1] - hk.calls[0] == 1000
+    assert hk.calls[0] % 100 != 0  # phased between control frames
+    assert p.waits == 300
+
+
+def test_measured_durations():
+    p = fake_platform()
+    s = _sched(p)
+    t = WorkTask(p, 3000)
+    s.add(t, SLOT_FAST)
+    s.run(frames=5)
+    t.work_us = 1000
+    s.run(frames=5)
+    st = s.slots[SLOT_FAST]
+    assert st.last_us == 1000
+    assert st.max_us == 3000
+    assert st.mean_us() == 2000
+    assert st.warnings == 0 and st.overruns == 0
+    # The loop still keeps its 10 ms grid: work is inside the period.
+    assert t.calls[-1] == 90
+
+
+def test_warn_above_80_percent_without_overrun():
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    t = WorkTask(p, 8500)
+    s.add(t, SLOT_FAST)
+    s.run(frames=10)
+    st = s.slots[SLOT_FAST]
+    assert st.warnings == 10 and st.overruns == 0
+    assert not ft.is_active(FAULT_TICK_OVERRUN)
+
+
+def test_three_consecutive_overruns_fault():
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    t = WorkTask(p, 12000)
+    s.add(t, SLOT_FAST)
+    s.run(frames=2)
+    assert s.slots[SLOT_FAST].overruns == 2
+    assert not ft.is_active(FAULT_TICK_OVERRUN)
+    s.run(frames=1)
+    assert ft.is_active(FAULT_TICK_OVERRUN)
+
+
+def test_non_consecutive_overruns_do_not_fault():
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    t = WorkTask(p)
+    s.add(t, SLOT_FAST)
+    for _ in range(5):
+        t.work_us = 12000
+        s.run(frames=2)
+        t.work_us = 1000
+        s.run(frames=1)
+    assert s.slots[SLOT_FAST].overruns == 10
+    assert not ft.is_active(FAULT_TICK_OVERRUN)
+
+
+def test_one_overrun_above_2x_faults_and_latches():
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    t = WorkTask(p, 20001)
+    s.add(t, SLOT_FAST)
+    s.run(frames=1)
+    assert ft.is_active(FAULT_TICK_OVERRUN)
+    t.work_us = 100
+    s.run(frames=10)
+    assert ft.is_active(FAULT_TICK_OVERRUN)  # latched
+    ft.reset_latched(p.ticks_ms())
+    assert not ft.is_active(FAULT_TICK_OVERRUN)
+
+
+def test_exactly_2x_is_overrun_but_not_fault():
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    t = WorkTask(p, 20000)
+    s.add(t, SLOT_FAST)
+    s.run(frames=1)
+    assert s.slots[SLOT_FAST].overruns == 1
+    assert not ft.is_active(FAULT_TICK_OVERRUN)
+
+
+def test_control_slot_overrun_measured_against_its_own_period():
+    p = fake_platform()
+    s = _sched(p)
+    c = WorkTask(p, 90000)
+    s.add(c, SLOT_CONTROL)
+    s.run(frames=20)
+    st = s.slots[SLOT_CONTROL]
+    assert st.warnings == st.runs and st.overruns == 0
+    assert s.missed_frames > 0  # 90 ms of work stalls the 10 ms grid: frames are dropped, counted
+
+
+def test_gc_runs_only_in_housekeeping_frames():
+    p = fake_platform()
+    gc_frames = []
+    s = _sched(p, gc_collect=lambda: gc_frames.append(p.ticks_ms()))
+    hk = WorkTask(p)
+    s.add(WorkTask(p), SLOT_FAST)
+    s.add(WorkTask(p), SLOT_CONTROL)
+    s.add(hk, SLOT_HOUSEKEEPING)
+    s.run(frames=500)
+    assert gc_frames == hk.calls
+    assert len(gc_frames) == 5 and s.gc_runs == 5
+
+
+def test_gc_is_measured():
+    p = fake_platform()
+    s = _sched(p, gc_collect=lambda: p.add_work_us(700))
+    s.add(WorkTask(p), SLOT_FAST)
+    s.run(frames=100)
+    assert s.gc_last_us == 700 and s.gc_max_us == 700
+
+
+def test_watchdog_fed_when_all_tasks_checked_in():
+    p = fake_platform()
+    s = _sched(p)
+    s.use_watchdog(p.watchdog(2000))
+    s.add(WorkTask(p, record=False), SLOT_FAST)
+    s.add(WorkTask(p, record=False), SLOT_CONTROL)
+    s.add(WorkTask(p, record=False), SLOT_HOUSEKEEPING)
+    s.run(frames=1000)  # 10 s
+    # One feed per housekeeping period: the slowest task gates it.
+    assert p.wdt.feeds == 10
+    assert not p.wdt.expired()
+
+
+def test_task_that_stops_checking_in_starves_the_watchdog():
+    p = fake_platform()
+    s = _sched(p)
+    s.use_watchdog(p.watchdog(1500))
+    ctl = WorkTask(p)
+    s.add(WorkTask(p), SLOT_FAST)
+    s.add(ctl, SLOT_CONTROL)
+    s.run(frames=300)
+    feeds = p.wdt.feeds
+    assert feeds == 30
+    ctl.alive = False
+    expired = False
+    try:
+        s.run(frames=300)
+    except WatchdogExpired:
+        expired = True
+    assert expired
+    assert p.wdt.feeds == feeds  # no feed once the control task stopped checking in
+    assert p.reset_cause() == 3  # RESET_WATCHDOG
+
+
+def test_raising_task_does_not_stop_loop_but_starves_watchdog():
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, task_error_fault_id=FAULT_TASK_ERROR)
+    s.use_watchdog(p.watchdog(2000))
+    p.watchdog_bites = False
+
+    class Broken:
+        def tick(self, now_ms):
+            raise ValueError("bug")
+
+    ok = WorkTask(p)
+    s.add(ok, SLOT_FAST)
+    s.add(Broken(), SLOT_FAST)
+    s.run(frames=300)
+    assert len(ok.calls) == 300
+    assert s.task_errors == 300
+    assert p.wdt.feeds == 0 and p.wdt.expired()
+    assert ft.is_active(FAULT_TASK_ERROR)
+
+
+def test_telemetry_reported_once_per_housekeeping():
+    p = fake_platform()
+    s = _sched(p, mem_free=lambda: 5000 - p.reports)
+    s.add(WorkTask(p, 1234), SLOT_FAST)
+    s.run(frames=300)
+    assert p.reports == 3
+    ticks, max_us, overruns, heap_free = p.last_report
+    assert max_us == 1234 and overruns == 0
+    assert heap_free == 4998  # low-water mark of the sampled free heap
+    assert 0 < ticks < 300
+
+
+def test_clock_wrap_keeps_period():
+    p = fake_platform()
+    p.set_time_ms(0x3FFFFFFF - 25)
+    s = _sched(p)
+    t = WorkTask(p)
+    s.add(t, SLOT_FAST)
+    s.run(frames=6)
+    for i in range(1, 6):
+        assert p.ticks_diff(t.calls[i], t.calls[i - 1]) == 10
+    assert t.calls[-1] < 100  # wrapped
+
+
+def test_stop_ends_run():
+    p = fake_platform()
+    s = _sched(p)
+
+    class Stopper:
+        n = 0
+
+        def tick(self, now_ms):
+            self.n += 1
+            if self.n == 7:
+                s.stop()
+            return True
+
+    st = Stopper()
+    s.add(st, SLOT_FAST)
+    s.run()
+    assert st.n == 7
+
+
+def test_periods_must_be_multiples():
+    try:
+        Scheduler(fake_platform(), 10, 95, 1000)
+    except ValueError:
+        return
+    raise AssertionError("accepted 95 ms control period with a 10 ms fast tick")
