@@ -1,0 +1,184 @@
+"""hal/mcu.py runs in the real MicroPython VM (unix port) against a recording fake `machine`.
+
+For every real board the VM opens the platform, builds every role and writes one RS-485 frame;
+the recorded `machine` calls must match the board file: each pin built with its mode, pull,
+frequency and safe initial value, external chips reached on the right bus and address, the UART
+on its pins with DE framing the write, the watchdog clamped to the board's limit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE_DIR = Path(__file__).resolve().parent / "fake_machine"
+MICROPYTHON = Path(sys.executable).parent / "micropython"
+REAL_BOARDS = ["ESP32_DEVKITC", "ESP32_S3_DEVKITC", "RPI_PICO"]
+PULL_CODE = {"up": "PULL_UP", "down": "PULL_DOWN"}
+
+_spec = importlib.util.spec_from_file_location(
+    "fake_machine_for_constants", FAKE_DIR / "machine.py"
+)
+assert _spec is not None and _spec.loader is not None
+fake = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fake)
+
+
+def run_vm(board_json: Path) -> dict[str, Any]:
+    if not MICROPYTHON.exists():
+        found = shutil.which("micropython")
+        if found is None:
+            pytest.fail(f"MicroPython unix port not found at {MICROPYTHON}: run `make setup`")
+        vm = found
+    else:
+        vm = str(MICROPYTHON)
+    env = dict(os.environ, MICROPYPATH=f".frozen:{FAKE_DIR}:{ROOT / 'firmware'}")
+    proc = subprocess.run(
+        [vm, str(FAKE_DIR / "exercise_mcu.py"), str(board_json)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, f"VM failed:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module", params=REAL_BOARDS)
+def recorded(request: pytest.FixtureRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    path = ROOT / "boards" / request.param / "board.json"
+    return json.loads(path.read_text()), run_vm(path)
+
+
+def ctor(calls: list[dict[str, Any]], kind: str, first_arg: Any) -> list[dict[str, Any]]:
+    return [c for c in calls if c["call"] == kind and c["args"][:1] == [first_arg]]
+
+
+def test_runs_on_the_micropython_vm(recorded):
+    _, out = recorded
+    assert out["impl"] == "micropython"
+
+
+def test_every_direct_pin_is_built_with_its_mode(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    for role, spec in board["pins"].items():
+        if "pin" not in spec:
+            continue
+        pin, mode = spec["pin"], spec["mode"]
+        pull = getattr(fake.Pin, PULL_CODE[spec["pull"]]) if "pull" in spec else None
+        pins = ctor(calls, "Pin", pin)
+        assert pins, f"{role}: Pin({pin}) never constructed"
+        if mode == "out":
+            assert {"mode": fake.Pin.OUT, "value": 0}.items() <= pins[0].items(), role
+            assert out["seen"][role] == 0, f"{role} not off after construction"
+        elif mode in ("in", "counter"):
+            assert pins[0].get("mode") == fake.Pin.IN, role
+            assert pins[0].get("pull") == pull, f"{role}: pull {pins[0].get('pull')} != {pull}"
+        if mode == "counter":
+            irqs = ctor(calls, "Pin.irq", pin)
+            assert [i["trigger"] for i in irqs] == [fake.Pin.IRQ_RISING], role
+            expected, counted = out["edges"][role]
+            assert counted == expected, f"{role}: counted {counted} of {expected} edges"
+        if mode == "pwm":
+            pwms = ctor(calls, "PWM", pin)
+            assert len(pwms) == 1, role
+            assert pwms[0]["freq"] == out["pwm_freq_hz"], role
+            assert pwms[0]["duty_u16"] == 0, f"{role}: PWM must start at duty 0"
+        if mode == "adc":
+            adcs = ctor(calls, "ADC", pin)
+            assert len(adcs) == 1, role
+            if board.get("adc_atten_db") == 11:
+                assert adcs[0].get("atten") == fake.ADC.ATTN_11DB, f"{role}: 0-3.3 V range"
+            else:
+                assert "atten" not in adcs[0], role
+
+
+def test_external_roles_reach_their_chip(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    for name, bus in board.get("i2c", {}).items():
+        (i2c,) = ctor(calls, "I2C", bus["id"])
+        assert (i2c["sda"], i2c["scl"], i2c["freq"]) == (bus["sda"], bus["scl"], bus["freq_hz"])
+        assert ctor(calls, "Pin", bus["sda"]) and ctor(calls, "Pin", bus["scl"]), name
+    for role, spec in board["pins"].items():
+        if "ext" not in spec:
+            continue
+        dev = board["ext"][spec["ext"]]
+        bus_id = board["i2c"][dev["bus"]]["id"]
+        if dev["chip"] == "ADS1115":
+            configs = [
+                c["args"][3]
+                for c in calls
+                if c["call"] == "I2C.writeto_mem" and c["args"][:3] == [bus_id, dev["addr"], 1]
+            ]
+            mux = [(hi >> 4) & 7 for hi, _ in configs]
+            assert 4 + spec["ch"] in mux, f"{role}: no single-shot on AIN{spec['ch']}"
+            assert all(hi & 0x80 and hi & 0x01 for hi, _ in configs), "OS and MODE bits"
+            assert 0 < out["seen"][role] <= 65535, role
+        elif dev["chip"] == "PCF8574":
+            writes = [c for c in calls if c["call"] == "I2C.writeto"]
+            assert [bus_id, dev["addr"], [255]] in [w["args"] for w in writes], role
+            assert out["seen"][role] == 1, role
+        else:
+            pytest.fail(f"{role}: no assertion for chip {dev['chip']}")
+
+
+def test_no_pin_outside_the_board_file_and_none_driven_high(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    declared = {s["pin"] for s in board["pins"].values() if "pin" in s}
+    for spec in board["uarts"].values():
+        declared |= {spec["tx"], spec["rx"], spec["de"]}
+    for spec in board.get("i2c", {}).values():
+        declared |= {spec["sda"], spec["scl"]}
+    built = {c["args"][0] for c in calls if c["call"] == "Pin"}
+    assert built == declared
+    de_pins = {spec["de"] for spec in board["uarts"].values()}
+    raised = [c for c in calls if c["call"] == "Pin.value" and c["args"][1] == 1]
+    assert {c["args"][0] for c in raised} <= de_pins, "an output was switched on"
+
+
+def test_uart_pins_and_rs485_direction(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    for name, spec in board["uarts"].items():
+        (uart,) = ctor(calls, "UART", spec["id"])
+        assert (uart["tx"], uart["rx"]) == (spec["tx"], spec["rx"]), name
+        assert (uart["baudrate"], uart["bits"], uart["parity"], uart["stop"]) == (19200, 8, 0, 1)
+        de_ctor = ctor(calls, "Pin", spec["de"])
+        assert {"mode": fake.Pin.OUT, "value": 0}.items() <= de_ctor[0].items(), "DE starts low"
+        assert calls.index(de_ctor[0]) < calls.index(uart), "DE low before the UART exists"
+        after = calls[out["uart_mark"] :]
+        events = [
+            (c["call"], c["args"][1] if c["call"] == "Pin.value" else None)
+            for c in after
+            if c["call"] in ("UART.write", "UART.flush")
+            or (c["call"] == "Pin.value" and c["args"][0] == spec["de"])
+        ]
+        assert events == [
+            ("Pin.value", 1),
+            ("UART.write", None),
+            ("UART.flush", None),
+            ("Pin.value", 0),
+        ]
+        assert out["uart_written"][name] == 8
+
+
+def test_watchdog_and_reset_cause(recorded):
+    board, out = recorded
+    (wdt,) = [c for c in out["calls"] if c["call"] == "WDT"]
+    limit = board.get("wdt_max_ms")
+    expected = out["wdt_request_ms"] if limit is None else min(limit, out["wdt_request_ms"])
+    assert wdt["timeout"] == expected
+    assert out["reset_cause_is_watchdog"]
+    assert bytes(out["unique_id"]) == fake.unique_id()
