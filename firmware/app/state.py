@@ -1,0 +1,32 @@
+"""Run mode of this boot, readable from the REPL: `import app.state; app.state.reason`.
+
+maintenance: the config was rejected (reason lists every error); safe_mode: the boot-loop guard
+tripped; safe_boot: the application was not started (/SAFE_BOOT or SAFE_MODE_BUTTON). In every
+non-normal mode outputs stay safe and contactors refuse to close (see app.safety).
+"""
+
+maintenance = False
+safe_mode = False
+safe_boot = False
+reason = ""
+config_errors = []
+faults = None  # the FaultTable of the running App
+
+
+def reset():
+    global maintenance, safe_mode, safe_boot, reason, config_errors, faults
+    maintenance = False
+    safe_mode = False
+    safe_boot = False
+    reason = ""
+    config_errors = []
+    faults = None
+
+
+def add_reason(text):
+    global reason
+    reason = text if not reason else reason + " | " + text
+
+
+def is_normal():
+    return not (maintenance or safe_mode or safe_boot)
