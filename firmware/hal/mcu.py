@@ -308,7 +308,7 @@ class Platform:
     def watchdog(self, timeout_ms):
         if self._wdt_max_ms is not None and timeout_ms > self._wdt_max_ms:
             timeout_ms = self._wdt_max_ms
-        return _Watchdog(machine.WDT(0, timeout_ms))
+        return _Watchdog(machine.WDT(id=0, timeout=timeout_ms))
 
     def reset_cause(self):
         return self._reset_map.get(machine.reset_cause(), RESET_HARD)
