@@ -1,0 +1,332 @@
+"""Virtual-board HAL: pins, UART, watchdog and clock over the supervisor's harness socket.
+
+Runs only inside the MicroPython unix port started by `gridpod vboard`; the runtime exports the
+socket link as module `_vboard`. Wire format: host_tools/gridpod/vboard/harness.py.
+
+Time is simulated: ticks_ms() only moves inside wait_until_ms(), which is the one exchange point
+per fast tick. The supervisor may grant a hold window (inputs unchanged until hold_until_ms); the
+HAL then skips exchanges until the window ends, an output changes or UART bytes wait to go out,
+so a quiet firmware loop runs far faster than real time without losing any output edge.
+ticks_us() is the host's real microsecond clock, for measuring how long the firmware's work takes.
+Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
+"""
+
+import gc
+import time
+
+import _vboard
+from micropython import const
+
+from hal import RESET_POWER_ON
+
+_MSG_REGISTER = const(0x52)  # 'R'
+_MSG_EXCHANGE = const(0x58)  # 'X'
+_MSG_WATCHDOG = const(0x57)  # 'W'
+_MSG_RESET = const(0x5A)  # 'Z'
+
+_KIND_OUT = const(1)
+_KIND_IN = const(2)
+_KIND_ADC = const(3)
+_KIND_PWM = const(4)
+_KIND_COUNTER = const(5)
+_KIND_UART = const(6)
+
+_MAX_CHANNELS = const(96)
+_UART_BUF = const(1024)
+_TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
+_NO_FEED = const(0xFFFFFFFF)
+
+
+def _put_u16(buf, pos, v):
+    buf[pos] = v & 0xFF
+    buf[pos + 1] = (v >> 8) & 0xFF
+
+
+def _put_u32(buf, pos, v):
+    buf[pos] = v & 0xFF
+    buf[pos + 1] = (v >> 8) & 0xFF
+    buf[pos + 2] = (v >> 16) & 0xFF
+    buf[pos + 3] = (v >> 24) & 0xFF
+
+
+def _get_u16(buf, pos):
+    return buf[pos] | (buf[pos + 1] << 8)
+
+
+def _get_u32(buf, pos):
+    return buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16) | (buf[pos + 3] << 24)
+
+
+class _Output:
+    def __init__(self, platform, ch, value):
+        self._p = platform
+        self._ch = ch
+        self._v = -1
+        self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            return self._v
+        self._v = 1 if v else 0
+        self._p._set_output(self._ch, self._v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class _Input:
+    def __init__(self, platform, ch):
+        self._p = platform
+        self._ch = ch
+
+    def value(self):
+        return self._p._inputs[self._ch]
+
+    def read_u16(self):
+        return self._p._inputs[self._ch]
+
+    def count(self):
+        return self._p._inputs[self._ch]
+
+
+class _Pwm:
+    def __init__(self, platform, ch, duty_u16):
+        self._p = platform
+        self._ch = ch
+        self._d = -1
+        self.duty_u16(duty_u16)
+
+    def duty_u16(self, d=None):
+        if d is None:
+            return self._d
+        self._d = d
+        self._p._set_output(self._ch, d)
+
+
+class _Uart:
+    def __init__(self, platform, ch):
+        self._p = platform
+        self.ch = ch
+        self.tx = bytearray(_UART_BUF)
+        self.tx_len = 0
+        self.rx = bytearray(_UART_BUF)
+        self.rx_len = 0
+        self.rx_pos = 0
+
+    def write(self, buf):
+        n = len(buf)
+        room = _UART_BUF - self.tx_len
+        if n > room:
+            n = room  # a full TX FIFO drops, as a real UART driver with no room would block
+        self.tx[self.tx_len : self.tx_len + n] = buf[:n] if n < len(buf) else buf
+        self.tx_len += n
+        self._p._tx_pending = True
+        return n
+
+    def any(self):
+        return self.rx_len - self.rx_pos
+
+    def readinto(self, buf):
+        n = self.rx_len - self.rx_pos
+        if n <= 0:
+            return 0
+        if n > len(buf):
+            n = len(buf)
+        buf[:n] = memoryview(self.rx)[self.rx_pos : self.rx_pos + n]
+        self.rx_pos += n
+        return n
+
+    def _receive(self, src, pos, n):
+        if self.rx_pos == self.rx_len:
+            self.rx_pos = self.rx_len = 0
+        room = _UART_BUF - self.rx_len
+        if n > room:
+            n = room  # receive overrun: the oldest unread bytes are kept, new ones lost
+        self.rx[self.rx_len : self.rx_len + n] = memoryview(src)[pos : pos + n]
+        self.rx_len += n
+
+
+class _Watchdog:
+    def __init__(self, platform):
+        self._p = platform
+
+    def feed(self):
+        self._p._last_feed_ms = self._p._now_ms
+
+
+class VirtualPlatform:
+    def __init__(self, board):
+        self.board = board
+        self._link = _vboard.link
+        self._hello = _vboard.hello
+        self._now_ms = 0
+        self._hold_ms = 0
+        self._ticks = 0
+        self._inputs = [0] * _MAX_CHANNELS
+        self._out_values = [-1] * _MAX_CHANNELS  # -1: the plant has not seen it yet
+        self._dirty = bytearray(_MAX_CHANNELS)
+        self._dirty_list = [0] * _MAX_CHANNELS
+        self._dirty_count = 0
+        self._uarts = []
+        self._tx_pending = False
+        self._last_feed_ms = _NO_FEED
+        self._max_tick_us = 0
+        self._overruns = 0
+        self._heap_free = 0
+
+    # ----- channels ---------------------------------------------------------------------------
+    def _register(self, kind, name):
+        link = self._link
+        raw = name.encode()
+        link.buf[3] = kind
+        link.buf[4 : 4 + len(raw)] = raw
+        link.request(_MSG_REGISTER, 1 + len(raw))
+        ch = _get_u16(link.buf, 3)
+        if ch >= _MAX_CHANNELS:
+            raise ValueError("too many virtual channels")
+        self._inputs[ch] = _get_u32(link.buf, 5)
+        return ch
+
+    def _role(self, role, modes):
+        pin = self.board["pins"].get(role)
+        if pin is None:
+            raise ValueError("board has no role " + role)
+        if pin["mode"] not in modes:
+            raise ValueError(role + " is a " + pin["mode"] + " pin")
+        return role
+
+    def _set_output(self, ch, value):
+        if self._out_values[ch] == value:
+            return
+        self._out_values[ch] = value
+        if not self._dirty[ch]:
+            self._dirty[ch] = 1
+            self._dirty_list[self._dirty_count] = ch
+            self._dirty_count += 1
+
+    def digital_out(self, role, value=0):
+        ch = self._register(_KIND_OUT, self._role(role, ("out",)))
+        return _Output(self, ch, value)
+
+    def digital_in(self, role, pull=None):
+        return _Input(self, self._register(_KIND_IN, self._role(role, ("in",))))
+
+    def adc(self, role):
+        return _Input(self, self._register(_KIND_ADC, self._role(role, ("adc",))))
+
+    def pwm(self, role, freq_hz, duty_u16=0):
+        ch = self._register(_KIND_PWM, self._role(role, ("pwm",)))
+        return _Pwm(self, ch, duty_u16)
+
+    def pulse_counter(self, role):
+        return _Input(self, self._register(_KIND_COUNTER, self._role(role, ("counter",))))
+
+    def uart(self, name, baud, bits=8, parity="E", stop=1):
+        if name not in self.board["uarts"]:
+            raise ValueError("board has no uart " + name)
+        u = _Uart(self, self._register(_KIND_UART, name))
+        self._uarts.append(u)
+        return u
+
+    # ----- platform ---------------------------------------------------------------------------
+    def watchdog(self, timeout_ms):
+        link = self._link
+        _put_u32(link.buf, 3, timeout_ms)
+        link.request(_MSG_WATCHDOG, 4)
+        self._last_feed_ms = self._now_ms
+        return _Watchdog(self)
+
+    def reset_cause(self):
+        return self._hello.get("reset_cause", RESET_POWER_ON)
+
+    def unique_id(self):
+        return b"GPVB" + bytes((self._hello.get("boot", 0) & 0xFF,))
+
+    def reset(self):
+        self._link.send_only(_MSG_RESET, 0)
+        while True:
+            self._link.sock.read(1)
+
+    def report(self, ticks, max_tick_us, overruns, heap_free):
+        self._max_tick_us = max_tick_us
+        self._overruns = overruns
+        self._heap_free = heap_free
+
+    # ----- clock ------------------------------------------------------------------------------
+    def ticks_ms(self):
+        return self._now_ms & _TICKS_MASK
+
+    def ticks_us(self):
+        return time.ticks_us()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def wait_until_ms(self, deadline_ms):
+        self._ticks += 1
+        # deadline_ms is in the wrapped ticks domain; move it back to the unwrapped clock.
+        deadline = self._now_ms + time.ticks_diff(deadline_ms, self._now_ms & _TICKS_MASK)
+        if deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending:
+            if deadline > self._now_ms:
+                self._now_ms = deadline
+            return
+        self._exchange(deadline)
+
+    def _exchange(self, deadline):
+        link = self._link
+        buf = link.buf
+        _put_u32(buf, 3, deadline if deadline > 0 else 0)
+        _put_u32(buf, 7, self._now_ms)
+        _put_u32(buf, 11, self._ticks)
+        _put_u32(buf, 15, self._max_tick_us)
+        _put_u32(buf, 19, self._overruns)
+        _put_u32(buf, 23, self._heap_free or gc.mem_free())
+        _put_u32(buf, 27, self._last_feed_ms)
+        n = self._dirty_count
+        _put_u16(buf, 31, n)
+        pos = 33
+        for i in range(n):
+            ch = self._dirty_list[i]
+            self._dirty[ch] = 0
+            _put_u16(buf, pos, ch)
+            _put_u32(buf, pos + 2, self._out_values[ch])
+            pos += 6
+        self._dirty_count = 0
+        count_pos = pos
+        buf[count_pos] = 0
+        pos += 1
+        if self._tx_pending:
+            for u in self._uarts:
+                if u.tx_len:
+                    buf[count_pos] += 1
+                    _put_u16(buf, pos, u.ch)
+                    _put_u16(buf, pos + 2, u.tx_len)
+                    buf[pos + 4 : pos + 4 + u.tx_len] = memoryview(u.tx)[: u.tx_len]
+                    pos += 4 + u.tx_len
+                    u.tx_len = 0
+            self._tx_pending = False
+        link.request(_MSG_EXCHANGE, pos - 3)
+        self._now_ms = _get_u32(buf, 3)
+        self._hold_ms = _get_u32(buf, 7)
+        n = _get_u16(buf, 11)
+        pos = 13
+        inputs = self._inputs
+        for _ in range(n):
+            inputs[_get_u16(buf, pos)] = _get_u32(buf, pos + 2)
+            pos += 6
+        m = buf[pos]
+        pos += 1
+        for _ in range(m):
+            ch = _get_u16(buf, pos)
+            length = _get_u16(buf, pos + 2)
+            for u in self._uarts:
+                if u.ch == ch:
+                    u._receive(buf, pos + 4, length)
+            pos += 4 + length
+
+
+def open_platform(board):
+    return VirtualPlatform(board)

@@ -1,0 +1,1 @@
+"""Sub-commands of the gridpod CLI (see gridpod.cli)."""

@@ -1,0 +1,80 @@
+"""`gridpod vboard`: run one virtual module until Ctrl-C, SIGTERM or --run-for."""
+
+import json
+import signal
+import sys
+import threading
+
+from ..firmware_tree import firmware_files
+from ..units import parse_size, parse_speed
+from ..vboard.flash import DEFAULT_SIZE, install_tree
+from ..vboard.supervisor import VirtualBoard, load_board_file
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--board", default="VIRTUAL", help="board folder under boards/ (VIRTUAL)")
+    p.add_argument("--flash", help="littlefs2 flash image; created and formatted when missing")
+    p.add_argument("--flash-size", default=str(DEFAULT_SIZE), help="size of a new image (2M)")
+    p.add_argument(
+        "--heap", help="VM heap for the firmware (default: the board's budget), e.g. 64K"
+    )
+    p.add_argument(
+        "--speed", default="1", help="1 = wall clock, N = N times faster, max = lockstep"
+    )
+    p.add_argument(
+        "--run-for", type=float, metavar="SIM_SECONDS", help="stop after this much simulated time"
+    )
+    p.add_argument(
+        "--stats", action="store_true", help="print one JSON line of run figures at exit"
+    )
+    p.add_argument("--link-console", metavar="PATH", help="symlink to the console (REPL) pty")
+    p.add_argument("--link-modbus", metavar="PATH", help="symlink to the rs485 (Modbus) pty")
+    p.add_argument(
+        "--install-firmware",
+        action="store_true",
+        help="write firmware/ and the board file into the flash before power-on",
+    )
+    p.add_argument("--quiet", action="store_true", help="do not copy the console to stdout")
+
+
+def run(args) -> int:
+    load_board_file(args.board)
+    speed = parse_speed(args.speed)
+    heap = parse_size(args.heap) if args.heap else None
+    board = VirtualBoard(
+        flash=args.flash,
+        flash_size=parse_size(args.flash_size),
+        heap_bytes=heap,
+        speed=speed,
+        board=args.board,
+        link_console=args.link_console,
+        link_modbus=args.link_modbus,
+        console_echo=None if args.quiet else _echo,
+        run_for_s=args.run_for,
+    )
+    if args.install_firmware:
+        install_tree(board.flash_path, firmware_files(args.board))
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with board:
+        print(json.dumps({"console": board.console_port, "modbus": board.modbus_port}), flush=True)
+        while not stop.is_set():
+            if board.finished.is_set():
+                break
+            if board.stopped_reason:
+                print(f"gridpod vboard: {board.stopped_reason}", file=sys.stderr)
+                break
+            board.wait_sim_change(0.2)
+        if args.stats:
+            print(json.dumps(board.stats()), flush=True)
+    return 0
+
+
+def _echo(data: bytes) -> None:
+    sys.stderr.buffer.write(data)
+    sys.stderr.buffer.flush()

@@ -1,0 +1,97 @@
+"""Harness protocol between the supervisor and the firmware's hal/virtual.py.
+
+One AF_UNIX stream socket per VM. Every message is [u8 type][u16 length][payload], little endian;
+the VM sends a request, the supervisor answers with the lower-case type. The VM side mirrors this
+table in runtime/vm_main.py and firmware/hal/virtual.py.
+
+  H hello     payload "{}"                       -> h  JSON: reset_cause, board, kill_after_ops
+  R register  u8 kind, role name (ascii)         -> r  u16 channel, u32 initial input value
+  X exchange  u32 deadline_ms, u32 now_ms, u32 ticks, u32 max_tick_us, u32 overruns, u32 heap_free,
+              u32 wdt_last_feed_ms, u16 n, n x (u16 ch, u32 value), u8 m, m x (u16 ch, u16 len, bytes)
+                                                 -> x  u32 now_ms, u32 hold_until_ms,
+                                                       u16 n, n x (u16 ch, u32 value),
+                                                       u8 m, m x (u16 ch, u16 len, bytes)
+  W watchdog  u32 timeout_ms                     -> w
+  K intr      u8 enabled (Ctrl-C raises KeyboardInterrupt while user code runs)  -> k
+  Z reset     (hard reset requested by firmware) -> no answer, the VM is restarted
+  B brown-out (armed flash kill point reached)   -> no answer, the VM is killed
+  C resume    (new connection after an interrupted exchange)                       -> c
+
+Times are ms since the VM booted (a board's ticks_ms); the supervisor keeps the absolute
+simulated clock. `hold_until_ms` lets the firmware run further ticks without an exchange while its
+outputs do not change: the plant promises its inputs stay as sent until then. At --speed 1 it
+equals the deadline (one exchange per tick); at --speed max it spans up to max_hold_ms.
+"""
+
+import struct
+
+HELLO = ord("H")
+REGISTER = ord("R")
+EXCHANGE = ord("X")
+WATCHDOG = ord("W")
+INTR = ord("K")
+RESET = ord("Z")
+BROWN_OUT = ord("B")
+RESUME = ord("C")
+
+KIND_OUT = 1
+KIND_IN = 2
+KIND_ADC = 3
+KIND_PWM = 4
+KIND_COUNTER = 5
+KIND_UART = 6
+KIND_NAMES = {
+    KIND_OUT: "out",
+    KIND_IN: "in",
+    KIND_ADC: "adc",
+    KIND_PWM: "pwm",
+    KIND_COUNTER: "counter",
+    KIND_UART: "uart",
+}
+
+HEADER = struct.Struct("<BH")
+EXCHANGE_HEAD = struct.Struct("<IIIIIII")
+NO_FEED = 0xFFFFFFFF
+
+
+def frame(msg_type: int, payload: bytes = b"") -> bytes:
+    return HEADER.pack(msg_type, len(payload)) + payload
+
+
+def decode_exchange(payload: bytes):
+    """Return (deadline_ms, now_ms, stats dict, {ch: value}, {ch: bytes})."""
+    fields = EXCHANGE_HEAD.unpack_from(payload)
+    deadline, now_ms, ticks, max_tick_us, overruns, heap_free, last_feed = fields
+    pos = EXCHANGE_HEAD.size
+    (n,) = struct.unpack_from("<H", payload, pos)
+    pos += 2
+    outputs = {}
+    for _ in range(n):
+        ch, value = struct.unpack_from("<HI", payload, pos)
+        outputs[ch] = value
+        pos += 6
+    uart_tx = {}
+    (m,) = struct.unpack_from("<B", payload, pos)
+    pos += 1
+    for _ in range(m):
+        ch, length = struct.unpack_from("<HH", payload, pos)
+        pos += 4
+        uart_tx[ch] = bytes(payload[pos : pos + length])
+        pos += length
+    stats = {
+        "ticks": ticks,
+        "max_tick_us": max_tick_us,
+        "overruns": overruns,
+        "heap_free": heap_free,
+        "wdt_last_feed_ms": None if last_feed == NO_FEED else last_feed,
+    }
+    return deadline, now_ms, stats, outputs, uart_tx
+
+
+def encode_exchange_reply(now_ms: int, hold_until_ms: int, inputs: dict, uart_rx: dict) -> bytes:
+    parts = [struct.pack("<IIH", now_ms, hold_until_ms, len(inputs))]
+    parts += [struct.pack("<HI", ch, value & 0xFFFFFFFF) for ch, value in inputs.items()]
+    parts.append(struct.pack("<B", len(uart_rx)))
+    for ch, data in uart_rx.items():
+        parts.append(struct.pack("<HH", ch, len(data)) + data)
+    return frame(EXCHANGE + 32, b"".join(parts))

@@ -1,0 +1,76 @@
+"""Pseudo-terminals that stand in for a board's USB-serial REPL and its RS-485 transceiver.
+
+The supervisor owns the master side; host tools open the slave path like any serial port
+(pyserial, mpremote, minimalmodbus, mbpoll, a terminal). The slave is kept open by the supervisor
+too, so the port never hangs up between clients; when nobody reads, output is dropped once
+the kernel queue passes OVERFLOW_BYTES, as a USB-UART bridge drops bytes nobody collects.
+"""
+
+import errno
+import fcntl
+import os
+import struct
+import termios
+import tty
+from pathlib import Path
+
+OVERFLOW_BYTES = 2048
+
+
+class PtyPort:
+    def __init__(self, name: str, link: Path | None = None):
+        self.name = name
+        self.master_fd, self.slave_fd = os.openpty()
+        tty.setraw(self.slave_fd)
+        attrs = termios.tcgetattr(self.slave_fd)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(self.slave_fd, termios.TCSANOW, attrs)
+        os.set_blocking(self.master_fd, False)
+        self.path = os.ttyname(self.slave_fd)
+        self.link = None
+        if link is not None:
+            self.link = Path(link)
+            if self.link.is_symlink() or self.link.exists():
+                self.link.unlink()
+            self.link.parent.mkdir(parents=True, exist_ok=True)
+            self.link.symlink_to(self.path)
+
+    def fileno(self) -> int:
+        return self.master_fd
+
+    def read(self) -> bytes:
+        try:
+            return os.read(self.master_fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError as e:
+            if e.errno == errno.EIO:
+                return b""
+            raise
+
+    def _queued(self) -> int:
+        buf = fcntl.ioctl(self.slave_fd, termios.FIONREAD, b"\0\0\0\0")
+        return struct.unpack("i", buf)[0]
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._queued() > OVERFLOW_BYTES:
+            termios.tcflush(self.slave_fd, termios.TCIFLUSH)
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.master_fd, view)
+            except BlockingIOError:
+                termios.tcflush(self.slave_fd, termios.TCIFLUSH)
+                continue
+            view = view[n:]
+
+    def close(self) -> None:
+        for fd in (self.master_fd, self.slave_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.link is not None and self.link.is_symlink():
+            self.link.unlink()

@@ -1,0 +1,449 @@
+"""Virtual-board runtime: the part of a real board's ROM/boot code that the unix port lacks.
+
+Runs inside the MicroPython unix port (never on a real board), started by the supervisor as
+    micropython -X heapsize=N vm_main.py HARNESS_SOCKET FLASH_IMAGE MODE
+It makes the VM look like a board:
+  * mounts the littlefs2 flash image at "/" and unmounts the host filesystem, hides VfsPosix and
+    os.system, so firmware sees the board's flash and nothing of the host;
+  * runs boot.py then main.py (MODE "boot"), or boot.py only and the raw REPL (MODE "raw", after a
+    Ctrl-D in the raw REPL), like pyexec on a real port;
+  * friendly REPL, raw REPL and raw-paste mode on stdin/stdout with the real CR/LF conventions;
+  * exports the harness link as module `_vboard` (used only by firmware/hal/virtual.py).
+Ctrl-C reaches us as SIGINT, sent by the supervisor only while user code runs (see set_intr).
+Exit code 80 asks the supervisor for a soft reboot into main.py, 81 into the raw REPL.
+"""
+
+import builtins
+import io
+import json
+import os
+import socket
+import struct
+import sys
+
+import micropython
+import vfs
+
+EXIT_SOFT_REBOOT = 80
+EXIT_SOFT_REBOOT_RAW = 81
+
+# Harness message types; the supervisor's harness.py holds the same table.
+MSG_HELLO = 0x48  # 'H'
+MSG_INTR = 0x4B  # 'K'
+MSG_BROWN_OUT = 0x42  # 'B'
+MSG_RESUME = 0x43  # 'C'
+
+
+class Link:
+    """Request/response over the harness socket: [u8 type][u16 len][payload], little endian."""
+
+    def __init__(self, path):
+        self.path = path
+        self.buf = bytearray(4096)
+        self.mv = memoryview(self.buf)
+        self.payload = self.mv[3:]
+        self.busy = False
+        self.sock = None
+        self._connect()
+
+    def _connect(self):
+        if self.sock is not None:
+            self.sock.close()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(b"\x01\x00" + self.path + b"\x00")
+        self.sock = s
+
+    def request(self, msg_type, payload_len):
+        """Send buf[3:3+payload_len] as one message; return (type, reply length) in buf[3:]."""
+        if self.busy:
+            # The previous exchange was cut by KeyboardInterrupt: the stream may hold half a
+            # reply. Start a fresh connection instead of guessing.
+            self._connect()
+            self.busy = False
+            self.send_only(MSG_RESUME, 0)
+            self._read_reply()
+        self.busy = True
+        self.send_only(msg_type, payload_len)
+        r = self._read_reply()
+        self.busy = False
+        return r
+
+    def send_only(self, msg_type, payload_len):
+        buf = self.buf
+        buf[0] = msg_type
+        buf[1] = payload_len & 0xFF
+        buf[2] = payload_len >> 8
+        self.sock.write(buf, 3 + payload_len)
+
+    def _read_reply(self):
+        buf = self.buf
+        self.sock.readinto(buf, 3)
+        n = buf[1] | (buf[2] << 8)
+        if n:
+            self.sock.readinto(self.payload, n)
+        return buf[0], n
+
+
+class FlashBlockDevice:
+    """littlefs block device on the image file; every erase and program is one 'flash op'."""
+
+    def __init__(self, path, link, kill_after_ops):
+        self.f = open(path, "r+b")
+        self.size = self.f.seek(0, 2)
+        self.block_size = 4096
+        self.blocks = self.size // self.block_size
+        self.link = link
+        self.ops = 0
+        self.kill_after_ops = kill_after_ops
+        self.erased = b"\xff" * self.block_size
+
+    def _count_op(self, offset, data):
+        self.ops += 1
+        if self.kill_after_ops and self.ops >= self.kill_after_ops:
+            # Power fails in the middle of this program: half the bytes land, then the VM dies.
+            half = len(data) // 2
+            self.f.seek(offset)
+            self.f.write(data[:half])
+            self.link.send_only(MSG_BROWN_OUT, 0)
+            while True:
+                self.link.sock.read(1)
+
+    def readblocks(self, block, buf, offset=0):
+        self.f.seek(block * self.block_size + offset)
+        self.f.readinto(buf)
+
+    def writeblocks(self, block, buf, offset=None):
+        if offset is None:
+            self.ioctl(6, block)
+            offset = 0
+        pos = block * self.block_size + offset
+        self._count_op(pos, buf)
+        self.f.seek(pos)
+        self.f.write(buf)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return self.block_size
+        if op == 6:
+            pos = arg * self.block_size
+            self._count_op(pos, self.erased)
+            self.f.seek(pos)
+            self.f.write(self.erased)
+            return 0
+        return 0
+
+
+class Proxy:
+    """Module stand-in: every attribute of `real` except the hidden ones, plus overrides."""
+
+    def __init__(self, real, hidden, overrides):
+        self._real = real
+        self._hidden = hidden
+        self._over = overrides
+
+    def __getattr__(self, name):
+        if name in self._over:
+            return self._over[name]
+        if name in self._hidden:
+            raise AttributeError(name)
+        return getattr(self._real, name)
+
+
+class CookedOut(io.IOBase):
+    """Text output as on a board's USB REPL: every LF goes out as CR LF; .buffer stays raw."""
+
+    def __init__(self, raw):
+        self.buffer = raw
+
+    def write(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.buffer.write(bytes(data).replace(b"\n", b"\r\n"))
+        return len(data)
+
+    def flush(self):
+        pass
+
+
+def run(argv):
+    link = Link(argv[1].encode())
+    image = argv[2]
+    mode = argv[3]
+    raw_in = sys.stdin.buffer
+    raw_out = sys.stdout.buffer
+    out = CookedOut(raw_out)
+    real_sys = sys
+
+    # Hello: the supervisor tells us the reset cause and any armed flash kill point.
+    link.buf[3:5] = b"{}"
+    t, n = link.request(MSG_HELLO, 2)
+    hello = json.loads(bytes(link.mv[3 : 3 + n]))
+    kill_after_ops = hello.get("kill_after_ops", 0)
+
+    bdev = FlashBlockDevice(image, link, kill_after_ops)
+    try:
+        fs = vfs.VfsLfs2(bdev)
+    except OSError:
+        raw_out.write(b"gridpod: formatting blank flash (littlefs2)\r\n")
+        vfs.VfsLfs2.mkfs(bdev)
+        fs = vfs.VfsLfs2(bdev)
+    vfs.umount("/")
+    vfs.mount(fs, "/")
+    os.chdir("/")
+    sys.path.clear()
+    sys.path.extend(["", ".frozen", "/lib"])
+
+    intr_state = [False]
+
+    def set_intr(enabled):
+        if intr_state[0] == enabled and not enabled:
+            return
+        link.buf[3] = 1 if enabled else 0
+        link.request(MSG_INTR, 1)
+        intr_state[0] = enabled
+
+    def kbd_intr(ch):
+        # mpremote's mount protocol turns Ctrl-C off while it moves binary data.
+        set_intr(ch == 3)
+
+    def print_exception(exc, file=None):
+        real_sys.print_exception(exc, file if file is not None else out)
+
+    def cooked_print(*args, sep=" ", end="\n", file=None):
+        (file if file is not None else out).write(sep.join([str(a) for a in args]) + end)
+
+    repl_globals = {"__name__": "__main__"}
+
+    class MainProxy:
+        def __getattr__(self, name):
+            try:
+                return repl_globals[name]
+            except KeyError:
+                raise AttributeError(name) from None
+
+    vboard = {
+        "link": link,
+        "hello": hello,
+        "MSG_RESUME": MSG_RESUME,
+    }
+    builtins.print = cooked_print
+    modules = sys.modules
+    modules["sys"] = Proxy(
+        real_sys, ("modules",), {"stdout": out, "stderr": out, "print_exception": print_exception}
+    )
+    modules["os"] = Proxy(
+        os, ("system", "getenv", "putenv", "unsetenv", "VfsPosix"), {"umount": vfs.umount}
+    )
+    modules["vfs"] = Proxy(vfs, ("VfsPosix",), {})
+    modules["micropython"] = Proxy(micropython, (), {"kbd_intr": kbd_intr})
+    modules["_vboard"] = Proxy(vboard, (), vboard)
+    modules["__main__"] = MainProxy()
+    del vboard
+
+    def execute(src, file_name):
+        """Run user code with Ctrl-C enabled; return (soft_reset_requested, exception or None)."""
+        try:
+            set_intr(True)
+            if file_name:
+                with open(src) as f:
+                    src = f.read()
+                src = compile(src, file_name, "exec")
+            exec(src, repl_globals)
+            set_intr(False)
+        except SystemExit:
+            set_intr(False)
+            return True, None
+        except BaseException as e:  # noqa: BLE001 - the REPL reports everything, like a board
+            intr_state[0] = False  # the supervisor disarms Ctrl-C after delivering it
+            try:
+                set_intr(False)
+            except BaseException:  # noqa: BLE001
+                pass
+            return False, e
+        return False, None
+
+    def execute_and_report(src, file_name):
+        reboot, exc = execute(src, file_name)
+        if exc is not None:
+            print_exception(exc)
+        return reboot
+
+    def run_file(name):
+        try:
+            os.stat(name)
+        except OSError:
+            return False
+        return execute_and_report(name, name)
+
+    def readch():
+        c = raw_in.read(1)
+        if not c:
+            raise SystemExit  # the supervisor closed our stdin: power off
+        return c[0]
+
+    banner = "MicroPython v%d.%d.%d on Gridpod virtual module; unix port with %s\r\n" % (
+        real_sys.implementation.version[0],
+        real_sys.implementation.version[1],
+        real_sys.implementation.version[2],
+        hello.get("board", "VIRTUAL"),
+    )
+
+    def soft_reboot(code):
+        raw_out.write(b"MPY: soft reboot\r\n")
+        real_sys.exit(code)
+
+    def raw_repl():
+        """pyexec raw REPL; returns on Ctrl-B, soft-reboots on an empty Ctrl-D."""
+        raw_out.write(b"raw REPL; CTRL-B to exit\r\n")
+        while True:
+            raw_out.write(b">")
+            line = bytearray()
+            while True:
+                try:
+                    c = readch()
+                except KeyboardInterrupt:
+                    c = 3
+                if c == 1:
+                    raw_out.write(b"raw REPL; CTRL-B to exit\r\n>")
+                    line = bytearray()
+                elif c == 2:
+                    raw_out.write(b"\r\n")
+                    return
+                elif c == 3:
+                    line = bytearray()
+                elif c == 4:
+                    break
+                elif c == 5 and not line:
+                    raw_paste()
+                    line = None
+                    break
+                else:
+                    line.append(c)
+            if line is None:
+                continue
+            raw_out.write(b"OK")
+            if not line:
+                raw_out.write(b"\r\n")
+                soft_reboot(EXIT_SOFT_REBOOT_RAW)
+            run_raw(bytes(line))
+
+    def run_raw(src):
+        try:
+            code = compile(src, "<stdin>", "exec")
+        except BaseException as e:  # noqa: BLE001
+            raw_out.write(b"\x04")
+            print_exception(e)
+            raw_out.write(b"\x04")
+            return
+        reboot, exc = execute(code, None)
+        raw_out.write(b"\x04")
+        if exc is not None:
+            print_exception(exc)
+        raw_out.write(b"\x04")
+        if reboot:
+            soft_reboot(EXIT_SOFT_REBOOT_RAW)
+
+    def raw_paste():
+        if readch() != 0x41 or readch() != 0x01:
+            raw_out.write(b"R\x00")
+            return
+        window = 512
+        raw_out.write(b"R\x01" + struct.pack("<H", window) + b"\x01")
+        data = bytearray()
+        used = 0
+        while True:
+            c = readch()
+            if c == 4:
+                raw_out.write(b"\x04")
+                break
+            if c == 3:
+                raw_out.write(b"\x04")
+                return
+            data.append(c)
+            used += 1
+            if used == window:
+                used = 0
+                raw_out.write(b"\x01")
+        run_raw(bytes(data))
+
+    def friendly_repl():
+        """Line-based friendly REPL; returns True when the raw REPL was requested."""
+        out.write(banner + 'Type "help()" for more information.\n')
+        while True:
+            prompt = ">>> "
+            lines = []
+            buf = bytearray()
+            out.write(prompt)
+            while True:
+                try:
+                    c = readch()
+                except KeyboardInterrupt:
+                    c = 3
+                if c == 1:
+                    raw_out.write(b"\r\n")
+                    return True
+                if c == 2:
+                    out.write("\n" + banner + 'Type "help()" for more information.\n' + prompt)
+                    lines, buf = [], bytearray()
+                    continue
+                if c == 3:
+                    out.write("\n" + ">>> ")
+                    lines, buf, prompt = [], bytearray(), ">>> "
+                    continue
+                if c == 4 and not buf and not lines:
+                    raw_out.write(b"\r\n")
+                    soft_reboot(EXIT_SOFT_REBOOT)
+                if c in (8, 127):
+                    if buf:
+                        buf = buf[:-1]
+                        raw_out.write(b"\x08 \x08")
+                    continue
+                if c == 13 or c == 10:
+                    raw_out.write(b"\r\n")
+                    text = bytes(buf).decode()
+                    buf = bytearray()
+                    lines.append(text)
+                    src = "\n".join(lines)
+                    more = text.rstrip().endswith(":") or (len(lines) > 1 and text.strip())
+                    if more:
+                        out.write("... ")
+                        continue
+                    break
+                if c >= 32:
+                    buf.append(c)
+                    raw_out.write(bytes((c,)))
+            if not src.strip():
+                continue
+            try:
+                try:
+                    code = compile(src, "<stdin>", "eval")
+                    is_expr = True
+                except SyntaxError:
+                    code = compile(src + "\n", "<stdin>", "exec")
+                    is_expr = False
+            except BaseException as e:  # noqa: BLE001
+                print_exception(e)
+                continue
+            if is_expr:
+                code = compile(
+                    "_ = " + src + "\nif _ is not None: print(repr(_))\n", "<stdin>", "exec"
+                )
+            if execute_and_report(code, None):
+                soft_reboot(EXIT_SOFT_REBOOT)
+
+    # Boot sequence of a real port: boot.py, then main.py unless the raw REPL asked for reboot.
+    if run_file("boot.py"):
+        soft_reboot(EXIT_SOFT_REBOOT)
+    raw = mode == "raw"
+    if not raw and run_file("main.py"):
+        soft_reboot(EXIT_SOFT_REBOOT)
+    while True:
+        if raw:
+            raw_repl()
+            raw = False
+        raw = friendly_repl()
+
+
+run(sys.argv)

@@ -1,0 +1,536 @@
+"""VirtualBoard: a MicroPython board on two serial ports, with a simulated clock and power.
+
+    with VirtualBoard(speed="max") as vb:
+        print(vb.console_port, vb.modbus_port)   # open with mpremote / minimalmodbus
+        vb.run_until(10.0)                       # simulated seconds
+        vb.power_cycle()
+
+One supervisor thread owns everything (ptys, harness socket, VM process, plant) and runs a
+selector loop, so the plant and the clock advance only at harness exchanges, in one order:
+lockstep runs are deterministic. Public methods post commands to that thread and wait.
+"""
+
+import json
+import os
+import queue
+import selectors
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .. import GridpodError
+from . import harness as h
+from .flash import DEFAULT_SIZE, create_blank
+from .plant_stub import PlantStub
+from .ports import PtyPort
+from .vm import VmProcess
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+RESET_POWER_ON, RESET_HARD, RESET_WATCHDOG, RESET_SOFT, RESET_BROWN_OUT = 1, 2, 3, 5, 6
+EXIT_SOFT_REBOOT, EXIT_SOFT_REBOOT_RAW = 80, 81
+MAX_LAG_S = 0.2  # at finite speed, a VM further behind than this re-anchors the clock
+CRASH_LIMIT = 5  # VM crashes within CRASH_WINDOW_S before the board stays down
+CRASH_WINDOW_S = 5.0
+# On a real board the REPL, raw REPL and VFS code live in ROM. Here they are Python bytecode on
+# the VM's heap (runtime/vm_main.py, measured ~27 KiB), so the VM gets this much on top of the
+# board's budget; a test checks that boot.py still starts with at least the budget free.
+RUNTIME_RESERVE_BYTES = 32 * 1024
+
+
+class VirtualBoardError(GridpodError):
+    pass
+
+
+def load_board_file(board: str) -> dict:
+    path = REPO_ROOT / "boards" / board / "board.json"
+    if not path.exists():
+        raise VirtualBoardError(f"unknown board {board!r}: no {path}")
+    return json.loads(path.read_text())
+
+
+class _Boot:
+    """State of one VM power-on: channels, what the firmware last saw, its telemetry."""
+
+    def __init__(self, vm: VmProcess, boot_sim_ms: int, reset_cause: int):
+        self.vm = vm
+        self.boot_sim_ms = boot_sim_ms
+        self.reset_cause = reset_cause
+        self.roles: list[str] = []
+        self.kinds: list[str] = []
+        self.sent: dict[int, int] = {}
+        self.stats: dict = {}
+        self.wdt_timeout_ms = 0
+        self.wdt_armed_ms = 0
+        self.conn = None
+        self.inbuf = bytearray()
+        self.intr_enabled = False
+        self.rx = bytearray()
+        self.restart = None  # (mode, reset cause) once the supervisor decided to end this VM
+
+
+class VirtualBoard:
+    def __init__(
+        self,
+        flash: str | Path | None = None,
+        flash_size: int = DEFAULT_SIZE,
+        heap_bytes: int | None = None,
+        speed: float | str = 1.0,
+        board: str = "VIRTUAL",
+        link_console: str | Path | None = None,
+        link_modbus: str | Path | None = None,
+        plant=None,
+        max_hold_ms: int = 100,
+        console_echo=None,
+        run_for_s: float | None = None,
+    ):
+        self.board = load_board_file(board)
+        self.heap_bytes = heap_bytes or self.board["heap_bytes"]
+        if speed == "max":
+            self.speed = None
+        else:
+            self.speed = float(speed)
+            if self.speed <= 0:
+                raise VirtualBoardError(f"--speed {speed}: use a positive number or 'max'")
+        self.plant = plant if plant is not None else PlantStub()
+        self.max_hold_ms = max_hold_ms
+        self.console_echo = console_echo
+        self.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
+        self.finished = threading.Event()  # set when the clock reached run_for_s (VM frozen)
+        self._tmp = Path(tempfile.mkdtemp(prefix="gridpod-vboard-"))
+        self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
+        if not self.flash_path.exists():
+            create_blank(self.flash_path, flash_size)
+        self._links = (link_console, link_modbus)
+        self.sim_ms = 0
+        self.console_log = bytearray()
+        self.resets = 0
+        self.soft_reboots = 0
+        self.boots = 0
+        self.ticks_done = 0
+        self.heap_min_free = None
+        self.max_tick_us = 0
+        self.overruns_done = 0
+        self.stopped_reason = None
+        self._kill_after_ops = 0
+        self._brown_out_at_ms = None
+        self._crashes: list[float] = []
+        self._commands: queue.Queue = queue.Queue()
+        self._sim_changed = threading.Condition()
+        self._thread = None
+        self._boot = None
+        self._pending_reply = None
+        self._wall0 = None
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self) -> None:
+        self.console = PtyPort("console", self._links[0])
+        self.modbus = PtyPort("rs485", self._links[1])
+        self._harness_path = str(self._tmp / "harness.sock")
+        import socket
+
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self._harness_path)
+        self._listener.listen(4)
+        self._listener.setblocking(False)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._wall_start = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="vboard", daemon=True)
+        self._started = threading.Event()
+        self._thread.start()
+        self._started.wait()
+
+    def close(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._call("stop")
+            self._thread.join(10)
+        for port in (getattr(self, "console", None), getattr(self, "modbus", None)):
+            if port is not None:
+                port.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    @property
+    def console_port(self) -> str:
+        return str(self._links[0]) if self._links[0] else self.console.path
+
+    @property
+    def modbus_port(self) -> str:
+        return str(self._links[1]) if self._links[1] else self.modbus.path
+
+    # ----- public controls (any thread) --------------------------------------------------------
+    def power_cycle(self) -> None:
+        """Cut power and restore it: the VM dies at once, flash keeps what littlefs committed."""
+        self._call("restart", ("boot", RESET_POWER_ON))
+
+    def brown_out(self, at_sim_s: float) -> None:
+        """Kill the VM when the simulated clock reaches at_sim_s; it boots again after."""
+        self._call("brown_out_at", int(at_sim_s * 1000))
+
+    def brown_out_after_flash_ops(self, ops: int) -> None:
+        """At the next boot, kill the VM in the middle of its ops-th flash erase/program."""
+        self._call("kill_after_ops", ops)
+
+    def run_until(self, sim_s: float, timeout_s: float = 120.0) -> None:
+        """Block until the simulated clock reaches sim_s (the firmware must be running)."""
+        target = int(sim_s * 1000)
+        deadline = time.monotonic() + timeout_s
+        with self._sim_changed:
+            while self.sim_ms < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.stopped_reason:
+                    raise VirtualBoardError(
+                        f"simulated clock stuck at {self.sim_ms / 1000:.3f} s, wanted {sim_s} s "
+                        f"({self.stopped_reason or 'is the firmware scan loop running?'})"
+                    )
+                self._sim_changed.wait(min(left, 0.5))
+
+    def wait_sim_change(self, timeout_s: float) -> None:
+        with self._sim_changed:
+            self._sim_changed.wait(timeout_s)
+
+    def stats(self) -> dict:
+        boot = self._boot
+        current = boot.stats if boot else {}
+        return {
+            "sim_s": self.sim_ms / 1000,
+            "wall_s": round(time.monotonic() - self._wall_start, 3),
+            "ticks": self.ticks_done + current.get("ticks", 0),
+            "max_tick_us": max(self.max_tick_us, current.get("max_tick_us", 0)),
+            "heap_min_free": self.heap_min_free,
+            "resets": self.resets,
+            "soft_reboots": self.soft_reboots,
+            "overruns": self.overruns_done + current.get("overruns", 0),
+        }
+
+    def wait_console(self, needle: bytes, timeout_s: float = 10.0) -> bytes:
+        """Wait until the console output contains needle; return the output so far."""
+        deadline = time.monotonic() + timeout_s
+        while needle not in self.console_log:
+            if time.monotonic() > deadline:
+                raise VirtualBoardError(f"console never printed {needle!r}")
+            time.sleep(0.01)
+        return bytes(self.console_log)
+
+    def _call(self, name, arg=None):
+        done = threading.Event()
+        self._commands.put((name, arg, done))
+        os.write(self._wake_w, b"!")
+        if not done.wait(30):
+            raise VirtualBoardError(f"supervisor did not answer {name}")
+
+    # ----- supervisor thread -------------------------------------------------------------------
+    def _loop(self) -> None:
+        sel = selectors.DefaultSelector()
+        self._sel = sel
+        sel.register(self._listener, selectors.EVENT_READ, "accept")
+        sel.register(self.console, selectors.EVENT_READ, "console")
+        sel.register(self.modbus, selectors.EVENT_READ, "modbus")
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._spawn("boot", RESET_POWER_ON)
+        self._started.set()
+        running = True
+        while running:
+            timeout = 0.05
+            if self._pending_reply is not None:
+                timeout = max(0.0, min(timeout, self._pending_reply[0] - time.monotonic()))
+            for key, _ in sel.select(timeout):
+                what = key.data
+                if what == "accept":
+                    self._accept()
+                elif what == "console":
+                    self._on_console(self.console.read())
+                elif what == "modbus":
+                    data = self.modbus.read()
+                    if self._boot is not None:
+                        self._boot.rx += data
+                elif what == "wake":
+                    os.read(self._wake_r, 4096)
+                elif what == "vm":
+                    self._on_vm_output()
+                elif what == "harness":
+                    self._on_harness(key.fileobj)
+            if self._pending_reply is not None and time.monotonic() >= self._pending_reply[0]:
+                self._send_reply(self._pending_reply[1])
+            while not self._commands.empty():
+                name, arg, done = self._commands.get()
+                if name == "stop":
+                    running = False
+                else:
+                    self._command(name, arg)
+                done.set()
+            if self._boot is not None:
+                self._boot.vm.flush_stdin()
+        self._end_vm()
+        sel.close()
+        self._listener.close()
+
+    def _command(self, name, arg) -> None:
+        if name == "restart":
+            self._kill_and_restart(*arg)
+        elif name == "brown_out_at":
+            self._brown_out_at_ms = arg
+        elif name == "kill_after_ops":
+            self._kill_after_ops = arg
+
+    def _spawn(self, mode: str, reset_cause: int) -> None:
+        vm = VmProcess(
+            self.heap_bytes + RUNTIME_RESERVE_BYTES, self._harness_path, str(self.flash_path), mode
+        )
+        self._boot = _Boot(vm, self.sim_ms, reset_cause)
+        self._sel.register(vm.proc.stdout, selectors.EVENT_READ, "vm")
+        self._wall0 = None
+        self.boots += 1
+
+    def _end_vm(self) -> None:
+        boot = self._boot
+        if boot is None:
+            return
+        boot.vm.kill()
+        self._drain_vm_output(boot)
+        try:
+            self._sel.unregister(boot.vm.proc.stdout)
+        except (KeyError, ValueError):
+            pass
+        if boot.conn is not None:
+            self._sel.unregister(boot.conn)
+            boot.conn.close()
+        boot.vm.close()
+        self.ticks_done += boot.stats.get("ticks", 0)
+        self.overruns_done += boot.stats.get("overruns", 0)
+        self.max_tick_us = max(self.max_tick_us, boot.stats.get("max_tick_us", 0))
+        self._pending_reply = None
+        self._boot = None
+
+    def _kill_and_restart(self, mode: str, reset_cause: int) -> None:
+        self._end_vm()
+        if reset_cause == RESET_SOFT:
+            self.soft_reboots += 1
+        else:
+            self.resets += 1
+        self._spawn(mode, reset_cause)
+
+    def _drain_vm_output(self, boot) -> None:
+        while True:
+            data = boot.vm.read_stdout()
+            if not data:
+                return
+            self._console_out(data)
+
+    def _on_vm_output(self) -> None:
+        boot = self._boot
+        data = boot.vm.read_stdout()
+        if data:
+            self._console_out(data)
+            return
+        if data is None:  # the VM is gone
+            code = boot.vm.proc.wait()
+            if code == EXIT_SOFT_REBOOT:
+                self._kill_and_restart("boot", RESET_SOFT)
+            elif code == EXIT_SOFT_REBOOT_RAW:
+                self._kill_and_restart("raw", RESET_SOFT)
+            else:
+                now = time.monotonic()
+                self._crashes = [t for t in self._crashes if now - t < CRASH_WINDOW_S] + [now]
+                msg = f"\r\n[vboard] VM exited with code {code}"
+                if len(self._crashes) >= CRASH_LIMIT:
+                    self._console_out((msg + "; too many crashes, board stays off\r\n").encode())
+                    self._end_vm()
+                    self.stopped_reason = f"VM crashed {CRASH_LIMIT} times"
+                else:
+                    self._console_out((msg + ", hard reset\r\n").encode())
+                    self._kill_and_restart("boot", RESET_HARD)
+
+    def _console_out(self, data: bytes) -> None:
+        self.console_log += data
+        if len(self.console_log) > 1 << 20:
+            del self.console_log[: len(self.console_log) - (1 << 19)]
+        self.console.write(data)
+        if self.console_echo is not None:
+            self.console_echo(data)
+
+    def _on_console(self, data: bytes) -> None:
+        boot = self._boot
+        if not data or boot is None:
+            return
+        while data and boot.intr_enabled:
+            i = data.find(b"\x03")
+            if i < 0:
+                break
+            boot.vm.write_stdin(data[:i])
+            boot.vm.interrupt()
+            boot.intr_enabled = False  # one Ctrl-C per run; the runtime re-arms it
+            data = data[i + 1 :]
+        boot.vm.write_stdin(data)
+
+    def _accept(self) -> None:
+        conn, _ = self._listener.accept()
+        conn.setblocking(True)
+        boot = self._boot
+        if boot is None:
+            conn.close()
+            return
+        if boot.conn is not None:
+            self._sel.unregister(boot.conn)
+            boot.conn.close()
+        boot.conn = conn
+        boot.inbuf = bytearray()
+        self._sel.register(conn, selectors.EVENT_READ, "harness")
+
+    def _on_harness(self, conn) -> None:
+        boot = self._boot
+        if boot is None or conn is not boot.conn:
+            return
+        try:
+            data = conn.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._sel.unregister(conn)
+            conn.close()
+            boot.conn = None
+            return
+        boot.inbuf += data
+        while len(boot.inbuf) >= 3:
+            msg_type, length = h.HEADER.unpack_from(boot.inbuf)
+            if len(boot.inbuf) < 3 + length:
+                break
+            payload = bytes(boot.inbuf[3 : 3 + length])
+            del boot.inbuf[: 3 + length]
+            self._on_message(boot, msg_type, payload)
+            if self._boot is not boot:
+                return
+
+    def _send_reply(self, data: bytes) -> None:
+        self._pending_reply = None
+        boot = self._boot
+        if boot is not None and boot.conn is not None:
+            boot.conn.sendall(data)
+
+    def _on_message(self, boot: _Boot, msg_type: int, payload: bytes) -> None:
+        if msg_type == h.EXCHANGE:
+            self._on_exchange(boot, payload)
+        elif msg_type == h.HELLO:
+            info = {
+                "reset_cause": boot.reset_cause,
+                "board": self.board["board"],
+                "kill_after_ops": self._kill_after_ops,
+                "boot": self.boots,
+            }
+            self._kill_after_ops = 0
+            self._send_reply(h.frame(ord("h"), json.dumps(info).encode()))
+        elif msg_type == h.REGISTER:
+            kind = h.KIND_NAMES.get(payload[0], "?")
+            role = payload[1:].decode()
+            ch = len(boot.roles)
+            boot.roles.append(role)
+            boot.kinds.append(kind)
+            value = self.plant.register(role, kind) if kind != "uart" else 0
+            boot.sent[ch] = value
+            self._send_reply(h.frame(ord("r"), h.struct.pack("<HI", ch, value)))
+        elif msg_type == h.WATCHDOG:
+            (boot.wdt_timeout_ms,) = h.struct.unpack("<I", payload)
+            boot.wdt_armed_ms = self.sim_ms - boot.boot_sim_ms
+            self._send_reply(h.frame(ord("w")))
+        elif msg_type == h.INTR:
+            boot.intr_enabled = bool(payload[0])
+            self._send_reply(h.frame(ord("k")))
+        elif msg_type == h.RESUME:
+            self._send_reply(h.frame(ord("c")))
+        elif msg_type == h.RESET:
+            self._kill_and_restart("boot", RESET_HARD)
+        elif msg_type == h.BROWN_OUT:
+            self._kill_and_restart("boot", RESET_BROWN_OUT)
+
+    def _advance(self, abs_ms: int) -> None:
+        if abs_ms > self.sim_ms:
+            self.plant.advance(abs_ms)
+            with self._sim_changed:
+                self.sim_ms = abs_ms
+                self._sim_changed.notify_all()
+
+    def _on_exchange(self, boot: _Boot, payload: bytes) -> None:
+        deadline, vm_now, stats, outputs, uart_tx = h.decode_exchange(payload)
+        boot.stats = stats
+        # Inside a hold window the VM ran ahead on held inputs; catch the plant up to the VM's
+        # clock so output edges carry the tick they happened in.
+        self._advance(boot.boot_sim_ms + vm_now)
+        if stats["heap_free"]:
+            hf = stats["heap_free"]
+            self.heap_min_free = hf if self.heap_min_free is None else min(self.heap_min_free, hf)
+        now_rel = self.sim_ms - boot.boot_sim_ms
+        self.plant.apply_outputs(self.sim_ms, {boot.roles[ch]: v for ch, v in outputs.items()})
+        for data in uart_tx.values():
+            self.modbus.write(data)
+        target = boot.boot_sim_ms + max(deadline, now_rel)
+        # Events that end this VM before it reaches its deadline.
+        expiry = None
+        if boot.wdt_timeout_ms:
+            fed = stats["wdt_last_feed_ms"]
+            expiry = boot.boot_sim_ms + (fed if fed is not None else boot.wdt_armed_ms)
+            expiry += boot.wdt_timeout_ms
+        if expiry is not None and expiry <= target:
+            self._advance(expiry)
+            self._console_out(b"\r\n[vboard] watchdog expired: reset\r\n")
+            self._kill_and_restart("boot", RESET_WATCHDOG)
+            return
+        if self._brown_out_at_ms is not None and self._brown_out_at_ms <= target:
+            self._advance(self._brown_out_at_ms)
+            self._brown_out_at_ms = None
+            self._kill_and_restart("boot", RESET_BROWN_OUT)
+            return
+        if self.stop_at_ms is not None and target > self.stop_at_ms:
+            # --run-for reached: freeze the VM here (no answer), so the run ends on the same tick
+            # every time.
+            self._advance(self.stop_at_ms)
+            self.finished.set()
+            with self._sim_changed:
+                self._sim_changed.notify_all()
+            return
+        self._advance(target)
+        hold = target
+        if self.speed is None:
+            limits = [target + self.max_hold_ms, self.plant.next_event_ms(), expiry]
+            limits += [self._brown_out_at_ms, self.stop_at_ms]
+            hold = max(target, min(t for t in limits if t is not None))
+        inputs = {}
+        values = self.plant.read_inputs()
+        for ch, role in enumerate(boot.roles):
+            if boot.kinds[ch] == "uart":
+                continue
+            value = values.get(role, 0)
+            if boot.sent.get(ch) != value:
+                inputs[ch] = value
+                boot.sent[ch] = value
+        rx = {}
+        if boot.rx:
+            for ch, kind in enumerate(boot.kinds):
+                if kind == "uart":
+                    rx[ch] = bytes(boot.rx[:1024])
+                    del boot.rx[:1024]
+                    break
+        reply = h.encode_exchange_reply(
+            target - boot.boot_sim_ms, hold - boot.boot_sim_ms, inputs, rx
+        )
+        if self.speed is None:
+            self._send_reply(reply)
+            return
+        now = time.monotonic()
+        if self._wall0 is None:
+            self._wall0 = (now, target)
+        due = self._wall0[0] + (target - self._wall0[1]) / 1000 / self.speed
+        if due < now - MAX_LAG_S:
+            self._wall0 = (now, target)
+            due = now
+        if due <= now:
+            self._send_reply(reply)
+        else:
+            self._pending_reply = (due, reply)
