@@ -2,19 +2,18 @@
 
 The supervisor owns the master side; host tools open the slave path like any serial port
 (pyserial, mpremote, minimalmodbus, mbpoll, a terminal). The slave is kept open by the supervisor
-too, so the port never hangs up between clients; when nobody reads, output is dropped once
-the kernel queue passes OVERFLOW_BYTES, as a USB-UART bridge drops bytes nobody collects.
+too, so the port never hangs up between clients. Output the kernel cannot take yet waits in
+`pending` (the supervisor flushes it when the master becomes writable); past BACKLOG_BYTES the
+oldest bytes are dropped, as a USB-UART bridge drops what nobody collects.
 """
 
 import errno
-import fcntl
 import os
-import struct
 import termios
 import tty
 from pathlib import Path
 
-OVERFLOW_BYTES = 2048
+BACKLOG_BYTES = 256 * 1024
 
 
 class PtyPort:
@@ -27,6 +26,7 @@ class PtyPort:
         termios.tcsetattr(self.slave_fd, termios.TCSANOW, attrs)
         os.set_blocking(self.master_fd, False)
         self.path = os.ttyname(self.slave_fd)
+        self.pending = bytearray()
         self.link = None
         if link is not None:
             self.link = Path(link)
@@ -48,23 +48,19 @@ class PtyPort:
                 return b""
             raise
 
-    def _queued(self) -> int:
-        buf = fcntl.ioctl(self.slave_fd, termios.FIONREAD, b"\0\0\0\0")
-        return struct.unpack("i", buf)[0]
-
     def write(self, data: bytes) -> None:
-        if not data:
-            return
-        if self._queued() > OVERFLOW_BYTES:
-            termios.tcflush(self.slave_fd, termios.TCIFLUSH)
-        view = memoryview(data)
-        while view:
+        self.pending += data
+        if len(self.pending) > BACKLOG_BYTES:
+            del self.pending[: len(self.pending) - BACKLOG_BYTES]
+        self.flush()
+
+    def flush(self) -> None:
+        while self.pending:
             try:
-                n = os.write(self.master_fd, view)
+                n = os.write(self.master_fd, self.pending)
             except BlockingIOError:
-                termios.tcflush(self.slave_fd, termios.TCIFLUSH)
-                continue
-            view = view[n:]
+                return
+            del self.pending[:n]
 
     def close(self) -> None:
         for fd in (self.master_fd, self.slave_fd):

@@ -242,8 +242,12 @@ class VirtualBoard:
             timeout = 0.05
             if self._pending_reply is not None:
                 timeout = max(0.0, min(timeout, self._pending_reply[0] - time.monotonic()))
-            for key, _ in sel.select(timeout):
+            for key, mask in sel.select(timeout):
                 what = key.data
+                if mask & selectors.EVENT_WRITE:
+                    key.fileobj.flush()
+                    if not (mask & selectors.EVENT_READ):
+                        continue
                 if what == "accept":
                     self._accept()
                 elif what == "console":
@@ -269,6 +273,10 @@ class VirtualBoard:
                 done.set()
             if self._boot is not None:
                 self._boot.vm.flush_stdin()
+            for port in (self.console, self.modbus):
+                want = selectors.EVENT_READ | (selectors.EVENT_WRITE if port.pending else 0)
+                if sel.get_key(port).events != want:
+                    sel.modify(port, want, sel.get_key(port).data)
         self._end_vm()
         sel.close()
         self._listener.close()
