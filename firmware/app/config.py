@@ -17,7 +17,7 @@ from micropython import const
 
 from app import fsutil
 from app.access import is_valid_hash
-from app.config_schema import CHOICES, CONFIG_VERSION, SCHEMA, T_BOOL, T_INT, T_PIN, T_STR
+from app.config_schema import BAUD_RATES, CONFIG_VERSION, rows
 
 CONFIG_OK = const(0)
 CONFIG_DEFAULTS = const(1)
@@ -35,81 +35,127 @@ _SHORT_ESCAPES = {
 }
 
 
-def _dump_str(s):
+def _emit_str(s, out):
     # Same bytes as CPython json.dumps(s) with ensure_ascii=True, so host tools can recompute CRCs.
-    out = ['"']
+    plain = True
+    for ch in s:
+        if ch in _SHORT_ESCAPES or not " " <= ch <= "~":
+            plain = False
+            break
+    if plain:
+        out('"')
+        out(s)
+        out('"')
+        return
+    parts = ['"']
     for ch in s:
         o = ord(ch)
         esc = _SHORT_ESCAPES.get(ch)
         if esc is not None:
-            out.append(esc)
+            parts.append(esc)
         elif o < 0x20 or 0x7E < o < 0x10000:
-            out.append("\\u%04x" % o)
+            parts.append("\\u%04x" % o)
         elif o >= 0x10000:
             o -= 0x10000
-            out.append("\\u%04x\\u%04x" % (0xD800 | (o >> 10), 0xDC00 | (o & 0x3FF)))
+            parts.append("\\u%04x\\u%04x" % (0xD800 | (o >> 10), 0xDC00 | (o & 0x3FF)))
         else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+            parts.append(ch)
+    parts.append('"')
+    out("".join(parts))
+
+
+def emit_json(obj, out):
+    """Stream canonical JSON of obj as small str pieces to out(piece): no large contiguous string,
+    which matters on a fragmented 64 KiB heap. Byte-identical to CPython's
+    json.dumps(obj, sort_keys=True, separators=(",", ":")) for ints, bools, str, None, lists, dicts."""
+    if obj is None:
+        out("null")
+    elif obj is True:
+        out("true")
+    elif obj is False:
+        out("false")
+    elif isinstance(obj, int):
+        out(str(obj))
+    elif isinstance(obj, str):
+        _emit_str(obj, out)
+    elif isinstance(obj, (list, tuple)):
+        out("[")
+        for i in range(len(obj)):
+            if i:
+                out(",")
+            emit_json(obj[i], out)
+        out("]")
+    elif isinstance(obj, dict):
+        out("{")
+        first = True
+        for key in sorted(obj.keys()):
+            if not first:
+                out(",")
+            first = False
+            _emit_str(key, out)
+            out(":")
+            emit_json(obj[key], out)
+        out("}")
+    else:
+        raise ValueError("not canonical-JSON serialisable: " + repr(obj))
 
 
 def canonical_json(obj):
-    """Deterministic JSON on every VM, byte-identical to CPython's
-    json.dumps(obj, sort_keys=True, separators=(",", ":")) for ints, bools, str, None, lists, dicts."""
-    if obj is None:
-        return "null"
-    if obj is True:
-        return "true"
-    if obj is False:
-        return "false"
-    if isinstance(obj, int):
-        return str(obj)
-    if isinstance(obj, str):
-        return _dump_str(obj)
-    if isinstance(obj, (list, tuple)):
-        return "[" + ",".join([canonical_json(v) for v in obj]) + "]"
-    if isinstance(obj, dict):
-        keys = sorted(obj.keys())
-        return "{" + ",".join([_dump_str(k) + ":" + canonical_json(obj[k]) for k in keys]) + "}"
-    raise ValueError("not canonical-JSON serialisable: " + repr(obj))
+    """emit_json collected into one string (tests and host-side comparisons)."""
+    parts = []
+    emit_json(obj, parts.append)
+    return "".join(parts)
+
+
+class _Crc:
+    def __init__(self):
+        self.value = 0
+
+    def add(self, piece):
+        self.value = crc32(piece.encode(), self.value)
 
 
 def config_crc(values, version=CONFIG_VERSION):
-    return crc32(canonical_json({"config": values, "version": version}).encode()) & 0xFFFFFFFF
+    crc = _Crc()
+    emit_json({"config": values, "version": version}, crc.add)
+    return crc.value & 0xFFFFFFFF
 
 
 def defaults():
-    return {row[0]: row[5] for row in SCHEMA}
+    return {row[0]: row[5] for row in rows()}
+
+
+def _doc(values, version=CONFIG_VERSION):
+    return {"config": values, "crc32": config_crc(values, version), "version": version}
 
 
 def encode(values, version=CONFIG_VERSION):
     """The exact bytes of a config file holding `values`."""
-    doc = {"config": values, "crc32": config_crc(values, version), "version": version}
-    return canonical_json(doc).encode()
+    return canonical_json(_doc(values, version)).encode()
 
 
 def _check_value(row, value):
     key, typ, unit, lo, hi = row[0], row[1], row[2], row[3], row[4]
-    if typ == T_BOOL:
+    if typ == "b":
         if value is not True and value is not False:
             return "%s: %r is not a boolean [%s]" % (key, value, unit)
-    elif typ == T_INT:
+    elif typ == "i":
         if value is True or value is False or not isinstance(value, int):
             return "%s: %r is not an integer [%s]" % (key, value, unit)
         if value < lo or value > hi:
             return "%s: %d outside %d..%d [%s]" % (key, value, lo, hi, unit)
-    elif typ == T_STR:
+        if key == "modbus_baud" and value not in BAUD_RATES:
+            return "%s: %d is not a standard rate [%s]" % (key, value, unit)
+    elif typ == "s":
         if not isinstance(value, str):
             return "%s: %r is not a string [%s]" % (key, value, unit)
         if len(value) < lo or len(value) > hi:
             return "%s: length %d outside %d..%d [%s]" % (key, len(value), lo, hi, unit)
-    elif typ == T_PIN:
+        if "|" in unit and value not in unit.split("|"):
+            return "%s: %r not one of %s" % (key, value, unit)
+    elif typ == "p":
         if not isinstance(value, str) or not is_valid_hash(value):
             return '%s: not a salted sha256 PIN hash or "" [%s]' % (key, unit)
-    choices = CHOICES.get(key)
-    if choices is not None and value not in choices:
-        return "%s: %r not one of %s [%s]" % (key, value, ",".join([str(c) for c in choices]), unit)
     return None
 
 
@@ -119,8 +165,8 @@ def validate(values):
     if not isinstance(values, dict):
         return ["config: not a JSON object"]
     known = {}
-    for row in SCHEMA:
-        known[row[0]] = row
+    for row in rows():
+        known[row[0]] = True
         if row[0] not in values:
             errors.append("%s: missing [%s]" % (row[0], row[2]))
             continue
@@ -154,12 +200,12 @@ def validate(values):
     return errors
 
 
-def parse(data):
-    """(values, errors) from the bytes of a config file."""
+def parse(stream):
+    """(values, errors) from an open config file (streamed: no whole-file buffer)."""
     import json
 
     try:
-        doc = json.loads(data)
+        doc = json.load(stream)
     except (ValueError, UnicodeError) as e:
         return None, ["file: not valid JSON (%s)" % e]
     if not isinstance(doc, dict):
@@ -200,18 +246,18 @@ class ConfigStore:
         self.crc = config_crc(self.values)
         self.rename = None  # test hook: replaces os.rename (e.g. to simulate power loss)
 
-    def _read(self, path):
-        with open(path, "rb") as f:
-            return f.read()
+    def _parse(self, path):
+        with open(path) as f:
+            return parse(f)
 
     def load(self):
         tmp_path = self.path + ".tmp"
         recovered = False
         if fsutil.exists(self.path):
-            data = self._read(self.path)
+            path = self.path
             fsutil.remove_quietly(tmp_path)  # an unfinished save: the old file stays authoritative
         elif fsutil.exists(tmp_path):
-            data = self._read(tmp_path)  # power lost between remove and rename on a FAT-like fs
+            path = tmp_path  # power lost between remove and rename on a FAT-like fs
             recovered = True
         else:
             self.values = defaults()
@@ -220,7 +266,7 @@ class ConfigStore:
             self.crc = config_crc(self.values)
             self.note = "no %s: using defaults" % self.path
             return self.status
-        values, errors = parse(data)
+        values, errors = self._parse(path)
         if errors:
             self.values = defaults()
             self.status = CONFIG_INVALID
@@ -242,7 +288,7 @@ class ConfigStore:
         errors = validate(values)
         if errors:
             return errors
-        fsutil.write_atomic(self.path, encode(values), self.rename)
+        fsutil.write_atomic(self.path, lambda out: emit_json(_doc(values), out), self.rename)
         self.values = values
         self.status = CONFIG_OK
         self.errors = []

@@ -33,9 +33,13 @@ def replace(tmp_path, path, rename=None):
 
 
 def write_atomic(path, data, rename=None):
-    """Write bytes/str so that `path` holds either the old or the new content, never a mix."""
+    """Make `path` hold either its old or its new content, never a mix. data: str, or a
+    callable(write) that streams str pieces (no big contiguous buffer needed)."""
     tmp_path = path + ".tmp"
-    with open(tmp_path, "wb" if not isinstance(data, str) else "w") as f:
-        f.write(data)
+    with open(tmp_path, "w") as f:
+        if isinstance(data, str):
+            f.write(data)
+        else:
+            data(f.write)
         f.flush()
     replace(tmp_path, path, rename)

@@ -94,7 +94,7 @@ class FakeCounter:
 class FakeUart:
     """rx: ring filled by inject(); tx: ring recorded from write(); neither allocates per call."""
 
-    def __init__(self, name, baud, bits, parity, stop, size=1024):
+    def __init__(self, name, baud, bits, parity, stop, size=256):
         self.name = name
         self.baud = baud
         self.bits = bits

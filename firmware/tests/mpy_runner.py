@@ -1,6 +1,7 @@
 """Run firmware test modules on the MicroPython unix port (no pytest there).
 
-usage: micropython -X heapsize=64K mpy_runner.py test_fw_faults [test_fw_config ...]
+usage: micropython -X heapsize=64K mpy_runner.py [-v] test_fw_faults [test_fw_config ...]
+(-v prints each passing test with the free heap after it)
 MICROPYPATH must hold .frozen, firmware/ and firmware/tests/. Every test_* function of each module
 runs; each failure prints one line plus its traceback; the last line is exactly
 "N passed, M failed"; the exit status is 1 when anything failed.
@@ -8,6 +9,8 @@ runs; each failure prints one line plus its traceback; the last line is exactly
 
 import gc
 import sys
+
+VERBOSE = False
 
 
 def run_module(name, counts):
@@ -28,6 +31,9 @@ def run_module(name, counts):
         try:
             fn()
             counts[0] += 1
+            if VERBOSE:
+                gc.collect()
+                print("ok", n, "free", gc.mem_free())
         except Exception as e:
             counts[1] += 1
             print("FAIL", name + "." + n + ":", repr(e))
@@ -39,7 +45,11 @@ def run_module(name, counts):
 
 
 def main(argv):
+    global VERBOSE
     counts = [0, 0]
+    if argv and argv[0] == "-v":
+        VERBOSE = True
+        argv = argv[1:]
     for name in argv:
         if name.endswith(".py"):
             name = name[:-3]

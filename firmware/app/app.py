@@ -1,0 +1,179 @@
+"""App: the composition root. Builds, in this order: safety outputs (coils open, before anything
+else), event log, config, fault table, boot-loop guard, then the scheduler with its tasks:
+  fast         SafeOutputs, Rs485Echo (when the board has an RS485 uart)
+  control      Heartbeat on STATUS_LED (when present)
+  housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
+Files under `root` ("/" on a board): config.json, events.bin, bootcount.
+Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
+heartbeat, console) with outputs safe and contactor closing refused; see app.state / app.safety.
+"""
+
+from control.fault_table import (
+    FAULT_BOOT_LOOP_SAFE_MODE,
+    FAULT_CONFIG_INVALID,
+    FAULT_TASK_ERROR,
+    FAULT_TICK_OVERRUN,
+    FAULT_WATCHDOG_RESET,
+    FAULTS,
+)
+from control.faults import F_SEVERITY, SEVERITY_FATAL, FaultTable
+from hal import RESET_WATCHDOG
+
+from app import state
+from app.bootguard import BootGuard
+from app.config import CONFIG_DEFAULTS, CONFIG_INVALID, ConfigStore
+from app.eventlog import (
+    EV_BOOT,
+    EV_CONFIG_DEFAULTS,
+    EV_CONFIG_REJECTED,
+    EV_FAULT_CLEARED,
+    EV_FAULT_RAISED,
+    EV_FAULTS_RESET,
+    EV_RESET_CAUSE,
+    EV_SAFE_MODE,
+    EventLog,
+)
+from app.heartbeat import Heartbeat
+from app.housekeeping import Housekeeping
+from app.outputs import SafeOutputs
+from app.rs485_echo import Rs485Echo
+from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
+
+RS485 = "RS485"
+STATUS_LED = "STATUS_LED"
+
+
+class App:
+    def __init__(self, platform, board, root="/", log_slots=256):
+        state.reset()
+        self.platform = platform
+        self.board = board
+        self.outputs = SafeOutputs(platform, board)
+        self.outputs.force_safe()
+        now_ms = platform.ticks_ms()
+
+        self.log = EventLog(root + "events.bin", log_slots)
+        try:
+            self.log.open()
+        except OSError as e:
+            print("gridpod: event log unavailable:", e)
+        self.log.boot_count = self.log.last_boot_count + 1
+
+        self.config = ConfigStore(root + "config.json")
+        status = self.config.load()
+        cfg = self.config.values
+
+        self.faults = FaultTable(FAULTS, self._on_fault)
+        state.faults = self.faults
+        self.guard = BootGuard(
+            root + "bootcount", cfg["bad_boot_limit"], cfg["good_boot_ms"], cfg["safe_mode_ms"]
+        )
+        safe = self.guard.boot(now_ms)
+        self.reset_cause = platform.reset_cause()
+
+        if status == CONFIG_INVALID:
+            state.maintenance = True
+            state.config_errors = self.config.errors
+            state.add_reason("config invalid: " + "; ".join(self.config.errors))
+        if safe:
+            state.safe_mode = True
+            state.add_reason(
+                "boot-loop guard: %d bad boots in a row, safe mode for %d s"
+                % (self.guard.bad_boots, cfg["safe_mode_ms"] // 1000)
+            )
+        flags = (1 if state.maintenance else 0) | (2 if state.safe_mode else 0)
+        self.log.append(EV_BOOT, self.log.boot_count, flags, now_ms)
+        self.log.append(EV_RESET_CAUSE, self.reset_cause, 0, now_ms)
+        if status == CONFIG_INVALID:
+            self.log.append(EV_CONFIG_REJECTED, len(self.config.errors), 0, now_ms)
+            self.faults.update(FAULT_CONFIG_INVALID, True, now_ms)
+        elif status == CONFIG_DEFAULTS:
+            self.log.append(EV_CONFIG_DEFAULTS, 0, 0, now_ms)
+        if safe:
+            self.log.append(EV_SAFE_MODE, self.guard.bad_boots, cfg["safe_mode_ms"], now_ms)
+            self.faults.update(FAULT_BOOT_LOOP_SAFE_MODE, True, now_ms)
+        if self.reset_cause == RESET_WATCHDOG:
+            self.faults.update(FAULT_WATCHDOG_RESET, True, now_ms)  # latched until reset_faults()
+            self.faults.update(FAULT_WATCHDOG_RESET, False, now_ms)
+        self.log.flush()
+        self._print_banner(cfg)
+
+        self.scheduler = Scheduler(
+            platform,
+            cfg["fast_tick_ms"],
+            cfg["control_tick_ms"],
+            cfg["housekeeping_ms"],
+            self.faults,
+            FAULT_TICK_OVERRUN,
+            FAULT_TASK_ERROR,
+        )
+        self.scheduler.add(self.outputs, SLOT_FAST)
+        self.rs485 = None
+        if RS485 in board.get("uarts", {}):
+            uart = platform.uart(
+                RS485, cfg["modbus_baud"], 8, cfg["modbus_parity"], cfg["modbus_stop_bits"]
+            )
+            self.rs485 = Rs485Echo(uart)
+            self.scheduler.add(self.rs485, SLOT_FAST)
+        self.heartbeat = None
+        if STATUS_LED in board.get("pins", {}):
+            self.heartbeat = Heartbeat(platform.digital_out(STATUS_LED, 0))
+            self.scheduler.add(self.heartbeat, SLOT_CONTROL)
+        self.housekeeping = Housekeeping(self.log, self.guard, self.faults)
+        self.scheduler.add(self.housekeeping, SLOT_HOUSEKEEPING)
+        self.watchdog = None
+
+    def _print_banner(self, cfg):
+        print(
+            "gridpod: module %s board %s boot #%d reset cause %d; %s"
+            % (
+                cfg["module_id"],
+                self.board.get("board", "?"),
+                self.log.boot_count,
+                self.reset_cause,
+                self.config.note,
+            )
+        )
+        if state.maintenance:
+            print("gridpod: MAINTENANCE MODE (contactors will not close): " + state.reason)
+        elif state.safe_mode:
+            print("gridpod: SAFE MODE (contactors will not close): " + state.reason)
+
+    def _on_fault(self, fault_id, raised, now_ms):
+        row = self.faults.row(fault_id)
+        if raised:
+            self.log.append(EV_FAULT_RAISED, fault_id, row[F_SEVERITY], now_ms)
+            if row[F_SEVERITY] == SEVERITY_FATAL:
+                self.log.flush()  # fatal: do not wait for housekeeping
+        else:
+            self.log.append(EV_FAULT_CLEARED, fault_id, 0, now_ms)
+
+    def reset_faults(self):
+        """Operator reset: clears latched faults whose cause is gone (never re-closes anything)."""
+        now_ms = self.platform.ticks_ms()
+        cleared = self.faults.reset_latched(now_ms)
+        self.log.append(EV_FAULTS_RESET, cleared, 0, now_ms)
+        return cleared
+
+    def run(self, frames=-1):
+        """Run the scan loop (forever by default). Ctrl-C leaves outputs safe and returns."""
+        if self.watchdog is None:
+            # Started here, not in __init__: a hardware watchdog cannot be stopped once running.
+            self.watchdog = self.platform.watchdog(self.config.values["watchdog_timeout_ms"])
+            self.scheduler.use_watchdog(self.watchdog)
+        try:
+            self.scheduler.run(frames)
+        except KeyboardInterrupt:
+            self.stop_safe()
+            print("gridpod: stopped (Ctrl-C); outputs safe. app.state.reason:", repr(state.reason))
+            return
+        except Exception:
+            self.stop_safe()
+            raise
+
+    def stop_safe(self):
+        self.outputs.force_safe()
+        try:
+            self.log.flush()
+        except Exception as e:  # noqa: BLE001 - leaving anyway; outputs are already safe
+            print("gridpod: log flush failed:", e)

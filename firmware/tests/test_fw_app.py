@@ -1,0 +1,141 @@
+"""The App on the fake HAL: heartbeat, RS-485 echo, safe-boot escape, watchdog reset seen on the
+next boot, Ctrl-C, startup from board.json."""
+
+from app import safety, startup, state
+from app.app import App
+from app.eventlog import (
+    EV_BOOT,
+    EV_CONFIG_DEFAULTS,
+    EV_FAULT_RAISED,
+    EV_RESET_CAUSE,
+)
+from control.fault_table import FAULT_WATCHDOG_RESET
+from hal import RESET_WATCHDOG
+from hal.fake import WatchdogExpired
+from support import BOARD, exists, fake_platform, tmp_dir, write_bytes
+
+
+def _app(root, platform=None):
+    return App(platform or fake_platform(), BOARD, root, log_slots=32)
+
+
+def _codes(app):
+    return [r[3] for r in app.log.read()]
+
+
+def test_missing_config_boots_normal_with_defaults():
+    app = _app(tmp_dir())
+    assert state.is_normal() and state.reason == ""
+    assert safety.close_permitted()
+    assert EV_CONFIG_DEFAULTS in _codes(app)
+    assert EV_BOOT in _codes(app) and EV_RESET_CAUSE in _codes(app)
+
+
+def test_heartbeat_1hz_and_status_led():
+    p = fake_platform()
+    app = _app(tmp_dir(), p)
+    app.run(frames=300)
+    led = p.outputs["STATUS_LED"]
+    edges = led.history[1:]
+    assert len(edges) == 5
+    for i in range(1, len(edges)):
+        assert edges[i][0] - edges[i - 1][0] == 500
+        assert edges[i][1] != edges[i - 1][1]
+
+
+def test_rs485_echo_and_counter():
+    p = fake_platform()
+    app = _app(tmp_dir(), p)
+    uart = p.uarts["RS485"]
+    assert (uart.baud, uart.parity, uart.stop) == (19200, "E", 1)
+    app.run(frames=2)
+    uart.inject(b"\x01\x03\x00\x00\x00\x0a\xc5\xcd")
+    app.run(frames=1)
+    uart.inject(b"hello")
+    app.run(frames=3)
+    assert app.rs485.modbus_rx_bytes == 13
+    assert uart.tx_bytes() == b"\x01\x03\x00\x00\x00\x0a\xc5\xcdhello"
+
+
+def test_watchdog_reset_recorded_on_next_boot():
+    root = tmp_dir()
+    p = fake_platform()
+    app = _app(root, p)
+    app.run(frames=50)
+    app.heartbeat.tick = lambda now_ms: False  # the control task stops checking in
+    bit = False
+    try:
+        app.run(frames=1000)
+    except WatchdogExpired:
+        bit = True
+    assert bit
+    p2 = fake_platform()
+    p2.cause = p.reset_cause()
+    app2 = _app(root, p2)
+    recs = app2.log.read()
+    assert (EV_RESET_CAUSE, RESET_WATCHDOG) in [(r[3], r[4]) for r in recs]
+    assert app2.faults.is_active(FAULT_WATCHDOG_RESET)
+    assert (EV_FAULT_RAISED, FAULT_WATCHDOG_RESET) in [(r[3], r[4]) for r in recs]
+    assert app2.reset_faults() == 1
+    assert not app2.faults.is_active(FAULT_WATCHDOG_RESET)
+
+
+def test_ctrl_c_leaves_outputs_safe_and_returns():
+    p = fake_platform()
+    app = _app(tmp_dir(), p)
+
+    class CtrlC:
+        n = 0
+
+        def tick(self, now_ms):
+            self.n += 1
+            if self.n == 5:
+                raise KeyboardInterrupt()
+            return True
+
+    from app.scheduler import SLOT_FAST
+
+    app.scheduler.add(CtrlC(), SLOT_FAST)
+    app.run()  # returns instead of raising
+    assert p.outputs["ALARM_RELAY"].level == 1
+    assert p.outputs["K_POS_COIL"].level == 0
+
+
+def test_startup_runs_app_from_board_json():
+    root = tmp_dir()
+    import json
+
+    write_bytes(root + "board.json", json.dumps(BOARD).encode())
+    app = startup.main(root, frames=10)
+    assert app is not None and app.scheduler.ticks == 10
+    assert exists(root + "events.bin") and exists(root + "bootcount")
+
+
+def test_safe_boot_file_skips_app():
+    root = tmp_dir()
+    import json
+
+    write_bytes(root + "board.json", json.dumps(BOARD).encode())
+    write_bytes(root + "SAFE_BOOT", b"")
+    assert startup.main(root, frames=10) is None
+    assert state.safe_boot and "SAFE_BOOT" in state.reason
+    assert not exists(root + "events.bin")  # the application did not start
+    assert not safety.close_permitted()
+
+
+def test_safe_mode_button_skips_app():
+    from app import escape
+
+    p = fake_platform()
+    assert escape.reason("/nonexistent/", p, BOARD) is None
+    p.set_input("SAFE_MODE_BUTTON", 1)
+    assert "SAFE_MODE_BUTTON" in escape.reason("/nonexistent/", p, BOARD)
+    low = {"pins": {"SAFE_MODE_BUTTON": {"pin": 0, "mode": "in", "active_low": True, "pull": "up"}}}
+    p2 = fake_platform(low)
+    assert escape.reason("/nonexistent/", p2, low) is not None  # reads 0 = pressed
+    p2.set_input("SAFE_MODE_BUTTON", 1)
+    assert escape.reason("/nonexistent/", p2, low) is None
+
+
+def test_missing_board_file_does_not_raise():
+    assert startup.main(tmp_dir(), frames=1) is None

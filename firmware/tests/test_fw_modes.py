@@ -1,0 +1,77 @@
+"""App modes on the fake HAL: maintenance mode for every config corruption, boot-loop safe mode."""
+
+from app import safety, state
+from app.app import App
+from app.config import canonical_json, config_crc, defaults, encode
+from app.eventlog import EV_CONFIG_REJECTED, EV_SAFE_MODE, EV_SAFE_MODE_END
+from control.fault_table import FAULT_CONFIG_INVALID
+from support import BOARD, fake_platform, tmp_dir, write_bytes
+
+
+def _app(root, platform=None):
+    return App(platform or fake_platform(), BOARD, root, log_slots=32)
+
+
+def _codes(app):
+    return [r[3] for r in app.log.read()]
+
+
+def _corrupt_cases():
+    v = defaults()
+    bad_range = dict(v)
+    bad_range["modbus_unit"] = 0
+    unknown = dict(v)
+    unknown["bogus_key"] = 1
+    good = encode(v)
+    return (
+        ("crc32", good.replace(b'"crc32":', b'"crc32":1')),
+        ("file", b'{"config":'),
+        ("modbus_unit", encode(bad_range)),
+        ("bogus_key", encode(unknown)),
+        (
+            "version",
+            canonical_json({"config": v, "crc32": config_crc(v, 9), "version": 9}).encode(),
+        ),
+    )
+
+
+def test_each_corrupt_config_enters_maintenance_mode_with_reason():
+    for key, data in _corrupt_cases():
+        root = tmp_dir()
+        write_bytes(root + "config.json", data)
+        p = fake_platform()
+        app = _app(root, p)
+        assert state.maintenance, key
+        assert key + ":" in state.reason, (key, state.reason)
+        assert not safety.close_permitted()
+        assert app.faults.is_active(FAULT_CONFIG_INVALID)
+        assert EV_CONFIG_REJECTED in _codes(app)
+        app.run(frames=20)
+        assert p.outputs["ALARM_RELAY"].level == 1
+        for role in ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL"):
+            assert p.outputs[role].level == 0 and p.outputs[role].changes == 0
+        assert app.reset_faults() == 0  # cannot be reset away; needs a valid config and reboot
+        assert not safety.close_permitted()
+
+
+def test_ten_bad_boots_safe_mode_for_five_minutes():
+    root = tmp_dir()
+    for _ in range(10):
+        app = _app(root)
+        assert not state.safe_mode
+        app.run(frames=100)  # 1 s, then "power loss"
+    p = fake_platform()
+    app = _app(root, p)
+    assert state.safe_mode and "boot-loop" in state.reason
+    assert not safety.close_permitted()
+    assert EV_SAFE_MODE in _codes(app)
+    app.run(frames=29990)  # 299.9 s
+    assert state.safe_mode
+    assert p.outputs["ALARM_RELAY"].level == 1
+    app.run(frames=200)
+    assert not state.safe_mode and state.reason == ""
+    assert safety.close_permitted()
+    assert EV_SAFE_MODE_END in _codes(app)
+    assert p.outputs["ALARM_RELAY"].level == 0
+    app2 = _app(root)
+    assert not state.safe_mode and app2.guard.bad_boots == 0
