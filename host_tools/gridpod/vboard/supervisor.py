@@ -114,6 +114,8 @@ class VirtualBoard:
         self.overruns_done = 0
         self.stopped_reason = None
         self._kill_after_ops = 0
+        self._power_returns = True
+        self.brown_outs = 0
         self._brown_out_at_ms = None
         self._crashes: list[float] = []
         self._commands: queue.Queue = queue.Queue()
@@ -175,9 +177,22 @@ class VirtualBoard:
         """Kill the VM when the simulated clock reaches at_sim_s; it boots again after."""
         self._call("brown_out_at", int(at_sim_s * 1000))
 
-    def brown_out_after_flash_ops(self, ops: int) -> None:
-        """At the next boot, kill the VM in the middle of its ops-th flash erase/program."""
-        self._call("kill_after_ops", ops)
+    def brown_out_after_flash_ops(self, ops: int, power_returns: bool = True) -> None:
+        """At the next boot, kill the VM in the middle of its ops-th flash erase/program.
+
+        With power_returns=False the board stays off afterwards (inspect the flash image,
+        then power_on())."""
+        self._call("kill_after_ops", (ops, power_returns))
+
+    def power_off(self) -> None:
+        self._call("power_off")
+
+    def power_on(self) -> None:
+        self._call("power_on")
+
+    @property
+    def powered(self) -> bool:
+        return self._boot is not None
 
     def run_until(self, sim_s: float, timeout_s: float = 120.0) -> None:
         """Block until the simulated clock reaches sim_s (the firmware must be running)."""
@@ -287,7 +302,12 @@ class VirtualBoard:
         elif name == "brown_out_at":
             self._brown_out_at_ms = arg
         elif name == "kill_after_ops":
-            self._kill_after_ops = arg
+            self._kill_after_ops, self._power_returns = arg
+        elif name == "power_off":
+            self._end_vm()
+        elif name == "power_on" and self._boot is None:
+            self.resets += 1
+            self._spawn("boot", RESET_POWER_ON)
 
     def _spawn(self, mode: str, reset_cause: int) -> None:
         vm = VmProcess(
@@ -456,7 +476,11 @@ class VirtualBoard:
         elif msg_type == h.RESET:
             self._kill_and_restart("boot", RESET_HARD)
         elif msg_type == h.BROWN_OUT:
-            self._kill_and_restart("boot", RESET_BROWN_OUT)
+            self.brown_outs += 1
+            if self._power_returns:
+                self._kill_and_restart("boot", RESET_BROWN_OUT)
+            else:
+                self._end_vm()
 
     def _advance(self, abs_ms: int) -> None:
         if abs_ms > self.sim_ms:
@@ -493,6 +517,7 @@ class VirtualBoard:
         if self._brown_out_at_ms is not None and self._brown_out_at_ms <= target:
             self._advance(self._brown_out_at_ms)
             self._brown_out_at_ms = None
+            self.brown_outs += 1
             self._kill_and_restart("boot", RESET_BROWN_OUT)
             return
         if self.stop_at_ms is not None and target > self.stop_at_ms:
