@@ -4,7 +4,9 @@ import json
 import signal
 import sys
 import threading
+import time
 
+from .. import GridpodError
 from ..firmware_tree import firmware_files
 from ..units import parse_size, parse_speed
 from ..vboard.flash import DEFAULT_SIZE, install_tree
@@ -34,7 +36,14 @@ def add_arguments(p) -> None:
         action="store_true",
         help="write firmware/ and the board file into the flash before power-on",
     )
-    p.add_argument("--quiet", action="store_true", help="do not copy the console to stdout")
+    p.add_argument("--quiet", action="store_true", help="do not copy the console to stderr")
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=10.0,
+        metavar="WALL_SECONDS",
+        help="with --run-for: give up when the simulated clock stands still this long",
+    )
 
 
 def run(args) -> int:
@@ -61,17 +70,29 @@ def run(args) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    error = None
     with board:
         print(json.dumps({"console": board.console_port, "modbus": board.modbus_port}), flush=True)
-        while not stop.is_set():
-            if board.finished.is_set():
-                break
+        last_sim_ms, last_change = board.sim_ms, time.monotonic()
+        while not stop.is_set() and not board.finished.is_set():
             if board.stopped_reason:
-                print(f"gridpod vboard: {board.stopped_reason}", file=sys.stderr)
+                error = board.stopped_reason
                 break
             board.wait_sim_change(0.2)
+            if board.sim_ms != last_sim_ms:
+                last_sim_ms, last_change = board.sim_ms, time.monotonic()
+            elif args.run_for is not None and time.monotonic() - last_change > args.stall_timeout:
+                tail = bytes(board.console_log[-300:]).decode(errors="replace").strip()
+                last = tail.splitlines()[-2:] if tail else ["(no console output)"]
+                error = (
+                    f"simulated clock stuck at {board.sim_ms / 1000:.3f} s: the firmware scan "
+                    f"loop is not running; console ends with: {' | '.join(last)}"
+                )
+                break
         if args.stats:
             print(json.dumps(board.stats()), flush=True)
+    if error:
+        raise GridpodError(error)
     return 0
 
 

@@ -15,6 +15,7 @@ import os
 import queue
 import selectors
 import shutil
+import struct
 import tempfile
 import threading
 import time
@@ -37,6 +38,10 @@ CRASH_WINDOW_S = 5.0
 # the VM's heap (runtime/vm_main.py, measured ~27 KiB), so the VM gets this much on top of the
 # board's budget; a test checks that boot.py still starts with at least the budget free.
 RUNTIME_RESERVE_BYTES = 32 * 1024
+# Board heap budgets are for 32-bit MCUs. MicroPython's GC block is 4 machine words (16 bytes on
+# ESP32/RP2040, 32 on a 64-bit host) and every object header and pointer doubles too, so the
+# same firmware needs twice the bytes here: the VM's heap is budget x WORD_SCALE.
+WORD_SCALE = max(1, struct.calcsize("P") // 4)
 
 
 class VirtualBoardError(GridpodError):
@@ -87,6 +92,7 @@ class VirtualBoard:
     ):
         self.board = load_board_file(board)
         self.heap_bytes = heap_bytes or self.board["heap_bytes"]
+        self.vm_heap_bytes = self.heap_bytes * WORD_SCALE + RUNTIME_RESERVE_BYTES
         if speed == "max":
             self.speed = None
         else:
@@ -224,6 +230,8 @@ class VirtualBoard:
             "resets": self.resets,
             "soft_reboots": self.soft_reboots,
             "overruns": self.overruns_done + current.get("overruns", 0),
+            "heap_budget": self.heap_bytes,
+            "vm_heap_bytes": self.vm_heap_bytes,
         }
 
     def wait_console(self, needle: bytes, timeout_s: float = 10.0) -> bytes:
@@ -310,9 +318,7 @@ class VirtualBoard:
             self._spawn("boot", RESET_POWER_ON)
 
     def _spawn(self, mode: str, reset_cause: int) -> None:
-        vm = VmProcess(
-            self.heap_bytes + RUNTIME_RESERVE_BYTES, self._harness_path, str(self.flash_path), mode
-        )
+        vm = VmProcess(self.vm_heap_bytes, self._harness_path, str(self.flash_path), mode)
         self._boot = _Boot(vm, self.sim_ms, reset_cause)
         self._sel.register(vm.proc.stdout, selectors.EVENT_READ, "vm")
         self._wall0 = None
