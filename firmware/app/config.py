@@ -102,7 +102,7 @@ def emit_json(obj, out):
 
 def canonical_json(obj):
     """emit_json collected into one string (tests and host-side comparisons)."""
-    parts = []
+    parts: list = []
     emit_json(obj, parts.append)
     return "".join(parts)
 

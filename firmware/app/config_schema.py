@@ -61,6 +61,7 @@ def rows():
             continue
         typ = f[1]
         d = f[5]
+        default: object
         if typ == "i":
             default = int(d)
         elif typ == "b":

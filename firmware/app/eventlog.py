@@ -169,7 +169,7 @@ class EventLog:
 
     def read(self):
         """All valid records on flash, oldest first: (seq, uptime_ms, boot, code, arg1, arg2)."""
-        out = []
+        out: list = []
         rec = bytearray(RECORD_BYTES)
         try:
             f = open(self.path, "rb")

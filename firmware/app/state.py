@@ -5,12 +5,17 @@ tripped; safe_boot: the application was not started (/SAFE_BOOT or SAFE_MODE_BUT
 non-normal mode outputs stay safe and contactors refuse to close (see app.safety).
 """
 
+TYPE_CHECKING = False  # mypy reads this as True; MicroPython skips the block
+if TYPE_CHECKING:
+    from control.faults import FaultTable
+
+
 maintenance = False
 safe_mode = False
 safe_boot = False
 reason = ""
-config_errors = []
-faults = None  # the FaultTable of the running App
+config_errors: list = []
+faults: "FaultTable | None" = None  # the FaultTable of the running App
 
 
 def reset():

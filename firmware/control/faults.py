@@ -48,7 +48,7 @@ class FaultTable:
                 raise ValueError("fault id out of range")
             if fid >= n:
                 n = fid + 1
-        self._rows = [None] * n
+        self._rows: list = [None] * n
         for row in rows:
             if self._rows[row[F_ID]] is not None:
                 raise ValueError("duplicate fault id")
