@@ -12,6 +12,7 @@ from . import GridpodError
 
 COMMANDS = {
     "vboard": "run a virtual module: the real MicroPython VM behind two serial ports",
+    "fat": "factory acceptance test -> JUnit, JSON and an HTML certificate",
 }
 
 

@@ -1,0 +1,131 @@
+"""Benches: the virtual module (L1) and a real board on a serial port (L2 console-only for now).
+
+open_bench("virtual") starts a VirtualBoard, deploys the firmware with mpremote (as on a real
+board), power-cycles it and waits for the application's boot banner.
+"""
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .. import GridpodError
+from ..firmware_tree import firmware_files
+
+BOOT_BANNER = b"gridpod: module "
+
+
+class BenchError(GridpodError):
+    pass
+
+
+def mpremote(port: str, *args: str, timeout_s: float = 60.0) -> str:
+    """Run unmodified mpremote; return stdout or raise BenchError with its message."""
+    cmd = [sys.executable, "-m", "mpremote", "connect", port, *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"mpremote {' '.join(args[:2])} timed out after {timeout_s} s") from None
+    if proc.returncode:
+        msg = (proc.stderr or proc.stdout).strip().splitlines()
+        raise BenchError(
+            f"mpremote {' '.join(args[:2])} failed: {msg[-1] if msg else proc.returncode}"
+        )
+    return proc.stdout
+
+
+def deploy_with_mpremote(port: str, board: str) -> int:
+    """Copy the compiled firmware tree to the board's flash; return the number of files."""
+    files = firmware_files(board)
+    with tempfile.TemporaryDirectory(prefix="gridpod-stage-") as stage:
+        root = Path(stage)
+        for name, data in files.items():
+            path = root / name.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        args = []
+        for entry in sorted(root.iterdir()):
+            if args:
+                args.append("+")
+            if entry.is_dir():
+                args += ["fs", "cp", "-r", str(entry), ":"]
+            else:
+                args += ["fs", "cp", str(entry), ":" + entry.name]
+        mpremote(port, *args, timeout_s=120)
+    return len(files)
+
+
+class Bench:
+    capabilities: frozenset = frozenset()
+    name = "bench"
+    console_port: str | None = None
+    modbus_port: str | None = None
+
+    def close(self) -> None:
+        pass
+
+
+class VirtualBench(Bench):
+    """The virtual module: the real firmware in the MicroPython VM with the plant around it."""
+
+    capabilities = frozenset({"console", "modbus", "plant", "power", "virtual"})
+    name = "virtual"
+
+    def __init__(self, board: str = "VIRTUAL", heap_bytes: int | None = None, deploy: bool = True):
+        from ..vboard.supervisor import VirtualBoard
+
+        self.board_name = board
+        self.vb = VirtualBoard(board=board, heap_bytes=heap_bytes, speed="max")
+        self.vb.start()
+        self.console_port = self.vb.console_port
+        self.modbus_port = self.vb.modbus_port
+        self.plant = self.vb.plant
+        self.deployed_files = 0
+        if deploy:
+            self.deployed_files = deploy_with_mpremote(self.console_port, board)
+            self.reset()
+
+    def reset(self, timeout_s: float = 30.0) -> None:
+        """Power-cycle and wait until the application printed its boot banner."""
+        seen = self.vb.console_log.count(BOOT_BANNER)
+        self.vb.power_cycle()
+        deadline = time.monotonic() + timeout_s
+        while self.vb.console_log.count(BOOT_BANNER) <= seen:
+            if time.monotonic() > deadline:
+                tail = bytes(self.vb.console_log[-400:]).decode(errors="replace")
+                raise BenchError(f"firmware did not boot after reset; console ends: {tail!r}")
+            time.sleep(0.01)
+
+    def run_for(self, sim_s: float) -> None:
+        self.vb.run_until(self.vb.sim_ms / 1000 + sim_s)
+
+    @property
+    def sim_s(self) -> float:
+        return self.vb.sim_ms / 1000
+
+    def stats(self) -> dict:
+        return self.vb.stats()
+
+    def close(self) -> None:
+        self.vb.close()
+
+
+class SerialBench(Bench):
+    """A real board on a serial port: console checks only until HIL mode (L2) lands."""
+
+    capabilities = frozenset({"console"})
+    name = "serial"
+
+    def __init__(self, port: str):
+        if not Path(port).exists():
+            raise BenchError(f"no serial port {port}: plug the board in or check `gridpod doctor`")
+        self.console_port = port
+
+
+def open_bench(spec: str, heap_bytes: int | None = None) -> Bench:
+    if spec == "virtual":
+        return VirtualBench(heap_bytes=heap_bytes)
+    if spec.startswith("serial:"):
+        return SerialBench(spec.split(":", 1)[1])
+    raise BenchError(f"--bench {spec!r}: use 'virtual' or 'serial:PORT'")
