@@ -32,7 +32,7 @@ fat: $(STAMP)
 	$(VENV)/bin/gridpod fat --virtual --report reports/fat
 
 bench: $(STAMP)
-	$(PY) -m gridpod.bench
+	$(PY) -m gridpod.benchmarks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
