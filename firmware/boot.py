@@ -1,10 +1,25 @@
-"""Runs first at every boot; tiny and must never raise. It only announces the /SAFE_BOOT flag;
-main.py (app/escape.py) takes the decision and also reads the SAFE_MODE_BUTTON role."""
+"""Runs first at every boot; tiny and must never raise. It finishes a committed `gridpod deploy`
+(app/deploy_switch.py, imported only when /.deploy/pending exists, so a normal boot spends no heap
+on it) and announces the /SAFE_BOOT flag; main.py (app/escape.py) takes the safe-boot decision."""
+
+import os
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
 
 try:
-    import os
+    if _exists("/.deploy/pending"):
+        import app.deploy_switch
 
-    os.stat("/SAFE_BOOT")
+        app.deploy_switch.run()
+except Exception as e:  # noqa: BLE001 - a failed switch leaves a set that boots; never stop here
+    print("boot.py: deploy switch failed:", repr(e))
+
+if _exists("/SAFE_BOOT"):
     print("boot.py: /SAFE_BOOT present: main.py will not start the application")
-except Exception:  # noqa: BLE001 - absence of the flag (or anything else) must not stop the boot
-    pass

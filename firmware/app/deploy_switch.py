@@ -1,0 +1,131 @@
+"""Deploy switch: makes a staged firmware set current, run by boot.py before main.py.
+
+`gridpod deploy` uploads changed files under <root>.deploy/<id>/ (same relative paths as on the
+board), verifies them, writes <root>.deploy/<id>/manifest.json ({"id": .., "files": {path: sha256}})
+and only then commits by atomically creating <root>.deploy/pending holding <id>. Before that
+commit the old firmware is untouched; after it every boot rolls the switch forward until done:
+  1. move each staged file onto its path (rename replaces atomically on littlefs2);
+  2. remove files the old <root>manifest.json listed and the new one does not;
+  3. rename the staged manifest to <root>manifest.json (the new set is now the recorded one);
+  4. remove the pending flag, then the staging directory.
+Each step is idempotent, so a power loss anywhere only means the next boot repeats the remaining
+steps; the application never starts on a half-switched set. Only os and json: this module must
+work whatever else the new set changes. Data files (config.json, events.bin) are never listed.
+"""
+
+import json
+import os
+
+DEPLOY_DIR = ".deploy"
+PENDING = "pending"
+MANIFEST = "manifest.json"
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _is_dir(path):
+    try:
+        return os.stat(path)[0] & 0x4000 != 0
+    except OSError:
+        return False
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _makedirs(path):
+    # path ends in a file name; create every directory before it
+    i = path.find("/", 1)
+    while i > 0:
+        d = path[:i]
+        if not _is_dir(d):
+            os.mkdir(d)
+        i = path.find("/", i + 1)
+
+
+def _replace(src, dst, rename):
+    try:
+        rename(src, dst)
+    except OSError:
+        _remove(dst)  # FAT-like filesystems refuse to rename over an existing file
+        rename(src, dst)
+
+
+def rmtree(path):
+    if not _is_dir(path):
+        _remove(path)
+        return
+    for name in os.listdir(path):
+        rmtree(path + "/" + name)
+    os.rmdir(path)
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def pending_id(root="/"):
+    try:
+        with open(root + DEPLOY_DIR + "/" + PENDING) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def clean_stale(root="/", keep=None):
+    """Remove staging directories of abandoned deploys (other than `keep`) when none is pending."""
+    base = root + DEPLOY_DIR
+    if not _is_dir(base) or pending_id(root) is not None:
+        return
+    for name in os.listdir(base):
+        if name != keep:
+            rmtree(base + "/" + name)
+
+
+def run(root="/", rename=None):
+    """Finish a committed deploy if one is pending; returns its id, or None when nothing was to do.
+    rename: test hook replacing os.rename (to simulate a power loss at a chosen step)."""
+    rename = rename if rename is not None else os.rename
+    ident = pending_id(root)
+    if ident is None:
+        return None
+    stage = root + DEPLOY_DIR + "/" + ident
+    new = _read_json(stage + "/" + MANIFEST)
+    if new is None:
+        current = _read_json(root + MANIFEST)
+        if current is None or current.get("id") != ident:
+            # A pending flag without its manifest was never a valid commit: drop it, keep running.
+            print("deploy: pending %s has no manifest: ignored" % ident)
+        _remove(root + DEPLOY_DIR + "/" + PENDING)
+        rmtree(stage)
+        return None
+    old = _read_json(root + MANIFEST) or {"files": {}}
+    files = new["files"]
+    for path in sorted(files):
+        staged = stage + path
+        if _exists(staged):
+            target = root + path[1:]
+            _makedirs(target)
+            _replace(staged, target, rename)
+    for path in sorted(old.get("files", {})):
+        if path not in files:
+            _remove(root + path[1:])
+    _replace(stage + "/" + MANIFEST, root + MANIFEST, rename)
+    _remove(root + DEPLOY_DIR + "/" + PENDING)
+    rmtree(stage)
+    print("deploy: switched to firmware %s" % ident)
+    return ident
