@@ -5,7 +5,9 @@ board), verifies them, writes <root>.deploy/<id>/manifest.json ({"id": .., "file
 and only then commits by atomically creating <root>.deploy/pending holding <id>. Before that
 commit the old firmware is untouched; after it every boot rolls the switch forward until done:
   1. move each staged file onto its path (rename replaces atomically on littlefs2);
-  2. remove files the old <root>manifest.json listed and the new one does not;
+  2. remove files the old <root>manifest.json listed and the new one does not, and any x.py
+     beside a listed x.mpy (MicroPython imports x.py first: a stray source would shadow the
+     deployed module and be compiled on the device's heap);
   3. rename the staged manifest to <root>manifest.json (the new set is now the recorded one);
   4. remove the pending flag, then the staging directory.
 Each step is idempotent, so a power loss anywhere only means the next boot repeats the remaining
@@ -124,6 +126,9 @@ def run(root="/", rename=None):
     for path in sorted(old.get("files", {})):
         if path not in files:
             _remove(root + path[1:])
+    for path in files:
+        if path.endswith(".mpy") and path[:-4] + ".py" not in files:
+            _remove(root + path[1:-4] + ".py")
     _replace(stage + "/" + MANIFEST, root + MANIFEST, rename)
     _remove(root + DEPLOY_DIR + "/" + PENDING)
     rmtree(stage)

@@ -67,9 +67,11 @@ def test_without_commit_nothing_changes():
 def test_switch_replaces_changed_and_removes_obsolete():
     root = tmp_dir()
     _install(root, OLD, "A")
+    write_bytes(root + "app/a.py", b"stray source that would shadow a.mpy")
     _stage(root, "B", ["/app/a.mpy", "/app/b/c.mpy"])
     assert deploy_switch.run(root) == "B"
     _assert_new_set(root)
+    assert not exists(root + "app/a.py")
     assert deploy_switch.run(root) is None
 
 

