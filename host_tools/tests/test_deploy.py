@@ -156,7 +156,7 @@ def test_three_boards_and_a_bad_port_in_parallel(trees, tmp_path):
     assert [r["ok"] for r in results] == [True, True, True, False], table
     assert "cannot open" in results[3]["summary"]
     assert "3/4 boards ok" in table
-    for r, b in zip(results, boards):
+    for r, b in zip(results[:3], boards, strict=True):
         assert "[1/" in Path(r["log"]).read_text()  # each board has its own log with progress
         assert FlashImage(b.flash_path).exists("/manifest.json")
     assert len({r["log"] for r in results}) == 4
