@@ -1,8 +1,9 @@
 """gridpod deploy on virtual boards: full, no-op, one file, killed halfway then completed, and
 three boards plus a bad port in parallel.
 
-The firmware trees are copies of the last committed firmware/ (git HEAD: the working tree is
-edited concurrently by others) in tmp dirs with small code changes (a marker printed
+The firmware trees are copies of the application at APP_REV (a known-good commit: firmware/ is
+edited concurrently by others; move the pin forward when the application is stable again) with
+the current deploy mechanism (firmware/boot.py, app/deploy_switch.py) laid over it, in tmp dirs with small code changes (a marker printed
 by main.py, a constant added to modules), so "which firmware boots" is visible on the console.
 The VM heap is raised to 128 KiB: these tests are about deploy, the 64 KiB budget of the
 application is the firmware tests' business, and others change the application concurrently.
@@ -30,12 +31,18 @@ def quiet(_line):
     pass
 
 
+APP_REV = "2bef1a6"
+DEPLOY_MECHANISM = ["boot.py", "app/deploy_switch.py"]
+
+
 def committed_firmware(base: Path) -> Path:
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "HEAD", "firmware"], capture_output=True, check=True
+        ["git", "-C", str(REPO), "archive", APP_REV, "firmware"], capture_output=True, check=True
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(base / "head", filter="data")
+    for rel in DEPLOY_MECHANISM:
+        shutil.copy(REPO / "firmware" / rel, base / "head" / "firmware" / rel)
     return base / "head" / "firmware"
 
 
