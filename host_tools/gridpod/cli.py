@@ -11,6 +11,10 @@ import sys
 from . import GridpodError
 
 COMMANDS = {
+    "doctor": "check Python, dependencies, the VM, serial ports and what answers on them",
+    "flash": "write the base MicroPython image (esptool for ESP32, UF2 for RP2040)",
+    "deploy": "incremental, verified, atomic firmware upload to one or many boards",
+    "config": "validate, push, pull or diff the module configuration",
     "vboard": "run a virtual module: the real MicroPython VM behind two serial ports",
     "fat": "factory acceptance test -> JUnit, JSON and an HTML certificate",
 }

@@ -1,0 +1,21 @@
+"""`gridpod deploy --port P [--port P2 ...|--all] [--board B]`: incremental verified firmware sync."""
+
+from pathlib import Path
+
+from ..deploy import deploy
+from ..firmware_tree import FIRMWARE_DIR
+from ._many import add_port_arguments, run_on_ports
+
+
+def add_arguments(p) -> None:
+    add_port_arguments(p)
+    p.add_argument("--board", help="board folder under boards/ (default: the device's board.json)")
+    p.add_argument("--firmware-dir", default=str(FIRMWARE_DIR), help="firmware tree (firmware/)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a healthy app")
+
+
+def run(args) -> int:
+    def job(port, log):
+        return deploy(port, args.board, Path(args.firmware_dir), log=log, timeout_s=args.timeout)
+
+    return run_on_ports(args, job)
