@@ -266,43 +266,55 @@ class VirtualBoard:
             if self._pending_reply is not None:
                 timeout = max(0.0, min(timeout, self._pending_reply[0] - time.monotonic()))
             for key, mask in sel.select(timeout):
-                what = key.data
-                if mask & selectors.EVENT_WRITE:
-                    key.fileobj.flush()
-                    if not (mask & selectors.EVENT_READ):
-                        continue
-                if what == "accept":
-                    self._accept()
-                elif what == "console":
-                    self._on_console(self.console.read())
-                elif what == "modbus":
-                    data = self.modbus.read()
-                    if self._boot is not None:
-                        self._boot.rx += data
-                elif what == "wake":
-                    os.read(self._wake_r, 4096)
-                elif what == "vm":
-                    self._on_vm_output()
-                elif what == "harness":
-                    self._on_harness(key.fileobj)
-            if self._pending_reply is not None and time.monotonic() >= self._pending_reply[0]:
-                self._send_reply(self._pending_reply[1])
+                try:
+                    self._dispatch(key, mask)
+                except Exception as e:  # noqa: BLE001 - one bad event must not stop the board
+                    self._console_out(f"\r\n[vboard] supervisor error: {e!r}\r\n".encode())
+            self._after_events()
             while not self._commands.empty():
                 name, arg, done = self._commands.get()
-                if name == "stop":
-                    running = False
-                else:
-                    self._command(name, arg)
-                done.set()
-            if self._boot is not None:
-                self._boot.vm.flush_stdin()
-            for port in (self.console, self.modbus):
-                want = selectors.EVENT_READ | (selectors.EVENT_WRITE if port.pending else 0)
-                if sel.get_key(port).events != want:
-                    sel.modify(port, want, sel.get_key(port).data)
+                try:
+                    if name == "stop":
+                        running = False
+                    else:
+                        self._command(name, arg)
+                finally:
+                    done.set()
         self._end_vm()
         sel.close()
         self._listener.close()
+
+    def _dispatch(self, key, mask) -> None:
+        what = key.data
+        if mask & selectors.EVENT_WRITE:
+            key.fileobj.flush()
+            if not mask & selectors.EVENT_READ:
+                return
+        if what == "accept":
+            self._accept()
+        elif what == "console":
+            self._on_console(self.console.read())
+        elif what == "modbus":
+            data = self.modbus.read()
+            if self._boot is not None:
+                self._boot.rx += data
+        elif what == "wake":
+            os.read(self._wake_r, 4096)
+        elif what == "vm":
+            self._on_vm_output()
+        elif what == "harness":
+            self._on_harness(key.fileobj)
+
+    def _after_events(self) -> None:
+        sel = self._sel
+        if self._pending_reply is not None and time.monotonic() >= self._pending_reply[0]:
+            self._send_reply(self._pending_reply[1])
+        if self._boot is not None:
+            self._boot.vm.flush_stdin()
+        for port in (self.console, self.modbus):
+            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if port.pending else 0)
+            if sel.get_key(port).events != want:
+                sel.modify(port, want, sel.get_key(port).data)
 
     def _command(self, name, arg) -> None:
         if name == "restart":
@@ -447,7 +459,14 @@ class VirtualBoard:
         self._pending_reply = None
         boot = self._boot
         if boot is not None and boot.conn is not None:
-            boot.conn.sendall(data)
+            try:
+                boot.conn.sendall(data)
+            except OSError:
+                # The VM dropped this connection (Ctrl-C cut an exchange and it reconnected,
+                # or it died); the reply is meaningless now.
+                self._sel.unregister(boot.conn)
+                boot.conn.close()
+                boot.conn = None
 
     def _on_message(self, boot: _Boot, msg_type: int, payload: bytes) -> None:
         if msg_type == h.EXCHANGE:
