@@ -427,6 +427,9 @@ class VirtualBoard:
         if boot.conn is not None:
             self._sel.unregister(boot.conn)
             boot.conn.close()
+        # A reply still waiting for the wall clock belongs to the dropped connection; sending
+        # it on the new one would shift every later reply by one.
+        self._pending_reply = None
         boot.conn = conn
         boot.inbuf = bytearray()
         self._sel.register(conn, selectors.EVENT_READ, "harness")
