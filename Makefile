@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make setup      install everything into $(VENV)"
-	@echo "make test       all tests: host tools, firmware (CPython + MicroPython VM), virtual board"
+	@echo "make test       lint, typecheck, compile, then all tests (what CI runs)"
 	@echo "make fat        factory acceptance run on a virtual module -> reports/fat/"
 	@echo "make bench      performance figures of the virtual board and firmware"
 	@echo "make lint       ruff check + format check"
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) lint typecheck compile
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 fat: $(STAMP)
@@ -37,6 +37,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m gridpod.boards check
 
 typecheck: $(STAMP)
 	$(PY) -m gridpod.firmware_checks typecheck
