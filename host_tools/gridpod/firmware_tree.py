@@ -100,3 +100,14 @@ def firmware_files(
             files[name] = path.read_bytes()
     files["/board.json"] = board_json
     return files
+
+
+def import_firmware(module: str):
+    """A firmware module imported on CPython (with the `micropython` shim), for host tools that
+    must share the firmware's own rules and formats instead of re-writing them."""
+    import importlib
+
+    for path in (FIRMWARE_DIR, FIRMWARE_DIR / "tests" / "shim"):
+        if str(path) not in sys.path:
+            sys.path.append(str(path))  # appended: never shadows a host module
+    return importlib.import_module(module)
