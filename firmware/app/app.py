@@ -8,6 +8,7 @@ Maintenance mode (config rejected) and safe mode (boot loop) keep the loop runni
 heartbeat, console) with outputs safe and contactor closing refused; see app.state / app.safety.
 """
 
+import comms.register_map  # noqa: F401 - loaded first, while the heap has room for its text
 from comms.modbus_rtu import ModbusSlave
 from comms.register_bank import RegisterBank
 from control.fault_table import (

@@ -51,7 +51,10 @@ def release_map():
 
     import comms
 
-    sys.modules.pop("comms.register_map", None)
+    modules = getattr(sys, "modules", None)  # absent under some runtimes: then the map stays
+    if modules is None:
+        return
+    modules.pop("comms.register_map", None)
     if "register_map" in comms.__dict__:
         del comms.__dict__["register_map"]
 

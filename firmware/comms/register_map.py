@@ -1,5 +1,8 @@
 """The Modbus register map: ONE text table, read by the firmware (comms/register_bank.py), the
-host client (gridpod.modbus_client) and the generated docs/register-map.md.
+host client (gridpod.modbus_client) and the generated docs/register-map.md. Columns are separated
+by single spaces and carry no prose, because the text is heap on the board; each register's
+one-line description lives with the docs generator (gridpod/register_docs.py, a test checks that
+both name the same registers).
 
 Plain Python with no MicroPython-only imports, so CPython loads this very file. Columns:
   kind   H holding (FC03/06/16), I input (FC04), C coil (FC01/05/15), D discrete input (FC02)
@@ -28,106 +31,106 @@ NA_S16 = 0x8000
 
 # fmt: off
 TABLE = """
-H 0   magic                   u16 1  0  -      R  19792 - - | 0x4750 "GP": a Gridpod register map
-H 1   map_version             u16 1  0  -      R  -   -  -  | layout version of this map
-H 2   map_crc                 u16 1  0  -      R  -   -  -  | CRC-16/MODBUS of the layout columns of the map
-H 3   firmware_version        u16 1  0  -      R  -   -  -  | major x 256 + minor
-H 4   board_id                u16 1  0  -      R  -   -  -  | CRC-16/MODBUS of the board name
-H 5   config_crc              u32 2  0  -      R  -   -  -  | CRC-32 of the active config (0: config rejected)
-H 7   modbus_unit             u16 1  0  -      R  cfg:modbus_unit - - | this slave's unit address
-H 8   module_id               str 16 0  -      R  -   -  -  | module id from the config, ASCII
-H 100 flow_setpoint_lpm       u16 1  0  L/min  L1 cfg:flow_setpoint_lpm 0 1000 | pump loop flow setpoint
-H 101 dp_setpoint_kpa         u16 1  0  kPa    L1 cfg:dp_setpoint_kpa 0 600 | differential pressure setpoint
-H 102 supply_temp_setpoint_c  s16 1  -1 degC   L1 cfg:supply_temp_setpoint_dc 100 600 | supply temperature setpoint
-H 103 grid_import_limit_kw    u16 1  0  kW     L1 cfg:grid_import_limit_kw 0 20000 | peak-shaving grid import limit
-H 104 pcs_power_request_kw    s16 1  -1 kW     L1 0   -10000 10000 | PCS power request (+ discharge)
-H 110 setpoint_lease_s        u16 1  0  s      W1 30  1  3600 | lease of every L1 setpoint
-H 120 work_tokens             u32 2  0  tokens W1 0   -  -  | AI work counter written by the host
-H 200 access_level            u16 1  0  -      WA -   0  0  | 0 none, 1 operator, 2 service; write 0 to lock
-H 201 access_pin              str 4  0  -      WA -   -  -  | write the PIN (ASCII) to unlock; reads 0
-H 300 supply_temp_max_c       s16 1  -1 degC   R  cfg:supply_temp_max_dc - - | safety limit (config only)
-H 301 supply_pressure_max_kpa u16 1  0  kPa    R  cfg:supply_pressure_max_kpa - - | safety limit
-H 302 return_pressure_min_kpa u16 1  0  kPa    R  cfg:return_pressure_min_kpa - - | safety limit
-H 303 pack_voltage_max_v      u16 1  0  V      R  cfg:pack_voltage_max_v - - | safety limit
-H 304 pack_current_max_a      u16 1  0  A      R  cfg:pack_current_max_a - - | safety limit
-H 305 pump_min_speed_pct      u16 1  0  %      R  cfg:pump_min_speed_pct - - | safety limit
-H 306 pump_fallback_speed_pct u16 1  0  %      R  cfg:pump_fallback_speed_pct - - | safety limit
-H 307 soc_floor_pct           u16 1  0  %      R  cfg:soc_floor_pct - - | safety limit
-I 0   supply_temp_c           s16 1  -1 degC   R  -   -  -  | supply temperature (average)
-I 1   supply_temp1_c          s16 1  -1 degC   R  -   -  -  | supply sensor 1
-I 2   supply_temp2_c          s16 1  -1 degC   R  -   -  -  | supply sensor 2
-I 3   supply_temp3_c          s16 1  -1 degC   R  -   -  -  | supply sensor 3
-I 4   return_temp_c           s16 1  -1 degC   R  -   -  -  | return temperature
-I 5   dew_point_c             s16 1  -1 degC   R  -   -  -  | dew point
-I 6   flow_lpm                u16 1  -1 L/min  R  -   -  -  | coolant flow
-I 7   dp_kpa                  u16 1  -1 kPa    R  -   -  -  | differential pressure
-I 8   supply_pressure_kpa     u16 1  0  kPa    R  -   -  -  | supply pressure
-I 9   return_pressure_kpa     u16 1  0  kPa    R  -   -  -  | return pressure
-I 10  pump1_speed_pct         u16 1  -1 %      R  -   -  -  | pump 1 speed command
-I 11  pump2_speed_pct         u16 1  -1 %      R  -   -  -  | pump 2 speed command
-I 12  pump1_tach_rpm          u16 1  0  rpm    R  -   -  -  | pump 1 tach
-I 13  pump2_tach_rpm          u16 1  0  rpm    R  -   -  -  | pump 2 tach
-I 14  zone1_valve_state       u16 1  0  -      R  -   -  -  | 0 closed 1 open 2 moving 3 fault
-I 15  zone2_valve_state       u16 1  0  -      R  -   -  -  | 0 closed 1 open 2 moving 3 fault
-I 16  mix_valve_pct           u16 1  -1 %      R  -   -  -  | mixing valve position
-I 17  k_neg_state             u16 1  0  -      R  -   -  -  | 0 open 1 closed 2 mismatch
-I 18  k_pre_state             u16 1  0  -      R  -   -  -  | 0 open 1 closed 2 mismatch
-I 19  k_pos_state             u16 1  0  -      R  -   -  -  | 0 open 1 closed 2 mismatch
-I 20  pack_voltage_v          u16 1  -1 V      R  -   -  -  | battery pack voltage
-I 21  link_voltage_v          u16 1  -1 V      R  -   -  -  | DC link voltage
-I 22  pack_current_a          s16 1  -1 A      R  -   -  -  | pack current (+ discharge)
-I 23  soc_pct                 u16 1  -1 %      R  -   -  -  | state of charge
-I 24  it_load_kw              s32 2  -1 kW     R  -   -  -  | IT load
-I 26  grid_import_kw          s32 2  -1 kW     R  -   -  -  | grid import
-I 28  battery_power_kw        s32 2  -1 kW     R  -   -  -  | battery power (+ discharge)
-I 30  energy_it_kwh           u32 2  -1 kWh    R  -   -  -  | energy delivered to IT
-I 32  energy_cooling_kwh      u32 2  -1 kWh    R  -   -  -  | energy used by cooling
-I 34  energy_battery_in_kwh   u32 2  -1 kWh    R  -   -  -  | energy into the battery
-I 36  energy_battery_out_kwh  u32 2  -1 kWh    R  -   -  -  | energy out of the battery
-I 38  energy_grid_import_kwh  u32 2  -1 kWh    R  -   -  -  | energy imported from the grid
-I 100 faults_active           u32 2  0  -      R  -   -  -  | active faults, bit = fault id
-I 102 faults_latched          u32 2  0  -      R  -   -  -  | latched faults, bit = fault id
-I 104 fault_actions           u16 1  0  -      R  -   -  -  | 1 open contactors 2 pumps fallback 4 alarm
-I 105 run_mode                u16 1  0  -      R  -   -  -  | 1 maintenance 2 safe mode 4 safe boot
-I 106 contactor_state         u16 1  0  -      R  -   -  -  | contactor state machine state
-I 107 cooling_state           u16 1  0  -      R  -   -  -  | cooling state machine state
-I 108 grid_state              u16 1  0  -      R  -   -  -  | grid state machine state
-I 109 status_flags            u16 1  0  -      R  -   -  -  | 1 lease expired 2 unlocked 4 PIN lockout 8 close req 16 open req 32 rotation req
-I 110 lease_expired           u16 1  0  -      R  -   -  -  | bit n: L1 setpoint n (address order) reverted
-I 111 lease_remaining_s       u16 1  0  s      R  -   -  -  | until the next lease expires (0xFFFF none)
-I 112 access_remaining_s      u16 1  0  s      R  -   -  -  | until the unlock expires
-I 113 access_failures         u16 1  0  -      R  -   -  -  | consecutive wrong PINs
-I 114 access_lockout_s        u16 1  0  s      R  -   -  -  | PIN attempts refused for this long
-I 120 fast_tick_last_us       u16 1  0  us     R  -   -  -  | fast tick work, last (saturates)
-I 121 fast_tick_max_us        u16 1  0  us     R  -   -  -  | fast tick work, max
-I 122 fast_tick_mean_us       u16 1  0  us     R  -   -  -  | fast tick work, mean
-I 123 control_tick_max_us     u16 1  0  us     R  -   -  -  | control tick work, max
-I 124 control_tick_mean_us    u16 1  0  us     R  -   -  -  | control tick work, mean
-I 125 tick_overruns           u32 2  0  -      R  -   -  -  | frames with an overrun
-I 127 missed_frames           u32 2  0  -      R  -   -  -  | fast frames lost
-I 129 heap_free_bytes         u32 2  0  B      R  -   -  -  | heap free now
-I 131 heap_low_water_bytes    u32 2  0  B      R  -   -  -  | lowest heap free seen
-I 133 reset_cause             u16 1  0  -      R  -   -  -  | 1 power-on 2 hard 3 watchdog 5 soft 6 brown-out
-I 134 boot_count              u16 1  0  -      R  -   -  -  | boots logged
-I 135 uptime_s                u32 2  0  s      R  -   -  -  | since boot
-I 140 modbus_frames_ok        u16 1  0  -      R  -   -  -  | requests for this unit (wraps)
-I 141 modbus_bad_crc          u16 1  0  -      R  -   -  -  | frames dropped: CRC or too short
-I 142 modbus_other_unit       u16 1  0  -      R  -   -  -  | frames for other units
-I 143 modbus_exceptions       u16 1  0  -      R  -   -  -  | exception responses
-I 144 modbus_broadcasts       u16 1  0  -      R  -   -  -  | broadcast requests
-I 145 modbus_rx_overruns      u16 1  0  -      R  -   -  -  | receive buffer overflows
-I 146 modbus_last_error       u16 1  0  -      R  -   -  -  | why the last exception 04: 1 range 2 access 3 PIN 4 lockout
-I 147 modbus_service_us_last  u16 1  0  us     R  -   -  -  | firmware time for the last request
-I 148 modbus_service_us_max   u16 1  0  us     R  -   -  -  | firmware time per request, max
-C 0   contactor_close_request bit 1  0  -      W1 0   -  -  | request to close (open wins)
-C 1   contactor_open_request  bit 1  0  -      W1 0   -  -  | request to open
-C 2   fault_reset             bit 1  0  -      W1 0   -  -  | write 1: reset latched faults; reads 0
-C 3   pump_rotation_request   bit 1  0  -      W1 0   -  -  | request a lead/lag rotation
-D 0   maintenance_mode        bit 1  0  -      R  -   -  -  | config rejected
-D 1   safe_mode               bit 1  0  -      R  -   -  -  | boot-loop safe mode
-D 2   lease_expired_any       bit 1  0  -      R  -   -  -  | a setpoint reverted to its default
-D 3   access_unlocked         bit 1  0  -      R  -   -  -  | a PIN level is active
-D 8   fault_active            bit 30 0  -      R  -   -  -  | bit n: fault id n active
+H 0 magic u16 1 0 - R 19792 - -
+H 1 map_version u16 1 0 - R - - -
+H 2 map_crc u16 1 0 - R - - -
+H 3 firmware_version u16 1 0 - R - - -
+H 4 board_id u16 1 0 - R - - -
+H 5 config_crc u32 2 0 - R - - -
+H 7 modbus_unit u16 1 0 - R cfg:modbus_unit - -
+H 8 module_id str 16 0 - R - - -
+H 100 flow_setpoint_lpm u16 1 0 L/min L1 cfg:flow_setpoint_lpm 0 1000
+H 101 dp_setpoint_kpa u16 1 0 kPa L1 cfg:dp_setpoint_kpa 0 600
+H 102 supply_temp_setpoint_c s16 1 -1 degC L1 cfg:supply_temp_setpoint_dc 100 600
+H 103 grid_import_limit_kw u16 1 0 kW L1 cfg:grid_import_limit_kw 0 20000
+H 104 pcs_power_request_kw s16 1 -1 kW L1 0 -10000 10000
+H 110 setpoint_lease_s u16 1 0 s W1 30 1 3600
+H 120 work_tokens u32 2 0 tokens W1 0 - -
+H 200 access_level u16 1 0 - WA - 0 0
+H 201 access_pin str 4 0 - WA - - -
+H 300 supply_temp_max_c s16 1 -1 degC R cfg:supply_temp_max_dc - -
+H 301 supply_pressure_max_kpa u16 1 0 kPa R cfg:supply_pressure_max_kpa - -
+H 302 return_pressure_min_kpa u16 1 0 kPa R cfg:return_pressure_min_kpa - -
+H 303 pack_voltage_max_v u16 1 0 V R cfg:pack_voltage_max_v - -
+H 304 pack_current_max_a u16 1 0 A R cfg:pack_current_max_a - -
+H 305 pump_min_speed_pct u16 1 0 % R cfg:pump_min_speed_pct - -
+H 306 pump_fallback_speed_pct u16 1 0 % R cfg:pump_fallback_speed_pct - -
+H 307 soc_floor_pct u16 1 0 % R cfg:soc_floor_pct - -
+I 0 supply_temp_c s16 1 -1 degC R - - -
+I 1 supply_temp1_c s16 1 -1 degC R - - -
+I 2 supply_temp2_c s16 1 -1 degC R - - -
+I 3 supply_temp3_c s16 1 -1 degC R - - -
+I 4 return_temp_c s16 1 -1 degC R - - -
+I 5 dew_point_c s16 1 -1 degC R - - -
+I 6 flow_lpm u16 1 -1 L/min R - - -
+I 7 dp_kpa u16 1 -1 kPa R - - -
+I 8 supply_pressure_kpa u16 1 0 kPa R - - -
+I 9 return_pressure_kpa u16 1 0 kPa R - - -
+I 10 pump1_speed_pct u16 1 -1 % R - - -
+I 11 pump2_speed_pct u16 1 -1 % R - - -
+I 12 pump1_tach_rpm u16 1 0 rpm R - - -
+I 13 pump2_tach_rpm u16 1 0 rpm R - - -
+I 14 zone1_valve_state u16 1 0 - R - - -
+I 15 zone2_valve_state u16 1 0 - R - - -
+I 16 mix_valve_pct u16 1 -1 % R - - -
+I 17 k_neg_state u16 1 0 - R - - -
+I 18 k_pre_state u16 1 0 - R - - -
+I 19 k_pos_state u16 1 0 - R - - -
+I 20 pack_voltage_v u16 1 -1 V R - - -
+I 21 link_voltage_v u16 1 -1 V R - - -
+I 22 pack_current_a s16 1 -1 A R - - -
+I 23 soc_pct u16 1 -1 % R - - -
+I 24 it_load_kw s32 2 -1 kW R - - -
+I 26 grid_import_kw s32 2 -1 kW R - - -
+I 28 battery_power_kw s32 2 -1 kW R - - -
+I 30 energy_it_kwh u32 2 -1 kWh R - - -
+I 32 energy_cooling_kwh u32 2 -1 kWh R - - -
+I 34 energy_battery_in_kwh u32 2 -1 kWh R - - -
+I 36 energy_battery_out_kwh u32 2 -1 kWh R - - -
+I 38 energy_grid_import_kwh u32 2 -1 kWh R - - -
+I 100 faults_active u32 2 0 - R - - -
+I 102 faults_latched u32 2 0 - R - - -
+I 104 fault_actions u16 1 0 - R - - -
+I 105 run_mode u16 1 0 - R - - -
+I 106 contactor_state u16 1 0 - R - - -
+I 107 cooling_state u16 1 0 - R - - -
+I 108 grid_state u16 1 0 - R - - -
+I 109 status_flags u16 1 0 - R - - -
+I 110 lease_expired u16 1 0 - R - - -
+I 111 lease_remaining_s u16 1 0 s R - - -
+I 112 access_remaining_s u16 1 0 s R - - -
+I 113 access_failures u16 1 0 - R - - -
+I 114 access_lockout_s u16 1 0 s R - - -
+I 120 fast_tick_last_us u16 1 0 us R - - -
+I 121 fast_tick_max_us u16 1 0 us R - - -
+I 122 fast_tick_mean_us u16 1 0 us R - - -
+I 123 control_tick_max_us u16 1 0 us R - - -
+I 124 control_tick_mean_us u16 1 0 us R - - -
+I 125 tick_overruns u32 2 0 - R - - -
+I 127 missed_frames u32 2 0 - R - - -
+I 129 heap_free_bytes u32 2 0 B R - - -
+I 131 heap_low_water_bytes u32 2 0 B R - - -
+I 133 reset_cause u16 1 0 - R - - -
+I 134 boot_count u16 1 0 - R - - -
+I 135 uptime_s u32 2 0 s R - - -
+I 140 modbus_frames_ok u16 1 0 - R - - -
+I 141 modbus_bad_crc u16 1 0 - R - - -
+I 142 modbus_other_unit u16 1 0 - R - - -
+I 143 modbus_exceptions u16 1 0 - R - - -
+I 144 modbus_broadcasts u16 1 0 - R - - -
+I 145 modbus_rx_overruns u16 1 0 - R - - -
+I 146 modbus_last_error u16 1 0 - R - - -
+I 147 modbus_service_us_last u16 1 0 us R - - -
+I 148 modbus_service_us_max u16 1 0 us R - - -
+C 0 contactor_close_request bit 1 0 - W1 0 - -
+C 1 contactor_open_request bit 1 0 - W1 0 - -
+C 2 fault_reset bit 1 0 - W1 0 - -
+C 3 pump_rotation_request bit 1 0 - W1 0 - -
+D 0 maintenance_mode bit 1 0 - R - - -
+D 1 safe_mode bit 1 0 - R - - -
+D 2 lease_expired_any bit 1 0 - R - - -
+D 3 access_unlocked bit 1 0 - R - - -
+D 8 fault_active bit 30 0 - R - - -
 """
 # fmt: on
 
@@ -143,7 +146,7 @@ def _num(text):
 
 
 def rows():
-    """Yield (kind, addr, name, type, words, scale, unit, access, default, min, max, description).
+    """Yield (kind, addr, name, type, words, scale, unit, access, default, min, max).
     default is an int, "cfg:<key>" or None; min/max are ints or None."""
     text = TABLE
     end = 0
@@ -153,12 +156,10 @@ def rows():
         if end < 0:
             return
         end += 1
-        bar = text.find("|", start, end)
-        if bar < 0:
-            continue
         line = text[start : end - 1]
-        bar -= start
-        f = line[:bar].split()
+        f = line.split()
+        if not f:
+            continue
         if len(f) != 11:
             raise ValueError("register map row: " + line)
         d = f[8]
@@ -175,7 +176,6 @@ def rows():
             default,
             _num(f[9]),
             _num(f[10]),
-            line[bar + 1 :].strip(),
         )
 
 
@@ -203,6 +203,6 @@ def map_crc():
     table = crc_table()
     crc = 0xFFFF
     for r in rows():
-        crc = crc16(" ".join([str(x) for x in r[:11]]).encode(), crc, table)
+        crc = crc16(" ".join([str(x) for x in r]).encode(), crc, table)
         crc = crc16(b"\n", crc, table)
     return crc

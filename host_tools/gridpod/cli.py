@@ -16,6 +16,7 @@ COMMANDS = {
     "deploy": "incremental, verified, atomic firmware upload to one or many boards",
     "config": "validate, push, pull or diff the module configuration",
     "vboard": "run a virtual module: the real MicroPython VM behind two serial ports",
+    "monitor": "live telemetry, faults and loop timing of a module over Modbus RTU",
     "fat": "factory acceptance test -> JUnit, JSON and an HTML certificate",
 }
 

@@ -1,0 +1,51 @@
+"""`gridpod monitor`: live telemetry, faults and loop timing of a module over Modbus RTU."""
+
+import json
+import time
+
+from ..modbus_client import GridpodModbus
+from ..register_map import REGISTERS
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--port", required=True, help="serial port (e.g. /dev/ttyUSB0 or a vboard pty)")
+    p.add_argument("--unit", type=int, default=1, help="Modbus unit address (1)")
+    p.add_argument("--baud", type=int, default=19200, help="baud rate (19200)")
+    p.add_argument("--parity", default="E", choices=("E", "N"), help="parity (E)")
+    p.add_argument("--interval", type=float, default=1.0, help="refresh period in seconds (1)")
+    p.add_argument("--once", action="store_true", help="read once and exit")
+    p.add_argument("--json", action="store_true", help="print one JSON object per read")
+
+
+def snapshot(client: GridpodModbus) -> dict:
+    values = client.read_many([n for n, r in REGISTERS.items() if r.kind == "I"])
+    return {"identity": client.identity, "values": values}
+
+
+def _render(snap: dict) -> str:
+    ident = snap["identity"]
+    lines = [
+        f"module {ident['module_id']}  map v{ident['map_version']}  fw {ident['firmware_version']:#06x}"
+    ]
+    for name, v in snap["values"].items():
+        unit = REGISTERS[name].unit
+        shown = "n/a" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+        lines.append(f"  {name:<26} {shown:>12} {'' if unit == '-' else unit}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    client = GridpodModbus(args.port, args.unit, args.baud, args.parity)
+    try:
+        while True:
+            snap = snapshot(client)
+            if args.json:
+                print(json.dumps(snap), flush=True)
+            else:
+                print("\x1b[2J\x1b[H" if not args.once else "", end="")
+                print(_render(snap), flush=True)
+            if args.once:
+                return 0
+            time.sleep(args.interval)
+    finally:
+        client.close()
