@@ -1,7 +1,9 @@
-"""Virtual-board HAL: pins, UART, watchdog and clock over the supervisor's harness socket.
+"""Harness platform: pins, UART, watchdog and clock served by a host that runs the plant.
 
-Runs only inside the MicroPython unix port started by `gridpod vboard`; the runtime exports the
-socket link as module `_vboard`. Wire format: host_tools/gridpod/vboard/harness.py.
+Shared by hal/virtual.py (the virtual board: a socket to the supervisor) and hal/hil.py (HIL mode
+on a real board: the same protocol over its serial link). A link offers `buf` (bytearray, the
+message at buf[3:]), `request(type, payload_len) -> (reply type, reply len)` with the reply at
+buf[3:], and `send_only(type, payload_len)`. Wire format: host_tools/gridpod/vboard/harness.py.
 
 Time is simulated: ticks_ms() only moves inside wait_until_ms(), which is the one exchange point
 per fast tick. The supervisor may grant a hold window (inputs unchanged until hold_until_ms); the
@@ -14,7 +16,6 @@ Steady-state exchanges allocate nothing: fixed buffers, manual little-endian pac
 import gc
 import time
 
-import _vboard
 from micropython import const
 
 from hal import RESET_POWER_ON
@@ -22,7 +23,6 @@ from hal import RESET_POWER_ON
 _MSG_REGISTER = const(0x52)  # 'R'
 _MSG_EXCHANGE = const(0x58)  # 'X'
 _MSG_WATCHDOG = const(0x57)  # 'W'
-_MSG_RESET = const(0x5A)  # 'Z'
 
 _KIND_OUT = const(1)
 _KIND_IN = const(2)
@@ -32,7 +32,7 @@ _KIND_COUNTER = const(5)
 _KIND_UART = const(6)
 
 _MAX_CHANNELS = const(96)
-_UART_BUF = const(1024)
+_UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
 _TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
 _NO_FEED = const(0xFFFFFFFF)
 
@@ -157,11 +157,11 @@ class _Watchdog:
         self._p._last_feed_ms = self._p._now_ms
 
 
-class VirtualPlatform:
-    def __init__(self, board):
+class HarnessPlatform:
+    def __init__(self, board, link, hello):
         self.board = board
-        self._link = _vboard.link
-        self._hello = _vboard.hello
+        self._link = link
+        self._hello = hello
         self._now_ms = 0
         self._hold_ms = 0
         self._ticks = 0
@@ -246,9 +246,7 @@ class VirtualPlatform:
         return b"GPVB" + bytes((self._hello.get("boot", 0) & 0xFF,))
 
     def reset(self):
-        self._link.send_only(_MSG_RESET, 0)
-        while True:
-            self._link.sock.read(1)
+        self._link.reset()
 
     def report(self, ticks, max_tick_us, overruns, heap_free):
         self._max_tick_us = max_tick_us
@@ -326,7 +324,3 @@ class VirtualPlatform:
                 if u.ch == ch:
                     u._receive(buf, pos + 4, length)
             pos += 4 + length
-
-
-def open_platform(board):
-    return VirtualPlatform(board)

@@ -191,17 +191,6 @@ class Platform:
         self._adc_atten = None
         if atten_db is not None:
             self._adc_atten = getattr(machine.ADC, "ATTN_%dDB" % atten_db)
-        self._reset_map = {}
-        for name, cause in (
-            ("PWRON_RESET", RESET_POWER_ON),
-            ("HARD_RESET", RESET_HARD),
-            ("WDT_RESET", RESET_WATCHDOG),
-            ("DEEPSLEEP_RESET", RESET_DEEPSLEEP),
-            ("SOFT_RESET", RESET_SOFT),
-        ):
-            code = getattr(machine, name, None)
-            if code is not None:
-                self._reset_map[code] = cause
 
     # clock
     def ticks_ms(self):
@@ -311,7 +300,7 @@ class Platform:
         return _Watchdog(machine.WDT(id=0, timeout=timeout_ms))
 
     def reset_cause(self):
-        return self._reset_map.get(machine.reset_cause(), RESET_HARD)
+        return reset_cause()
 
     def unique_id(self):
         return bytes(machine.unique_id())
@@ -321,6 +310,24 @@ class Platform:
 
     def report(self, ticks, max_tick_us, overruns, heap_free):
         pass
+
+
+_RESET_NAMES = (
+    ("PWRON_RESET", RESET_POWER_ON),
+    ("HARD_RESET", RESET_HARD),
+    ("WDT_RESET", RESET_WATCHDOG),
+    ("DEEPSLEEP_RESET", RESET_DEEPSLEEP),
+    ("SOFT_RESET", RESET_SOFT),
+)
+
+
+def reset_cause():
+    """machine.reset_cause() as a hal.RESET_* constant (also used by hal/hil.py)."""
+    code = machine.reset_cause()
+    for name, cause in _RESET_NAMES:
+        if getattr(machine, name, None) == code:
+            return cause
+    return RESET_HARD
 
 
 def open_platform(board):

@@ -24,6 +24,7 @@ from pathlib import Path
 from .. import GridpodError
 from . import harness as h
 from .flash import DEFAULT_SIZE, create_blank
+from .harness_host import EV_BROWN_OUT, EV_FLASH_KILL, EV_RESET, EV_WATCHDOG, HarnessHost
 from .plant_stub import PlantStub
 from .ports import PtyPort
 from .vm import VmProcess
@@ -31,7 +32,6 @@ from .vm import VmProcess
 REPO_ROOT = Path(__file__).resolve().parents[3]
 RESET_POWER_ON, RESET_HARD, RESET_WATCHDOG, RESET_SOFT, RESET_BROWN_OUT = 1, 2, 3, 5, 6
 EXIT_SOFT_REBOOT, EXIT_SOFT_REBOOT_RAW = 80, 81
-MAX_LAG_S = 0.2  # at finite speed, a VM further behind than this re-anchors the clock
 CRASH_LIMIT = 5  # VM crashes within CRASH_WINDOW_S before the board stays down
 CRASH_WINDOW_S = 5.0
 # On a real board the REPL, raw REPL and VFS code live in ROM. Here they are Python bytecode on
@@ -56,23 +56,14 @@ def load_board_file(board: str) -> dict:
 
 
 class _Boot:
-    """State of one VM power-on: channels, what the firmware last saw, its telemetry."""
+    """One VM process from power-on to its death: its harness connection and Ctrl-C state."""
 
-    def __init__(self, vm: VmProcess, boot_sim_ms: int, reset_cause: int):
+    def __init__(self, vm: VmProcess, reset_cause: int):
         self.vm = vm
-        self.boot_sim_ms = boot_sim_ms
         self.reset_cause = reset_cause
-        self.roles: list[str] = []
-        self.kinds: list[str] = []
-        self.sent: dict[int, int] = {}
-        self.stats: dict = {}
-        self.wdt_timeout_ms = 0
-        self.wdt_armed_ms = 0
         self.conn = None
         self.inbuf = bytearray()
         self.intr_enabled = False
-        self.rx = bytearray()
-        self.restart = None  # (mode, reset cause) once the supervisor decided to end this VM
 
 
 class VirtualBoard:
@@ -99,37 +90,31 @@ class VirtualBoard:
             self.speed = float(speed)
             if self.speed <= 0:
                 raise VirtualBoardError(f"--speed {speed}: use a positive number or 'max'")
-        self.plant = plant if plant is not None else PlantStub()
-        self.max_hold_ms = max_hold_ms
+        self.host = HarnessHost(
+            plant if plant is not None else PlantStub(), self.speed, max_hold_ms, self._uart_out
+        )
+        self.host.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
+        self.plant = self.host.plant
+        self.finished = self.host.finished  # set when the clock reached run_for_s (VM frozen)
         self.console_echo = console_echo
-        self.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
-        self.finished = threading.Event()  # set when the clock reached run_for_s (VM frozen)
         self._tmp = Path(tempfile.mkdtemp(prefix="gridpod-vboard-"))
         self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
         if not self.flash_path.exists():
             create_blank(self.flash_path, flash_size)
         self._links = (link_console, link_modbus)
-        self.sim_ms = 0
         self.console_log = bytearray()
         self.resets = 0
         self.soft_reboots = 0
         self.boots = 0
-        self.ticks_done = 0
-        self.heap_min_free = None
-        self.max_tick_us = 0
-        self.overruns_done = 0
         self.stopped_reason = None
         self._kill_after_ops = 0
         self._power_returns = True
         self.brown_outs = 0
-        self._brown_out_at_ms = None
         self._crashes: list[float] = []
         self._commands: queue.Queue = queue.Queue()
-        self._sim_changed = threading.Condition()
         self._thread = None
         self._boot = None
         self._pending_reply = None
-        self._wall0 = None
 
     # ----- lifecycle -------------------------------------------------------------------------
     def __enter__(self):
@@ -200,36 +185,32 @@ class VirtualBoard:
     def powered(self) -> bool:
         return self._boot is not None
 
+    @property
+    def sim_ms(self) -> int:
+        return self.host.sim_ms
+
+    @property
+    def stop_at_ms(self):
+        return self.host.stop_at_ms
+
     def run_until(self, sim_s: float, timeout_s: float = 120.0) -> None:
         """Block until the simulated clock reaches sim_s (the firmware must be running)."""
-        target = int(sim_s * 1000)
-        deadline = time.monotonic() + timeout_s
-        with self._sim_changed:
-            while self.sim_ms < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.stopped_reason:
-                    raise VirtualBoardError(
-                        f"simulated clock stuck at {self.sim_ms / 1000:.3f} s, wanted {sim_s} s "
-                        f"({self.stopped_reason or 'is the firmware scan loop running?'})"
-                    )
-                self._sim_changed.wait(min(left, 0.5))
+        if not self.host.run_until(sim_s, timeout_s, lambda: self.stopped_reason):
+            raise VirtualBoardError(
+                f"simulated clock stuck at {self.sim_ms / 1000:.3f} s, wanted {sim_s} s "
+                f"({self.stopped_reason or 'is the firmware scan loop running?'})"
+            )
 
     def wait_sim_change(self, timeout_s: float) -> None:
-        with self._sim_changed:
-            self._sim_changed.wait(timeout_s)
+        with self.host.changed:
+            self.host.changed.wait(timeout_s)
 
     def stats(self) -> dict:
-        boot = self._boot
-        current = boot.stats if boot else {}
         return {
-            "sim_s": self.sim_ms / 1000,
+            **self.host.stats(),
             "wall_s": round(time.monotonic() - self._wall_start, 3),
-            "ticks": self.ticks_done + current.get("ticks", 0),
-            "max_tick_us": max(self.max_tick_us, current.get("max_tick_us", 0)),
-            "heap_min_free": self.heap_min_free,
             "resets": self.resets,
             "soft_reboots": self.soft_reboots,
-            "overruns": self.overruns_done + current.get("overruns", 0),
             "heap_budget": self.heap_bytes,
             "vm_heap_bytes": self.vm_heap_bytes,
         }
@@ -297,7 +278,7 @@ class VirtualBoard:
         elif what == "modbus":
             data = self.modbus.read()
             if self._boot is not None:
-                self._boot.rx += data
+                self.host.uart_rx += data
         elif what == "wake":
             os.read(self._wake_r, 4096)
         elif what == "vm":
@@ -320,7 +301,7 @@ class VirtualBoard:
         if name == "restart":
             self._kill_and_restart(*arg)
         elif name == "brown_out_at":
-            self._brown_out_at_ms = arg
+            self.host.brown_out_at_ms = arg
         elif name == "kill_after_ops":
             self._kill_after_ops, self._power_returns = arg
         elif name == "power_off":
@@ -331,9 +312,9 @@ class VirtualBoard:
 
     def _spawn(self, mode: str, reset_cause: int) -> None:
         vm = VmProcess(self.vm_heap_bytes, self._harness_path, str(self.flash_path), mode)
-        self._boot = _Boot(vm, self.sim_ms, reset_cause)
+        self._boot = _Boot(vm, reset_cause)
+        self.host.new_boot(reset_cause)
         self._sel.register(vm.proc.stdout, selectors.EVENT_READ, "vm")
-        self._wall0 = None
         self.boots += 1
 
     def _end_vm(self) -> None:
@@ -350,9 +331,7 @@ class VirtualBoard:
             self._sel.unregister(boot.conn)
             boot.conn.close()
         boot.vm.close()
-        self.ticks_done += boot.stats.get("ticks", 0)
-        self.overruns_done += boot.stats.get("overruns", 0)
-        self.max_tick_us = max(self.max_tick_us, boot.stats.get("max_tick_us", 0))
+        self.host.end_boot()
         self._pending_reply = None
         self._boot = None
 
@@ -471,10 +450,11 @@ class VirtualBoard:
                 boot.conn.close()
                 boot.conn = None
 
+    def _uart_out(self, data: bytes) -> None:
+        self.modbus.write(data)
+
     def _on_message(self, boot: _Boot, msg_type: int, payload: bytes) -> None:
-        if msg_type == h.EXCHANGE:
-            self._on_exchange(boot, payload)
-        elif msg_type == h.HELLO:
+        if msg_type == h.HELLO:
             info = {
                 "reset_cause": boot.reset_cause,
                 "board": self.board["board"],
@@ -482,116 +462,29 @@ class VirtualBoard:
                 "boot": self.boots,
             }
             self._kill_after_ops = 0
-            self._send_reply(h.frame(ord("h"), json.dumps(info).encode()))
-        elif msg_type == h.REGISTER:
-            kind = h.KIND_NAMES.get(payload[0], "?")
-            role = payload[1:].decode()
-            ch = len(boot.roles)
-            boot.roles.append(role)
-            boot.kinds.append(kind)
-            value = self.plant.register(role, kind) if kind != "uart" else 0
-            boot.sent[ch] = value
-            self._send_reply(h.frame(ord("r"), h.struct.pack("<HI", ch, value)))
-        elif msg_type == h.WATCHDOG:
-            (boot.wdt_timeout_ms,) = h.struct.unpack("<I", payload)
-            boot.wdt_armed_ms = self.sim_ms - boot.boot_sim_ms
-            self._send_reply(h.frame(ord("w")))
-        elif msg_type == h.INTR:
+            self._send_reply(self.host.hello_reply(info))
+            return
+        if msg_type == h.INTR:
             boot.intr_enabled = bool(payload[0])
             self._send_reply(h.frame(ord("k")))
-        elif msg_type == h.RESUME:
-            self._send_reply(h.frame(ord("c")))
-        elif msg_type == h.RESET:
-            self._kill_and_restart("boot", RESET_HARD)
-        elif msg_type == h.BROWN_OUT:
+            return
+        reply, due, event = self.host.handle(msg_type, payload)
+        if event == EV_WATCHDOG:
+            self._console_out(b"\r\n[vboard] watchdog expired: reset\r\n")
+            self._kill_and_restart("boot", RESET_WATCHDOG)
+        elif event == EV_BROWN_OUT:
+            self.brown_outs += 1
+            self._kill_and_restart("boot", RESET_BROWN_OUT)
+        elif event == EV_FLASH_KILL:
             self.brown_outs += 1
             if self._power_returns:
                 self._kill_and_restart("boot", RESET_BROWN_OUT)
             else:
                 self._end_vm()
-
-    def _advance(self, abs_ms: int) -> None:
-        if abs_ms > self.sim_ms:
-            self.plant.advance(abs_ms)
-            with self._sim_changed:
-                self.sim_ms = abs_ms
-                self._sim_changed.notify_all()
-
-    def _on_exchange(self, boot: _Boot, payload: bytes) -> None:
-        deadline, vm_now, stats, outputs, uart_tx = h.decode_exchange(payload)
-        boot.stats = stats
-        # Inside a hold window the VM ran ahead on held inputs; catch the plant up to the VM's
-        # clock so output edges carry the tick they happened in.
-        self._advance(boot.boot_sim_ms + vm_now)
-        if stats["heap_free"]:
-            hf = stats["heap_free"]
-            self.heap_min_free = hf if self.heap_min_free is None else min(self.heap_min_free, hf)
-        now_rel = self.sim_ms - boot.boot_sim_ms
-        self.plant.apply_outputs(self.sim_ms, {boot.roles[ch]: v for ch, v in outputs.items()})
-        for data in uart_tx.values():
-            self.modbus.write(data)
-        target = boot.boot_sim_ms + max(deadline, now_rel)
-        # Events that end this VM before it reaches its deadline.
-        expiry = None
-        if boot.wdt_timeout_ms:
-            fed = stats["wdt_last_feed_ms"]
-            expiry = boot.boot_sim_ms + (fed if fed is not None else boot.wdt_armed_ms)
-            expiry += boot.wdt_timeout_ms
-        if expiry is not None and expiry <= target:
-            self._advance(expiry)
-            self._console_out(b"\r\n[vboard] watchdog expired: reset\r\n")
-            self._kill_and_restart("boot", RESET_WATCHDOG)
-            return
-        if self._brown_out_at_ms is not None and self._brown_out_at_ms <= target:
-            self._advance(self._brown_out_at_ms)
-            self._brown_out_at_ms = None
-            self.brown_outs += 1
-            self._kill_and_restart("boot", RESET_BROWN_OUT)
-            return
-        if self.stop_at_ms is not None and target > self.stop_at_ms:
-            # --run-for reached: freeze the VM here (no answer), so the run ends on the same tick
-            # every time.
-            self._advance(self.stop_at_ms)
-            self.finished.set()
-            with self._sim_changed:
-                self._sim_changed.notify_all()
-            return
-        self._advance(target)
-        hold = target
-        if self.speed is None:
-            limits = [target + self.max_hold_ms, self.plant.next_event_ms(), expiry]
-            limits += [self._brown_out_at_ms, self.stop_at_ms]
-            hold = max(target, min(t for t in limits if t is not None))
-        inputs = {}
-        values = self.plant.read_inputs()
-        for ch, role in enumerate(boot.roles):
-            if boot.kinds[ch] == "uart":
-                continue
-            value = values.get(role, 0)
-            if boot.sent.get(ch) != value:
-                inputs[ch] = value
-                boot.sent[ch] = value
-        rx = {}
-        if boot.rx:
-            for ch, kind in enumerate(boot.kinds):
-                if kind == "uart":
-                    rx[ch] = bytes(boot.rx[:1024])
-                    del boot.rx[:1024]
-                    break
-        reply = h.encode_exchange_reply(
-            target - boot.boot_sim_ms, hold - boot.boot_sim_ms, inputs, rx
-        )
-        if self.speed is None:
-            self._send_reply(reply)
-            return
-        now = time.monotonic()
-        if self._wall0 is None:
-            self._wall0 = (now, target)
-        due = self._wall0[0] + (target - self._wall0[1]) / 1000 / self.speed
-        if due < now - MAX_LAG_S:
-            self._wall0 = (now, target)
-            due = now
-        if due <= now:
-            self._send_reply(reply)
-        else:
-            self._pending_reply = (due, reply)
+        elif event == EV_RESET:
+            self._kill_and_restart("boot", RESET_HARD)
+        elif reply is not None:
+            if due is None:
+                self._send_reply(reply)
+            else:
+                self._pending_reply = (due, reply)

@@ -32,6 +32,7 @@ MSG_HELLO = 0x48  # 'H'
 MSG_INTR = 0x4B  # 'K'
 MSG_BROWN_OUT = 0x42  # 'B'
 MSG_RESUME = 0x43  # 'C'
+MSG_RESET = 0x5A  # 'Z'
 
 
 class Link:
@@ -74,6 +75,12 @@ class Link:
         buf[1] = payload_len & 0xFF
         buf[2] = payload_len >> 8
         self.sock.write(buf, 3 + payload_len)
+
+    def reset(self):
+        """Hard reset requested by the firmware: the supervisor kills and restarts the VM."""
+        self.send_only(MSG_RESET, 0)
+        while True:
+            self.sock.read(1)
 
     def _read_reply(self):
         buf = self.buf

@@ -1,0 +1,13 @@
+"""Virtual-board HAL: the harness platform over the supervisor's socket.
+
+Runs only inside the MicroPython unix port started by `gridpod vboard`, whose runtime exports the
+socket link and the boot facts (reset cause) as module `_vboard`.
+"""
+
+from hal.harness import HarnessPlatform
+
+
+def open_platform(board):
+    import _vboard
+
+    return HarnessPlatform(board, _vboard.link, _vboard.hello)
