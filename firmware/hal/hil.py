@@ -13,6 +13,7 @@ from hal.harness import HarnessPlatform
 
 _MSG_HELLO = const(0x48)  # 'H'
 _MSG_RESET = const(0x5A)  # 'Z'
+_MSG_QUERY = const(0x51)  # 'Q': the host asks a board that booted before it for its HELLO
 _PREAMBLE_1 = const(0xA5)
 _PREAMBLE_2 = const(0x5A)
 
@@ -28,7 +29,9 @@ class StreamLink:
         self.payload = memoryview(self.raw)[5:]
         self.raw[0] = _PREAMBLE_1
         self.raw[1] = _PREAMBLE_2
-        self._one = bytearray(1)
+        # Memoryviews, not bytearrays: slicing a bytearray copies, and readinto would fill the copy.
+        self._one = memoryview(bytearray(1))
+        self._head = memoryview(bytearray(3))  # reply headers land here: a resend keeps its own
 
     def send_only(self, msg_type, payload_len):
         buf = self.buf
@@ -56,7 +59,20 @@ class StreamLink:
                 got += k
 
     def request(self, msg_type, payload_len):
+        """Send, then read frames until the answer to this request ('H' -> 'h', ...).
+
+        Stale answers (a host that answered one HELLO twice) are skipped. A host that connects
+        after the board booted sends 'Q'; while waiting for the HELLO answer the board then sends
+        its HELLO again, so either side may start first."""
         self.send_only(msg_type, payload_len)
+        while True:
+            reply_type, n = self._read_frame()
+            if reply_type == msg_type + 0x20:
+                return reply_type, n
+            if reply_type == _MSG_QUERY and msg_type == _MSG_HELLO:
+                self.send_only(msg_type, payload_len)
+
+    def _read_frame(self):
         one = self._one
         state = 0
         while state < 2:  # hunt the preamble
@@ -67,11 +83,12 @@ class StreamLink:
                 state = 2
             else:
                 state = 0
-        self._read_exact(self.buf, 3)
-        n = self.buf[1] | (self.buf[2] << 8)
+        head = self._head
+        self._read_exact(head, 3)
+        n = head[1] | (head[2] << 8)
         if n:
             self._read_exact(self.payload, n)
-        return self.buf[0], n
+        return head[0], n
 
 
 def _reset_cause():
@@ -105,7 +122,12 @@ def open_platform(board):
     import json
 
     link = _open_link(board)
-    text = json.dumps({"reset_cause": _reset_cause(), "board": board.get("board", "?")})
+    import time
+
+    nonce = time.ticks_us() & 0xFFFFFF  # one boot, one nonce: the host drops repeated HELLOs
+    text = json.dumps(
+        {"reset_cause": _reset_cause(), "board": board.get("board", "?"), "nonce": nonce}
+    )
     raw = text.encode()
     link.buf[3 : 3 + len(raw)] = raw
     t, n = link.request(_MSG_HELLO, len(raw))
