@@ -121,10 +121,10 @@ def _open_link(board):
 def open_platform(board):
     import json
 
-    link = _open_link(board)
-    import time
+    import os
 
-    nonce = time.ticks_us() & 0xFFFFFF  # one boot, one nonce: the host drops repeated HELLOs
+    link = _open_link(board)
+    nonce = int.from_bytes(os.urandom(3), "little")  # one per boot: the host drops repeated HELLOs
     text = json.dumps(
         {"reset_cause": _reset_cause(), "board": board.get("board", "?"), "nonce": nonce}
     )
