@@ -139,9 +139,6 @@ class Power:
         return False
 
     def step(self, dt_s: float) -> None:
-        for c in self.contactors:
-            if c.step(dt_s, self.coil_powered(c), self.i_pack_a) > BREAK_RATING_A:
-                self.breaks_above_rating += 1
         v_oc = pack_ocv_v(self.soc)
         r_l = self._load_ohm()
         if self.mains_closed():
@@ -174,6 +171,11 @@ class Power:
             self.v_link_v *= math.exp(-dt_s / (r_l * LINK_C_F))
             self.i_pack_a = 0.0
         self.soc -= self.i_pack_a * dt_s / 3600.0 / CAPACITY_AH
+        # Contacts move at the end of the step: a coil delay of 30 ms means the link sees the
+        # closed contact from 30 ms after the command on, not from the step it started in.
+        for c in self.contactors:
+            if c.step(dt_s, self.coil_powered(c), self.i_pack_a) > BREAK_RATING_A:
+                self.breaks_above_rating += 1
 
     def battery_can_discharge(self) -> bool:
         return self.mains_closed() and self.soc > SOC_FLOOR
