@@ -1,7 +1,11 @@
-"""Benches: the virtual module (L1) and a real board on a serial port (L2 console-only for now).
+"""Benches: the virtual module (L1), the plant alone (L0) and a real board on a serial port
+(L2 console-only for now).
 
-open_bench("virtual") starts a VirtualBoard, deploys the firmware with mpremote (as on a real
-board), power-cycles it and waits for the application's boot banner.
+open_bench("virtual") starts a VirtualBoard around a monitored plant model (gridpod.plant with
+the invariant monitors of hil/monitors.py), deploys the firmware with mpremote (as on a real
+board), power-cycles it and waits for the application's boot banner. Anything that goes wrong
+on the way (VM does not start, port vanishes, no banner) is a BenchError: a bench problem, never
+a firmware verdict.
 """
 
 import subprocess
@@ -72,19 +76,50 @@ class VirtualBench(Bench):
     capabilities = frozenset({"console", "modbus", "plant", "power", "virtual"})
     name = "virtual"
 
-    def __init__(self, board: str = "VIRTUAL", heap_bytes: int | None = None, deploy: bool = True):
+    def __init__(
+        self,
+        board: str = "VIRTUAL",
+        heap_bytes: int | None = None,
+        deploy: bool = True,
+        seed: int = 1,
+        profile: str = "training",
+    ):
+        from ..plant import Plant
         from ..vboard.supervisor import VirtualBoard
+        from .monitors import MonitoredPlant
 
         self.board_name = board
-        self.vb = VirtualBoard(board=board, heap_bytes=heap_bytes, speed="max")
-        self.vb.start()
+        self.plant = MonitoredPlant(Plant(seed=seed, profile=profile))
+        try:
+            self.vb = VirtualBoard(
+                board=board, heap_bytes=heap_bytes, speed="max", plant=self.plant
+            )
+            self.vb.start()
+        except GridpodError as e:
+            raise BenchError(f"virtual board did not start: {e}") from e
+        except OSError as e:
+            raise BenchError(f"virtual board did not start (pty/socket): {e}") from e
         self.console_port = self.vb.console_port
         self.modbus_port = self.vb.modbus_port
-        self.plant = self.vb.plant
+        self.plant.plant.bench_hooks.update(
+            brown_out=self._brown_out, power_loss_during_write=self._power_loss_during_write
+        )
         self.deployed_files = 0
         if deploy:
-            self.deployed_files = deploy_with_mpremote(self.console_port, board)
-            self.reset()
+            try:
+                self.deployed_files = deploy_with_mpremote(self.console_port, board)
+                self.reset()
+            except BenchError:
+                self.vb.close()
+                raise
+
+    def _brown_out(self, on: bool, when_s: float | None = None) -> None:
+        if on:
+            self.vb.brown_out(self.sim_s if when_s is None else when_s)
+
+    def _power_loss_during_write(self, on: bool, ops: int = 1) -> None:
+        if on:
+            self.vb.brown_out_after_flash_ops(ops)
 
     def reset(self, timeout_s: float = 30.0) -> None:
         """Power-cycle and wait until the application printed its boot banner."""
@@ -111,6 +146,34 @@ class VirtualBench(Bench):
         self.vb.close()
 
 
+class PlantBench(Bench):
+    """L0: the monitored plant model with no firmware; the test plays the controller by calling
+    bench.drive({role: value}) and bench.run_for(s). Used to test tests and the framework."""
+
+    capabilities = frozenset({"plant"})
+    name = "plant"
+
+    def __init__(self, seed: int = 1, profile: str = "training"):
+        from ..plant import Plant
+        from .monitors import MonitoredPlant
+
+        self.plant = MonitoredPlant(Plant(seed=seed, profile=profile))
+        self.now_ms = 0
+
+    def drive(self, outputs: dict) -> None:
+        self.plant.apply_outputs(self.now_ms, outputs)
+
+    def run_for(self, sim_s: float, step_ms: int = 10) -> None:
+        end = self.now_ms + int(sim_s * 1000)
+        while self.now_ms < end:
+            self.now_ms = min(end, self.now_ms + step_ms)
+            self.plant.advance(self.now_ms)
+
+    @property
+    def sim_s(self) -> float:
+        return self.now_ms / 1000
+
+
 class SerialBench(Bench):
     """A real board on a serial port: console checks only until HIL mode (L2) lands."""
 
@@ -126,6 +189,8 @@ class SerialBench(Bench):
 def open_bench(spec: str, heap_bytes: int | None = None) -> Bench:
     if spec == "virtual":
         return VirtualBench(heap_bytes=heap_bytes)
+    if spec == "plant":
+        return PlantBench()
     if spec.startswith("serial:"):
         return SerialBench(spec.split(":", 1)[1])
-    raise BenchError(f"--bench {spec!r}: use 'virtual' or 'serial:PORT'")
+    raise BenchError(f"--bench {spec!r}: use 'virtual', 'plant' or 'serial:PORT'")

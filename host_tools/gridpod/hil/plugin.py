@@ -1,23 +1,39 @@
-"""pytest plugin for bench tests (hil_tests/): options, the `bench` fixture, capability markers.
+"""pytest plugin for bench tests (hil_tests/): options, the `bench` fixture, capability markers,
+invariant monitors and traces.
 
 @pytest.mark.req("REQ-HB-001")          requirement this test verifies (reported in the FAT)
 @pytest.mark.needs("plant", "power")    skipped with the reason on a bench that lacks them
+@pytest.mark.trace_period(10.0)         trace sample period in simulated seconds (default 1 s)
+
+On a bench with a plant, every test gets a fresh trace recorder and the invariant monitors of
+hil/monitors.py; the first violation during the test fails it (call phase) with the violation
+and its simulated time. The trace is written as CSV to --trace-dir/<test>.csv and its path is a
+JUnit property ("trace") of the test. Faults injected by a test are cleared after it.
 """
+
+import re
+from pathlib import Path
 
 import pytest
 
 from .bench import open_bench
+from .monitors import InvariantViolation
+from .traces import Recorder
+
+_STATE = {}
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("gridpod bench")
-    group.addoption("--bench", default="virtual", help="virtual (default) or serial:PORT")
+    group.addoption("--bench", default="virtual", help="virtual (default), plant or serial:PORT")
     group.addoption("--bench-heap", default=None, help="virtual bench heap budget, e.g. 64K")
+    group.addoption("--trace-dir", default=None, help="write each test's trace CSV here")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "req(id): requirement id verified by this test")
     config.addinivalue_line("markers", "needs(*capabilities): bench capabilities the test uses")
+    config.addinivalue_line("markers", "trace_period(seconds): trace sample period (sim s)")
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +55,51 @@ def _bench_capabilities(request):
     missing = [cap for cap in marker.args if cap not in b.capabilities]
     if missing:
         pytest.skip(f"bench '{b.name}' lacks {', '.join(missing)}")
+
+
+@pytest.fixture(autouse=True)
+def _monitor_and_trace(request):
+    """Fresh monitors and a trace for every test that uses a bench with a plant."""
+    if "bench" not in request.fixturenames:
+        yield None
+        return
+    b = request.getfixturevalue("bench")
+    plant = getattr(b, "plant", None)
+    if plant is None or not hasattr(plant, "recorders"):
+        yield None
+        return
+    marker = request.node.get_closest_marker("trace_period")
+    period_ms = int((marker.args[0] if marker else 1.0) * 1000)
+    recorder = Recorder(period_ms)
+    plant.take_violations()  # what happened between tests belongs to no test
+    plant.recorders.append(recorder)
+    _STATE[request.node.nodeid] = plant
+    yield recorder
+    plant.recorders.remove(recorder)
+    _STATE.pop(request.node.nodeid, None)
+    if plant.plant.faults.faults:
+        plant.plant.faults.clear_all()
+    trace_dir = request.config.getoption("--trace-dir")
+    if trace_dir and recorder.trace is not None:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        path = recorder.trace.save_csv(Path(trace_dir) / f"{name}.csv")
+        request.node.user_properties.append(("trace", str(path)))
+
+
+@pytest.fixture
+def trace(_monitor_and_trace):
+    """The running test's trace recorder (recorder.trace is the Trace so far)."""
+    return _monitor_and_trace
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    plant = _STATE.get(item.nodeid)
+    if plant is not None and plant.violations:
+        violation = plant.violations[0]
+        raise InvariantViolation(str(violation))
+    return result
 
 
 def pytest_collection_modifyitems(items):

@@ -116,7 +116,7 @@ class SensorBank:
 
 class Plant:
     def __init__(
-        self, seed: int = 0, profile: str = "training", grid_limit_kw: float = 70.0, noise=True
+        self, seed: int = 0, profile: str = "training", grid_limit_kw: float = 90.0, noise=True
     ):
         self.seed = seed
         self.rng = random.Random(seed)

@@ -1,0 +1,181 @@
+"""Invariant monitors: watch every output change and every plant step, record the first
+violation with its simulated time. They never raise inside the virtual board's thread; the
+pytest plugin fails the test that was running (see plugin.py).
+
+    plant = MonitoredPlant(Plant(seed=1))          # what the VirtualBoard gets
+    ...
+    plant.violation    # None or Violation(name, t_ms, message)
+
+Invariants (DOMAIN.md, issue 5):
+  contactor_precharge   K_POS coil commanded on while |V_pack - V_link| > min(2 % V_pack, 5 V)
+  contactor_after_trip  any contactor coil commanded on while a contactor-tripping fault is active
+                        or was active since the last operator reset (no automatic re-close)
+  pump_dry_run          a pump turning (> 5 % speed) while the level switch reads open
+  leak_isolation        a zone's valve not commanded closed 200 ms after its leak input went 1
+  grid_limit            grid import above the limit for > 2 s while the battery could discharge
+"""
+
+from .. import GridpodError
+
+LEAK_CLOSE_MS = 200
+GRID_GRACE_MS = 2000
+GRID_TOLERANCE_KW = 1.0
+PUMP_TURNING_FRAC = 0.05
+TRIPPING_FAULTS = {
+    "contactor_welded",
+    "contactor_dropout",
+    "aux_contact_disagree",
+    "interlock_open",
+    "coil_supply_lost",
+    "precharge_too_fast",
+    "precharge_resistor_open",
+    "precharge_current_not_decaying",
+    "trip_above_break_current",
+    "insulation_fault",
+    "leak",
+}
+COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
+
+
+class InvariantViolation(GridpodError):
+    pass
+
+
+class Violation:
+    def __init__(self, name: str, t_ms: int, message: str):
+        self.name, self.t_ms, self.message = name, t_ms, message
+
+    def __str__(self):
+        return f"invariant {self.name} violated at t = {self.t_ms / 1000:.3f} s: {self.message}"
+
+    __repr__ = __str__
+
+
+class MonitoredPlant:
+    """Wraps a plant: forwards the board interface, checks invariants, feeds trace recorders."""
+
+    def __init__(self, plant, enabled=("all",)):
+        self.plant = plant
+        self.violations: list[Violation] = []
+        self.enabled = set(enabled)
+        self.recorders: list = []
+        self._leak_since: dict[int, int] = {}
+        self._grid_over_since: int | None = None
+        self._tripped = False
+
+    def __getattr__(self, name):  # plant attributes (edges, outputs, faults, coolant ...)
+        return getattr(self.plant, name)
+
+    @property
+    def violation(self) -> Violation | None:
+        return self.violations[0] if self.violations else None
+
+    def take_violations(self) -> list[Violation]:
+        out, self.violations = self.violations, []
+        return out
+
+    def operator_reset(self) -> None:
+        """The operator acknowledged the trip: closing is allowed again once causes are gone."""
+        self._tripped = False
+
+    def _on(self, name: str) -> bool:
+        return "all" in self.enabled or name in self.enabled
+
+    def _violate(self, name: str, t_ms: int, message: str) -> None:
+        if not any(v.name == name for v in self.violations):
+            self.violations.append(Violation(name, t_ms, message))
+
+    # ----- board interface ----------------------------------------------------------------
+    def register(self, role, kind):
+        return self.plant.register(role, kind)
+
+    def read_inputs(self):
+        return self.plant.read_inputs()
+
+    def next_event_ms(self):
+        return self.plant.next_event_ms()
+
+    def apply_outputs(self, now_ms, changes):
+        self.plant.apply_outputs(now_ms, changes)
+        self._check_outputs(now_ms, changes)
+        for r in self.recorders:
+            r.on_outputs(now_ms, self.plant)
+
+    def advance(self, now_ms):
+        self.plant.advance(now_ms)
+        self._check_state(now_ms)
+        for r in self.recorders:
+            r.on_advance(now_ms, self.plant)
+
+    # ----- invariants -----------------------------------------------------------------------
+    def _check_outputs(self, now_ms, changes):
+        p = self.plant
+        active = set(getattr(p.faults, "active", ()))
+        if active & TRIPPING_FAULTS:
+            self._tripped = True
+        if self._on("contactor_precharge") and changes.get("K_POS_COIL") == 1:
+            if not p.precharge_complete():
+                v_pack, v_link = p.power.v_pack_v, p.power.v_link_v
+                self._violate(
+                    "contactor_precharge",
+                    now_ms,
+                    f"K_POS commanded closed with V_pack {v_pack:.1f} V, V_link {v_link:.1f} V "
+                    f"(|diff| {abs(v_pack - v_link):.1f} V > {min(0.02 * v_pack, 5.0):.1f} V: "
+                    "precharge incomplete)",
+                )
+        if self._on("contactor_after_trip") and self._tripped:
+            closing = [r for r in COILS if changes.get(r) == 1]
+            if closing:
+                self._violate(
+                    "contactor_after_trip",
+                    now_ms,
+                    f"{', '.join(closing)} commanded on after a trip "
+                    f"(faults seen: {', '.join(sorted(active & TRIPPING_FAULTS)) or 'cleared'}) "
+                    "without an operator reset",
+                )
+
+    def _check_state(self, now_ms):
+        p = self.plant
+        if set(getattr(p.faults, "active", ())) & TRIPPING_FAULTS:
+            self._tripped = True
+        if self._on("pump_dry_run") and not p.read_inputs().get("LEVEL_OK", 1):
+            turning = [
+                k + 1
+                for k, pump in enumerate(p.coolant.pumps)
+                if pump.speed_frac > PUMP_TURNING_FRAC
+            ]
+            if turning:
+                self._violate(
+                    "pump_dry_run",
+                    now_ms,
+                    f"pump {turning} turning while the level switch is open (dry run)",
+                )
+        if self._on("leak_isolation"):
+            inputs = p.read_inputs()
+            for k in (1, 2):
+                if inputs.get(f"LEAK_ZONE{k}"):
+                    since = self._leak_since.setdefault(k, now_ms)
+                    if now_ms - since > LEAK_CLOSE_MS and not p.outputs.get(f"ZONE{k}_VALVE", 0):
+                        self._violate(
+                            "leak_isolation",
+                            now_ms,
+                            f"zone {k} valve still open {now_ms - since} ms after its leak input "
+                            f"(limit {LEAK_CLOSE_MS} ms)",
+                        )
+                else:
+                    self._leak_since.pop(k, None)
+        if self._on("grid_limit"):
+            over = p.grid_import_kw > p.grid_limit_kw + GRID_TOLERANCE_KW
+            if over and p.power.battery_can_discharge():
+                if self._grid_over_since is None:
+                    self._grid_over_since = now_ms
+                elif now_ms - self._grid_over_since > GRID_GRACE_MS:
+                    self._violate(
+                        "grid_limit",
+                        now_ms,
+                        f"grid import {p.grid_import_kw:.1f} kW above the {p.grid_limit_kw:.1f} kW "
+                        f"limit for {now_ms - self._grid_over_since} ms while the battery could "
+                        f"discharge (PCS at {p.power.pcs_kw:.1f} kW)",
+                    )
+            else:
+                self._grid_over_since = None

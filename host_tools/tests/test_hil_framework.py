@@ -1,0 +1,183 @@
+"""HIL framework on the L0 plant bench: monitors catch each invariant, the plugin fails the
+test with the violation and writes its trace, signal assertions judge bands over windows."""
+
+import pytest
+from gridpod.hil.bench import PlantBench
+from gridpod.hil.signals import SignalAssertionError, assert_below, assert_within
+from gridpod.hil.traces import Recorder, Trace
+from gridpod.plant import sensors as tf
+
+pytest_plugins = ["pytester"]
+
+
+def precharged_close(b):
+    b.drive({"K_NEG_COIL": 1, "K_PRE_COIL": 1})
+    b.run_for(3.0)
+    b.drive({"K_POS_COIL": 1})
+    b.run_for(0.1)
+    b.drive({"K_PRE_COIL": 0})
+    b.run_for(0.1)
+
+
+def test_closing_without_precharge_is_caught_with_its_time():
+    b = PlantBench()
+    b.run_for(1.0)
+    b.drive({"K_NEG_COIL": 1})
+    b.run_for(0.1)
+    b.drive({"K_POS_COIL": 1})
+    v = b.plant.violation
+    assert v is not None and v.name == "contactor_precharge" and v.t_ms == 1100
+    assert "precharge incomplete" in str(v)
+
+
+def test_a_correct_sequence_passes_every_monitor():
+    b = PlantBench()
+    precharged_close(b)
+    b.run_for(5.0)
+    assert b.plant.violations == []
+    assert b.plant.power.mains_closed()
+
+
+def test_reclose_after_trip_needs_operator_reset():
+    b = PlantBench()
+    precharged_close(b)
+    b.plant.faults.inject("interlock_open")
+    b.run_for(0.2)
+    b.plant.faults.clear("interlock_open")
+    b.drive({"K_NEG_COIL": 0, "K_POS_COIL": 0})
+    b.run_for(0.2)
+    assert b.plant.violations == []
+    b.drive({"K_NEG_COIL": 1})
+    assert b.plant.violation.name == "contactor_after_trip"
+    b2 = PlantBench()
+    b2.plant.faults.inject("interlock_open")
+    b2.run_for(0.1)
+    b2.plant.faults.clear("interlock_open")
+    b2.plant.operator_reset()
+    b2.drive({"K_NEG_COIL": 1})
+    assert b2.plant.violations == []
+
+
+def test_pump_dry_run():
+    b = PlantBench()
+    b.run_for(2.0)
+    b.plant.faults.inject("reservoir_low")
+    b.run_for(0.5)
+    assert b.plant.violation.name == "pump_dry_run"
+    quiet = PlantBench()
+    stop = tf.demand_pwm_duty(0.0)
+    quiet.drive({"PUMP1_PWM": stop, "PUMP2_PWM": stop})
+    quiet.run_for(10.0)
+    quiet.plant.faults.inject("reservoir_low")
+    quiet.run_for(2.0)
+    assert quiet.plant.violations == []  # pumps stopped before the level fell: no dry run
+
+
+@pytest.mark.parametrize("close_after_ms, violated", [(150, False), (300, True)])
+def test_leak_isolation_deadline(close_after_ms, violated):
+    b = PlantBench()
+    b.run_for(1.0)
+    b.plant.faults.inject("leak", zone=2)
+    b.run_for(close_after_ms / 1000)
+    b.drive({"ZONE2_VALVE": 1})
+    b.run_for(1.0)
+    assert (b.plant.violation is not None) == violated
+    if violated:
+        assert b.plant.violation.name == "leak_isolation"
+
+
+def test_grid_limit_while_battery_could_discharge():
+    b = PlantBench()
+    b.plant.plant.grid_limit_kw = 50.0  # training load is 72 kW
+    b.run_for(5.0)
+    assert b.plant.violations == []  # battery not connected: nothing it could do
+    precharged_close(b)
+    b.run_for(3.0)
+    assert b.plant.violation.name == "grid_limit"
+    ok = PlantBench()
+    ok.plant.plant.grid_limit_kw = 50.0
+    precharged_close(ok)
+    ok.plant.power.pcs_setpoint_kw = 30.0  # what a peak-shaving controller would request
+    ok.run_for(5.0)
+    assert ok.plant.violations == []
+
+
+def _trace(points):
+    t = Trace(["t_s", "x"])
+    t.rows = [[float(a), float(b)] for a, b in points]
+    return t
+
+
+def test_signal_assertions():
+    tr = _trace([(i, 30.0 if i % 20 else 35.0) for i in range(0, 601)])
+    assert assert_within(tr, "x", 30.0, tol=1.0, fraction=0.95, last_s=600) >= 0.95
+    with pytest.raises(SignalAssertionError, match="wanted >= 99%"):
+        assert_within(tr, "x", 30.0, tol=1.0, fraction=0.99, last_s=600)
+    assert assert_within(tr, "x", 30.0, tol=1.0, from_s=1, to_s=19) == 1.0
+    with pytest.raises(SignalAssertionError, match="reached 35"):
+        assert_below(tr, "x", 34.0)
+    with pytest.raises(SignalAssertionError, match="fewer than 2 samples"):
+        assert_within(tr, "x", 30.0, tol=1.0, from_s=700)
+    with pytest.raises(KeyError):
+        tr.column("y")
+
+
+def test_recorder_samples_period_and_edges(tmp_path):
+    b = PlantBench()
+    rec = Recorder(period_ms=1000)
+    b.plant.recorders.append(rec)
+    b.run_for(3.0)
+    b.drive({"K_NEG_COIL": 1})
+    b.run_for(1.0)
+    t = rec.trace
+    assert t.t_s[:4] == [0.01, 1.0, 2.0, 3.0]
+    assert 1.0 in t.column("K_NEG_COIL") and t.t_s[t.column("K_NEG_COIL").index(1.0)] == 3.0
+    back = Trace.load_csv(t.save_csv(tmp_path / "x.csv"))
+    assert back.columns == t.columns and len(back.rows) == len(t.rows)
+
+
+PLUGIN_TESTS = """
+import pytest
+
+def test_bad_controller(bench):
+    bench.drive({"K_NEG_COIL": 1})
+    bench.run_for(0.1)
+    bench.drive({"K_POS_COIL": 1})
+    bench.run_for(0.1)
+
+def test_good_controller(bench):
+    bench.drive({"K_NEG_COIL": 1, "K_PRE_COIL": 1})
+    bench.run_for(3.0)
+    bench.drive({"K_POS_COIL": 1})
+    bench.run_for(0.1)
+
+def test_fault_cleared_after_previous_test(bench):
+    bench.plant.faults.inject("leak", zone=1)
+    bench.drive({"ZONE1_VALVE": 1})
+    bench.run_for(1.0)
+
+def test_next_sees_no_fault(bench):
+    assert bench.plant.faults.active == []
+
+@pytest.mark.needs("modbus")
+def test_needs_modbus(bench):
+    pass
+"""
+
+
+def test_plugin_fails_the_test_with_the_violation_and_writes_traces(pytester, tmp_path):
+    pytester.makeconftest('pytest_plugins = ["gridpod.hil.plugin"]')
+    pytester.makepyfile(PLUGIN_TESTS)
+    traces = tmp_path / "traces"
+    junit = tmp_path / "j.xml"
+    result = pytester.runpytest_inprocess(
+        "--bench=plant", f"--trace-dir={traces}", f"--junitxml={junit}", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=3, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*InvariantViolation: invariant contactor_precharge violated at t = *"]
+    )
+    assert (traces / "test_bad_controller.csv").exists()
+    assert (traces / "test_good_controller.csv").exists()
+    assert 'name="trace"' in junit.read_text()
+    assert "lacks modbus" in result.stdout.str() or "lacks modbus" in junit.read_text()
