@@ -4,6 +4,7 @@ Each test names the requirement it verifies (hil_tests/requirements.csv)."""
 
 import pytest
 from gridpod.hil.bench import BOOT_BANNER, mpremote
+from gridpod.hil.signals import assert_above, assert_below, fraction_within
 
 pytestmark = pytest.mark.needs("console")
 
@@ -41,15 +42,24 @@ def test_heartbeat_toggles_at_1_hz(bench):
     assert all(490 <= p <= 510 for p in periods), periods
 
 
-@pytest.mark.req("REQ-PLAT-001")
+@pytest.mark.req("REQ-PLAT-001", "REQ-PLANT-001")
 @pytest.mark.needs("plant")
-def test_thirty_minutes_without_reset_or_overrun(bench):
+@pytest.mark.trace_period(5.0)
+def test_thirty_minutes_without_reset_or_overrun(bench, trace):
     before = bench.stats()
     bench.run_for(30 * 60)
     after = bench.stats()
     assert after["resets"] == before["resets"]
     assert after["overruns"] == before["overruns"]
     assert after["ticks"] - before["ticks"] >= 30 * 60 * 100 - 10
+    # the module really ran under the training profile (steady load and a checkpoint dip) ...
+    tr = trace.trace
+    assert fraction_within(tr, "it_kw", 71.0, 73.0) > 0.9
+    assert min(tr.column("it_kw")) < 30.0
+    # ... with the coolant loop healthy (pumps at their fallback speed until issue 6's control)
+    assert_above(tr, "flow_lpm", 100.0, last_s=25 * 60)
+    assert_below(tr, "t_supply_c", 45.0)
+    assert_below(tr, "t_return_c", 55.0)
 
 
 @pytest.mark.req("REQ-PLAT-002")

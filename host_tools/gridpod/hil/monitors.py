@@ -99,7 +99,7 @@ class MonitoredPlant:
         self.plant.apply_outputs(now_ms, changes)
         self._check_outputs(now_ms, changes)
         for r in self.recorders:
-            r.on_outputs(now_ms, self.plant)
+            r.on_outputs(now_ms, self.plant, changes)
 
     def advance(self, now_ms):
         self.plant.advance(now_ms)

@@ -61,5 +61,6 @@ class Recorder:
             self._sample(now_ms, plant)
             self._next_ms = (now_ms // self.period_ms + 1) * self.period_ms
 
-    def on_outputs(self, now_ms, plant) -> None:
-        self._sample(now_ms, plant)
+    def on_outputs(self, now_ms, plant, changes=None) -> None:
+        if changes is None or set(changes) - {"STATUS_LED"}:  # the heartbeat alone: no sample
+            self._sample(now_ms, plant)
