@@ -1,0 +1,359 @@
+"""Battery contactor state machine: K_NEG, K_PRE (precharge) and K_POS, pure logic, fast tick.
+
+Units: voltages in 0.1 V (dV), current in 0.1 A (dA, discharge positive), time in ms (now_ms is an
+argument). Poles are bits: NEG=1, PRE=2, POS=4; `aux` and `cmd` are bitmasks of closed contacts.
+
+States OPEN -> PRECHARGING -> CLOSED -> OPENING -> OPEN, and FAULT (latched). Close sequence:
+K_NEG, then K_PRE, wait until |V_pack - V_link| <= min(2 % V_pack, 5 V) and |I| < done current
+for 2 samples, then K_POS, then open K_PRE. Open: K_PRE first, K_POS, K_NEG after the pole gap,
+never above the break rating (wait up to break_wait_ms, then alert and open anyway).
+A close needs request_close() AND `permit` (close_permitted() and the cooling interlock) on every
+tick; losing the permit trips and forgets the request: nothing ever re-closes by itself (after a
+trip, a brown-out or a reboot: the object starts OPEN with no request).
+Precharge timeouts are retried (tries, retry gap); too fast / not decaying / fail-to-close /
+welded / aux / drop-out go to FAULT, which needs the cause gone AND reset().
+"""
+
+from micropython import const
+
+from control.fault_table import (
+    FAULT_BREAK_CURRENT,
+    FAULT_CONTACTOR_AUX,
+    FAULT_CONTACTOR_DROPOUT,
+    FAULT_CONTACTOR_FAIL_CLOSE,
+    FAULT_CONTACTOR_WELDED,
+    FAULT_PRECHARGE_NOT_DECAYING,
+    FAULT_PRECHARGE_TIMEOUT,
+    FAULT_PRECHARGE_TOO_FAST,
+)
+from control.ticks import ticks_add, ticks_diff
+
+OPEN = const(0)
+PRECHARGING = const(1)
+CLOSED = const(2)
+OPENING = const(3)
+FAULT = const(4)
+
+NEG = const(1)
+PRE = const(2)
+POS = const(4)
+_ALL = const(7)
+_MAINS = const(5)
+
+# Phases inside PRECHARGING / OPENING.
+_PH_NEG = const(0)  # K_NEG commanded, waiting for its aux
+_PH_PRE = const(1)  # K_PRE commanded, link charging
+_PH_POS = const(2)  # K_POS commanded, waiting for aux and link to follow
+_PH_WAIT_I = const(3)  # opening: waiting for |I| <= break rating
+_PH_POLE2 = const(4)  # opening: K_PRE and K_POS off, K_NEG after the pole gap
+_PH_CHECK = const(5)  # opening: all off, checking for welds
+
+_LINK_BAND_MAX_DV = const(50)  # 5 V
+
+
+def _band_dv(v_pack_dv):
+    b = v_pack_dv * 2 // 100
+    return b if b < _LINK_BAND_MAX_DV else _LINK_BAND_MAX_DV
+
+
+def _abs(x):
+    return -x if x < 0 else x
+
+
+class Contactors:
+    def __init__(self, cfg):
+        self.tau_ms = cfg["precharge_tau_ms"]
+        t = 15 * self.tau_ms // 2  # 1.5 x 5 tau
+        self.timeout_ms = t if t > 2000 else 2000
+        self.done_i_da = cfg["precharge_done_i_da"]
+        self.tries_max = cfg["precharge_tries"]
+        self.retry_ms = cfg["precharge_retry_ms"]
+        self.toggle_window_ms = cfg["toggle_window_ms"]
+        self.toggle_max = cfg["toggle_max_closes"]
+        self.lockout_ms = cfg["toggle_lockout_ms"]
+        self.aux_ms = cfg["contactor_aux_ms"]
+        self.close_ms = cfg["contactor_close_ms"]
+        self.pole_gap_ms = cfg["contactor_pole_gap_ms"]
+        self.break_da = cfg["break_current_a"] * 10
+        self.break_wait_ms = cfg["break_wait_ms"]
+        self.weld_check_ms = cfg["weld_check_ms"]
+        self.bleed_tau_ms = cfg["link_bleed_tau_ms"]
+        # ring of the last close-start times (oscillation lockout), preallocated
+        self._starts = [0] * self.toggle_max
+        self._n_starts = 0
+        self.state = OPEN
+        self.phase = 0
+        self.cmd = 0
+        self.requested = False
+        self.causes = 0  # bitmask of fault ids (control/fault_table.py) currently present
+        self.fault_id = -1  # the fault that put us in FAULT
+        self.tries = 0
+        self.retry_at_ms = 0
+        self.retry_pending = False
+        self.lockout = False
+        self._lockout_from_ms = 0
+        self._t_ms = 0  # phase start
+        self._mismatch_ms = 0
+        self._mismatch = False
+        self._done_samples = 0
+        self._peak_i_da = 0
+        self._v_open_dv = 0
+        self._residual = False
+        # wear
+        self.operations = 0  # main closures
+        self.open_i_last_da = 0
+        self.open_i_max_da = 0
+
+    # ---- requests ---------------------------------------------------------------------------
+    def request_close(self, now_ms):
+        """Operator/host asks to connect the battery; refused (False) when locked out or faulted."""
+        if self.state == FAULT:
+            return False
+        if self.lockout and ticks_diff(now_ms, self._lockout_from_ms) < self.lockout_ms:
+            return False
+        self.lockout = False
+        self.requested = True
+        self.tries = 0
+        self.retry_pending = False
+        return True
+
+    def request_open(self, now_ms):
+        self.requested = False
+        self.retry_pending = False
+        if self.state == PRECHARGING or self.state == CLOSED:
+            self._begin_open(now_ms, 0)
+
+    def reset(self, now_ms, aux):
+        """Leave FAULT when its cause is gone (every aux open; for a weld also the link no longer
+        tracking the pack, as seen by the last step()). Never closes anything by itself."""
+        if self.state != FAULT:
+            return False
+        if self.causes & (1 << self.fault_id) and self.fault_id in (
+            FAULT_CONTACTOR_WELDED,
+            FAULT_CONTACTOR_AUX,
+        ):
+            return False
+        if aux & _ALL:
+            return False
+        self.state = OPEN
+        self.fault_id = -1
+        self.causes = 0
+        self.requested = False
+        self.tries = 0
+        return True
+
+    # ---- the tick ---------------------------------------------------------------------------
+    def step(self, now_ms, v_pack_dv, v_link_dv, i_da, aux, permit):
+        """One fast tick. Returns the coil command bitmask (also in self.cmd)."""
+        st = self.state
+        if st == OPEN:
+            self._step_open(now_ms, aux, permit)
+        elif st == PRECHARGING:
+            if not permit:
+                self.requested = False
+                self._begin_open(now_ms, 0)
+            else:
+                self._step_precharge(now_ms, v_pack_dv, v_link_dv, i_da, aux)
+        elif st == CLOSED:
+            if not permit or not self.requested:
+                self.requested = False
+                self._begin_open(now_ms, i_da)
+            else:
+                self._step_closed(now_ms, aux)
+        if self.state == OPENING:
+            self._step_opening(now_ms, v_pack_dv, v_link_dv, i_da, aux)
+        if self.state == FAULT:
+            self.cmd = 0
+            fid = self.fault_id
+            if fid == FAULT_CONTACTOR_WELDED or fid == FAULT_CONTACTOR_AUX:
+                tracks = (
+                    fid == FAULT_CONTACTOR_WELDED
+                    and v_pack_dv is not None
+                    and v_link_dv is not None
+                    and v_link_dv > _LINK_BAND_MAX_DV
+                    and _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv)
+                )
+                if aux & _ALL or tracks:
+                    self.causes |= 1 << self.fault_id
+                else:
+                    self.causes &= ~(1 << self.fault_id)
+        return self.cmd
+
+    def _step_open(self, now_ms, aux, permit):
+        self.cmd = 0
+        if self._aux_mismatch(now_ms, aux):
+            self._fault(FAULT_CONTACTOR_AUX)
+            return
+        if not self.requested or not permit:
+            if not permit:
+                self.requested = False
+            return
+        if self.retry_pending and ticks_diff(now_ms, self.retry_at_ms) < 0:
+            return
+        # oscillation lockout: too many close starts inside the window
+        if self._n_starts >= self.toggle_max:
+            oldest = self._starts[self._n_starts % self.toggle_max]
+            if ticks_diff(now_ms, oldest) < self.toggle_window_ms:
+                self.lockout = True
+                self._lockout_from_ms = now_ms
+                self.requested = False
+                return
+        self._starts[self._n_starts % self.toggle_max] = now_ms
+        self._n_starts += 1
+        self.retry_pending = False
+        self.tries += 1
+        self.state = PRECHARGING
+        self.phase = _PH_NEG
+        self.cmd = NEG
+        self._t_ms = now_ms
+
+    def _step_precharge(self, now_ms, v_pack_dv, v_link_dv, i_da, aux):
+        el = ticks_diff(now_ms, self._t_ms)
+        ph = self.phase
+        if ph == _PH_NEG:
+            if aux & NEG:
+                self._residual = False
+                if v_pack_dv is not None and v_link_dv is not None:
+                    if _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv):
+                        # the link is already at pack voltage before any precharge: fed from
+                        # elsewhere or a sensor lies, unless it is the charge we left on it at
+                        # our own last opening (it bleeds with a ~4 min time constant)
+                        if v_link_dv > self._v_open_dv + _LINK_BAND_MAX_DV:
+                            self._fault(FAULT_PRECHARGE_TOO_FAST)
+                            return
+                        self._residual = True
+                self.phase = _PH_PRE
+                self.cmd = NEG | PRE
+                self._t_ms = now_ms
+                self._done_samples = 0
+                self._peak_i_da = 0
+            elif el >= self.close_ms:
+                self._fault(FAULT_CONTACTOR_FAIL_CLOSE)
+        elif ph == _PH_PRE:
+            if el >= self.timeout_ms:
+                self._abort_timeout(now_ms)
+                return
+            if v_pack_dv is None or v_link_dv is None or i_da is None:
+                self._done_samples = 0
+                return
+            i_abs = _abs(i_da)
+            if i_abs > self._peak_i_da:
+                self._peak_i_da = i_abs
+            if _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv):
+                if el < self.tau_ms and not self._residual:
+                    # an RC link cannot get within 2 % in less than ~4 tau
+                    self._fault(FAULT_PRECHARGE_TOO_FAST)
+                    return
+                if i_abs < self.done_i_da:
+                    self._done_samples += 1
+                else:
+                    self._done_samples = 0
+            else:
+                self._done_samples = 0
+            if el >= 3 * self.tau_ms and self._peak_i_da > self.done_i_da:
+                if i_abs * 4 > self._peak_i_da:  # ideal RC: 5 % of the peak after 3 tau
+                    self._fault(FAULT_PRECHARGE_NOT_DECAYING)
+                    return
+            if self._done_samples >= 2:
+                self.phase = _PH_POS
+                self.cmd = NEG | PRE | POS
+                self._t_ms = now_ms
+        else:  # _PH_POS
+            follows = (
+                v_pack_dv is not None
+                and v_link_dv is not None
+                and _abs(v_pack_dv - v_link_dv) <= 2 * _band_dv(v_pack_dv)
+            )
+            if aux & POS and follows:
+                self.cmd = NEG | POS
+                self.state = CLOSED
+                self.operations += 1
+                self.tries = 0
+                self._mismatch = False
+            elif el >= self.close_ms:
+                self._fault(FAULT_CONTACTOR_FAIL_CLOSE)
+
+    def _step_closed(self, now_ms, aux):
+        if aux & _MAINS != _MAINS:
+            # a main dropped out under us: open everything, latch, never re-close by itself
+            if not self._mismatch:
+                self._mismatch = True
+                self._mismatch_ms = now_ms
+            elif ticks_diff(now_ms, self._mismatch_ms) >= self.aux_ms:
+                self._fault(FAULT_CONTACTOR_DROPOUT)
+            return
+        if self._aux_mismatch(now_ms, aux):
+            self._fault(FAULT_CONTACTOR_AUX)
+
+    def _aux_mismatch(self, now_ms, aux):
+        if (aux & _ALL) != self.cmd:
+            if not self._mismatch:
+                self._mismatch = True
+                self._mismatch_ms = now_ms
+                return False
+            return ticks_diff(now_ms, self._mismatch_ms) >= self.aux_ms
+        self._mismatch = False
+        return False
+
+    def _abort_timeout(self, now_ms):
+        self.causes |= 1 << FAULT_PRECHARGE_TIMEOUT
+        if self.tries >= self.tries_max:
+            self._fault(FAULT_PRECHARGE_TIMEOUT)
+            return
+        self.retry_pending = True
+        self.retry_at_ms = ticks_add(now_ms, self.retry_ms)
+        self._begin_open(now_ms, 0)
+
+    def _fault(self, fault_id):
+        self.causes |= 1 << fault_id
+        self.fault_id = fault_id
+        self.requested = False
+        self.retry_pending = False
+        self.cmd = 0
+        self.state = FAULT
+
+    def _begin_open(self, now_ms, i_da):
+        self.state = OPENING
+        self.phase = _PH_WAIT_I
+        self._t_ms = now_ms
+        self.cmd &= ~PRE  # precharge first, always
+
+    def _step_opening(self, now_ms, v_pack_dv, v_link_dv, i_da, aux):
+        el = ticks_diff(now_ms, self._t_ms)
+        ph = self.phase
+        if ph == _PH_WAIT_I:
+            i_abs = 0 if i_da is None else _abs(i_da)
+            if i_abs > self.break_da and self.cmd & _MAINS:
+                if el < self.break_wait_ms:
+                    return
+                self.causes |= 1 << FAULT_BREAK_CURRENT  # alert, then open anyway
+            if self.cmd & POS:
+                self.open_i_last_da = i_abs
+                if i_abs > self.open_i_max_da:
+                    self.open_i_max_da = i_abs
+            self.cmd &= ~POS
+            self.phase = _PH_POLE2
+            self._t_ms = now_ms
+            self._v_open_dv = 0 if v_link_dv is None else v_link_dv
+        elif ph == _PH_POLE2:
+            if el >= self.pole_gap_ms:
+                self.cmd = 0
+                self.phase = _PH_CHECK
+                self._t_ms = now_ms
+        else:
+            if el < self.weld_check_ms:
+                return
+            welded = aux & _ALL
+            if not welded and v_link_dv is not None and v_pack_dv is not None:
+                # discharge-aware: with every pole open the link must at least decay at half the
+                # bleed rate; a link still at pack voltage and not decaying is a welded path
+                t = el * 1000 // self.bleed_tau_ms  # elapsed in 1/1000 of tau
+                allowed = self._v_open_dv - self._v_open_dv * t // 2000
+                if v_link_dv > allowed and _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv):
+                    welded = _MAINS
+            if welded:
+                self._fault(FAULT_CONTACTOR_WELDED)
+                return
+            self.state = OPEN
+            self._mismatch = False
+            self.causes &= ~(1 << FAULT_PRECHARGE_TIMEOUT)

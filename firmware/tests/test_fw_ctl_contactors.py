@@ -1,0 +1,319 @@
+"""Contactor state machine (control/contactors.py) against a small RC + contacts simulation.
+
+The simulation (test code only, floats fine here) closes a contact one tick after its coil,
+charges the DC link through the precharge resistor (tau 470 ms), lets it decay through the bleed
+resistor otherwise, and can inject each catalogue fault: fail to close, weld, drop-out, aux stuck,
+external feed, a shorted link (current not decaying), load current above the break rating.
+"""
+
+import math
+
+from app.config import defaults
+from control import contactors as c
+from control.fault_table import (
+    FAULT_BREAK_CURRENT,
+    FAULT_CONTACTOR_AUX,
+    FAULT_CONTACTOR_DROPOUT,
+    FAULT_CONTACTOR_FAIL_CLOSE,
+    FAULT_CONTACTOR_WELDED,
+    FAULT_PRECHARGE_NOT_DECAYING,
+    FAULT_PRECHARGE_TIMEOUT,
+    FAULT_PRECHARGE_TOO_FAST,
+)
+
+TICK = 10
+
+
+class Sim:
+    def __init__(self):
+        self.v_pack = 8000.0  # dV
+        self.v_link = 0.0
+        self.closed = 0
+        self.fail_close = 0  # poles that never close
+        self.welded = 0  # poles that never open
+        self.aux_stuck_closed = 0
+        self.aux_broken = 0  # aux reads open whatever the contact does
+        self.external_feed = False
+        self.link_load_ohm = 0.0  # 0 = none; a low value = shorted link, current never decays
+        self.load_da = 0  # load current while both mains closed
+        self.i_da = 0
+        self.t = 0
+
+    def aux(self):
+        return ((self.closed | self.aux_stuck_closed) & ~self.aux_broken) & 7
+
+    def apply(self, cmd):
+        self.closed = ((cmd & ~self.fail_close) | self.welded) & 7
+        dt = TICK / 1000.0
+        mains = (self.closed & 5) == 5
+        pre = (self.closed & 3) == 3
+        if self.external_feed or mains:
+            self.v_link = self.v_pack
+            self.i_da = self.load_da if mains else 0
+        elif pre:
+            r_s = 100.0
+            if self.link_load_ohm:
+                v_final = self.v_pack * self.link_load_ohm / (self.link_load_ohm + r_s)
+                tau = 0.0047 * (r_s * self.link_load_ohm / (r_s + self.link_load_ohm))
+            else:
+                v_final, tau = self.v_pack, 0.47
+            self.v_link += (v_final - self.v_link) * (1.0 - math.exp(-dt / tau))
+            self.i_da = int((self.v_pack - self.v_link) / 100.0)  # dV/ohm = 0.1 A
+        else:
+            self.v_link *= math.exp(-dt / 235.0)
+            self.i_da = 0
+        self.t += TICK
+
+
+def make():
+    return c.Contactors(defaults()), Sim()
+
+
+def run(cs, sim, ms, permit=True, log=None):
+    end = sim.t + ms
+    while sim.t < end:
+        cmd = cs.step(sim.t, int(sim.v_pack), int(sim.v_link), sim.i_da, sim.aux(), permit)
+        if log is not None and (not log or log[-1][1] != cmd):
+            log.append((sim.t, cmd))
+        sim.apply(cmd)
+
+
+def run_until(cs, sim, pred, limit_ms, permit=True):
+    end = sim.t + limit_ms
+    while sim.t < end:
+        if pred():
+            return sim.t
+        run(cs, sim, TICK, permit)
+    return None
+
+
+def closed(cs, sim):
+    cs.request_close(sim.t)
+    t = run_until(cs, sim, lambda: cs.state == c.CLOSED, 10000)
+    assert t is not None, cs.state
+    return t
+
+
+def test_close_sequence_precharge_then_mains_and_open_order():
+    cs, sim = make()
+    log = []
+    t0 = sim.t
+    cs.request_close(sim.t)
+    run(cs, sim, 4000, log=log)
+    assert cs.state == c.CLOSED
+    cmds = [cmd for _, cmd in log]
+    assert cmds == [c.NEG, c.NEG | c.PRE, c.NEG | c.PRE | c.POS, c.NEG | c.POS], cmds
+    t_pos = [t for t, cmd in log if cmd & c.POS][0]
+    # |dV| <= 2 % or 5 V needs ln(800/5) ~ 5.1 tau of charging: not earlier than 4 tau
+    assert t_pos - t0 >= 4 * 470, t_pos
+    assert abs(sim.v_link - sim.v_pack) <= 50
+    assert cs.operations == 1
+    log = []
+    t_open = sim.t
+    cs.request_open(sim.t)
+    run(cs, sim, 3000, log=log)
+    assert log[0] == (t_open, c.NEG), log  # K_PRE already open, K_POS first
+    assert log[1][1] == 0 and log[1][0] - t_open >= 100, log
+    assert cs.state == c.OPEN and cs.causes == 0
+
+
+def test_precharge_timeout_retries_three_times_then_latches():
+    cs, sim = make()
+    sim.fail_close = c.PRE  # precharge contactor (or its resistor) never conducts
+    cs.request_close(sim.t)
+    starts = []
+    prev = 0
+    while sim.t < 30000:
+        run(cs, sim, TICK)
+        if cs.cmd & c.PRE and not prev & c.PRE:
+            starts.append(sim.t)
+        prev = cs.cmd
+        if cs.state == c.FAULT:
+            break
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_PRECHARGE_TIMEOUT
+    assert len(starts) == 3, starts
+    assert starts[1] - starts[0] >= 3525 + 3000 and starts[2] - starts[1] >= 3525 + 3000
+    assert cs.cmd == 0
+    # timeout is max(2 s, 1.5 x 5 tau) = 3525 ms for tau 470
+    assert cs.timeout_ms == 3525
+
+
+def test_precharge_too_fast_link_already_fed():
+    cs, sim = make()
+    sim.external_feed = True
+    sim.v_link = sim.v_pack
+    cs.request_close(sim.t)
+    run(cs, sim, 200)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_PRECHARGE_TOO_FAST
+    assert cs.causes & (1 << FAULT_PRECHARGE_TOO_FAST) and cs.cmd == 0
+
+
+def test_precharge_too_fast_link_jumps_within_one_sample():
+    cs, sim = make()
+    cs.request_close(sim.t)
+    run_until(cs, sim, lambda: cs.cmd & c.PRE, 1000)
+    run(cs, sim, 2 * TICK)
+    sim.external_feed = True  # the sensor (or another source) jumps to pack voltage
+    run(cs, sim, 3 * TICK)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_PRECHARGE_TOO_FAST
+
+
+def test_precharge_current_not_decaying_aborts():
+    cs, sim = make()
+    sim.link_load_ohm = 100.0  # shorted / loaded link: settles at half the pack, current stays
+    cs.request_close(sim.t)
+    t = run_until(cs, sim, lambda: cs.state == c.FAULT, 5000)
+    assert cs.fault_id == FAULT_PRECHARGE_NOT_DECAYING, cs.fault_id
+    assert t is not None and t < cs.timeout_ms  # caught at 3 tau, before the timeout
+    assert cs.cmd == 0
+
+
+def test_main_fails_to_close():
+    cs, sim = make()
+    sim.fail_close = c.POS
+    cs.request_close(sim.t)
+    run_until(cs, sim, lambda: cs.cmd & c.POS, 5000)
+    t_pos = sim.t
+    t = run_until(cs, sim, lambda: cs.state == c.FAULT, 2000)
+    assert cs.fault_id == FAULT_CONTACTOR_FAIL_CLOSE
+    assert 500 <= t - t_pos <= 520, t - t_pos
+    assert cs.cmd == 0
+
+
+def test_negative_fails_to_close():
+    cs, sim = make()
+    sim.fail_close = c.NEG
+    cs.request_close(sim.t)
+    run(cs, sim, 600)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_FAIL_CLOSE
+
+
+def test_welded_main_latches_and_forbids_close_until_cause_gone_and_reset():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.welded = c.POS
+    cs.request_open(sim.t)
+    run(cs, sim, 1500)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_WELDED
+    assert cs.cmd == 0
+    assert not cs.request_close(sim.t)
+    assert not cs.reset(sim.t, sim.aux())  # still welded
+    run(cs, sim, 1000)
+    assert cs.state == c.FAULT
+    sim.welded = 0  # repaired, but the link is still charged: it still looks like a weld
+    run(cs, sim, TICK)
+    assert not cs.reset(sim.t, sim.aux())
+    sim.v_link = 0.0  # service discharged the link
+    run(cs, sim, TICK)
+    assert cs.reset(sim.t, sim.aux())
+    assert cs.state == c.OPEN
+    run(cs, sim, 2000)
+    assert cs.cmd == 0  # reset never closes by itself
+
+
+def test_weld_seen_by_link_voltage_when_aux_wire_is_broken():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.aux_broken = c.POS | c.NEG
+    sim.welded = c.POS | c.NEG
+    cs.request_open(sim.t)
+    run(cs, sim, 1500)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_WELDED
+
+
+def test_aux_disagree_after_300_ms():
+    cs, sim = make()
+    run(cs, sim, 100)
+    sim.aux_stuck_closed = c.PRE
+    run(cs, sim, 290)
+    assert cs.state == c.OPEN
+    run(cs, sim, 30)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_AUX
+    assert not cs.reset(sim.t, sim.aux())
+    sim.aux_stuck_closed = 0
+    run(cs, sim, TICK)
+    assert cs.reset(sim.t, sim.aux()) and cs.state == c.OPEN
+
+
+def test_unexpected_dropout_opens_and_never_recloses():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.fail_close = c.POS  # K_POS drops out (coil supply lost) and would not re-close
+    run(cs, sim, 400)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_DROPOUT and cs.cmd == 0
+    sim.fail_close = 0
+    assert cs.reset(sim.t, sim.aux())
+    run(cs, sim, 10000)
+    assert cs.state == c.OPEN and cs.cmd == 0
+
+
+def test_break_current_waits_then_alerts_and_opens_anyway():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.load_da = 6000  # 600 A > 500 A rating
+    run(cs, sim, TICK)
+    t_open = sim.t
+    cs.request_open(sim.t)
+    t = run_until(cs, sim, lambda: not cs.cmd & c.POS, 5000)
+    assert 3000 <= t - t_open <= 3010, t - t_open
+    assert cs.causes & (1 << FAULT_BREAK_CURRENT)
+    assert cs.open_i_max_da == 6000 and cs.open_i_last_da == 6000
+
+
+def test_break_current_opens_as_soon_as_current_falls():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.load_da = 6000
+    run(cs, sim, TICK)
+    t_open = sim.t
+    cs.request_open(sim.t)
+    run(cs, sim, 1000)
+    assert cs.cmd & c.POS  # still waiting: never open above the rating
+    sim.load_da = 1000
+    t = run_until(cs, sim, lambda: not cs.cmd & c.POS, 100)
+    assert t is not None and t - t_open < 1100
+    assert not cs.causes & (1 << FAULT_BREAK_CURRENT)
+    assert cs.open_i_last_da == 1000
+
+
+def test_permit_lost_trips_within_one_tick_and_never_recloses():
+    cs, sim = make()
+    closed(cs, sim)
+    cmd = cs.step(sim.t, int(sim.v_pack), int(sim.v_link), sim.i_da, sim.aux(), False)
+    assert not cmd & c.POS  # coil removed in the same tick
+    sim.apply(cmd)
+    run(cs, sim, 2000, permit=False)
+    assert cs.state == c.OPEN and cs.cmd == 0
+    run(cs, sim, 5000, permit=True)  # permit back: no automatic re-close
+    assert cs.state == c.OPEN and cs.cmd == 0
+
+
+def test_no_close_without_permit():
+    cs, sim = make()
+    cs.request_close(sim.t)
+    run(cs, sim, 3000, permit=False)
+    assert cs.cmd == 0 and cs.state == c.OPEN and not cs.requested
+
+
+def test_fast_toggling_locks_out_for_10_s():
+    cs, sim = make()
+    for _ in range(3):
+        closed(cs, sim)
+        cs.request_open(sim.t)
+        run_until(cs, sim, lambda: cs.state == c.OPEN, 3000)
+    assert sim.t < 10000 + 3 * 2500
+    cs.request_close(sim.t)
+    run(cs, sim, 100)
+    assert cs.lockout and cs.state == c.OPEN and cs.cmd == 0
+    assert not cs.request_close(sim.t)
+    run(cs, sim, 10000)
+    assert cs.request_close(sim.t)
+    run(cs, sim, 5000)
+    assert cs.state == c.CLOSED
+
+
+def test_reboot_starts_open_and_never_closes_by_itself():
+    cs, sim = make()
+    sim.v_link = 3000.0  # link still charged from before the brown-out
+    run(cs, sim, 20000)
+    assert cs.state == c.OPEN and cs.cmd == 0 and cs.operations == 0
