@@ -85,6 +85,6 @@ FAULTS = (
     (FAULT_CONDENSATION,        "condensation_risk",   1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
     (FAULT_SENSOR,              "sensor",              1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
     (FAULT_VALVE,               "valve",               1,  0, SEVERITY_WARNING, True,  ACTION_ALARM),
-    (FAULT_COOLANT_OVER_TEMP,   "coolant_over_temp",   1,  0, SEVERITY_FATAL,   False, _SAFE),
+    (FAULT_COOLANT_OVER_TEMP,   "coolant_over_temp",   1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
 )
 # fmt: on

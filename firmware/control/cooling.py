@@ -1,0 +1,304 @@
+"""Coolant distribution unit (CDU) control, pure: pump loop, supply temperature, protections, leaks.
+
+Units: flow 0.1 L/min (dlpm), pressure mbar, temperature 0.01 degC (cdc), speed/valve 0.01 %
+(cpct), time ms. Readings arrive in a preallocated Inputs object (None = invalid sensor).
+step_fast() (10 ms) isolates leaking zones: zone k leak -> close zone k valves in that tick, other
+zones stay open, latched until reset_leaks() with the rope dry. A broken rope (LEAK_CABLE) is a
+sensor fault, never a leak trip. step_control() (100 ms) runs the flow (or DP) PID on pump speed,
+the lead/lag pair (control/pumps.py), the mixing-valve temperature loop (every temp_period_ms),
+3-sensor voting, dew-point protection and the level / pressure / filter / low-flow / over-temp
+protections. `causes` is a bitmask of fault ids (control/fault_table.py) for the fault table.
+health: HEALTH_OK, HEALTH_DEGRADED (derate the battery), HEALTH_LOST (no flow: open contactors).
+"""
+
+from micropython import const
+
+from control.fault_table import (
+    FAULT_CONDENSATION,
+    FAULT_COOLANT_OVER_TEMP,
+    FAULT_COOLING_LOST,
+    FAULT_FILTER_CLOGGED,
+    FAULT_LEAK,
+    FAULT_LEAK_CABLE,
+    FAULT_LOW_FLOW,
+    FAULT_PRESSURE,
+    FAULT_PUMP_FAILED,
+    FAULT_PUMP_PWM_WIRE,
+    FAULT_RESERVOIR_LOW,
+    FAULT_ROTATION_FAILED,
+    FAULT_SENSOR,
+    FAULT_TACH_LOST,
+    FAULT_VALVE,
+)
+from control.pid import Pid
+from control.pumps import Pumps
+from control.ticks import ticks_diff
+from control.valves import VALVE_OK, ModulatingSupervisor, OnOffSupervisor
+from control.voting import Voter
+
+# Same values as drivers/leak_rope.py (control/ must not import drivers/).
+LEAK_DRY = const(0)
+LEAK_WET = const(1)
+LEAK_CABLE = const(2)
+
+HEALTH_OK = const(0)
+HEALTH_DEGRADED = const(1)
+HEALTH_LOST = const(2)
+
+_FULL = const(10000)
+_TEMP_PERIOD_MS = const(1000)
+_FILTER_HYST_MBAR = const(50)
+_LOW_FLOW_HYST_PCT = const(5)
+
+
+class Inputs:
+    """Preallocated readings; the composition overwrites the fields every control tick."""
+
+    def __init__(self):
+        self.flow_dlpm = None
+        self.p_supply_mbar = None
+        self.p_return_mbar = None
+        self.filter_dp_mbar = None
+        self.t_supply1_cdc = None
+        self.t_supply2_cdc = None
+        self.t_supply3_cdc = None
+        self.dew_point_cdc = None
+        self.level_ok = True
+        self.rpm0 = 0
+        self.rpm1 = 0
+        self.mix_fb_cpct = None
+        self.zone_open_ls = 0  # bit per zone
+        self.zone_closed_ls = 0
+
+
+class Cooling:
+    def __init__(self, cfg, zones=2, pumps=2):
+        g = cfg.get
+        self.zones = zones
+        self.on_dp = bool(g("pump_on_dp", 0))
+        self.flow_sp_dlpm = g("flow_setpoint_lpm", 100) * 10
+        self.dp_sp_mbar = g("dp_setpoint_kpa", 30) * 10
+        self.temp_sp_cdc = g("supply_temp_setpoint_dc", 320) * 10
+        self.fallback_cpct = g("pump_fallback_speed_pct", 100) * 100
+        self.p_sup_max_mbar = g("supply_pressure_max_kpa", 600) * 10
+        self.p_ret_min_mbar = g("return_pressure_min_kpa", 50) * 10
+        self.filter_max_mbar = g("filter_dp_max_kpa", 60) * 10
+        self.low_flow_pct = g("low_flow_pct", 90)
+        self.low_flow_ms = g("low_flow_ms", 100000)
+        self.dew_margin_cdc = g("dew_margin_dc", 30) * 10
+        self.warn_band_cdc = g("temp_warn_band_dc", 20) * 10
+        self.warn_hyst_cdc = g("temp_warn_hyst_dc", 10) * 10
+        self.warn_ms = g("temp_warn_ms", 120000)
+        self.inhibit_ms = g("startup_inhibit_ms", 1200000)
+        self.pumps = Pumps(cfg, pumps)
+        self.flow_pid = Pid(
+            g("flow_kp_milli", 5000),
+            g("flow_ki_milli", 5000),
+            self.pumps.min_cpct,
+            _FULL,
+        )
+        self.temp_pid = Pid(g("temp_kp_milli", 2000), g("temp_ki_milli", 200), 0, _FULL)
+        self.voter = Voter(g("sensor_disagree_dc", 10) * 10, g("sensor_disagree_ms", 30000))
+        stroke = g("valve_stroke_ms", 10000)
+        self.zone_sup = [OnOffSupervisor(stroke) for _ in range(zones)]
+        self.mix_sup = ModulatingSupervisor(g("valve_fb_tol_pct", 10), g("valve_settle_ms", 20000))
+        self.leak_mask = 0  # latched leaking zones
+        self.cable_mask = 0  # zones whose rope is broken (sensor fault)
+        self.zone_close = 0  # zone valves commanded closed (bit per zone)
+        self.pressure_trip = False
+        self.low_flow = False
+        self.filter_dirty = False
+        self.over_temp = False
+        self.condensation = False
+        self.sensor_fault = False
+        self.mix_demand_cpct = _FULL
+        self.temp_sp_eff_cdc = self.temp_sp_cdc
+        self.health = HEALTH_LOST
+        self.flow_proven = False
+        self.causes = 0
+        self._boot_ms = None
+        self._low_ms = -1
+        self._warn_ms = -1
+        self._temp_acc_ms = 0
+        self._was_running = False
+
+    # ---- fast tick: leak isolation -----------------------------------------------------------
+    def step_fast(self, now_ms, leak0, leak1=LEAK_DRY):
+        if leak0 == LEAK_WET:
+            self.leak_mask |= 1
+        if leak1 == LEAK_WET and self.zones > 1:
+            self.leak_mask |= 2
+        self.cable_mask = (1 if leak0 == LEAK_CABLE else 0) | (2 if leak1 == LEAK_CABLE else 0)
+        self.zone_close = self.leak_mask
+        return self.zone_close
+
+    def reset_leaks(self, leak0, leak1=LEAK_DRY):
+        """Operator reset: zones whose rope reads dry again are re-opened (never automatically)."""
+        if leak0 == LEAK_DRY:
+            self.leak_mask &= ~1
+        if leak1 == LEAK_DRY:
+            self.leak_mask &= ~2
+        self.zone_close = self.leak_mask
+
+    def reset(self):
+        """Operator reset of the latched cooling faults (pumps, pressure, valves, sensors)."""
+        self.pressure_trip = False
+        self.pumps.reset()
+        self.voter.reset()
+        self.mix_sup.reset()
+        for s in self.zone_sup:
+            s.reset()
+
+    # ---- control tick ------------------------------------------------------------------------
+    def step_control(self, now_ms, inp, dt_ms):
+        if self._boot_ms is None:
+            self._boot_ms = now_ms
+        flow = inp.flow_dlpm
+        p_sup = inp.p_supply_mbar
+        p_ret = inp.p_return_mbar
+        t_sup = self.voter.update(now_ms, inp.t_supply1_cdc, inp.t_supply2_cdc, inp.t_supply3_cdc)
+        running = self.pumps.running
+        if p_sup is not None and p_sup > self.p_sup_max_mbar:
+            self.pressure_trip = True
+        if running and p_ret is not None and p_ret < self.p_ret_min_mbar:
+            self.pressure_trip = True
+        self.sensor_fault = (
+            p_sup is None or p_ret is None or flow is None or self.voter.dropped != 0
+        )
+        run = inp.level_ok and not self.pressure_trip
+        # pump loop: flow or DP; an invalid measurement -> fallback speed, integral frozen
+        if self.on_dp:
+            pv = None if p_sup is None or p_ret is None else p_sup - p_ret
+            sp = self.dp_sp_mbar
+        else:
+            pv = flow
+            sp = self.flow_sp_dlpm
+        pid = self.flow_pid
+        if not run:
+            pid.enabled = False
+            demand = 0
+        else:
+            if not pid.enabled or not self._was_running:
+                pid.track(pid.out_min, sp, pv)  # bumpless start from min speed
+                pid.enabled = True
+            demand = pid.update(sp, pv, dt_ms)
+            if demand is None:
+                demand = self.fallback_cpct
+        self._was_running = run
+        p = self.pumps
+        p.step(now_ms, run, demand, inp.rpm0, inp.rpm1, flow, self.flow_sp_dlpm)
+        started = p.running and ticks_diff(now_ms, p._start_ms) >= p.prove_ms
+        # low flow warning: < low_flow_pct for low_flow_ms, clears 5 % higher
+        if started and flow is not None:
+            if flow * 100 < self.flow_sp_dlpm * self.low_flow_pct:
+                if self._low_ms < 0:
+                    self._low_ms = now_ms
+                if ticks_diff(now_ms, self._low_ms) >= self.low_flow_ms:
+                    self.low_flow = True
+            else:
+                self._low_ms = -1
+                if flow * 100 >= self.flow_sp_dlpm * (self.low_flow_pct + _LOW_FLOW_HYST_PCT):
+                    self.low_flow = False
+        else:
+            self._low_ms = -1
+        fdp = inp.filter_dp_mbar
+        if fdp is not None:
+            if fdp > self.filter_max_mbar:
+                self.filter_dirty = True
+            elif fdp < self.filter_max_mbar - _FILTER_HYST_MBAR:
+                self.filter_dirty = False
+        self.flow_proven = (
+            started
+            and flow is not None
+            and flow * 100 >= self.flow_sp_dlpm * p.fail_flow_pct
+            and not p.both_failed()
+        )
+        self._temperature(now_ms, dt_ms, t_sup, inp.dew_point_cdc, inp.mix_fb_cpct)
+        vfault = self.mix_sup.fault != VALVE_OK
+        for k in range(self.zones):
+            bit = 1 << k
+            s = self.zone_sup[k].step(
+                now_ms,
+                bool(self.zone_close & bit),
+                bool(inp.zone_open_ls & bit),
+                bool(inp.zone_closed_ls & bit),
+            )
+            if s != VALVE_OK:
+                vfault = True
+        self._publish(run, vfault, inp.level_ok)
+
+    def _temperature(self, now_ms, dt_ms, t_sup, dew, fb):
+        sp = self.temp_sp_cdc
+        if dew is not None and dew + self.dew_margin_cdc > sp:
+            sp = dew + self.dew_margin_cdc  # raise the setpoint when the dew point rises
+        self.temp_sp_eff_cdc = sp
+        self.condensation = (
+            t_sup is not None and dew is not None and t_sup < dew + self.dew_margin_cdc
+        )
+        self._temp_acc_ms += dt_ms
+        if self._temp_acc_ms >= _TEMP_PERIOD_MS:
+            # reverse acting: hotter than setpoint -> more cooling; error = pv - sp
+            if t_sup is None or self.mix_sup.fault != VALVE_OK:
+                self.mix_demand_cpct = _FULL  # fail position: full cooling
+            else:
+                u = self.temp_pid.update(t_sup, sp, self._temp_acc_ms)
+                self.mix_demand_cpct = _FULL if u is None else u
+            self._temp_acc_ms = 0
+        self.mix_sup.step(now_ms, self.mix_demand_cpct, fb)
+        if self.mix_sup.fault != VALVE_OK:
+            self.mix_demand_cpct = _FULL
+        # over-temperature warning: > sp + band for warn_ms, clears below sp + hysteresis,
+        # inhibited for inhibit_ms after start-up
+        if t_sup is None or ticks_diff(now_ms, self._boot_ms) < self.inhibit_ms:
+            self._warn_ms = -1
+            return
+        if t_sup > sp + self.warn_band_cdc:
+            if self._warn_ms < 0:
+                self._warn_ms = now_ms
+            if ticks_diff(now_ms, self._warn_ms) >= self.warn_ms:
+                self.over_temp = True
+        else:
+            self._warn_ms = -1
+            if t_sup < sp + self.warn_hyst_cdc:
+                self.over_temp = False
+
+    def _publish(self, run, vfault, level_ok):
+        p = self.pumps
+        c = 0
+        if p.failed:
+            c |= 1 << FAULT_PUMP_FAILED
+        if p.tach_lost:
+            c |= 1 << FAULT_TACH_LOST
+        if p.pwm_wire:
+            c |= 1 << FAULT_PUMP_PWM_WIRE
+        if p.both_failed():
+            c |= 1 << FAULT_COOLING_LOST
+        if p.rotation_failed:
+            c |= 1 << FAULT_ROTATION_FAILED
+        if self.low_flow:
+            c |= 1 << FAULT_LOW_FLOW
+        if self.filter_dirty:
+            c |= 1 << FAULT_FILTER_CLOGGED
+        if not level_ok:
+            c |= 1 << FAULT_RESERVOIR_LOW
+        if self.pressure_trip:
+            c |= 1 << FAULT_PRESSURE
+        if self.leak_mask:
+            c |= 1 << FAULT_LEAK
+        if self.cable_mask:
+            c |= 1 << FAULT_LEAK_CABLE
+        if self.condensation:
+            c |= 1 << FAULT_CONDENSATION
+        if self.sensor_fault:
+            c |= 1 << FAULT_SENSOR
+        if vfault:
+            c |= 1 << FAULT_VALVE
+        if self.over_temp:
+            c |= 1 << FAULT_COOLANT_OVER_TEMP
+        self.causes = c
+        if not run or p.both_failed() or not self.flow_proven:
+            self.health = HEALTH_LOST
+        elif c & ~((1 << FAULT_TACH_LOST) | (1 << FAULT_CONDENSATION) | (1 << FAULT_LEAK_CABLE)):
+            self.health = HEALTH_DEGRADED
+        else:
+            self.health = HEALTH_OK
