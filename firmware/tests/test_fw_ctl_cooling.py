@@ -428,3 +428,9 @@ def test_zone_valve_stuck_reported_by_cooling():
     c.step_fast(0, cl.LEAK_WET, cl.LEAK_DRY)
     run(c, inp, h, 3100)  # limit switches still show zone 1 open
     assert c.causes & bit(FAULT_VALVE)
+
+
+def test_leak_states_match_driver_consts():
+    from drivers import leak_rope as lr
+
+    assert (cl.LEAK_DRY, cl.LEAK_WET, cl.LEAK_CABLE) == (lr.LEAK_DRY, lr.LEAK_WET, lr.LEAK_CABLE)

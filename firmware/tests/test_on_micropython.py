@@ -32,7 +32,11 @@ MODULES = sorted(p.stem for p in TESTS.glob("test_*.py") if p.name != Path(__fil
 @functools.lru_cache(maxsize=1)
 def _compiled_tree():
     out = Path(tempfile.mkdtemp(prefix="gridpod-mpy-"))
-    sources = [p for d in ("app", "comms", "control", "hal") for p in (FIRMWARE / d).rglob("*.py")]
+    sources = [
+        p
+        for d in ("app", "comms", "control", "drivers", "hal")
+        for p in (FIRMWARE / d).rglob("*.py")
+    ]
     sources += [p for p in TESTS.glob("*.py") if p.name not in ("conftest.py", Path(__file__).name)]
     for src in sources:
         rel = src.relative_to(TESTS if src.parent == TESTS else FIRMWARE).with_suffix(".mpy")

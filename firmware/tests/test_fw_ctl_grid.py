@@ -1,0 +1,148 @@
+"""Interlocks, peak shaving and energy (control/interlocks.py, peak_shaving.py, energy.py)."""
+
+from control import energy as en
+from control import interlocks as il
+from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
+from control.fault_table import FAULT_INTERLOCK_OPEN
+from control.peak_shaving import PeakShaver
+from support import IS_MICROPYTHON
+
+
+# ---- interlocks ---------------------------------------------------------------------------------
+def test_permit_needs_close_permitted_loop_and_cooling():
+    i = il.Interlocks({})
+    assert i.step(True, True, HEALTH_OK, False, False)
+    assert i.power_limit_pct == 100 and i.status & il.STATUS_BATTERY_PERMIT
+    assert not i.step(False, True, HEALTH_OK, False, False)  # maintenance / safe mode
+    assert not i.step(True, True, HEALTH_LOST, False, False)  # flow not proven
+    assert not i.step(True, False, HEALTH_OK, False, False)  # interlock loop open
+    assert i.causes == 1 << FAULT_INTERLOCK_OPEN
+
+
+def test_degraded_cooling_derates_before_trip_and_lost_cooling_alarms():
+    i = il.Interlocks({})
+    assert i.step(True, True, HEALTH_DEGRADED, False, False)  # still permitted...
+    assert i.power_limit_pct == 50 and i.status & il.STATUS_DERATED  # ...but derated
+    assert not i.step(True, True, HEALTH_LOST, True, False)
+    assert i.alarm and i.status & il.STATUS_COOLING_LOST and i.power_limit_pct == 0
+
+
+# ---- peak shaving -------------------------------------------------------------------------------
+def _shaver(**cfg):
+    base = {"grid_import_limit_kw": 500, "peak_shaving_enable": 1, "pcs_max_kw": 100}
+    base.update(cfg)
+    return PeakShaver(base)
+
+
+def _pcs_follow(pcs_w, sp_w, dt_ms, ramp_w_s=50000):
+    step = ramp_w_s * dt_ms // 1000
+    if sp_w > pcs_w + step:
+        return pcs_w + step
+    if sp_w < pcs_w - step:
+        return pcs_w - step
+    return sp_w
+
+
+def test_spike_profile_holds_grid_import_at_limit_while_soc_above_floor():
+    ps = _shaver(pcs_ramp_kw_s=200)
+    soc = 800
+    pcs = 0
+    worst_over = 0
+    charged = False
+    # 0-10 s 450 kW, then a 5 s ramp to a 580 kW spike for 60 s, then back to 450 kW
+    for k in range(0, 1200):
+        t = k * 100
+        if t < 10000:
+            load = 450000
+        elif t < 15000:
+            load = 450000 + (t - 10000) * 130000 // 5000
+        elif t < 75000:
+            load = 580000
+        else:
+            load = 450000
+        sp = ps.step(t, 100, load, soc, 2500, True, 100)
+        pcs = _pcs_follow(pcs, sp, 100)
+        grid = load - pcs
+        if t >= 16000 and t < 75000:
+            worst_over = max(worst_over, grid - 500000)
+        if t > 80000 and sp < 0:
+            charged = True
+    assert worst_over <= 2000, worst_over  # held at the limit (within ramp tolerance)
+    assert charged  # below the limit the battery recharges
+
+
+def test_no_discharge_at_soc_floor_temperature_cooling_or_open_contactors():
+    ps = _shaver(pcs_ramp_kw_s=1000)
+    assert ps.step(0, 100, 600000, 190, 2500, True, 100) == 0  # SOC below 20 %
+    assert ps.step(100, 100, 600000, 500, 5000, True, 100) == 0  # battery at 50 degC
+    assert ps.step(200, 100, 600000, 500, None, True, 100) == 0  # temperature invalid
+    assert ps.step(300, 100, 600000, 500, 2500, False, 100) == 0  # contactors open
+    assert ps.step(400, 100, 600000, 500, 2500, True, 0) == 0  # cooling lost
+    assert ps.step(500, 100, 600000, 500, 2500, True, 50) == 50000  # derated cap 50 %
+
+
+def test_ramp_limited():
+    ps = _shaver(pcs_ramp_kw_s=50)
+    assert ps.step(0, 100, 600000, 500, 2500, True, 100) == 5000
+    assert ps.step(100, 100, 600000, 500, 2500, True, 100) == 10000
+
+
+def test_lease_expiry_reverts_to_safe_zero():
+    ps = _shaver(pcs_ramp_kw_s=1000, setpoint_lease_ms=60000, peak_shaving_enable=0)
+    ps.write_enable(0, 1)
+    ps.write_limit(0, 400)
+    assert ps.step(1000, 100, 450000, 500, 2500, True, 100) == 50000
+    assert ps.step(59000, 100, 450000, 500, 2500, True, 100) == 50000
+    assert ps.step(60000, 100, 450000, 500, 2500, True, 100) == 0
+    assert not ps.enabled and ps.limit_w == 500000 and not ps.leased
+
+
+# ---- energy -------------------------------------------------------------------------------------
+def _value(e, idx):
+    return e.hi[idx] * 65536 + e.lo[idx]
+
+
+def test_energy_counters_accumulate_wh_exactly():
+    e = en.Energy()
+    for _ in range(3600):
+        e.step(1000, 100000, 5000, 20000, 85000)  # 100 kW IT for 1 h
+    assert _value(e, en.E_IT) == 100000
+    assert _value(e, en.E_COOLING) == 5000
+    assert _value(e, en.E_BATT_OUT) == 20000 and _value(e, en.E_BATT_IN) == 0
+    assert _value(e, en.E_GRID_IMPORT) == 85000
+    for _ in range(36):
+        e.step(100, 0, 0, -10000, 0)  # charging 10 kW for 3.6 s = 10 Wh
+    assert _value(e, en.E_BATT_IN) == 10
+
+
+def test_energy_counter_past_2_pow_30_and_wrap_at_2_pow_32():
+    e = en.Energy()
+    start = (1 << 30) - 10
+    e.preset(en.E_IT, start >> 16, start & 0xFFFF)
+    for _ in range(36):
+        e.step(1000, 10000000 // 10, 0, 0, 0)  # 1 MW for 36 s = 10 kWh
+    assert _value(e, en.E_IT) == start + 10000
+    for v in e.hi + e.lo:
+        assert 0 <= v <= 0xFFFF  # halves stay 16-bit: small ints on any port
+    e.preset(en.E_IT, 0xFFFF, 0xFFFF)
+    e.step(1000, 3600, 0, 0, 0)  # 3.6 kW for 1 s = 1 Wh
+    assert _value(e, en.E_IT) == 0  # wraps at 2**32
+    if IS_MICROPYTHON:
+        import micropython
+
+        # the accumulation path allocates nothing (no big ints, no floats)
+        micropython.heap_lock()
+        try:
+            e.step(1000, 1000000, 5000, -20000, 1000000)
+        finally:
+            micropython.heap_unlock()
+
+
+def test_energy_per_token_at_it_and_module_boundary():
+    e = en.Energy()
+    e.write_tokens(1000)
+    for _ in range(10):
+        e.step(1000, 1000, 200, -100, 1300)  # 1 kW IT, 0.2 kW cooling, 0.1 kW charging
+    e.write_tokens(1000 + 500)  # 10 kJ IT over 500 tokens
+    assert e.mj_per_token_it == 20000
+    assert e.mj_per_token_module == 26000  # (1000 + 200 + 100) W * 10 s / 500
