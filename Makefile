@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test fat bench lint typecheck compile vboard clean help
+.PHONY: setup test fat bench lint typecheck compile vboard clean help browser
 
 help:
 	@echo "make setup      install everything into $(VENV)"
@@ -21,7 +21,15 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
+
+# Headless Chromium renders the FAT certificate in a test; installed when we may (root + apt).
+browser:
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && (apt-get update -qq && apt-get install -y -qq chromium-headless-shell >/dev/null) ; } \
+	  || echo "note: no headless Chromium; the certificate render test will be skipped"
 
 setup: $(STAMP)
 
@@ -33,6 +41,7 @@ fat: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m gridpod.benchmarks
+	$(PY) -m gridpod.hil.soak
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -92,16 +92,23 @@ class HarnessHost:
                 self.sim_ms = abs_ms
                 self.changed.notify_all()
 
-    def run_until(self, sim_s: float, timeout_s: float, why_stuck=lambda: "") -> bool:
-        """Wait until the simulated clock reaches sim_s; False on timeout or why_stuck()."""
+    def run_until(
+        self, sim_s: float, timeout_s: float, why_stuck=lambda: "", stall_s: float | None = None
+    ) -> bool:
+        """Wait until the simulated clock reaches sim_s. False on timeout, when why_stuck()
+        says so, or when the clock stood still for stall_s wall seconds (firmware not running)."""
         target = int(sim_s * 1000)
         deadline = time.monotonic() + timeout_s
+        last_ms, last_change = self.sim_ms, time.monotonic()
         with self.changed:
             while self.sim_ms < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or why_stuck():
+                now = time.monotonic()
+                if self.sim_ms != last_ms:
+                    last_ms, last_change = self.sim_ms, now
+                stalled = stall_s is not None and now - last_change > stall_s
+                if now >= deadline or stalled or why_stuck():
                     return False
-                self.changed.wait(min(left, 0.5))
+                self.changed.wait(min(deadline - now, 0.5))
         return True
 
     # ----- messages ---------------------------------------------------------------------------

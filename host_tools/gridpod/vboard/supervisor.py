@@ -193,9 +193,14 @@ class VirtualBoard:
     def stop_at_ms(self):
         return self.host.stop_at_ms
 
-    def run_until(self, sim_s: float, timeout_s: float = 120.0) -> None:
-        """Block until the simulated clock reaches sim_s (the firmware must be running)."""
-        if not self.host.run_until(sim_s, timeout_s, lambda: self.stopped_reason):
+    def run_until(self, sim_s: float, timeout_s: float = 300.0, stall_s: float = 20.0) -> None:
+        """Block until the simulated clock reaches sim_s (the firmware must be running).
+
+        Fails fast when the clock stands still for stall_s wall seconds: the firmware crashed
+        to the REPL or hangs, and waiting longer would only hide that."""
+        if self.stop_at_ms is not None:
+            sim_s = min(sim_s, self.stop_at_ms / 1000)
+        if not self.host.run_until(sim_s, timeout_s, lambda: self.stopped_reason, stall_s):
             raise VirtualBoardError(
                 f"simulated clock stuck at {self.sim_ms / 1000:.3f} s, wanted {sim_s} s "
                 f"({self.stopped_reason or 'is the firmware scan loop running?'})"
