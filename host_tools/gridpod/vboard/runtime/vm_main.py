@@ -238,7 +238,7 @@ def run(argv):
     builtins.print = cooked_print
     modules = sys.modules
     modules["sys"] = Proxy(
-        real_sys, ("modules",), {"stdout": out, "stderr": out, "print_exception": print_exception}
+        real_sys, (), {"stdout": out, "stderr": out, "print_exception": print_exception}
     )
     modules["os"] = Proxy(
         os, ("system", "getenv", "putenv", "unsetenv", "VfsPosix"), {"umount": vfs.umount}
