@@ -16,7 +16,7 @@ welded / aux / drop-out go to FAULT, which needs the cause gone AND reset().
 
 from micropython import const
 
-from control.fault_table import (
+from control.control_faults import (
     FAULT_BREAK_CURRENT,
     FAULT_CONTACTOR_AUX,
     FAULT_CONTACTOR_DROPOUT,

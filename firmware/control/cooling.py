@@ -13,7 +13,7 @@ health: HEALTH_OK, HEALTH_DEGRADED (derate the battery), HEALTH_LOST (no flow: o
 
 from micropython import const
 
-from control.fault_table import (
+from control.control_faults import (
     FAULT_CONDENSATION,
     FAULT_COOLANT_OVER_TEMP,
     FAULT_COOLING_LOST,

@@ -9,7 +9,7 @@ for the IT side. An open interlock loop is FAULT_INTERLOCK_OPEN.
 
 from micropython import const
 
-from control.fault_table import FAULT_INTERLOCK_OPEN
+from control.control_faults import FAULT_INTERLOCK_OPEN
 
 # status bits (published for the IT side)
 STATUS_COOLING_LOST = const(1)

@@ -6,7 +6,7 @@ speed of the running pump(s) (capped), rpm = 3000 x speed; each catalogue fault 
 
 from control import cooling as cl
 from control import valves as va
-from control.fault_table import (
+from control.control_faults import (
     FAULT_CONDENSATION,
     FAULT_COOLANT_OVER_TEMP,
     FAULT_COOLING_LOST,

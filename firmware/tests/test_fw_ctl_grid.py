@@ -2,8 +2,8 @@
 
 from control import energy as en
 from control import interlocks as il
+from control.control_faults import FAULT_INTERLOCK_OPEN
 from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
-from control.fault_table import FAULT_INTERLOCK_OPEN
 from control.peak_shaving import PeakShaver
 from support import IS_MICROPYTHON
 
@@ -146,3 +146,19 @@ def test_energy_per_token_at_it_and_module_boundary():
     e.write_tokens(1000 + 500)  # 10 kJ IT over 500 tokens
     assert e.mj_per_token_it == 20000
     assert e.mj_per_token_module == 26000  # (1000 + 200 + 100) W * 10 s / 500
+
+
+def test_control_fault_rows_combine_with_platform_rows_in_one_table():
+    from control.control_faults import CONTROL_FAULTS, FAULT_CONTACTOR_WELDED, FAULT_LEAK
+    from control.fault_table import FAULTS
+    from control.faults import ACTION_OPEN_CONTACTORS, FaultTable
+
+    ft = FaultTable(FAULTS + CONTROL_FAULTS)  # raises on a duplicate or out-of-range id
+    assert len(FAULTS) + len(CONTROL_FAULTS) == 30
+    assert ft.update(FAULT_CONTACTOR_WELDED, True, 0)  # control/ did the timing: 1 sample
+    assert ft.action_mask & ACTION_OPEN_CONTACTORS
+    ft.update(FAULT_CONTACTOR_WELDED, False, 10)
+    assert ft.is_active(FAULT_CONTACTOR_WELDED)  # latched until reset
+    assert ft.reset_latched(20) == 1
+    ft.update(FAULT_LEAK, True, 30)
+    assert ft.is_active(FAULT_LEAK)
