@@ -120,7 +120,6 @@ def _open_link(board):
 
 def open_platform(board):
     import json
-
     import os
 
     link = _open_link(board)

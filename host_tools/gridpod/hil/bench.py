@@ -2,20 +2,18 @@
 (L2 console-only for now).
 
 open_bench("virtual") starts a VirtualBoard around a monitored plant model (gridpod.plant with
-the invariant monitors of hil/monitors.py), deploys the firmware with mpremote (as on a real
-board), power-cycles it and waits for the application's boot banner. Anything that goes wrong
+the invariant monitors of hil/monitors.py), deploys the firmware with `gridpod deploy` (as on a
+real board), power-cycles it and waits for the application's boot banner. Anything that goes wrong
 on the way (VM does not start, port vanishes, no banner) is a BenchError: a bench problem, never
 a firmware verdict.
 """
 
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from .. import GridpodError
-from ..firmware_tree import firmware_files
 
 BOOT_BANNER = b"gridpod: module "
 
@@ -37,27 +35,6 @@ def mpremote(port: str, *args: str, timeout_s: float = 60.0) -> str:
             f"mpremote {' '.join(args[:2])} failed: {msg[-1] if msg else proc.returncode}"
         )
     return proc.stdout
-
-
-def deploy_with_mpremote(port: str, board: str) -> int:
-    """Copy the compiled firmware tree to the board's flash; return the number of files."""
-    files = firmware_files(board)
-    with tempfile.TemporaryDirectory(prefix="gridpod-stage-") as stage:
-        root = Path(stage)
-        for name, data in files.items():
-            path = root / name.lstrip("/")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        args = []
-        for entry in sorted(root.iterdir()):
-            if args:
-                args.append("+")
-            if entry.is_dir():
-                args += ["fs", "cp", "-r", str(entry), ":"]
-            else:
-                args += ["fs", "cp", str(entry), ":" + entry.name]
-        mpremote(port, *args, timeout_s=120)
-    return len(files)
 
 
 class Bench:
@@ -104,14 +81,24 @@ class VirtualBench(Bench):
         self.plant.plant.bench_hooks.update(
             brown_out=self._brown_out, power_loss_during_write=self._power_loss_during_write
         )
-        self.deployed_files = 0
+        self.deploy_summary: dict = {}
+        self.deploy_log: list[str] = []
         if deploy:
+            from ..deploy import deploy as deploy_firmware
+
             try:
-                self.deployed_files = deploy_with_mpremote(self.console_port, board)
+                # The product's own deploy (mpy-cross, manifest, verify, atomic switch), as a
+                # technician runs it on a real board.
+                self.deploy_summary = deploy_firmware(
+                    self.console_port, board, log=self.deploy_log.append
+                )
                 self.reset()
-            except BenchError:
+            except GridpodError as e:
+                tail = bytes(self.vb.console_log[-300:]).decode(errors="replace")
                 self.vb.close()
-                raise
+                raise BenchError(
+                    f"deploy to the virtual board failed: {e}; console: {tail!r}"
+                ) from e
 
     def _brown_out(self, on: bool, when_s: float | None = None) -> None:
         if on:
