@@ -1,0 +1,214 @@
+"""The App's Modbus points on the fake HAL: identity, access level (PIN, wrong-PIN rate limit and
+lockout end, unlock expiry, lock), writes without the level change nothing, safety limits never
+writable, setpoint leases reverting with their status bits.
+
+The slave and the points are ticked directly with a test-chosen clock (no scheduler), so minutes
+of simulated time cost nothing.
+"""
+
+from app.access import hash_pin
+from app.app import App
+from comms.modbus_rtu import crc16
+from comms.register_bank import REASON_ACCESS, REASON_LOCKOUT, REASON_PIN, REASON_RANGE
+from support import BOARD, fake_platform, tmp_dir
+
+PIN = "2468"
+FLOW_SP = 100
+GRID_LIMIT = 103
+LEASE_S = 110
+ACCESS_LEVEL = 200
+ACCESS_PIN = 201
+# input registers
+STATUS_FLAGS = 109
+LEASE_EXPIRED = 110
+ACCESS_REMAINING_S = 112
+ACCESS_FAILURES = 113
+ACCESS_LOCKOUT_S = 114
+LAST_ERROR = 146
+
+
+def _frame(*pdu):
+    data = bytes(pdu)
+    crc = crc16(data, len(data))
+    return data + bytes((crc & 0xFF, crc >> 8))
+
+
+class Module:
+    def __init__(self):
+        self.platform = fake_platform()
+        self.app = App(self.platform, BOARD, tmp_dir(), log_slots=16)
+        self.app.points.cfg["pin_operator"] = hash_pin(PIN)
+        self.uart = self.platform.uarts["RS485"]
+        self.now_ms = 1000
+
+    def advance(self, ms):
+        """Tick the slave every 10 ms and the points every 100 ms for ms of simulated time."""
+        end = self.now_ms + ms
+        while self.now_ms < end:
+            self.now_ms += 10
+            self.app.modbus.tick(self.now_ms)
+            if self.now_ms % 100 == 0:
+                self.app.points.tick(self.now_ms)
+
+    def ask(self, req):
+        self.uart.inject(req)
+        self.advance(30)
+        out = self.uart.tx_bytes()
+        self.uart.clear_tx()
+        return out
+
+    def holding(self, addr, qty=1):
+        r = self.ask(_frame(1, 3, addr >> 8, addr & 0xFF, 0, qty))
+        assert len(r) == 5 + 2 * qty and crc16(r, len(r)) == 0, r
+        return [(r[3 + 2 * i] << 8) | r[4 + 2 * i] for i in range(qty)]
+
+    def inp(self, addr):
+        r = self.ask(_frame(1, 4, addr >> 8, addr & 0xFF, 0, 1))
+        assert len(r) == 7, r
+        return (r[3] << 8) | r[4]
+
+    def write(self, addr, value):
+        """FC06; returns 0 on the echo or the exception code."""
+        req = _frame(1, 6, addr >> 8, addr & 0xFF, (value >> 8) & 0xFF, value & 0xFF)
+        r = self.ask(req)
+        if r == req:
+            return 0
+        assert len(r) == 5 and r[1] == 0x86, r
+        return r[2]
+
+    def pin(self, text):
+        raw = text.encode() + b"\0" * (8 - len(text))
+        req = _frame(1, 16, 0, ACCESS_PIN, 0, 4, 8, *raw)
+        r = self.ask(req)
+        if r == _frame(1, 16, 0, ACCESS_PIN, 0, 4):
+            return 0
+        assert len(r) == 5 and r[1] == 0x90, r
+        return r[2]
+
+
+def test_identity_block():
+    m = Module()
+    words = m.holding(0, 8)
+    assert words[0] == 0x4750
+    assert words[1] >= 1
+    assert m.holding(7) == [1]  # modbus_unit from the config
+
+
+def test_writes_without_access_level_are_refused_and_change_nothing():
+    m = Module()
+    before = m.holding(FLOW_SP, 12)
+    assert m.write(FLOW_SP, 150) == 4
+    assert m.inp(LAST_ERROR) == REASON_ACCESS
+    assert m.write(LEASE_S, 5) == 4
+    r = m.ask(_frame(1, 5, 0, 0, 0xFF, 0))  # contactor close request
+    assert r[1] == 0x85 and r[2] == 4
+    r = m.ask(_frame(1, 15, 0, 0, 0, 4, 1, 0x0F))
+    assert r[1] == 0x8F and r[2] == 4
+    assert m.holding(FLOW_SP, 12) == before
+    r = m.ask(_frame(1, 1, 0, 0, 0, 4))
+    assert r[3] == 0
+
+
+def test_pin_unlocks_and_never_reads_back_and_lock_relocks():
+    m = Module()
+    assert m.pin(PIN) == 0
+    assert m.holding(ACCESS_LEVEL) == [1]
+    assert m.holding(ACCESS_PIN, 4) == [0, 0, 0, 0]
+    assert m.inp(STATUS_FLAGS) & 2
+    assert m.write(FLOW_SP, 150) == 0
+    assert m.holding(FLOW_SP) == [150]
+    assert m.write(FLOW_SP, 1001) == 4  # unlocked, but out of range: never applied
+    assert m.inp(LAST_ERROR) == REASON_RANGE
+    assert m.holding(FLOW_SP) == [150]
+    assert m.write(ACCESS_LEVEL, 1) == 4  # the level cannot be written up, only to 0
+    assert m.write(ACCESS_LEVEL, 0) == 0
+    assert m.holding(ACCESS_LEVEL) == [0]
+    assert m.write(FLOW_SP, 160) == 4
+
+
+def test_safety_limits_are_never_writable_even_unlocked():
+    m = Module()
+    assert m.pin(PIN) == 0
+    before = m.holding(300, 8)
+    for addr in range(300, 308):
+        assert m.write(addr, 1) == 2, addr
+    r = m.ask(_frame(1, 16, 1, 0x2C, 0, 8, 16, *([0] * 16)))
+    assert r[1] == 0x90 and r[2] == 2
+    assert m.holding(300, 8) == before
+
+
+def test_wrong_pins_are_rate_limited_and_the_lockout_ends():
+    m = Module()
+    for i in range(3):
+        assert m.pin("1111") == 4
+        assert m.inp(LAST_ERROR) == REASON_PIN
+        assert m.inp(ACCESS_FAILURES) == i + 1
+    assert m.inp(STATUS_FLAGS) & 4  # PIN lockout flag
+    assert 29 <= m.inp(ACCESS_LOCKOUT_S) <= 30
+    assert m.pin(PIN) == 4  # even the right PIN is refused, unchecked, while locked out
+    assert m.inp(LAST_ERROR) == REASON_LOCKOUT
+    assert m.holding(ACCESS_LEVEL) == [0]
+    m.advance(25000)
+    assert m.pin(PIN) == 4 and m.inp(LAST_ERROR) == REASON_LOCKOUT
+    m.advance(5500)  # 30 s after the third failure
+    assert m.inp(ACCESS_LOCKOUT_S) == 0 and not m.inp(STATUS_FLAGS) & 4
+    assert m.pin(PIN) == 0
+    assert m.holding(ACCESS_LEVEL) == [1] and m.inp(ACCESS_FAILURES) == 0
+
+
+def test_one_wrong_pin_after_a_lockout_does_not_relock():
+    m = Module()
+    for _ in range(3):
+        m.pin("0000")
+    m.advance(31000)
+    assert m.pin("0000") == 4 and m.inp(LAST_ERROR) == REASON_PIN  # checked again: 1 failure
+    assert m.inp(ACCESS_FAILURES) == 1 and m.inp(ACCESS_LOCKOUT_S) == 0
+    assert m.pin(PIN) == 0
+
+
+def test_unlock_expires_five_minutes_after_the_last_write():
+    m = Module()
+    assert m.pin(PIN) == 0
+    assert 299 <= m.inp(ACCESS_REMAINING_S) <= 300
+    m.advance(200000)
+    assert m.write(LEASE_S, 3600) == 0  # a write renews the unlock
+    m.advance(250000)  # 450 s after the PIN, 250 s after the last write
+    assert m.holding(ACCESS_LEVEL) == [1]
+    assert m.write(LEASE_S, 3600) == 0
+    m.advance(300000)
+    assert m.holding(ACCESS_LEVEL) == [0]
+    assert not m.inp(STATUS_FLAGS) & 2
+    assert m.write(LEASE_S, 60) == 4 and m.inp(LAST_ERROR) == REASON_ACCESS
+    assert m.holding(LEASE_S) == [3600]
+
+
+def test_lease_expiry_reverts_the_setpoint_and_sets_its_status_bits():
+    m = Module()
+    default = m.holding(GRID_LIMIT)[0]
+    assert m.pin(PIN) == 0
+    assert m.write(LEASE_S, 2) == 0
+    assert m.write(GRID_LIMIT, default + 77) == 0
+    m.advance(1500)
+    assert m.write(GRID_LIMIT, default + 78) == 0  # renewed before it ran out
+    m.advance(1500)
+    assert m.holding(GRID_LIMIT) == [default + 78]
+    assert m.inp(LEASE_EXPIRED) == 0 and not m.inp(STATUS_FLAGS) & 1
+    m.advance(700)  # 2.2 s after the last write: the control tick reverted it
+    assert m.holding(GRID_LIMIT) == [default]
+    assert m.inp(LEASE_EXPIRED) == 1 << 3  # grid_import_limit_kw is the 4th leased setpoint
+    assert m.inp(STATUS_FLAGS) & 1
+    r = m.ask(_frame(1, 2, 0, 2, 0, 1))  # discrete lease_expired_any
+    assert r[3] == 1
+    assert m.write(GRID_LIMIT, default + 1) == 0  # a new write clears its bit
+    assert m.inp(LEASE_EXPIRED) == 0 and not m.inp(STATUS_FLAGS) & 1
+    assert m.holding(FLOW_SP)[0] == m.app.config.values["flow_setpoint_lpm"]  # never leased
+
+
+def test_fault_reset_coil_reads_back_zero_and_open_wins():
+    m = Module()
+    assert m.pin(PIN) == 0
+    assert m.ask(_frame(1, 5, 0, 2, 0xFF, 0)) == _frame(1, 5, 0, 2, 0xFF, 0)
+    r = m.ask(_frame(1, 15, 0, 0, 0, 2, 1, 0b11))  # close and open requested together
+    assert r == _frame(1, 15, 0, 0, 0, 2)
+    r = m.ask(_frame(1, 1, 0, 0, 0, 4))
+    assert r[3] == 0b0010  # open wins; fault_reset already back to 0
