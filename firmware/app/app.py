@@ -8,6 +8,8 @@ Maintenance mode (config rejected) and safe mode (boot loop) keep the loop runni
 heartbeat, console) with outputs safe and contactor closing refused; see app.state / app.safety.
 """
 
+import gc
+
 import comms.register_map  # noqa: F401 - loaded first, while the heap has room for its text
 from comms.modbus_rtu import ModbusSlave
 from comms.register_bank import RegisterBank
@@ -22,9 +24,9 @@ from control.fault_table import (
 from control.faults import F_SEVERITY, SEVERITY_FATAL, FaultTable
 from hal import RESET_WATCHDOG
 
-from app import state
+from app import boot_config, state
+from app.boot_config import CONFIG_DEFAULTS, CONFIG_INVALID
 from app.bootguard import BootGuard
-from app.config import CONFIG_DEFAULTS, CONFIG_INVALID, ConfigStore
 from app.eventlog import (
     EV_BOOT,
     EV_CONFIG_DEFAULTS,
@@ -47,7 +49,7 @@ STATUS_LED = "STATUS_LED"
 
 
 class App:
-    def __init__(self, platform, board, root="/", log_slots=256):
+    def __init__(self, platform, board, root="/", log_slots=256, config=None):
         state.reset()
         self.platform = platform
         self.board = board
@@ -62,9 +64,11 @@ class App:
             print("gridpod: event log unavailable:", e)
         self.log.boot_count = self.log.last_boot_count + 1
 
-        self.config = ConfigStore(root + "config.json")
-        status = self.config.load()
+        # config: a boot_config.LoadedConfig when startup loaded it before importing this module
+        self.config = config if config is not None else boot_config.load(root + "config.json")
+        status = self.config.status
         cfg = self.config.values
+        gc.collect()  # the parser's temporaries go before the long-lived tables are built
 
         self.faults = FaultTable(FAULTS, self._on_fault)
         state.faults = self.faults
@@ -117,8 +121,11 @@ class App:
             uart = platform.uart(
                 RS485, cfg["modbus_baud"], 8, cfg["modbus_parity"], cfg["modbus_stop_bits"]
             )
+            gc.collect()
             bank = RegisterBank()
+            gc.collect()
             self.points = ModbusPoints(bank, self, self.config, board, now_ms)
+            gc.collect()
             self.modbus = ModbusSlave(
                 uart,
                 bank,
@@ -138,6 +145,11 @@ class App:
         self.housekeeping = Housekeeping(self.log, self.guard, self.faults)
         self.scheduler.add(self.housekeeping, SLOT_HOUSEKEEPING)
         self.watchdog = None
+
+    def release_boot(self):
+        """Called once the App is built (app/startup.py): drop the board dict (~10 KB of heap;
+        the HAL keeps what it needs). self.board is None while the App runs."""
+        self.board = None
 
     def _print_banner(self, cfg):
         print(

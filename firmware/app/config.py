@@ -13,16 +13,10 @@ encoded as UTF-8. Saves are atomic (app.fsutil.write_atomic). load() sets `statu
 
 from binascii import crc32
 
-from micropython import const
-
 from app import fsutil
 from app.access import is_valid_hash
+from app.boot_config import CONFIG_DEFAULTS, CONFIG_INVALID, CONFIG_OK
 from app.config_schema import BAUD_RATES, CONFIG_VERSION, rows
-
-CONFIG_OK = const(0)
-CONFIG_DEFAULTS = const(1)
-CONFIG_INVALID = const(2)
-
 
 _SHORT_ESCAPES = {
     '"': '\\"',

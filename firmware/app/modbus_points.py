@@ -15,7 +15,6 @@ pump rotation; fault_reset runs App.reset_faults() and reads back 0.
 Physical telemetry has no drivers yet: those registers hold the not-available sentinel.
 """
 
-
 from comms.modbus_rtu import crc16
 from comms.register_bank import (
     A_L1,

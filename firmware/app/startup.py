@@ -3,11 +3,24 @@
 
 Never raises for expected problems: a missing board file or the escape prints one line and
 returns None, leaving the REPL reachable.
+
+Heap (64 KiB budget): each phase ends with gc.collect(), so the next phase's long-lived objects
+land in the holes the previous phase's temporaries left instead of above them (fragmentation is
+what fails first: the largest free block, not the total). Once the App is built, the modules only
+boot needs are forgotten (config parser and escape before the App's modules are imported, the
+register map text once the bank is built); nothing running keeps a reference to them.
 """
 
+import gc
 import json
 
-from app import escape, state
+from app import state
+
+# Boot-only modules, forgotten as soon as their phase is over. A module listed here must not be
+# referenced by any object or global that outlives its phase (import it inside the function that
+# uses it), or forgetting it frees nothing.
+BEFORE_APP_MODULES = ("app.escape", "app.config", "app.config_schema")  # before the App's imports
+AFTER_APP_MODULES = ("comms.register_map",)  # once the register bank and its hooks are built
 
 
 def load_board(path):
@@ -20,25 +33,55 @@ def open_hal(board):
     return module.open_platform(board)
 
 
+def forget_modules(names):
+    """Drop modules from sys.modules and from their package, so the GC can free them (their
+    bytecode and globals) once nothing else refers to them. A later import loads them again."""
+    import sys
+
+    modules = getattr(sys, "modules", None)  # absent under some runtimes: then they stay
+    if modules is None:
+        return
+    for name in names:
+        modules.pop(name, None)
+        dot = name.rfind(".")
+        parent = modules.get(name[:dot]) if dot > 0 else None
+        if parent is not None and name[dot + 1 :] in parent.__dict__:
+            del parent.__dict__[name[dot + 1 :]]
+
+
+def _escape_reason(root, platform, board):
+    from app import escape  # boot only: imported here so no global keeps it
+
+    return escape.reason(root, platform, board)
+
+
 def main(root="/", frames=-1):
     try:
         board = load_board(root + "board.json")
     except (OSError, ValueError) as e:
         print("gridpod: no usable %sboard.json (%r): application not started" % (root, e))
         return None
+    gc.collect()
     platform = open_hal(board)
-    why = escape.reason(root, platform, board)
+    why = _escape_reason(root, platform, board)
     if why:
         state.reset()
         state.safe_boot = True
         state.reason = "safe boot: " + why
         print("gridpod: SAFE BOOT, application not started: " + why)
         return None
-    from comms.register_bank import release_map
+    from app import boot_config
 
+    config = boot_config.load(root + "config.json")
+    forget_modules(BEFORE_APP_MODULES)
+    gc.collect()
     from app.app import App
 
-    app = App(platform, board, root)
-    release_map()  # one App per boot: the register map text is not needed any more
+    gc.collect()
+    app = App(platform, board, root, config=config)
+    board = platform = config = None
+    app.release_boot()
+    forget_modules(AFTER_APP_MODULES)
+    gc.collect()  # before the first low-water sample: boot's garbage is not the loop's
     app.run(frames)
     return app

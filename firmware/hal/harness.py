@@ -35,6 +35,14 @@ _MAX_CHANNELS = const(96)
 _UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
 _TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
 _NO_FEED = const(0xFFFFFFFF)
+_MODES = ("out", "in", "adc", "pwm", "counter")  # the board's pin modes, shared (interned) strs
+
+
+def _shared_mode(mode):
+    for m in _MODES:
+        if m == mode:
+            return m
+    return mode
 
 
 def _put_u16(buf, pos, v):
@@ -159,7 +167,10 @@ class _Watchdog:
 
 class HarnessPlatform:
     def __init__(self, board, link, hello):
-        self.board = board
+        # Only role -> mode and the uart names are kept, not the board dict (heap: ~10 KB).
+        pins = board["pins"]
+        self._modes = {role: _shared_mode(pins[role]["mode"]) for role in pins}
+        self._uart_names = tuple(board.get("uarts", {}))
         self._link = link
         self._hello = hello
         self._now_ms = 0
@@ -191,11 +202,11 @@ class HarnessPlatform:
         return ch
 
     def _role(self, role, modes):
-        pin = self.board["pins"].get(role)
-        if pin is None:
+        mode = self._modes.get(role)
+        if mode is None:
             raise ValueError("board has no role " + role)
-        if pin["mode"] not in modes:
-            raise ValueError(role + " is a " + pin["mode"] + " pin")
+        if mode not in modes:
+            raise ValueError(role + " is a " + mode + " pin")
         return role
 
     def _set_output(self, ch, value):
@@ -225,7 +236,7 @@ class HarnessPlatform:
         return _Input(self, self._register(_KIND_COUNTER, self._role(role, ("counter",))))
 
     def uart(self, name, baud, bits=8, parity="E", stop=1):
-        if name not in self.board["uarts"]:
+        if name not in self._uart_names:
             raise ValueError("board has no uart " + name)
         u = _Uart(self, self._register(_KIND_UART, name))
         self._uarts.append(u)

@@ -1,0 +1,38 @@
+"""The config as the running App keeps it: the values and how loading went, without the parser.
+
+app/config.py (JSON parsing, validation against the schema, canonical JSON, CRC) is needed only
+while booting; app/startup.py loads the config through load() before the App's modules are
+imported, then unloads app.config and app.config_schema, so the 64 KiB heap never holds the parser
+and the register bank at the same time. Status codes (CONFIG_*) are defined here and re-exported
+by app.config.
+"""
+
+from micropython import const
+
+CONFIG_OK = const(0)
+CONFIG_DEFAULTS = const(1)
+CONFIG_INVALID = const(2)
+
+
+class LoadedConfig:
+    """path, values (dict), status (CONFIG_*), errors (list of str), note (console line), crc."""
+
+    def __init__(self, store):
+        self.path = store.path
+        self.values = store.values
+        self.status = store.status
+        self.errors = store.errors
+        self.note = store.note
+        self.crc = store.crc
+
+    def get(self, key):
+        return self.values[key]
+
+
+def load(path):
+    """LoadedConfig of the file at path (defaults when missing, maintenance values if invalid)."""
+    from app.config import ConfigStore  # boot only; the caller may unload it afterwards
+
+    store = ConfigStore(path)
+    store.load()
+    return LoadedConfig(store)
