@@ -64,7 +64,9 @@ class GridpodModbus:
         try:
             self.inst = minimalmodbus.Instrument(port, unit)
         except serial.SerialException as e:
-            raise NoPortError(f"cannot open {port}: {e}") from e
+            raise NoPortError(
+                f"cannot open {port}: {e} (check the name; `gridpod doctor` lists serial ports)"
+            ) from e
         try:
             self.inst.serial.timeout = timeout_s
             self.inst.serial.baudrate = baud
@@ -92,7 +94,9 @@ class GridpodModbus:
     def read_identity(self) -> dict:
         words = self._call(self.inst.read_registers, 0, 24, functioncode=3)
         if words[0] != MAGIC:
-            raise MapMismatchError(f"not a Gridpod register map (magic {words[0]:#06x})")
+            raise MapMismatchError(
+                f"not a Gridpod register map (magic {words[0]:#06x}): check the port and --unit"
+            )
         if words[1] != MAP_VERSION or words[2] != MAP_CRC:
             raise MapMismatchError(
                 f"register map version {words[1]} crc {words[2]:#06x} is unknown here "

@@ -1,10 +1,22 @@
-"""`gridpod monitor`: live telemetry, faults and loop timing of a module over Modbus RTU."""
+"""`gridpod monitor`: live telemetry, faults and loop timing of a module over Modbus RTU.
+
+One read of every input register per refresh, grouped by input-register address range into the
+sections of the view and of the `--json` object (identity, telemetry, faults, status, timing)."""
 
 import json
 import time
 
 from ..modbus_client import GridpodModbus
 from ..register_map import REGISTERS
+
+# section -> input-register addresses [first, last] (comms/register_map.py layout)
+SECTIONS = (
+    ("telemetry", 0, 99),
+    ("faults", 100, 104),
+    ("status", 105, 119),
+    ("timing", 120, 139),
+    ("modbus", 140, 199),
+)
 
 
 def add_arguments(p) -> None:
@@ -17,9 +29,21 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per read")
 
 
+def _section(addr: int) -> str:
+    for name, first, last in SECTIONS:
+        if first <= addr <= last:
+            return name
+    return "other"
+
+
 def snapshot(client: GridpodModbus) -> dict:
     values = client.read_many([n for n, r in REGISTERS.items() if r.kind == "I"])
-    return {"identity": client.identity, "values": values}
+    snap: dict = {"identity": client.identity}
+    for name, _, _ in SECTIONS:
+        snap[name] = {}
+    for name, v in values.items():
+        snap.setdefault(_section(REGISTERS[name].addr), {})[name] = v
+    return snap
 
 
 def _render(snap: dict) -> str:
@@ -27,10 +51,14 @@ def _render(snap: dict) -> str:
     lines = [
         f"module {ident['module_id']}  map v{ident['map_version']}  fw {ident['firmware_version']:#06x}"
     ]
-    for name, v in snap["values"].items():
-        unit = REGISTERS[name].unit
-        shown = "n/a" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
-        lines.append(f"  {name:<26} {shown:>12} {'' if unit == '-' else unit}")
+    for section, values in snap.items():
+        if section == "identity":
+            continue
+        lines.append(section)
+        for name, v in values.items():
+            unit = REGISTERS[name].unit
+            shown = "n/a" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+            lines.append(f"  {name:<26} {shown:>12} {'' if unit == '-' else unit}")
     return "\n".join(lines)
 
 
