@@ -13,6 +13,8 @@ The hooks object (app/modbus_points.py) decides access levels, PINs, leases and 
 this module knows only the table.
 """
 
+from array import array
+
 from micropython import const
 
 K_HOLDING = const(0)
@@ -42,21 +44,9 @@ REASON_PIN = const(3)
 REASON_LOCKOUT = const(4)
 
 _NONE = const(255)
-
-
-def release_map():
-    """Drop comms.register_map once the bank and its hooks are built: its text is ~12 KB of heap
-    a board does not need afterwards (the host tools keep reading the same file)."""
-    import sys
-
-    import comms
-
-    modules = getattr(sys, "modules", None)  # absent under some runtimes: then the map stays
-    if modules is None:
-        return
-    modules.pop("comms.register_map", None)
-    if "register_map" in comms.__dict__:
-        del comms.__dict__["register_map"]
+# Raw limits of rows without one ("-"): wider than any 16-bit register value, signed or not.
+_NO_MIN = const(-0x10000)
+_NO_MAX = const(0x1FFFF)
 
 
 class _Table:
@@ -89,12 +79,13 @@ class RegisterBank:
             _Table(sizes[3], False),
         )
         self.r_kind = bytearray(n)
-        self.r_addr = [0] * n
+        # Per-row columns as byte/word arrays, not lists (8 bytes per item on a 64-bit VM).
+        self.r_addr = array("H", bytes(2 * n))
         self.r_words = bytearray(n)
         self.r_type = bytearray(n)
         self.r_access = bytearray(n)
-        self.r_min = [None] * n
-        self.r_max = [None] * n
+        self.r_min = array("i", bytes(4 * n))
+        self.r_max = array("i", bytes(4 * n))
         self.r_default = [None] * n
         i = 0
         for r in rows():
@@ -109,8 +100,8 @@ class RegisterBank:
             self.r_words[i] = r[4]
             self.r_type[i] = TYPES.index(r[3])
             self.r_access[i] = ACCESS.index(r[7])
-            self.r_min[i] = r[9]
-            self.r_max[i] = r[10]
+            self.r_min[i] = _NO_MIN if r[9] is None else r[9]
+            self.r_max[i] = _NO_MAX if r[10] is None else r[10]
             self.r_default[i] = r[8]
             i += 1
         self.last_error = 0
@@ -263,12 +254,11 @@ class RegisterBank:
         while a < start + qty:
             r = t.row_of[a]
             p = pos + (a - start) * 2
-            lo = self.r_min[r]
-            if lo is not None and self.r_words[r] == 1:
+            if self.r_words[r] == 1:
                 v = (src[p] << 8) | src[p + 1]
                 if self.r_type[r] == T_S16 and v & 0x8000:
                     v -= 0x10000
-                if v < lo or v > self.r_max[r]:
+                if v < self.r_min[r] or v > self.r_max[r]:
                     return self._fail(REASON_RANGE)
             if hooks is not None:
                 reason = hooks.check_write(r, src, p, now_ms)

@@ -18,7 +18,7 @@ Plain Python with no MicroPython-only imports, so CPython loads this very file. 
   default  value at boot: a number, cfg:<config key> or "-" (computed by the firmware)
   min max  raw limits checked before a write is applied ("-": none)
 Not-available sentinels: 0x8000 (s16), 0xFFFF (u16), 0x80000000 (s32), 0xFFFFFFFF (u32).
-The firmware drops this module after boot (comms.register_bank.release_map): the text is heap.
+The firmware unloads this module once the bank is built (app/startup.py): the text is heap.
 Bump MAP_VERSION whenever a row's layout columns change; MAP_CRC (identity register) covers them.
 """
 
