@@ -17,9 +17,10 @@ structure; 02 address outside the map, reserved or read-only register, or a mult
 written in part; 04 value outside its limits, access level missing, PIN refused (the reason is
 published in modbus_last_error). Broadcast (unit 0) executes writes and never answers.
 
-Bounded work: at most one buffer of bytes (256) read and _MAX_FRAMES_PER_TICK requests served per
-tick; the UART FIFO holds the rest. Nothing is allocated per request: one receive buffer, one
-transmit buffer with views made once, writes cut into power-of-two views.
+Bounded work: at most one buffer of bytes (256) read and _MAX_FRAMES_PER_TICK frames (served, or
+another unit's skipped) handled per tick; the UART FIFO holds the rest, and a tick that stopped at
+the budget does not apply the silence rule to what it left. Nothing is allocated per request: one
+receive buffer, one transmit buffer with views made once, writes cut into power-of-two views.
 """
 
 from array import array
@@ -201,7 +202,9 @@ class ModbusSlave:
                 break
             self.other_unit = (self.other_unit + 1) & _COUNT_MASK
             self._consume(n)
-        if self.rx_len and not fresh:
+            served += 1  # skipping a frame costs a scan and a shift: same budget
+        if self.rx_len and not fresh and served < _MAX_FRAMES_PER_TICK:
+            # (a budget-limited tick leaves whole frames behind: the next tick goes on with them)
             # ticks_diff without a clock: now_ms and _last_rx_ms are both from the scan loop.
             elapsed = (now_ms - self._last_rx_ms) & 0x3FFFFFFF
             if elapsed >= self.silence_ms:
