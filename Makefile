@@ -41,6 +41,7 @@ fat: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m gridpod.benchmarks
+	$(PY) -m gridpod.bench_modbus
 	$(PY) -m gridpod.hil.soak
 
 lint: $(STAMP)
