@@ -86,7 +86,9 @@ class HilLink:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            data = self.serial.read(4096)
+            # read() returns as soon as one byte is there; asking for more would wait for the
+            # timeout on every exchange.
+            data = self.serial.read(max(1, self.serial.in_waiting))
             if data:
                 self._buf += data
                 self._parse()

@@ -4,6 +4,7 @@ serial port; here the port is the virtual board's console pty, on a real bench a
 import json
 
 import pytest
+from gridpod.firmware_tree import REPO_ROOT as REPO
 from gridpod.firmware_tree import firmware_files
 from gridpod.hil_link import HilLink, HilLinkError
 from gridpod.vboard.supervisor import VirtualBoard
@@ -50,3 +51,24 @@ def test_lockstep_over_the_link_is_paced_by_the_host(board_in_hil_mode):
 def test_missing_port_is_one_clear_error(tmp_path):
     with pytest.raises(HilLinkError, match="cannot open"):
         HilLink(str(tmp_path / "no-such-port"))
+
+
+def test_fat_suite_runs_on_a_hil_bench(board_in_hil_mode, tmp_path):
+    """`pytest hil_tests/fat --bench hil:PORT`: the plant-side FAT tests pass against the board in
+    HIL mode; console-only and virtual-only tests are skipped with their reason."""
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    junit = tmp_path / "junit.xml"
+    cmd = [
+        sys.executable, "-m", "pytest", "hil_tests/fat", "-q", "-p", "no:cacheprovider",
+        f"--bench=hil:{board_in_hil_mode.console_port}", "--hil-speed=max",
+        f"--junitxml={junit}",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=280, cwd=REPO)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert int(suite.get("failures")) == 0 and int(suite.get("errors")) == 0, out.stdout[-3000:]
+    passed = int(suite.get("tests")) - int(suite.get("skipped"))
+    assert passed >= 3, out.stdout[-2000:]
+    assert "lacks" in out.stdout or int(suite.get("skipped")) > 0

@@ -173,11 +173,46 @@ class SerialBench(Bench):
         self.console_port = port
 
 
-def open_bench(spec: str, heap_bytes: int | None = None) -> Bench:
+class HilBench(Bench):
+    """L2: a real board running its firmware in HIL mode ("hal": "hil" in its board file); the
+    monitored plant runs here and serves every pin over the board's serial link."""
+
+    capabilities = frozenset({"plant", "hil"})
+    name = "hil"
+
+    def __init__(self, port: str, speed="1", seed: int = 1, profile: str = "training"):
+        from ..hil_link import HilLink
+        from ..plant import Plant
+        from .monitors import MonitoredPlant
+
+        self.plant = MonitoredPlant(Plant(seed=seed, profile=profile))
+        try:
+            self.link = HilLink(port, plant=self.plant, speed=speed)
+            self.link.run_until(0.5, timeout_s=30)
+        except GridpodError as e:
+            raise BenchError(f"HIL board on {port} did not come up: {e}") from e
+
+    def run_for(self, sim_s: float) -> None:
+        self.link.run_until(self.link.sim_ms / 1000 + sim_s)
+
+    @property
+    def sim_s(self) -> float:
+        return self.link.sim_ms / 1000
+
+    def stats(self) -> dict:
+        return {**self.link.host.stats(), "resets": self.link.boots - 1}
+
+    def close(self) -> None:
+        self.link.close()
+
+
+def open_bench(spec: str, heap_bytes: int | None = None, hil_speed: str = "1") -> Bench:
     if spec == "virtual":
         return VirtualBench(heap_bytes=heap_bytes)
     if spec == "plant":
         return PlantBench()
     if spec.startswith("serial:"):
         return SerialBench(spec.split(":", 1)[1])
-    raise BenchError(f"--bench {spec!r}: use 'virtual', 'plant' or 'serial:PORT'")
+    if spec.startswith("hil:"):
+        return HilBench(spec.split(":", 1)[1], speed=hil_speed)
+    raise BenchError(f"--bench {spec!r}: use 'virtual', 'plant', 'serial:PORT' or 'hil:PORT'")

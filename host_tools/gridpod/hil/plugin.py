@@ -25,7 +25,12 @@ _STATE = {}
 
 def pytest_addoption(parser):
     group = parser.getgroup("gridpod bench")
-    group.addoption("--bench", default="virtual", help="virtual (default), plant or serial:PORT")
+    group.addoption(
+        "--bench", default="virtual", help="virtual (default), plant, serial:PORT or hil:PORT"
+    )
+    group.addoption(
+        "--hil-speed", default="1", help="hil bench: simulated time per wall second (1 or max)"
+    )
     group.addoption("--bench-heap", default=None, help="virtual bench heap budget, e.g. 64K")
     group.addoption("--trace-dir", default=None, help="write each test's trace CSV here")
 
@@ -41,7 +46,11 @@ def bench(request):
     from ..units import parse_size
 
     heap = request.config.getoption("--bench-heap")
-    b = open_bench(request.config.getoption("--bench"), parse_size(heap) if heap else None)
+    b = open_bench(
+        request.config.getoption("--bench"),
+        parse_size(heap) if heap else None,
+        request.config.getoption("--hil-speed"),
+    )
     yield b
     b.close()
 
