@@ -3,6 +3,8 @@ else), event log, config, fault table, boot-loop guard, then the scheduler with 
   fast         SafeOutputs, ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
   control      Heartbeat on STATUS_LED (when present), ModbusPoints (leases, unlock expiry)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
+  app/module.py (cooling_enabled / battery_enabled / grid_enabled): drivers and control objects
+  in all three slots; the control fault rows join the table only then
 Files under `root` ("/" on a board): config.json, events.bin, bootcount.
 Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
 heartbeat, console) with outputs safe and contactor closing refused; see app.state / app.safety.
@@ -70,7 +72,13 @@ class App:
         cfg = self.config.values
         gc.collect()  # the parser's temporaries go before the long-lived tables are built
 
-        self.faults = FaultTable(FAULTS, self._on_fault)
+        composed = cfg["cooling_enabled"] or cfg["battery_enabled"] or cfg["grid_enabled"]
+        rows: tuple = FAULTS
+        if composed:  # the control rows cost heap: only when a subsystem is composed
+            from control.control_faults import CONTROL_FAULTS
+
+            rows = FAULTS + CONTROL_FAULTS
+        self.faults = FaultTable(rows, self._on_fault)
         state.faults = self.faults
         self.guard = BootGuard(
             root + "bootcount", cfg["bad_boot_limit"], cfg["good_boot_ms"], cfg["safe_mode_ms"]
@@ -144,6 +152,13 @@ class App:
             self.scheduler.add(self.heartbeat, SLOT_CONTROL)
         self.housekeeping = Housekeeping(self.log, self.guard, self.faults)
         self.scheduler.add(self.housekeeping, SLOT_HOUSEKEEPING)
+        self.module = None
+        if composed:
+            from app.module import Module  # drivers and control objects, by config flag
+
+            gc.collect()
+            self.module = Module(platform, board, cfg, self, now_ms)
+            gc.collect()
         self.watchdog = None
 
     def release_boot(self):
@@ -179,6 +194,8 @@ class App:
     def reset_faults(self):
         """Operator reset: clears latched faults whose cause is gone (never re-closes anything)."""
         now_ms = self.platform.ticks_ms()
+        if self.module is not None:
+            self.module.reset(now_ms)  # latched control faults clear once their causes report gone
         cleared = self.faults.reset_latched(now_ms)
         self.log.append(EV_FAULTS_RESET, cleared, 0, now_ms)
         return cleared

@@ -10,7 +10,7 @@ Bump CONFIG_VERSION whenever a key is added, removed or changes meaning.
 
 from micropython import const
 
-CONFIG_VERSION = const(1)
+CONFIG_VERSION = const(2)  # 2: cooling_enabled, battery_enabled, grid_enabled
 
 # fmt: off
 SCHEMA = """
@@ -18,6 +18,9 @@ module_id                s  text      1     32       GRIDPOD-0000
 has_cooling              b  flag      0     1        1
 has_battery              b  flag      0     1        1
 has_grid                 b  flag      0     1        1
+cooling_enabled          b  flag      0     1        0
+battery_enabled          b  flag      0     1        0
+grid_enabled             b  flag      0     1        0
 pump_count               i  pumps     0     2        2
 leak_zone_count          i  zones     0     2        2
 supply_temp_sensor_count i  sensors   0     3        3

@@ -1,8 +1,8 @@
 """Safety outputs owned by the platform layer: contactor coils held open, alarm relay.
 
-Fast slot task. Coils (roles K_*_COIL present on the board) are driven 0 every fast tick: no
-contactor sequencer exists yet, and the future one takes these roles over and must obey
-app.safety.close_permitted(). ALARM_RELAY is 1 (energised = alarm) whenever the module is not in
+Fast slot task. Coils (roles K_*_COIL present on the board) are driven 0 every fast tick until the
+contactor sequencer (app/module.py, battery_enabled) takes them over with hand_over_coils(); it
+obeys app.safety.close_permitted(). ALARM_RELAY is 1 (energised = alarm) whenever the module is not in
 normal mode or an active fault demands ACTION_ALARM, so a fatal fault reaches the outputs within
 one fast tick. force_safe() is for leaving the loop (Ctrl-C, crash): coils 0, alarm 1.
 """
@@ -19,12 +19,21 @@ class SafeOutputs:
     def __init__(self, platform, board):
         pins = board.get("pins", {})
         self.coils = [platform.digital_out(r, 0) for r in COIL_ROLES if r in pins]
+        self._roles = [r for r in COIL_ROLES if r in pins]
+        self.drive_coils = True  # False once the contactor sequencer (app/module.py) owns them
         self.alarm = platform.digital_out(ALARM_ROLE, 0) if ALARM_ROLE in pins else None
         self.alarm_on = False
 
+    def hand_over_coils(self):
+        """{role: pin} for the contactor sequencer, which then drives them; force_safe() still
+        opens them when the loop is left."""
+        self.drive_coils = False
+        return {self._roles[i]: self.coils[i] for i in range(len(self.coils))}
+
     def tick(self, now_ms):
-        for coil in self.coils:
-            coil.value(0)
+        if self.drive_coils:
+            for coil in self.coils:
+                coil.value(0)
         faults = state.faults
         alarm = not state.is_normal() or (faults is not None and faults.action_mask & ACTION_ALARM)
         self.alarm_on = bool(alarm)

@@ -101,7 +101,8 @@ class Cooling:
         self.voter = Voter(g("sensor_disagree_dc", 10) * 10, g("sensor_disagree_ms", 30000))
         stroke = g("valve_stroke_ms", 10000)
         self.zone_sup = [OnOffSupervisor(stroke) for _ in range(zones)]
-        self.mix_sup = ModulatingSupervisor(g("valve_fb_tol_pct", 10), g("valve_settle_ms", 20000))
+        # settle default 1.5 x a 30 s full-stroke mixing valve (the plant's), so travel is no fault
+        self.mix_sup = ModulatingSupervisor(g("valve_fb_tol_pct", 10), g("valve_settle_ms", 45000))
         self.leak_mask = 0  # latched leaking zones
         self.cable_mask = 0  # zones whose rope is broken (sensor fault)
         self.zone_close = 0  # zone valves commanded closed (bit per zone)

@@ -2,9 +2,8 @@
 
 On/off: after a command change the valve must reach the target limit switch within 1.5 x the
 rated stroke, else STUCK; both limit switches made at once (2 samples) is a WIRING fault. Both
-latch until reset(). Modulating: feedback (0.01 %) more than tol_pct off the demand once
-settle_ms have passed since the last demand change, or an invalid feedback (None), is FB_OFF
-(latched); the caller then drives the valve to its fail position (full cooling).
+latch until reset(). Modulating: feedback (0.01 %) more than tol_pct off the demand without a
+break for settle_ms, or an invalid feedback (None), is FB_OFF (latched); the caller then drives the valve to its fail position (full cooling).
 """
 
 from micropython import const
@@ -59,13 +58,18 @@ class ModulatingSupervisor:
         self._demand = -1
 
     def step(self, now_ms, demand_cpct, fb_cpct):
-        if demand_cpct - self._demand > self.tol_cpct or self._demand - demand_cpct > self.tol_cpct:
-            self._demand = demand_cpct
-            self._t_ms = now_ms
+        # The deviation must persist for settle_ms. Timing from the last large demand change
+        # instead faulted a healthy valve on the virtual module: a PID moves the demand in small
+        # steps, so a 30 s-stroke valve still travelling was "settled" and off by > tol.
         if fb_cpct is None:
             self.fault = VALVE_FB_OFF
+            return self.fault
+        d = fb_cpct - demand_cpct
+        if d <= self.tol_cpct and -d <= self.tol_cpct:
+            self._demand = -1
+        elif self._demand < 0:
+            self._demand = demand_cpct
+            self._t_ms = now_ms
         elif ticks_diff(now_ms, self._t_ms) >= self.settle_ms:
-            d = fb_cpct - demand_cpct
-            if d > self.tol_cpct or -d > self.tol_cpct:
-                self.fault = VALVE_FB_OFF
+            self.fault = VALVE_FB_OFF
         return self.fault

@@ -14,6 +14,7 @@ from app.config import (
     encode,
     validate,
 )
+from app.config_schema import CONFIG_VERSION
 from support import exists, read_bytes, tmp_dir, write_bytes
 
 
@@ -25,7 +26,7 @@ def _store():
     return ConfigStore(tmp_dir() + "config.json")
 
 
-def _write_doc(store, values, version=1, crc=None):
+def _write_doc(store, values, version=CONFIG_VERSION, crc=None):
     doc = {"config": values, "version": version}
     doc["crc32"] = config_crc(values, version) if crc is None else crc
     write_bytes(store.path, canonical_json(doc).encode())
@@ -127,7 +128,7 @@ def test_unknown_key_rejected():
 
 def test_wrong_version_rejected():
     s = _store()
-    _write_doc(s, defaults(), version=2)
+    _write_doc(s, defaults(), version=CONFIG_VERSION + 1)
     assert s.load() == CONFIG_INVALID
     assert _has_error(s.errors, "version")
 

@@ -1,0 +1,365 @@
+"""Module composition: drivers built from the HAL by role, the control objects, their scheduler
+slots and their registers. Each subsystem exists only when its config flag enables it
+(cooling_enabled, battery_enabled, grid_enabled; all 0 by default, so a bare board pays nothing).
+
+  fast (10 ms)      leak isolation (zone valves), contactor state machine + coils, interlocks
+  control (100 ms)  sensors -> cooling (PID, lead/lag, valves, protections), Modbus commands
+                    (contactor close/open, pump rotation), fault table, telemetry registers
+  housekeeping (1 s) energy counters (battery in/out from V_pack x I_pack)
+
+Contactors: a close needs a Modbus close request (consumed: it is a pulse, so a request left set
+never re-closes after a trip) AND, every fast tick, app.safety.close_permitted() AND the interlock
+loop AND coolant flow proven (control/interlocks.py). The object starts OPEN with no request: no
+automatic re-close after a reboot. SafeOutputs stops driving the coils only once this module owns
+them; force_safe() still opens them on the way out. "Cooling lost" is a fault row with the alarm
+action, so SafeOutputs drives ALARM_RELAY from the fault table within one fast tick.
+Units follow control/: 0.1 V, 0.1 A, 0.01 degC, 0.1 L/min, mbar, 0.01 %.
+The fast tick allocates nothing (ints only; Ntc floats run in the control tick).
+"""
+
+from control.control_faults import FAULT_INTERLOCK_OPEN, FAULT_LEAK, FAULT_LEAK_CABLE
+from control.faults import ACTION_ALARM
+
+from app import safety
+
+_TELEMETRY = (
+    "supply_temp_c supply_temp1_c supply_temp2_c supply_temp3_c return_temp_c flow_lpm dp_kpa "
+    "supply_pressure_kpa return_pressure_kpa pump1_speed_pct pump2_speed_pct pump1_tach_rpm "
+    "pump2_tach_rpm zone1_valve_state zone2_valve_state mix_valve_pct cooling_state "
+    "k_neg_state k_pre_state k_pos_state pack_voltage_v link_voltage_v pack_current_a "
+    "battery_power_kw contactor_state energy_battery_in_kwh energy_battery_out_kwh "
+    "contactor_close_request contactor_open_request pump_rotation_request"
+)
+_CONTACTOR_IDS = (6, 7, 8, 9, 10, 11, 12, 13)  # control_faults: contactor rows
+_COOLING_IDS = (15, 16, 17, 18, 19, 20, 21, 22, 23, 26, 27, 28, 29)  # leak ids in the fast tick
+
+
+class _Task:
+    """A scheduler entry whose tick is a bound method stored once (calling it allocates nothing)."""
+
+    def __init__(self, fn):
+        self.tick = fn
+
+
+def _div(v, d):
+    return None if v is None else v // d
+
+
+class Module:
+    def __init__(self, platform, board, cfg, app, now_ms):
+        pins = board.get("pins", {})
+        self.app = app
+        self.faults = app.faults
+        self.cooling = None
+        self.contactors = None
+        self.energy = None
+        p = platform
+        if cfg["cooling_enabled"]:
+            self._build_cooling(p, pins, cfg)
+        if cfg["battery_enabled"]:
+            self._build_battery(p, pins, cfg, app)
+        if cfg["grid_enabled"]:
+            from control.energy import E_BATT_IN, E_BATT_OUT, Energy
+
+            self.energy = Energy()
+            self._e_idx = (E_BATT_IN, E_BATT_OUT)
+        self.needs_cooling = bool(cfg["has_cooling"])
+        self.v_pack_dv = None
+        self.v_link_dv = None
+        self.i_da = None
+        self._rows: list = []
+        self._last_ms = now_ms
+        self._hk_ms = now_ms
+        self.reset_pending = False
+        sched = app.scheduler
+        from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING
+
+        if self.cooling is not None or self.contactors is not None:
+            sched.add(_Task(self.fast), SLOT_FAST)
+            sched.add(_Task(self.control), SLOT_CONTROL)
+        if self.energy is not None:
+            sched.add(_Task(self.housekeeping), SLOT_HOUSEKEEPING)
+        if app.points is not None:
+            self._rows = app.points.bank.find(_TELEMETRY.split())
+
+    # ----- construction (boot only) -------------------------------------------------------------
+    def _build_cooling(self, p, pins, cfg):
+        from control.cooling import Cooling, Inputs
+        from drivers.flow_meter import FlowMeter
+        from drivers.leak_rope import LeakRope
+        from drivers.level_switch import LevelSwitch
+        from drivers.mod_valve import ModulatingValve
+        from drivers.ntc import Ntc
+        from drivers.onoff_valve import OnOffValve
+        from drivers.pump import Pump
+        from drivers.transmitter import Transmitter
+
+        zones = cfg["leak_zone_count"]
+        npumps = cfg["pump_count"]
+        self.pumps = [
+            Pump(p.pwm("PUMP%d_PWM" % k, 1000, 65535), p.pulse_counter("PUMP%d_TACH" % k))
+            for k in range(1, npumps + 1)
+        ]
+        self.flow = FlowMeter(p.pulse_counter("FLOW_PULSE"))
+        self.valves = []
+        self.ropes = []
+        for k in range(1, zones + 1):
+            z = "ZONE%d_VALVE" % k
+            self.valves.append(
+                OnOffValve(
+                    p.digital_out(z, 0),
+                    p.digital_in(z + "_OPEN_LS"),
+                    p.digital_in(z + "_CLOSED_LS"),
+                )
+            )
+            sup = "LEAK_ZONE%d_SUP" % k
+            self.ropes.append(
+                LeakRope(p.digital_in("LEAK_ZONE%d" % k), p.adc(sup) if sup in pins else None)
+            )
+        self.mix = ModulatingValve(p.pwm("MIX_VALVE_PWM", 1000, 0), p.adc("MIX_VALVE_FB"))
+        n = cfg["supply_temp_sensor_count"]
+        self.t_supply = [Ntc(p.adc("T_SUPPLY%d" % k)) for k in range(1, n + 1)]
+        self.t_return = Ntc(p.adc("T_RETURN")) if "T_RETURN" in pins else None
+        self.p_supply = Transmitter(p.adc("P_SUPPLY"))
+        self.p_return = Transmitter(p.adc("P_RETURN"))
+        self.level = LevelSwitch(p.digital_in("LEVEL_OK"))
+        self.inputs = Inputs()
+        self.cooling = Cooling(cfg, zones, npumps)
+        self.t_return_cdc = None
+        self._rotation = False
+
+    def _build_battery(self, p, pins, cfg, app):
+        from control.contactors import Contactors
+        from control.interlocks import Interlocks
+        from drivers.contactor import Contactor
+        from drivers.current_sense import CurrentSense
+        from drivers.hv_sense import HvSense
+
+        coils = app.outputs.hand_over_coils()  # the pins SafeOutputs held open until now
+        self.k = [
+            Contactor(coils[r + "_COIL"], p.digital_in(r + "_AUX"))
+            for r in ("K_NEG", "K_PRE", "K_POS")
+        ]
+        self.v_pack = HvSense(p.adc("V_PACK"))
+        self.v_link = HvSense(p.adc("V_LINK"))
+        self.i_pack = CurrentSense(p.adc("I_PACK"))
+        self.loop = p.digital_in("INTERLOCK_LOOP")
+        self.contactors = Contactors(cfg)
+        self.interlocks = Interlocks(cfg)
+
+    # ----- commands (from the Modbus coils, control tick) ----------------------------------------
+    def request_close(self, now_ms):
+        return self.contactors is not None and self.contactors.request_close(now_ms)
+
+    def request_open(self, now_ms):
+        if self.contactors is not None:
+            self.contactors.request_open(now_ms)
+
+    def reset(self, now_ms):
+        """Operator fault reset (app.reset_faults): leaks with dry ropes, latched cooling faults,
+        the contactor FAULT state once its cause is gone. Never closes anything."""
+        c = self.cooling
+        if c is not None:
+            r = self.ropes
+            c.reset_leaks(r[0].state(), r[1].state() if len(r) > 1 else 0)
+            c.reset()
+        k = self.contactors
+        if k is not None:
+            k.reset(now_ms, self._aux())
+        self.reset_pending = True
+
+    # ----- fast slot ------------------------------------------------------------------------------
+    def _aux(self):
+        k = self.k
+        return (
+            (1 if k[0].aux_closed() else 0)
+            | (2 if k[1].aux_closed() else 0)
+            | (4 if k[2].aux_closed() else 0)
+        )
+
+    def fast(self, now_ms):
+        faults = self.faults
+        c = self.cooling
+        health = 0
+        if c is not None:
+            r = self.ropes
+            close = c.step_fast(now_ms, r[0].state(), r[1].state() if len(r) > 1 else 0)
+            v = self.valves
+            for i in range(len(v)):
+                v[i].command_close(close & (1 << i))
+            faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms)
+            faults.update(FAULT_LEAK_CABLE, c.cable_mask != 0, now_ms)
+            health = c.health
+        elif self.needs_cooling:
+            health = 2  # HEALTH_LOST: cooling hardware without its control never proves flow
+        k = self.contactors
+        if k is not None:
+            il = self.interlocks
+            lost = c is not None and c.pumps.both_failed()
+            permit = il.step(
+                safety.close_permitted(),
+                self.loop.value(),
+                health,
+                lost,
+                faults.action_mask & ACTION_ALARM,
+            )
+            self.v_pack_dv = v_pack = self.v_pack.v_dv()
+            self.v_link_dv = v_link = self.v_link.v_dv()
+            self.i_da = i_da = self.i_pack.i_da()
+            cmd = k.step(now_ms, v_pack, v_link, i_da, self._aux(), permit)
+            kk = self.k
+            kk[0].set(cmd & 1)
+            kk[1].set(cmd & 2)
+            kk[2].set(cmd & 4)
+            causes = k.causes
+            for fid in _CONTACTOR_IDS:
+                faults.update(fid, causes & (1 << fid), now_ms)
+            faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
+        return True
+
+    # ----- control slot ---------------------------------------------------------------------------
+    def control(self, now_ms):
+        dt_ms = now_ms - self._last_ms
+        self._last_ms = now_ms
+        self._commands(now_ms)
+        c = self.cooling
+        if c is not None:
+            self._read_cooling(now_ms)
+            c.step_control(now_ms, self.inputs, dt_ms)
+            pm = c.pumps
+            fallback = safety.pumps_fallback() and not pm.both_failed()
+            cmds = (pm.cmd0, pm.cmd1)
+            for i in range(len(self.pumps)):
+                cmd = cmds[i]
+                if fallback and cmd and cmd < c.fallback_cpct:
+                    cmd = c.fallback_cpct
+                self.pumps[i].command(cmd)
+            self.mix.command(c.mix_demand_cpct)
+            causes = c.causes
+            faults = self.faults
+            for fid in _COOLING_IDS:
+                faults.update(fid, causes & (1 << fid), now_ms)
+        if self.reset_pending:
+            # after the reset objects reported their causes again (fast ran earlier this frame)
+            self.reset_pending = False
+            self.faults.reset_latched(now_ms)
+        if self._rows:
+            self._publish()
+        return True
+
+    def _commands(self, now_ms):
+        pts = self.app.points
+        if pts is None:
+            return
+        bank = pts.bank
+        rows = self._rows
+        if self.contactors is not None:
+            if bank.get(rows[28]):
+                bank.set(rows[28], 0)
+                bank.set(rows[27], 0)
+                self.request_open(now_ms)
+            elif bank.get(rows[27]):
+                bank.set(rows[27], 0)  # a pulse: consumed, so it can never re-close later
+                self.request_close(now_ms)
+        if self.cooling is not None and bank.get(rows[29]):
+            bank.set(rows[29], 0)
+            self.cooling.pumps.rotate(now_ms)
+
+    def _read_cooling(self, now_ms):
+        inp = self.inputs
+        inp.flow_dlpm = self.flow.update(now_ms)
+        inp.p_supply_mbar = self.p_supply.value_mbar()
+        inp.p_return_mbar = self.p_return.value_mbar()
+        t = self.t_supply
+        inp.t_supply1_cdc = t[0].temp_cdc()
+        inp.t_supply2_cdc = t[1].temp_cdc() if len(t) > 1 else inp.t_supply1_cdc
+        inp.t_supply3_cdc = t[2].temp_cdc() if len(t) > 2 else inp.t_supply1_cdc
+        if self.t_return is not None:
+            self.t_return_cdc = self.t_return.temp_cdc()
+        inp.level_ok = self.level.ok()
+        pm = self.pumps
+        inp.rpm0 = pm[0].update(now_ms)
+        inp.rpm1 = pm[1].update(now_ms) if len(pm) > 1 else 0
+        inp.mix_fb_cpct = self.mix.position_cpct()
+        op = 0
+        cl = 0
+        v = self.valves
+        for i in range(len(v)):
+            if v[i].at_open():
+                op |= 1 << i
+            if v[i].at_closed():
+                cl |= 1 << i
+        inp.zone_open_ls = op
+        inp.zone_closed_ls = cl
+
+    def _publish(self):
+        bank = self.app.points.bank
+        r = self._rows
+        c = self.cooling
+        if c is not None:
+            inp = self.inputs
+            _put(bank, r[0], _div(c.voter.value_cdc, 10))
+            _put(bank, r[1], _div(inp.t_supply1_cdc, 10))
+            _put(bank, r[2], _div(inp.t_supply2_cdc, 10))
+            _put(bank, r[3], _div(inp.t_supply3_cdc, 10))
+            _put(bank, r[4], _div(self.t_return_cdc, 10))
+            _put(bank, r[5], inp.flow_dlpm)
+            ps = inp.p_supply_mbar
+            pr = inp.p_return_mbar
+            _put(bank, r[6], None if ps is None or pr is None else max(ps - pr, 0))
+            _put(bank, r[7], _div(ps, 10))
+            _put(bank, r[8], _div(pr, 10))
+            pm = self.pumps
+            for i in range(len(pm)):
+                bank.set(r[9 + i], pm[i].speed_cpct // 10)
+                bank.set(r[11 + i], pm[i].rpm)
+            v = self.valves
+            for i in range(len(v)):
+                bank.set(
+                    r[13 + i],
+                    (1 if v[i].close_commanded else 0)
+                    | (inp.zone_open_ls >> i & 1) << 1
+                    | (inp.zone_closed_ls >> i & 1) << 2,
+                )
+            _put(bank, r[15], _div(inp.mix_fb_cpct, 10))
+            bank.set(r[16], c.health)
+        k = self.contactors
+        if k is not None:
+            kk = self.k
+            for i in range(3):
+                bank.set(
+                    r[17 + i], (1 if kk[i].commanded else 0) | (2 if kk[i].aux_closed() else 0)
+                )
+            _put(bank, r[20], self.v_pack_dv)
+            _put(bank, r[21], self.v_link_dv)
+            _put(bank, r[22], self.i_da)
+            vp = self.v_pack_dv
+            ip = self.i_da
+            _put(bank, r[23], None if vp is None or ip is None else vp * ip // 10000)  # 0.1 kW
+            bank.set(r[24], k.state)
+        e = self.energy
+        if e is not None:
+            for j in (25, 26):
+                idx = self._e_idx[j - 25]
+                bank.set(r[j], ((e.hi[idx] << 16) + e.lo[idx]) // 100)  # 0.1 kWh
+
+    # ----- housekeeping slot ----------------------------------------------------------------------
+    def housekeeping(self, now_ms):
+        v = self.v_pack_dv
+        i = self.i_da
+        batt_w = 0 if v is None or i is None else v * i // 100
+        # IT load, cooling power and grid import have no meter on this board: counted as 0 and
+        # published as not available (the registers keep their sentinel).
+        dt_ms = now_ms - self._hk_ms
+        self._hk_ms = now_ms
+        e = self.energy
+        if e is not None:
+            e.step(dt_ms, 0, 0, batt_w, 0)
+        return True
+
+
+def _put(bank, row, value):
+    if value is None:
+        bank.set_na(row)
+    else:
+        bank.set(row, value)
