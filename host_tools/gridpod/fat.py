@@ -2,6 +2,10 @@
 
 run_fat() drives pytest in-process with a small collector plugin, so a test's requirement ids
 (pytest.mark.req) travel into every report, and the result is one verdict per requirement.
+
+run_fat_boards() runs the FAT on several boards at once. pytest in-process is not thread-safe,
+so each board is a `gridpod fat` child process (environment GRIDPOD_FAT_BOARD=<label>) with its
+own report folder DIR/<label>/ and log DIR/<label>.log; multi.run_many runs them in parallel.
 """
 
 import csv
@@ -9,6 +13,11 @@ import datetime
 import hashlib
 import html
 import json
+import os
+import platform
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -69,13 +78,24 @@ class _Collector:
                 self.results[-1]["trace"] = traces[-1]
 
 
-def run_fat(bench: str, report_dir: Path, module_id: str | None = None, extra_args=()) -> dict:
-    """Run the FAT suite; write fat-junit.xml, fat.json, fat.html; return the summary dict."""
+def run_fat(
+    bench: str,
+    report_dir: Path,
+    module_id: str | None = None,
+    extra_args=(),
+    suite: Path = FAT_DIR,
+    select: str | None = None,
+) -> dict:
+    """Run the FAT suite; write fat-junit.xml, fat.json, fat.html; return the summary dict.
+
+    select: a pytest -k expression; the report then says it is a partial run."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     collector = _Collector()
     started = datetime.datetime.now(datetime.timezone.utc)
-    args = [str(FAT_DIR), "-q", "-p", "no:cacheprovider", f"--bench={bench}"]
+    args = [str(suite), "-q", "-p", "no:cacheprovider", f"--bench={bench}"]
+    if select:
+        args += ["-k", select]
     args += [f"--junitxml={report_dir / 'fat-junit.xml'}", f"--trace-dir={report_dir / 'traces'}"]
     args += list(extra_args)
     code = pytest.main(args, plugins=[collector])
@@ -86,6 +106,7 @@ def run_fat(bench: str, report_dir: Path, module_id: str | None = None, extra_ar
         bench=bench,
         module_id=module_id,
         board="VIRTUAL" if bench == "virtual" else "(from the device)",
+        selection=f"partial run: -k {select!r}" if select else "all tests",
         firmware_digest=firmware_digest(),
         config_hash=config_hash(bench),
         plant_model_version=PLANT_MODEL_VERSION if bench == "virtual" else None,
@@ -185,6 +206,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head><bo
 <tr><th>plant model</th><td>{e(str(s.get("plant_model_version") or "none (real plant)"))}</td></tr>
 <tr><th>date (UTC)</th><td>{e(s["started_utc"])}</td></tr>
 <tr><th>gridpod</th><td>{e(s["gridpod_version"])}</td></tr>
+<tr><th>tests run</th><td>{e(str(s.get("selection", "all tests")))}</td></tr>
 </table>
 <p>
 Tests: {s["counts"]["passed"]} passed, {s["counts"]["failed"]} failed, {s["counts"]["skipped"]} skipped.</p>
@@ -193,3 +215,112 @@ Tests: {s["counts"]["passed"]} passed, {s["counts"]["failed"]} failed, {s["count
 <h2>Tests</h2><table><tr><th>test</th><th>requirements</th><th>outcome</th><th>s</th><th>note</th></tr>
 {tests}</table></body></html>
 """
+
+
+# ---- several boards at once -------------------------------------------------------------------
+
+EXIT_CODES = {"PASS": 0, "FAIL": 1}  # anything else (BENCH ERROR, no report) is 2
+
+
+def exit_code(verdicts: list[str]) -> int:
+    """One exit status for many boards: 2 if any bench error (some firmware was not judged),
+    else 1 if any board failed, else 0."""
+    codes = [EXIT_CODES.get(v, 2) for v in verdicts]
+    return 2 if 2 in codes else max(codes, default=2)
+
+
+def _board_job(bench_args: list[str], report_dir: Path, common: list[str], timeout_s: float):
+    def job(label: str, log) -> dict:
+        out = report_dir / label
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "fat.json").unlink(missing_ok=True)  # a stale verdict must never be read back
+        cmd = [sys.executable, "-m", "gridpod.cli", "fat", *bench_args, "--report", str(out)]
+        cmd += common
+        env = dict(os.environ, GRIDPOD_FAT_BOARD=label, PYTHONUNBUFFERED="1")
+        log("$ " + " ".join(cmd))
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        killed = threading.Event()
+
+        def kill() -> None:  # the child's VM dies with it (PR_SET_PDEATHSIG)
+            killed.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
+        last = ""
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                last = line.rstrip() or last
+                log(line.rstrip())
+            code = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        report = out / "fat.json"
+        if code in (0, 1, 2) and report.exists():
+            s = json.loads(report.read_text())
+            c = s["counts"]
+            verdict = s["verdict"]
+            detail = (
+                f"{c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped, "
+                f"{c['bench error']} bench errors; {out / 'fat.html'}"
+            )
+        else:
+            verdict = "BENCH ERROR"
+            why = f"killed after {timeout_s:g} s" if killed.is_set() else f"exit {code}"
+            detail = f"no report ({why}): {last[:160]}"
+        return {"ok": verdict == "PASS", "verdict": verdict, "summary": f"{verdict}: {detail}"}
+
+    return job
+
+
+def warm_compile_cache(board: str = "VIRTUAL") -> None:
+    """Compile the firmware once before the children deploy it, so they do not race to write
+    the same mpy-cache entries. Only for the unix port on this host (its arch is known)."""
+    arch = {"x86_64": "x64", "AMD64": "x64", "i686": "x86"}.get(platform.machine())
+    if arch:
+        from .deploy import build
+
+        build(board, arch)
+
+
+def run_fat_boards(
+    boards: dict[str, list[str]],
+    report_dir: Path,
+    common: tuple[str, ...] | list[str] = (),
+    timeout_s: float = 900.0,
+    echo=print,
+) -> tuple[list[dict], int]:
+    """boards: label -> `gridpod fat` bench arguments (["--virtual"] or ["--port", P]).
+
+    Runs every board's FAT in parallel, each in its own process; returns (run_many results with
+    "verdict" per board, exit status). One board's failure or crash never stops the others."""
+    from .multi import run_many
+
+    report_dir = Path(report_dir)
+    jobs = {
+        label: _board_job(args, report_dir, list(common), timeout_s)
+        for label, args in boards.items()
+    }
+
+    def job(label, log):
+        return jobs[label](label, log)
+
+    def progress(line: str) -> None:  # the children's full output is in their logs
+        text = line.split("] ", 1)[-1]
+        if text.startswith(("FAT ", "FAILED: ", "gridpod fat: error")):
+            echo(line)
+
+    results = run_many(list(boards), job, report_dir, echo=progress if echo else None)
+    verdicts = []
+    for r in results:
+        if r["value"] is None:  # the runner itself broke for this board: not a firmware verdict
+            r["value"] = {"verdict": "BENCH ERROR"}
+            r["summary"] = "BENCH ERROR: " + r["summary"]
+        verdicts.append(r["value"]["verdict"])
+    return results, exit_code(verdicts)

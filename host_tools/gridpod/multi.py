@@ -3,8 +3,9 @@
     results = run_many(ports, lambda port, log: deploy(port, log=log), log_dir)
     print(summary_table(results))
 
-A job returns a dict with a "summary" string (or anything, shown with str()); an exception fails
-that board only. Ports come from --port (repeatable) or --all (every USB serial port).
+A job returns a dict with a "summary" string (or anything, shown with str()) and, optionally,
+"ok": False for a board that ran but did not pass (a FAT verdict); an exception fails that board
+only. Jobs need not be serial ports: any labels work (`gridpod fat --virtual --boards 4`). Ports come from --port (repeatable) or --all (every USB serial port).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def run_many(
             try:
                 value = job(port, log)
                 summary = value.get("summary", "ok") if isinstance(value, dict) else str(value)
-                result = {"ok": True, "summary": summary, "value": value}
+                ok = bool(value.get("ok", True)) if isinstance(value, dict) else True
+                result = {"ok": ok, "summary": summary, "value": value}
             except GridpodError as exc:
                 result = {"ok": False, "summary": str(exc).splitlines()[0], "value": None}
             except Exception as exc:  # noqa: BLE001 - one board's bug must not stop the others
@@ -82,9 +84,9 @@ def run_many(
     return [results[p] for p in ports]
 
 
-def summary_table(results: list[dict[str, Any]]) -> str:
-    width = max([4] + [len(r["port"]) for r in results])
-    lines = [f"{'port':<{width}}  result  time    detail"]
+def summary_table(results: list[dict[str, Any]], label: str = "port") -> str:
+    width = max([len(label)] + [len(r["port"]) for r in results])
+    lines = [f"{label:<{width}}  result  time    detail"]
     for r in results:
         status = "ok" if r["ok"] else "FAILED"
         lines.append(f"{r['port']:<{width}}  {status:<6}  {r['seconds']:>5.1f}s  {r['summary']}")
