@@ -2,6 +2,7 @@
 file rejected with every error named, nothing written on rejection, diff, confirmation."""
 
 import json
+import shutil
 
 import pytest
 from gridpod.configtool import (
@@ -15,7 +16,7 @@ from gridpod.configtool import (
 from gridpod.deploy import deploy
 from gridpod.vboard.flash import create_blank
 from gridpod.vboard.supervisor import VirtualBoard
-from test_deploy import HEAP, committed_firmware
+from test_deploy import HEAP, REPO
 from vboard_helpers import mpremote
 
 
@@ -26,7 +27,10 @@ def quiet(_line):
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     base = tmp_path_factory.mktemp("cfg")
-    fw = committed_firmware(base)
+    # the working tree's firmware: the tool validates with this tree's schema (config v2 added
+    # keys, so a pinned older revision rejects what the tool writes)
+    fw = base / "firmware"
+    shutil.copytree(REPO / "firmware", fw, ignore=shutil.ignore_patterns("tests", "__pycache__"))
     flash = base / "flash.img"
     create_blank(flash)
     with VirtualBoard(flash=flash, speed=1, heap_bytes=HEAP) as vb:
