@@ -60,10 +60,16 @@ class SensorBank:
                 self.noise[role] = rng.gauss(0.0, ANALOG_NOISE[tf.TRANSFER_TABLE[role][0]])
 
     def physical(self, role: str) -> float:
+        return self.physical_values()[role]
+
+    def physical_values(self) -> dict[str, float]:
+        """Every analog role's physical value, each model property evaluated once."""
         c, p = self.plant.coolant, self.plant.power
-        if role.startswith("T_SUPPLY"):
-            return c.t_supply_c
+        t_supply = c.t_supply_c
         return {
+            "T_SUPPLY1": t_supply,
+            "T_SUPPLY2": t_supply,
+            "T_SUPPLY3": t_supply,
             "T_RETURN": c.return_temp_c,
             "P_SUPPLY": c.supply_pressure_bar,
             "P_RETURN": c.return_pressure_bar,
@@ -71,7 +77,7 @@ class SensorBank:
             "V_LINK": p.v_link_v,
             "I_PACK": p.i_pack_a,
             "MIX_VALVE_FB": c.mix.position * 100.0 + self.mix_fb_offset_pct,
-        }[role]
+        }
 
     def clean_counts(self, role: str, value: float) -> int:
         kind = tf.TRANSFER_TABLE[role][0]
@@ -85,9 +91,9 @@ class SensorBank:
             return tf.current_counts(value)
         return tf.valve_fb_counts(value)
 
-    def counts(self, role: str) -> int:
+    def counts(self, role: str, physical: float | None = None) -> int:
         fault = self.faults.get(role)
-        value = self.physical(role) + self.noise[role]
+        value = (self.physical(role) if physical is None else physical) + self.noise[role]
         if fault is None:
             return self.clean_counts(role, value)
         mode, extra = fault
@@ -155,7 +161,8 @@ class Plant:
         p.k_neg.coil_cmd = self.outputs.get("K_NEG_COIL", 0)
         p.k_pre.coil_cmd = self.outputs.get("K_PRE_COIL", 0)
         p.k_pos.coil_cmd = self.outputs.get("K_POS_COIL", 0)
-        self._inputs = None
+        # No input cache reset here: a coil command moves a contact (and its aux input) only
+        # when advance() steps the power model, which resets the cache itself.
 
     def advance(self, now_ms: int) -> None:
         while self.now_ms < now_ms:
@@ -210,7 +217,8 @@ class Plant:
     # ----- what the board sees ----------------------------------------------------------------
     def _compute_inputs(self) -> dict[str, int]:
         c, p, s = self.coolant, self.power, self.sensors
-        v = {role: s.counts(role) for role in s.analog_roles}
+        phys = s.physical_values()
+        v = {role: s.counts(role, phys[role]) for role in s.analog_roles}
         v["PUMP1_TACH"] = s.tach_count(0)
         v["PUMP2_TACH"] = s.tach_count(1)
         v["FLOW_PULSE"] = int(c.flow_litres * tf.FLOW_PULSES_PER_L)

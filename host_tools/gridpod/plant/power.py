@@ -31,7 +31,18 @@ SOC_FLOOR = 0.2
 SETTLED_V = 0.05  # below this distance to its final value the link is "quiet" (slow stepping)
 
 
+_OCV_LAST = [None, 0.0]  # (soc, volts) of the last call: the SOC moves slowly, many reads per step
+
+
 def pack_ocv_v(soc: float) -> float:
+    if soc == _OCV_LAST[0]:
+        return _OCV_LAST[1]
+    v = _pack_ocv_v(soc)
+    _OCV_LAST[0], _OCV_LAST[1] = soc, v
+    return v
+
+
+def _pack_ocv_v(soc: float) -> float:
     soc = max(0.0, min(1.0, soc))
     for (s0, v0), (s1, v1) in zip(OCV_TABLE, OCV_TABLE[1:], strict=False):
         if soc <= s1:
