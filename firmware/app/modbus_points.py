@@ -10,9 +10,10 @@ expires _UNLOCK_MS after the last write made with it; writing 0 to access_level 
 Leases. Every L1 setpoint written gets a lease of setpoint_lease_s; when the master stops rewriting
 it, the control tick puts the default back and sets its bit in lease_expired (and status bit 1).
 
-Commands are request flags only until the state machines exist: contactor close/open (open wins),
-pump rotation; fault_reset runs App.reset_faults() and reads back 0.
-Physical telemetry has no drivers yet: those registers hold the not-available sentinel.
+Commands: contactor close/open (open wins) and pump rotation are request flags; with the
+battery / cooling composed (app/module.py) the control tick consumes them (one pulse each) and
+publishes the physical telemetry; without, they stay flags and the telemetry stays not-available.
+fault_reset runs App.reset_faults() and reads back 0.
 """
 
 from comms.modbus_rtu import crc16
