@@ -46,6 +46,7 @@ class SensorBank:
         self.faults: dict[str, tuple[str, dict]] = {}
         self.tachs = [Tach(), Tach()]
         self.mix_fb_offset_pct = 0.0
+        self._last_counts: dict[str, tuple[float, int]] = {}  # role -> (value, counts)
 
     def tach(self, pump: int = 1) -> Tach:
         if pump not in (1, 2):
@@ -90,6 +91,25 @@ class SensorBank:
         if kind == "current_shunt":
             return tf.current_counts(value)
         return tf.valve_fb_counts(value)
+
+    def analog_counts(self, phys: dict[str, float]) -> dict[str, int]:
+        """counts() of every analog role. A clean role whose value (physical + noise) is the
+        one of the last scan keeps its counts: the transfer functions are pure, and the supervisor
+        scans twice per exchange (before and after the tick's short power step)."""
+        out = {}
+        noise, faults, last = self.noise, self.faults, self._last_counts
+        for role in self.analog_roles:
+            if role in faults:
+                out[role] = self.counts(role, phys[role])
+                continue
+            value = phys[role] + noise[role]
+            hit = last.get(role)
+            if hit is not None and hit[0] == value:
+                out[role] = hit[1]
+            else:
+                out[role] = last_counts = self.clean_counts(role, value)
+                last[role] = (value, last_counts)
+        return out
 
     def counts(self, role: str, physical: float | None = None) -> int:
         fault = self.faults.get(role)
@@ -217,8 +237,7 @@ class Plant:
     # ----- what the board sees ----------------------------------------------------------------
     def _compute_inputs(self) -> dict[str, int]:
         c, p, s = self.coolant, self.power, self.sensors
-        phys = s.physical_values()
-        v = {role: s.counts(role, phys[role]) for role in s.analog_roles}
+        v = s.analog_counts(s.physical_values())
         v["PUMP1_TACH"] = s.tach_count(0)
         v["PUMP2_TACH"] = s.tach_count(1)
         v["FLOW_PULSE"] = int(c.flow_litres * tf.FLOW_PULSES_PER_L)
