@@ -42,6 +42,7 @@ fat: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m gridpod.benchmarks
 	$(PY) -m gridpod.bench_modbus
+	$(PY) -m gridpod.bench_deploy
 	$(PY) -m gridpod.hil.soak
 
 lint: $(STAMP)

@@ -6,6 +6,7 @@ on compiling source; boot.py and main.py stay source because the port runs them 
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ def compile_module(
             return cached.read_bytes()
         data = compile_module(path, flash_name, mpy_arch)
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{id(data)}.tmp")
+        tmp = cached.with_suffix(f".{os.getpid()}.{id(data)}.tmp")  # unique across processes
         tmp.write_bytes(data)
         tmp.replace(cached)
         return data
