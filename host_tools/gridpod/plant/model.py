@@ -26,6 +26,12 @@ ANALOG_NOISE = {  # 1-sigma, physical units
     "valve_feedback": 0.2,
 }
 HIGH_BY_DEFAULT = ("LEVEL_OK", "INTERLOCK_LOOP")
+_ZONE_ROLES = tuple(
+    (f"ZONE{k}_VALVE_OPEN_LS", f"ZONE{k}_VALVE_CLOSED_LS", f"LEAK_ZONE{k}", f"LEAK_ZONE{k}_SUP")
+    for k in (1, 2)
+)
+# leak rope supervision voltage (fraction of Vref): 0.2 leak, 0.5 healthy, 1.0 cable broken
+_LEAK_SUP_COUNTS = {f: tf.volts_to_counts(tf.ADC_VREF_V * f) for f in (0.2, 0.5, 1.0)}
 
 
 class Tach:
@@ -242,15 +248,14 @@ class Plant:
         v["PUMP2_TACH"] = s.tach_count(1)
         v["FLOW_PULSE"] = int(c.flow_litres * tf.FLOW_PULSES_PER_L)
         for k, zone in enumerate(c.zones):
+            open_ls, closed_ls, leak, leak_sup = _ZONE_ROLES[k]
             both = self.both_limit_switches[k]
-            v[f"ZONE{k + 1}_VALVE_OPEN_LS"] = int(zone.position >= 0.98 or both)
-            v[f"ZONE{k + 1}_VALVE_CLOSED_LS"] = int(zone.position <= 0.02 or both)
+            v[open_ls] = int(zone.position >= 0.98 or both)
+            v[closed_ls] = int(zone.position <= 0.02 or both)
             sensed = self.leak_sensed[k] and self.leak_cable_ok[k]
-            v[f"LEAK_ZONE{k + 1}"] = int(sensed)
+            v[leak] = int(sensed)
             sup = 0.2 if sensed else 0.5
-            v[f"LEAK_ZONE{k + 1}_SUP"] = tf.volts_to_counts(
-                tf.ADC_VREF_V * (sup if self.leak_cable_ok[k] else 1.0)
-            )
+            v[leak_sup] = _LEAK_SUP_COUNTS[sup if self.leak_cable_ok[k] else 1.0]
         v["LEVEL_OK"] = int(c.level_ok)
         v["INTERLOCK_LOOP"] = int(p.interlock_closed)
         for k in p.contactors:
