@@ -98,6 +98,10 @@ def deploy(
         ident = manifest["id"]
         stage = f"{DEPLOY_DIR}/{ident}"
         paths = sorted(files)
+        if not dev.exists(DEPLOY_DIR) and _live_matches(dev, paths, manifest):
+            # Fast path: nothing staged or pending and the live files are this manifest.
+            log(f"{port}: up to date ({ident}, {len(paths)} files), nothing sent")
+            return _finish(dev, port, name, ident, paths, [], t0, timeout_s)
         # finish a committed earlier deploy (as boot.py would), drop abandoned staging dirs
         dev.exec(SWITCH_SOURCE.read_text())
         dev.exec(f"run('/')\nclean_stale('/', {ident!r})", timeout_s=60)
@@ -134,22 +138,44 @@ def deploy(
                 raise DeployError(
                     f"{port}: after the switch {len(wrong)} file(s) differ: {wrong[:3]}"
                 )
-        banner = dev.restart_app(timeout_s)
-        if banner["board"] != name:
-            raise DeployError(f"{port}: the app reports board {banner['board']}, deployed {name}")
-        health = "MAINTENANCE MODE (config rejected)" if banner["maintenance"] else "healthy"
-        return {
-            "port": port,
-            "board": name,
-            "id": ident,
-            "files": len(paths),
-            "sent": uploaded,
-            "bytes_sent": dev.bytes_sent,
-            "boot": banner["boot"],
-            "health": health,
-            "seconds": round(time.monotonic() - t0, 2),
-            "summary": f"firmware {ident} on {name}, boot #{banner['boot']}, {health}",
-        }
+        return _finish(dev, port, name, ident, paths, uploaded, t0, timeout_s)
     finally:
         if device is None:
             dev.close()
+
+
+def _live_matches(dev: Device, paths: list[str], manifest: dict[str, Any]) -> bool:
+    current = dev.read_json("/manifest.json") or {}
+    if current.get("id") != manifest["id"]:
+        return False
+    expected = hashlib.sha256(b"".join(bytes.fromhex(manifest["files"][p]) for p in paths))
+    return dev.combined_hash(paths) == expected.hexdigest()
+
+
+def _finish(
+    dev: Device,
+    port: str,
+    name: str,
+    ident: str,
+    paths: list[str],
+    uploaded: list[str],
+    t0: float,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """Restart the application and report; the same for a no-op and a real deploy."""
+    banner = dev.restart_app(timeout_s)
+    if banner["board"] != name:
+        raise DeployError(f"{port}: the app reports board {banner['board']}, deployed {name}")
+    health = "MAINTENANCE MODE (config rejected)" if banner["maintenance"] else "healthy"
+    return {
+        "port": port,
+        "board": name,
+        "id": ident,
+        "files": len(paths),
+        "sent": uploaded,
+        "bytes_sent": dev.bytes_sent,
+        "boot": banner["boot"],
+        "health": health,
+        "seconds": round(time.monotonic() - t0, 2),
+        "summary": f"firmware {ident} on {name}, boot #{banner['boot']}, {health}",
+    }

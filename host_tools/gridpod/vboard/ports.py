@@ -13,11 +13,13 @@ import termios
 import tty
 from pathlib import Path
 
+from .line_rate import LineRate
+
 BACKLOG_BYTES = 256 * 1024
 
 
 class PtyPort:
-    def __init__(self, name: str, link: Path | None = None):
+    def __init__(self, name: str, link: Path | None = None, baud: int | None = None):
         self.name = name
         self.master_fd, self.slave_fd = os.openpty()
         tty.setraw(self.slave_fd)
@@ -27,6 +29,7 @@ class PtyPort:
         os.set_blocking(self.master_fd, False)
         self.path = os.ttyname(self.slave_fd)
         self.pending = bytearray()
+        self.rate = LineRate(baud)
         self.link = None
         if link is not None:
             self.link = Path(link)
@@ -56,10 +59,14 @@ class PtyPort:
 
     def flush(self) -> None:
         while self.pending:
+            k = self.rate.allow(len(self.pending))
+            if not k:
+                return
             try:
-                n = os.write(self.master_fd, self.pending)
+                n = os.write(self.master_fd, self.pending[:k])
             except BlockingIOError:
                 return
+            self.rate.take(n)
             del self.pending[:n]
 
     def close(self) -> None:

@@ -80,6 +80,7 @@ class VirtualBoard:
         max_hold_ms: int = 100,
         console_echo=None,
         run_for_s: float | None = None,
+        console_baud: int | None = None,
     ):
         self.board = load_board_file(board)
         self.heap_bytes = heap_bytes or self.board["heap_bytes"]
@@ -97,6 +98,8 @@ class VirtualBoard:
         self.plant = self.host.plant
         self.finished = self.host.finished  # set when the clock reached run_for_s (VM frozen)
         self.console_echo = console_echo
+        # None: a native-USB console (no rate limit); 115200: a CP2102-style USB-UART bridge.
+        self.console_baud = console_baud
         self._tmp = Path(tempfile.mkdtemp(prefix="gridpod-vboard-"))
         self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
         if not self.flash_path.exists():
@@ -125,7 +128,7 @@ class VirtualBoard:
         self.close()
 
     def start(self) -> None:
-        self.console = PtyPort("console", self._links[0])
+        self.console = PtyPort("console", self._links[0], self.console_baud)
         self.modbus = PtyPort("rs485", self._links[1])
         self._harness_path = str(self._tmp / "harness.sock")
         import socket
@@ -249,6 +252,8 @@ class VirtualBoard:
         running = True
         while running:
             timeout = 0.05
+            if self.console_baud and (self.console.pending or self._stdin_pending()):
+                timeout = 0.002  # a rate-limited line drains a little at every pass
             if self._pending_reply is not None:
                 timeout = max(0.0, min(timeout, self._pending_reply[0] - time.monotonic()))
             for key, mask in sel.select(timeout):
@@ -291,14 +296,19 @@ class VirtualBoard:
         elif what == "harness":
             self._on_harness(key.fileobj)
 
+    def _stdin_pending(self) -> bool:
+        return self._boot is not None and bool(self._boot.vm.pending_stdin)
+
     def _after_events(self) -> None:
         sel = self._sel
         if self._pending_reply is not None and time.monotonic() >= self._pending_reply[0]:
             self._send_reply(self._pending_reply[1])
         if self._boot is not None:
             self._boot.vm.flush_stdin()
+        self.console.flush()
         for port in (self.console, self.modbus):
-            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if port.pending else 0)
+            writable = port.pending and port.rate.wait_s() == 0
+            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if writable else 0)
             if sel.get_key(port).events != want:
                 sel.modify(port, want, sel.get_key(port).data)
 
@@ -316,7 +326,9 @@ class VirtualBoard:
             self._spawn("boot", RESET_POWER_ON)
 
     def _spawn(self, mode: str, reset_cause: int) -> None:
-        vm = VmProcess(self.vm_heap_bytes, self._harness_path, str(self.flash_path), mode)
+        vm = VmProcess(
+            self.vm_heap_bytes, self._harness_path, str(self.flash_path), mode, self.console_baud
+        )
         self._boot = _Boot(vm, reset_cause)
         self.host.new_boot(reset_cause)
         self._sel.register(vm.proc.stdout, selectors.EVENT_READ, "vm")

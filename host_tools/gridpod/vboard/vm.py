@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .line_rate import LineRate
+
 RUNTIME = Path(__file__).parent / "runtime" / "vm_main.py"
 
 # Runs in the child before MicroPython starts: die with the parent, then hand over to the VM.
@@ -28,7 +30,9 @@ sys.exit(run_main(sys.argv))
 
 
 class VmProcess:
-    def __init__(self, heap_bytes: int, harness_path: str, image_path: str, mode: str):
+    def __init__(
+        self, heap_bytes: int, harness_path: str, image_path: str, mode: str, console_baud=None
+    ):
         self.mode = mode
         cmd = [
             sys.executable,
@@ -53,6 +57,7 @@ class VmProcess:
         os.set_blocking(self.proc.stdout.fileno(), False)
         os.set_blocking(self.proc.stdin.fileno(), False)
         self.pending_stdin = bytearray()
+        self.stdin_rate = LineRate(console_baud)
 
     @property
     def stdout_fd(self) -> int:
@@ -73,8 +78,12 @@ class VmProcess:
     def flush_stdin(self) -> None:
         if not self.pending_stdin or self.proc.poll() is not None:
             return
+        k = self.stdin_rate.allow(len(self.pending_stdin))
+        if not k:
+            return
         try:
-            n = os.write(self.proc.stdin.fileno(), self.pending_stdin)
+            n = os.write(self.proc.stdin.fileno(), self.pending_stdin[:k])
+            self.stdin_rate.take(n)
             del self.pending_stdin[:n]
         except (BlockingIOError, BrokenPipeError):
             pass
