@@ -17,6 +17,6 @@ def test_round_trip_at_speed_max_measures_real_answers():
     assert r["requests"] == 20
     assert r["requests_per_s"] == pytest.approx(20 / r["wall_s"], rel=0.05)
     assert 0 < r["ms_per_request_median"] <= r["ms_per_request_max"]
-    # The firmware max-service register is per interval: at speed max an interval can pass with
-    # no request between the last read and this one, so 0 is a valid reading here.
+    # A bench sanity bound only. The register once read 0 at speed max on a heavily loaded
+    # machine (not reproduced, cause not found); the answers themselves are checked above.
     assert 0 <= r["firmware_service_us_max"] < 10000
