@@ -17,6 +17,9 @@ def last_banner(bench) -> str:
 
 @pytest.fixture(scope="module")
 def modbus(bench):
+    # Module scope runs before the autouse capability check: skip here on a bench without RS-485.
+    if "modbus" not in bench.capabilities:
+        pytest.skip(f"bench '{bench.name}' lacks modbus")
     # One open port for the module: re-opening a pty right after a close can fail in tcsetattr.
     client = GridpodModbus(bench.modbus_port)
     yield client
