@@ -250,7 +250,7 @@ class Device:
         )
 
     # ----- reset --------------------------------------------------------------------------------
-    def restart_app(self, timeout_s: float = 30.0, settle_s: float = 0.5) -> dict[str, Any]:
+    def restart_app(self, timeout_s: float = 30.0, settle_s: float = 0.25) -> dict[str, Any]:
         """Soft-reset into boot.py + main.py; return the parsed boot banner (healthy app).
 
         Raises DeviceError on a traceback before the banner or when none comes in time."""
