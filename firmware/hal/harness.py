@@ -22,6 +22,7 @@ from hal import RESET_POWER_ON
 
 _MSG_REGISTER = const(0x52)  # 'R'
 _MSG_EXCHANGE = const(0x58)  # 'X'
+_MSG_INTERRUPTED = const(0x69)  # 'i'
 _MSG_WATCHDOG = const(0x57)  # 'W'
 
 _KIND_OUT = const(1)
@@ -317,7 +318,9 @@ class HarnessPlatform:
                     pos += 4 + u.tx_len
                     u.tx_len = 0
             self._tx_pending = False
-        link.request(_MSG_EXCHANGE, pos - 3)
+        reply_type, _ = link.request(_MSG_EXCHANGE, pos - 3)
+        if reply_type == _MSG_INTERRUPTED:
+            raise KeyboardInterrupt  # Ctrl-C on the console, delivered at this safe point
         self._now_ms = _get_u32(buf, 3)
         self._hold_ms = _get_u32(buf, 7)
         n = _get_u16(buf, 11)

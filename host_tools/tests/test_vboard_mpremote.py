@@ -142,6 +142,9 @@ def test_ctrl_c_interrupts_main_and_ctrl_d_reboots(tmp_path):
             before = vb.plant.edges.get("STATUS_LED", [])[:]
             assert vb.console_log.count(b"BOOT RAN") == 2
             assert b"KeyboardInterrupt" in vb.console_log
+            # Delivered at the scan loop's exchange point, not by SIGINT at a random bytecode.
+            tb = bytes(vb.console_log).split(b"Traceback")[1].split(b"KeyboardInterrupt")[0]
+            assert b"hal/harness.py" in tb, tb
             t.exit_raw_repl()
             # Friendly REPL Ctrl-D: boot.py and main.py both run.
             t.serial.write(b"\x04")

@@ -16,6 +16,7 @@ table in runtime/vm_main.py and firmware/hal/virtual.py.
   Z reset     (hard reset requested by firmware) -> no answer, the VM is restarted
   B brown-out (armed flash kill point reached)   -> no answer, the VM is killed
   C resume    (new connection after an interrupted exchange)                       -> c
+  i           answers an X when Ctrl-C arrived on the console: the HAL raises KeyboardInterrupt
 
 Times are ms since the VM booted (a board's ticks_ms); the supervisor keeps the absolute
 simulated clock. `hold_until_ms` lets the firmware run further ticks without an exchange while its
@@ -33,6 +34,7 @@ INTR = ord("K")
 RESET = ord("Z")
 BROWN_OUT = ord("B")
 RESUME = ord("C")
+INTERRUPTED = ord("i")  # answer to an exchange when Ctrl-C arrived: raise KeyboardInterrupt
 
 KIND_OUT = 1
 KIND_IN = 2

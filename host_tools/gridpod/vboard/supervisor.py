@@ -42,6 +42,7 @@ RUNTIME_RESERVE_BYTES = 32 * 1024
 # ESP32/RP2040, 32 on a 64-bit host) and every object header and pointer doubles too, so the
 # same firmware needs twice the bytes here: the VM's heap is budget x WORD_SCALE.
 WORD_SCALE = max(1, struct.calcsize("P") // 4)
+INTR_GRACE_S = 0.25  # Ctrl-C waits this long for an exchange before falling back to SIGINT
 
 
 class VirtualBoardError(GridpodError):
@@ -64,6 +65,7 @@ class _Boot:
         self.conn = None
         self.inbuf = bytearray()
         self.intr_enabled = False
+        self.intr_requested_at = None  # Ctrl-C waiting for the VM's next exchange
 
 
 class VirtualBoard:
@@ -303,8 +305,13 @@ class VirtualBoard:
         sel = self._sel
         if self._pending_reply is not None and time.monotonic() >= self._pending_reply[0]:
             self._send_reply(self._pending_reply[1])
-        if self._boot is not None:
-            self._boot.vm.flush_stdin()
+        boot = self._boot
+        if boot is not None:
+            boot.vm.flush_stdin()
+            waited = boot.intr_requested_at and time.monotonic() - boot.intr_requested_at
+            if waited and waited > INTR_GRACE_S:
+                boot.intr_requested_at = None
+                boot.vm.interrupt()
         self.console.flush()
         for port in (self.console, self.modbus):
             writable = port.pending and port.rate.wait_s() == 0
@@ -408,10 +415,21 @@ class VirtualBoard:
             if i < 0:
                 break
             boot.vm.write_stdin(data[:i])
-            boot.vm.interrupt()
             boot.intr_enabled = False  # one Ctrl-C per run; the runtime re-arms it
+            boot.intr_requested_at = time.monotonic()
+            if self._pending_reply is not None:  # the VM waits in an exchange right now
+                self._pending_reply = None
+                self._deliver_interrupt(boot)
             data = data[i + 1 :]
         boot.vm.write_stdin(data)
+
+    def _deliver_interrupt(self, boot: _Boot) -> None:
+        """Ctrl-C as the answer to an exchange: the HAL raises KeyboardInterrupt at that safe
+        point. A SIGINT is the fallback for code that never exchanges (a busy loop at the REPL):
+        the unix port raises it from the signal handler, and if that lands inside an allocation
+        the VM's GC lock stays taken forever (seen as a rare hang), so it is the last resort."""
+        boot.intr_requested_at = None
+        self._send_reply(h.frame(h.INTERRUPTED))
 
     def _accept(self) -> None:
         conn, _ = self._listener.accept()
@@ -486,6 +504,9 @@ class VirtualBoard:
             self._send_reply(h.frame(ord("k")))
             return
         reply, due, event = self.host.handle(msg_type, payload)
+        if reply is not None and msg_type == h.EXCHANGE and boot.intr_requested_at is not None:
+            self._deliver_interrupt(boot)
+            return
         if event == EV_WATCHDOG:
             self._console_out(b"\r\n[vboard] watchdog expired: reset\r\n")
             self._kill_and_restart("boot", RESET_WATCHDOG)
