@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +21,7 @@ from typing import Any
 
 from . import GridpodError
 from .device import Device
-from .firmware_tree import FIRMWARE_DIR
+from .firmware_tree import import_firmware
 
 DEVICE_PATH = "/config.json"
 
@@ -33,12 +32,7 @@ class ConfigError(GridpodError):
 
 def firmware_config() -> ModuleType:
     """The firmware's app.config module, importable on CPython."""
-    for path in (FIRMWARE_DIR, FIRMWARE_DIR / "tests" / "shim"):
-        if str(path) not in sys.path:
-            sys.path.append(str(path))  # appended: never shadows a host module
-    import app.config
-
-    return app.config
+    return import_firmware("app.config")
 
 
 def units() -> dict[str, str]:

@@ -12,26 +12,13 @@ from gridpod.modbus_client import GridpodModbus, MapMismatchError, NoAnswerError
 from gridpod.register_map import MAP_CRC, MAP_VERSION, REGISTERS
 from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash
+from vboard_helpers import modbus_crc16 as crc16
+from vboard_helpers import modbus_frame as frame
 
 # The full firmware does not boot at the VIRTUAL board's 64 KiB budget yet (see the report of
 # issue 4); the conformance tests run it at 96 KiB.
 BOARD_HEAP_KB = 96
 OPERATOR_PIN = "2468"
-
-
-def crc16(data: bytes) -> int:
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def frame(*pdu: int) -> bytes:
-    data = bytes(pdu)
-    c = crc16(data)
-    return data + bytes((c & 0xFF, c >> 8))
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,8 @@ from gridpod.vboard.supervisor import VirtualBoard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vboard_helpers import make_flash
+from vboard_helpers import modbus_crc16 as crc16
+from vboard_helpers import modbus_frame as frame
 
 # Same heap as test_modbus_conformance.py until the 64 KiB boot is fixed (issue 4).
 BOARD_HEAP_KB = 96
@@ -45,20 +47,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-def crc16(data: bytes, crc: int = 0xFFFF) -> int:
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def frame(*pdu: int) -> bytes:
-    data = bytes(pdu)
-    c = crc16(data)
-    return data + bytes((c & 0xFF, c >> 8))
 
 
 # ----- the oracle ---------------------------------------------------------------------------------
