@@ -7,6 +7,8 @@ profile is a pure function of (seed, t_s) for monotonic calls.
   training     90 % steady, a checkpoint dip to 30 % for 60 s every 30 min
   inference    40 % base with bursts to 95 % (2..20 s long, mean gap 15 s)
   spike_train  megawatt-class hall steps (2 MW <-> 20 MW every 10 s) scaled to the module
+  training_spikes  training, plus synchronous spikes to 125 % (every 60..180 s, 5..30 s long,
+               ramping in and out over 1.5 s: the GPUs' power ramp seen at the module feeder)
 """
 
 import random
@@ -77,7 +79,32 @@ class SpikeTrain:
         return self.rated_kw * hall_mw / self.HALL_RATED_MW
 
 
-PROFILES = {cls.name: cls for cls in (Idle, Training, Inference, SpikeTrain)}
+class TrainingSpikes(Training):
+    name = "training_spikes"
+    SPIKE, RAMP_S = 1.25, 1.5
+    GAP_S, HOLD_S = (60.0, 180.0), (5.0, 30.0)
+
+    def __init__(self, seed: int = 0, rated_kw: float = IT_RATED_KW):
+        super().__init__(seed, rated_kw)
+        self.rng = random.Random(seed)
+        self._next_spike()
+
+    def _next_spike(self, after_s: float = 0.0) -> None:
+        self._start = after_s + self.rng.uniform(*self.GAP_S)
+        self._end = self._start + 2 * self.RAMP_S + self.rng.uniform(*self.HOLD_S)
+
+    def it_kw(self, t_s: float) -> float:
+        while t_s >= self._end:
+            self._next_spike(self._end)
+        base = super().it_kw(t_s)
+        if t_s < self._start:
+            return base
+        ramp = min(t_s - self._start, self._end - t_s) / self.RAMP_S
+        peak = self.rated_kw * self.SPIKE
+        return base + (peak - base) * max(0.0, min(1.0, ramp))
+
+
+PROFILES = {cls.name: cls for cls in (Idle, Training, Inference, SpikeTrain, TrainingSpikes)}
 
 
 def make_profile(name: str, seed: int = 0, rated_kw: float = IT_RATED_KW):

@@ -24,7 +24,9 @@ ANALOG_NOISE = {  # 1-sigma, physical units
     "hv_divider": 0.5,
     "current_shunt": 0.2,
     "valve_feedback": 0.2,
+    "power_4_20": 0.1,
 }
+BATTERY_ABOVE_SUPPLY_K = 3.0  # the pack's cold plate sits on the coolant supply
 HIGH_BY_DEFAULT = ("LEVEL_OK", "INTERLOCK_LOOP")
 _ZONE_ROLES = tuple(
     (f"ZONE{k}_VALVE_OPEN_LS", f"ZONE{k}_VALVE_CLOSED_LS", f"LEAK_ZONE{k}", f"LEAK_ZONE{k}_SUP")
@@ -84,6 +86,9 @@ class SensorBank:
             "V_LINK": p.v_link_v,
             "I_PACK": p.i_pack_a,
             "MIX_VALVE_FB": c.mix.position * 100.0 + self.mix_fb_offset_pct,
+            "T_BATTERY": t_supply + BATTERY_ABOVE_SUPPLY_K,
+            "IT_KW": self.plant.it_kw,
+            "GRID_KW": self.plant.grid_import_kw,
         }
 
     def clean_counts(self, role: str, value: float) -> int:
@@ -96,6 +101,8 @@ class SensorBank:
             return tf.hv_counts(value)
         if kind == "current_shunt":
             return tf.current_counts(value)
+        if kind == "power_4_20":
+            return tf.power_counts(value)
         return tf.valve_fb_counts(value)
 
     def analog_counts(self, phys: dict[str, float]) -> dict[str, int]:
@@ -187,6 +194,8 @@ class Plant:
         p.k_neg.coil_cmd = self.outputs.get("K_NEG_COIL", 0)
         p.k_pre.coil_cmd = self.outputs.get("K_PRE_COIL", 0)
         p.k_pos.coil_cmd = self.outputs.get("K_POS_COIL", 0)
+        enabled = self.outputs.get("PCS_ENABLE", 0)
+        p.pcs_setpoint_kw = tf.pcs_duty_kw(self.outputs.get("PCS_PWM")) if enabled else 0.0
         # No input cache reset here: a coil command moves a contact (and its aux input) only
         # when advance() steps the power model, which resets the cache itself.
 
@@ -300,4 +309,5 @@ class Plant:
             "v_link_v": p.v_link_v,
             "i_pack_a": p.i_pack_a,
             "soc_pct": p.soc * 100.0,
+            "pcs_setpoint_kw": p.pcs_setpoint_kw,
         }

@@ -9,6 +9,10 @@ Every function here is pure; the plant adds noise and wiring faults around them.
   HV divider   pack and link voltage, 1000 V -> 3.0 V (ratio 1/333.3)
   current      bidirectional shunt amplifier, 1.65 V at 0 A, 3 mV/A (+-500 A), discharge positive
   valve fb     modulating valve position 0..100 % -> 0.3..3.0 V
+  power 4-20   IT load and grid import power transducers, 4..20 mA for -200..+600 kW through the
+               same 150 Ohm shunt (import / consumption positive)
+  PCS PWM      PCS power setpoint: duty 0..65535 -> -100..+100 kW (discharge positive), followed
+               only while PCS_ENABLE is 1 (a dead controller or a broken enable wire -> 0 kW)
   tach         2 pulses per pump revolution, counted cumulatively
   flow meter   K-factor 10 pulses per litre
   PWM          pump speed and mixing-valve demand are INVERTED: duty 0 (or a broken wire) means
@@ -33,6 +37,8 @@ TX_SHUNT_OHM = 150.0
 TX_MIN_MA, TX_MAX_MA = 4.0, 20.0
 TX_FAULT_LOW_MA, TX_FAULT_HIGH_MA = 3.6, 21.0
 PRESSURE_RANGE_BAR = 10.0
+POWER_MIN_KW, POWER_MAX_KW = -200.0, 600.0
+PCS_FULL_SCALE_KW = 100.0
 
 HV_VOLTS_PER_ADC_VOLT = 1000.0 / 3.0
 I_OFFSET_V = 1.65
@@ -58,6 +64,9 @@ TRANSFER_TABLE = {
     "V_LINK": ("hv_divider", "V"),
     "I_PACK": ("current_shunt", "A"),
     "MIX_VALVE_FB": ("valve_feedback", "%"),
+    "T_BATTERY": ("ntc", "degC"),
+    "IT_KW": ("power_4_20", "kW"),
+    "GRID_KW": ("power_4_20", "kW"),
     "PUMP1_TACH": ("tach", "rev"),
     "PUMP2_TACH": ("tach", "rev"),
     "FLOW_PULSE": ("flow_meter", "L"),
@@ -113,6 +122,26 @@ def counts_pressure_bar(counts: int) -> float | None:
     if i_ma < TX_FAULT_LOW_MA or i_ma > TX_FAULT_HIGH_MA:
         return None
     return (i_ma - TX_MIN_MA) / (TX_MAX_MA - TX_MIN_MA) * PRESSURE_RANGE_BAR
+
+
+def power_counts(kw: float) -> int:
+    frac = max(0.0, min(1.0, (kw - POWER_MIN_KW) / (POWER_MAX_KW - POWER_MIN_KW)))
+    return ma_counts(TX_MIN_MA + frac * (TX_MAX_MA - TX_MIN_MA))
+
+
+def counts_power_kw(counts: int) -> float | None:
+    i_ma = counts_ma(counts)
+    if i_ma < TX_FAULT_LOW_MA or i_ma > TX_FAULT_HIGH_MA:
+        return None
+    frac = (i_ma - TX_MIN_MA) / (TX_MAX_MA - TX_MIN_MA)
+    return POWER_MIN_KW + frac * (POWER_MAX_KW - POWER_MIN_KW)
+
+
+def pcs_duty_kw(duty_u16: int | None) -> float:
+    """PCS setpoint from its PWM duty (no signal -> 0 kW; the enable gates it anyway)."""
+    if duty_u16 is None:
+        return 0.0
+    return (max(0, min(PWM_FULL, duty_u16)) * 2 - PWM_FULL) / PWM_FULL * PCS_FULL_SCALE_KW
 
 
 def hv_counts(v: float) -> int:
