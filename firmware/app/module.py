@@ -5,7 +5,13 @@ slots and their registers. Each subsystem exists only when its config flag enabl
   fast (10 ms)      leak isolation (zone valves), contactor state machine + coils, interlocks
   control (100 ms)  sensors -> cooling (PID, lead/lag, valves, protections), Modbus commands
                     (contactor close/open, pump rotation), fault table, telemetry registers
-  housekeeping (1 s) energy counters (battery in/out from V_pack x I_pack)
+  housekeeping (1 s) energy counters (IT, cooling = grid + battery - IT, battery in/out, grid),
+                    energy per token when the host writes work_tokens
+Grid (grid_enabled): IT and grid power meters, battery temperature, SOC (control/soc.py) and,
+with the battery, the peak shaver in the FAST tick (control/peak_shaving.py: ints only) driving
+the PCS enable + setpoint (drivers/pcs.py); the leased registers grid_import_limit_kw,
+peak_shaving_enable and pcs_power_request_kw are copied into it every control tick (the bank
+reverts them at lease expiry). Load = grid meter + battery power (V_pack x I_pack).
 
 Contactors: a close needs a Modbus close request (consumed: it is a pulse, so a request left set
 never re-closes after a trip) AND, every fast tick, app.safety.close_permitted() AND the interlock
@@ -19,6 +25,7 @@ The fast tick allocates nothing (ints only; Ntc floats run in the control tick).
 
 from control.control_faults import FAULT_INTERLOCK_OPEN, FAULT_LEAK, FAULT_LEAK_CABLE
 from control.faults import ACTION_ALARM
+from micropython import const
 
 from app import safety
 
@@ -28,8 +35,20 @@ _TELEMETRY = (
     "pump2_tach_rpm zone1_valve_state zone2_valve_state mix_valve_pct cooling_state "
     "k_neg_state k_pre_state k_pos_state pack_voltage_v link_voltage_v pack_current_a "
     "battery_power_kw contactor_state energy_battery_in_kwh energy_battery_out_kwh "
-    "contactor_close_request contactor_open_request pump_rotation_request"
+    "contactor_close_request contactor_open_request pump_rotation_request "
+    "grid_import_limit_kw peak_shaving_enable pcs_power_request_kw work_tokens it_load_kw "
+    "grid_import_kw soc_pct pcs_setpoint_kw battery_temp_c battery_power_limit_pct grid_state "
+    "energy_it_kwh energy_cooling_kwh energy_grid_import_kwh mj_per_token_it mj_per_token_module"
 )
+_R_LIMIT = const(30)  # _TELEMETRY index of grid_import_limit_kw (the grid rows follow in order)
+# grid_state values
+GRID_OFF = const(0)  # shaving disabled, no manual request
+GRID_STANDBY = const(
+    1
+)  # enabled or requested, the PCS not permitted (contactors, SOC, temp, cooling)
+GRID_DISCHARGING = const(2)
+GRID_CHARGING = const(3)
+GRID_IDLE = const(4)  # permitted, setpoint 0
 _CONTACTOR_IDS = (6, 7, 8, 9, 10, 11, 12, 13)  # control_faults: contactor rows
 _COOLING_IDS = (15, 16, 17, 18, 19, 20, 21, 22, 23, 26, 27, 28, 29)  # leak ids in the fast tick
 
@@ -53,28 +72,31 @@ class Module:
         self.cooling = None
         self.contactors = None
         self.energy = None
+        self.shaver = None
+        self.grid_w = None
+        self.it_w = None
+        self.t_batt_cdc = None
+        self._tokens = 0
         p = platform
         if cfg["cooling_enabled"]:
             self._build_cooling(p, pins, cfg)
         if cfg["battery_enabled"]:
             self._build_battery(p, pins, cfg, app)
         if cfg["grid_enabled"]:
-            from control.energy import E_BATT_IN, E_BATT_OUT, Energy
-
-            self.energy = Energy()
-            self._e_idx = (E_BATT_IN, E_BATT_OUT)
+            self._build_grid(p, cfg)
         self.needs_cooling = bool(cfg["has_cooling"])
         self.v_pack_dv = None
         self.v_link_dv = None
         self.i_da = None
         self._rows: list = []
         self._last_ms = now_ms
+        self._fast_ms = now_ms
         self._hk_ms = now_ms
         self.reset_pending = False
         sched = app.scheduler
         from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING
 
-        if self.cooling is not None or self.contactors is not None:
+        if self.cooling is not None or self.contactors is not None or self.energy is not None:
             sched.add(_Task(self.fast), SLOT_FAST)
             sched.add(_Task(self.control), SLOT_CONTROL)
         if self.energy is not None:
@@ -147,6 +169,24 @@ class Module:
         self.contactors = Contactors(cfg)
         self.interlocks = Interlocks(cfg)
 
+    def _build_grid(self, p, cfg):
+        from control.energy import Energy
+        from control.soc import Soc
+        from drivers.ntc import Ntc
+        from drivers.pcs import Pcs
+        from drivers.power_meter import PowerMeter
+
+        self.energy = Energy()
+        self.it_meter = PowerMeter(p.adc("IT_KW"))
+        self.grid_meter = PowerMeter(p.adc("GRID_KW"))
+        self.t_batt = Ntc(p.adc("T_BATTERY"))
+        if self.contactors is not None:  # peak shaving needs the battery behind its contactors
+            from control.peak_shaving import PeakShaver
+
+            self.soc = Soc(cfg)
+            self.shaver = PeakShaver(cfg)
+            self.pcs = Pcs(p.digital_out("PCS_ENABLE", 0), p.pwm("PCS_PWM", 1000, 32768))
+
     # ----- commands (from the Modbus coils, control tick) ----------------------------------------
     def request_close(self, now_ms):
         return self.contactors is not None and self.contactors.request_close(now_ms)
@@ -215,6 +255,26 @@ class Module:
             for fid in _CONTACTOR_IDS:
                 faults.update(fid, causes & (1 << fid), now_ms)
             faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
+        if self.energy is not None:
+            self.grid_w = grid_w = self.grid_meter.w()
+            sh = self.shaver
+            if sh is not None:
+                dt_ms = now_ms - self._fast_ms
+                vp = self.v_pack_dv
+                ip = self.i_da
+                load_w = None
+                if grid_w is not None and vp is not None and ip is not None:
+                    load_w = grid_w + vp * ip // 100  # dV x dA = 0.01 W
+                sp = sh.step(
+                    dt_ms,
+                    load_w,
+                    self.soc.soc_pm,
+                    self.t_batt_cdc,
+                    k.state == 2,  # contactors.CLOSED
+                    self.interlocks.power_limit_pct,
+                )
+                self.pcs.command(sp, sh.active)
+        self._fast_ms = now_ms
         return True
 
     # ----- control slot ---------------------------------------------------------------------------
@@ -239,6 +299,11 @@ class Module:
             faults = self.faults
             for fid in _COOLING_IDS:
                 faults.update(fid, causes & (1 << fid), now_ms)
+        if self.energy is not None:
+            self.it_w = self.it_meter.w()
+            self.t_batt_cdc = self.t_batt.temp_cdc()  # float math: control tick only
+            if self.shaver is not None:
+                self.soc.step(dt_ms, self.v_pack_dv, self.i_da)
         if self.reset_pending:
             # after the reset objects reported their causes again (fast ran earlier this frame)
             self.reset_pending = False
@@ -264,6 +329,16 @@ class Module:
         if self.cooling is not None and bank.get(rows[29]):
             bank.set(rows[29], 0)
             self.cooling.pumps.rotate(now_ms)
+        sh = self.shaver
+        if sh is not None:  # leased setpoints: the bank has already reverted expired ones
+            sh.limit_w = bank.get(rows[_R_LIMIT]) * 1000
+            sh.enabled = bank.get(rows[_R_LIMIT + 1]) != 0
+            sh.request_w = bank.get(rows[_R_LIMIT + 2]) * 100  # 0.1 kW
+        if self.energy is not None:
+            tokens = bank.get(rows[_R_LIMIT + 3])
+            if tokens != self._tokens:
+                self._tokens = tokens
+                self.energy.write_tokens(tokens & 0x3FFFFFFF)
 
     def _read_cooling(self, now_ms):
         inp = self.inputs
@@ -339,22 +414,44 @@ class Module:
             bank.set(r[24], k.state)
         e = self.energy
         if e is not None:
-            for j in (25, 26):
-                idx = self._e_idx[j - 25]
-                bank.set(r[j], ((e.hi[idx] << 16) + e.lo[idx]) // 100)  # 0.1 kWh
+            g = _R_LIMIT
+            _put(bank, r[g + 4], _div(self.it_w, 100))  # 0.1 kW
+            _put(bank, r[g + 5], _div(self.grid_w, 100))
+            _put(bank, r[g + 8], _div(self.t_batt_cdc, 10))
+            for row, idx in ((25, 2), (26, 3), (g + 11, 0), (g + 12, 1), (g + 13, 4)):
+                bank.set(r[row], ((e.hi[idx] << 16) + e.lo[idx]) // 100)  # Wh -> 0.1 kWh
+            _put(bank, r[g + 14], e.mj_per_token_it)
+            _put(bank, r[g + 15], e.mj_per_token_module)
+            sh = self.shaver
+            if sh is not None:
+                _put(bank, r[g + 6], self.soc.soc_pm)
+                bank.set(r[g + 7], sh.setpoint_w // 100)
+                bank.set(r[g + 9], self.interlocks.power_limit_pct)
+                sp = sh.setpoint_w
+                if not sh.enabled and sh.request_w == 0:
+                    state = GRID_OFF
+                elif not sh.active:
+                    state = GRID_STANDBY
+                else:
+                    state = GRID_DISCHARGING if sp > 0 else GRID_CHARGING if sp < 0 else GRID_IDLE
+                bank.set(r[g + 10], state)
 
     # ----- housekeeping slot ----------------------------------------------------------------------
     def housekeeping(self, now_ms):
+        """Energy from the last readings (a failed meter counts 0 for that second). Cooling is the
+        rest of the module's balance: grid import + battery discharge - IT (pumps, fans, PCS
+        losses), 0 when a meter is missing."""
         v = self.v_pack_dv
         i = self.i_da
         batt_w = 0 if v is None or i is None else v * i // 100
-        # IT load, cooling power and grid import have no meter on this board: counted as 0 and
-        # published as not available (the registers keep their sentinel).
+        it_w = self.it_w
+        grid_w = self.grid_w
+        cool_w = 0
+        if it_w is not None and grid_w is not None:
+            cool_w = grid_w + batt_w - it_w
         dt_ms = now_ms - self._hk_ms
         self._hk_ms = now_ms
-        e = self.energy
-        if e is not None:
-            e.step(dt_ms, 0, 0, batt_w, 0)
+        self.energy.step(dt_ms, it_w or 0, cool_w if cool_w > 0 else 0, batt_w, grid_w or 0)
         return True
 
 

@@ -24,7 +24,7 @@ Bump MAP_VERSION whenever a row's layout columns change; MAP_CRC (identity regis
 
 from array import array
 
-MAP_VERSION = 1
+MAP_VERSION = 2  # 2: peak shaving enable, PCS setpoint, energy per token, battery rows
 MAGIC = 0x4750  # "GP"
 NA_U16 = 0xFFFF
 NA_S16 = 0x8000
@@ -44,6 +44,7 @@ H 101 dp_setpoint_kpa u16 1 0 kPa L1 cfg:dp_setpoint_kpa 0 600
 H 102 supply_temp_setpoint_c s16 1 -1 degC L1 cfg:supply_temp_setpoint_dc 100 600
 H 103 grid_import_limit_kw u16 1 0 kW L1 cfg:grid_import_limit_kw 0 20000
 H 104 pcs_power_request_kw s16 1 -1 kW L1 0 -10000 10000
+H 105 peak_shaving_enable u16 1 0 - L1 0 0 1
 H 110 setpoint_lease_s u16 1 0 s W1 30 1 3600
 H 120 work_tokens u32 2 0 tokens W1 0 - -
 H 200 access_level u16 1 0 - WA - 0 0
@@ -88,6 +89,11 @@ I 32 energy_cooling_kwh u32 2 -1 kWh R - - -
 I 34 energy_battery_in_kwh u32 2 -1 kWh R - - -
 I 36 energy_battery_out_kwh u32 2 -1 kWh R - - -
 I 38 energy_grid_import_kwh u32 2 -1 kWh R - - -
+I 40 pcs_setpoint_kw s32 2 -1 kW R - - -
+I 42 mj_per_token_it u32 2 0 mJ R - - -
+I 44 mj_per_token_module u32 2 0 mJ R - - -
+I 46 battery_temp_c s16 1 -1 degC R - - -
+I 47 battery_power_limit_pct u16 1 0 % R - - -
 I 100 faults_active u32 2 0 - R - - -
 I 102 faults_latched u32 2 0 - R - - -
 I 104 fault_actions u16 1 0 - R - - -

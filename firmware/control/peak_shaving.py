@@ -1,18 +1,21 @@
 """Grid peak shaving, pure: PCS discharge setpoint that holds grid import at a leased limit.
 
 Units: power W (int, discharge positive), SOC 0.1 % (permille), temperature 0.01 degC, time ms.
-The import limit and the enable are leased setpoints (written over Modbus): each write renews the
-lease; when it expires the enable drops and the limit reverts to its configured default, and the
-setpoint goes to zero at once (safe). Discharge is allowed only with the contactors closed, SOC
-above its floor, battery temperature in range and cooling not lost; the power cap follows the
-cooling derate. Below the limit the battery recharges (up to the headroom, at most charge_w, SOC
-below _SOC_FULL_PM). Setpoint changes are ramp-limited (ramp_w_per_s) except the drop to zero on
-a lost permission.
+The import limit, the enable and the manual PCS request are leased Modbus setpoints: the register
+bank reverts them to their defaults when the master stops rewriting them (app/modbus_points.py),
+and the module copies them in here (limit_w, enabled, request_w). Lease expiry therefore means
+enable 0 (the configured default) and request 0, so the setpoint ramps to zero.
+Load (what the grid would import without the battery) = grid meter + battery power, so the
+PCS losses and every auxiliary load are inside it. Discharge is allowed only with the contactors
+closed, SOC known and above its floor, battery temperature in range and cooling not lost; the
+power cap follows the cooling derate. Shaving keeps the grid at the limit; below it the battery
+recharges into the headroom less the tolerance (at most charge_w, SOC below _SOC_FULL_PM), so
+that meter noise never pushes the import over the limit. With shaving off the PCS follows the
+manual request under the same permissions. Setpoint changes are ramp-limited (ramp_w_per_s)
+except the drop to zero on a lost permission. Integer W only: it runs in the fast tick.
 """
 
 from micropython import const
-
-from control.ticks import ticks_diff
 
 _SOC_FULL_PM = const(950)
 
@@ -29,54 +32,42 @@ class PeakShaver:
         self.soc_floor_pm = g("soc_floor_pct", 20) * 10
         self.t_min_cdc = g("battery_temp_min_dc", 50) * 10
         self.t_max_cdc = g("battery_temp_max_dc", 450) * 10
-        self.lease_ms = g("setpoint_lease_ms", 60000)
-        self._lease_from_ms = 0
-        self.leased = False
+        self.tolerance_w = g("grid_tolerance_kw", 2) * 1000
+        self.request_w = 0
         self.setpoint_w = 0
         self.may_discharge = False
+        self.active = False  # permitted to drive the PCS (its enable line)
 
-    def write_limit(self, now_ms, limit_kw):
-        self.limit_w = limit_kw * 1000
-        self._renew(now_ms)
-
-    def write_enable(self, now_ms, enable):
-        self.enabled = bool(enable)
-        self._renew(now_ms)
-
-    def _renew(self, now_ms):
-        self.leased = True
-        self._lease_from_ms = now_ms
-
-    def step(self, now_ms, dt_ms, load_w, soc_pm, batt_temp_cdc, contactors_closed, power_pct):
-        """load_w: IT + cooling (what the grid would import without the battery)."""
-        if self.leased and ticks_diff(now_ms, self._lease_from_ms) >= self.lease_ms:
-            self.leased = False
-            self.enabled = False
-            self.limit_w = self.default_limit_w
+    def step(self, dt_ms, load_w, soc_pm, batt_temp_cdc, contactors_closed, power_pct):
+        """load_w: grid import + battery discharge (None when a meter failed)."""
         ok = (
-            self.enabled
-            and contactors_closed
+            contactors_closed
+            and load_w is not None
             and power_pct > 0
             and batt_temp_cdc is not None
             and self.t_min_cdc <= batt_temp_cdc <= self.t_max_cdc
             and soc_pm is not None
         )
         self.may_discharge = bool(ok and soc_pm > self.soc_floor_pm)
+        self.active = ok
         if not ok:
             self.setpoint_w = 0
             return 0
         cap = self.max_w * power_pct // 100
-        excess = load_w - self.limit_w
-        if excess > 0:
-            target = excess if excess < cap else cap
-            if not self.may_discharge:
-                target = 0
+        if not self.enabled:
+            target = self.request_w
+            target = cap if target > cap else -cap if target < -cap else target
         else:
-            head = -excess
+            excess = load_w - self.limit_w
             target = 0
-            if soc_pm < _SOC_FULL_PM:
+            if excess > 0:
+                target = excess if excess < cap else cap
+            elif soc_pm < _SOC_FULL_PM:
+                head = -excess - self.tolerance_w
                 c = self.charge_w if self.charge_w < cap else cap
-                target = -(head if head < c else c)
+                target = -(head if head < c else c) if head > 0 else 0
+        if target > 0 and not self.may_discharge:
+            target = 0
         step_w = self.ramp_w_per_s * dt_ms // 1000
         sp = self.setpoint_w
         if target > sp + step_w:

@@ -20,6 +20,9 @@ TX_MAX_UA = const(20000)
 TX_FAULT_LOW_UA = const(3600)
 TX_FAULT_HIGH_UA = const(21000)
 PRESSURE_RANGE_MBAR = const(10000)
+POWER_MIN_W = const(-200000)  # power transducers: 4 mA = -200 kW ...
+POWER_MAX_W = const(600000)  # ... 20 mA = +600 kW (import / consumption positive)
+PCS_FULL_SCALE_W = const(100000)  # PCS_PWM duty 0..65535 = -100..+100 kW, discharge positive
 
 # HV divider: 1000 V -> 3.0 V, i.e. link mV = adc mV * 1000 / 3.
 HV_V_PER_3V = const(1000)

@@ -12,6 +12,8 @@ from drivers.level_switch import LevelSwitch
 from drivers.mod_valve import ModulatingValve
 from drivers.ntc import Ntc
 from drivers.onoff_valve import OnOffValve
+from drivers.pcs import Pcs
+from drivers.power_meter import PowerMeter
 from drivers.pump import Pump
 from drivers.transmitter import Transmitter
 from support import IS_MICROPYTHON
@@ -20,6 +22,7 @@ ROLES = (
     "PUMP1_PWM", "PUMP1_TACH", "FLOW_PULSE", "ZONE1_VALVE", "ZONE1_VALVE_OPEN_LS",
     "ZONE1_VALVE_CLOSED_LS", "MIX_VALVE_PWM", "MIX_VALVE_FB", "K_POS_COIL", "K_POS_AUX",
     "T_SUPPLY1", "P_SUPPLY", "V_PACK", "I_PACK", "LEAK_ZONE1", "LEAK_ZONE1_SUP", "LEVEL_OK",
+    "GRID_KW", "PCS_ENABLE", "PCS_PWM",
 )  # fmt: skip
 BOARD = {"board": "T", "hal": "fake", "pins": {r: {"pin": i} for i, r in enumerate(ROLES)}}
 
@@ -182,6 +185,9 @@ def test_transfer_consts_match_plant():
     )
     assert tf.TACH_PULSES_PER_REV == s.TACH_PULSES_PER_REV
     assert tf.FLOW_PULSES_PER_L == s.FLOW_PULSES_PER_L and tf.PWM_FULL == s.PWM_FULL
+    assert (tf.POWER_MIN_W, tf.POWER_MAX_W) == (s.POWER_MIN_KW * 1000, s.POWER_MAX_KW * 1000)
+    assert tf.PCS_FULL_SCALE_W == s.PCS_FULL_SCALE_KW * 1000
+    assert (tf.POWER_MAX_W - tf.POWER_MIN_W) // (tf.TX_MAX_UA - tf.TX_MIN_UA) == 50  # power_meter
     # end to end through the plant's own forward functions
     p = _p()
     n = Ntc(p.adc("T_SUPPLY1"))
@@ -205,3 +211,46 @@ def test_transfer_consts_match_plant():
     for frac in (0.0, 0.37, 1.0):
         v.command(int(frac * 10000))
         assert abs(s.pwm_demand_frac(p.pwms["MIX_VALVE_PWM"].duty) - frac) < 1e-3
+
+
+def test_power_meter_4_20ma_and_out_of_band():
+    p = _p()
+    m = PowerMeter(p.adc("GRID_KW"))
+    p.set_adc("GRID_KW", _mv(600))  # 4 mA on 150 Ohm
+    assert abs(m.w() - -200000) <= 100
+    p.set_adc("GRID_KW", _mv(3000))  # 20 mA
+    assert abs(m.w() - 600000) <= 100
+    p.set_adc("GRID_KW", _mv(500))  # 3.3 mA: loop broken
+    assert m.w() is None
+    p.set_adc("GRID_KW", _mv(3200))  # 21.3 mA
+    assert m.w() is None
+
+
+def test_power_meter_and_pcs_match_the_plant_transfer():
+    if IS_MICROPYTHON:
+        return  # the plant package is host-only; the CPython run of this file checks it
+    root = __file__.rsplit("/firmware/", 1)[0]
+    sys.path.insert(0, root + "/host_tools")
+    from gridpod.plant import sensors as s
+
+    p = _p()
+    m = PowerMeter(p.adc("GRID_KW"))
+    for kw in (-150.0, 0.0, 42.5, 80.0, 550.0):
+        p.set_adc("GRID_KW", s.power_counts(kw))
+        assert abs(m.w() - kw * 1000) <= 100, kw
+    pcs = Pcs(p.digital_out("PCS_ENABLE"), p.pwm("PCS_PWM", 1000))
+    for w in (-100000, -12340, 0, 777, 55000, 100000):
+        pcs.command(w, True)
+        assert abs(s.pcs_duty_kw(p.pwms["PCS_PWM"].duty) * 1000 - w) <= 10, w
+
+
+def test_pcs_enable_gates_and_clamps():
+    p = _p()
+    pcs = Pcs(p.digital_out("PCS_ENABLE"), p.pwm("PCS_PWM", 1000))
+    assert p.outputs["PCS_ENABLE"].level == 0 and p.pwms["PCS_PWM"].duty == 32768
+    pcs.command(50000, True)
+    assert p.outputs["PCS_ENABLE"].level == 1 and p.pwms["PCS_PWM"].duty == 32768 + 16383
+    pcs.command(250000, True)
+    assert p.pwms["PCS_PWM"].duty == 65535 and pcs.setpoint_w == 100000  # clamped
+    pcs.command(50000, False)  # not permitted: enable off and the setpoint back to 0
+    assert p.outputs["PCS_ENABLE"].level == 0 and p.pwms["PCS_PWM"].duty == 32768

@@ -5,6 +5,7 @@ from control import interlocks as il
 from control.control_faults import FAULT_INTERLOCK_OPEN
 from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
 from control.peak_shaving import PeakShaver
+from control.soc import OCV_MV, OCV_PM, REST_SAMPLES, Soc, soc_from_ocv
 from support import IS_MICROPYTHON
 
 
@@ -60,7 +61,7 @@ def test_spike_profile_holds_grid_import_at_limit_while_soc_above_floor():
             load = 580000
         else:
             load = 450000
-        sp = ps.step(t, 100, load, soc, 2500, True, 100)
+        sp = ps.step(100, load, soc, 2500, True, 100)
         pcs = _pcs_follow(pcs, sp, 100)
         grid = load - pcs
         if t >= 16000 and t < 75000:
@@ -73,28 +74,78 @@ def test_spike_profile_holds_grid_import_at_limit_while_soc_above_floor():
 
 def test_no_discharge_at_soc_floor_temperature_cooling_or_open_contactors():
     ps = _shaver(pcs_ramp_kw_s=1000)
-    assert ps.step(0, 100, 600000, 190, 2500, True, 100) == 0  # SOC below 20 %
-    assert ps.step(100, 100, 600000, 500, 5000, True, 100) == 0  # battery at 50 degC
-    assert ps.step(200, 100, 600000, 500, None, True, 100) == 0  # temperature invalid
-    assert ps.step(300, 100, 600000, 500, 2500, False, 100) == 0  # contactors open
-    assert ps.step(400, 100, 600000, 500, 2500, True, 0) == 0  # cooling lost
-    assert ps.step(500, 100, 600000, 500, 2500, True, 50) == 50000  # derated cap 50 %
+    assert ps.step(100, 600000, 190, 2500, True, 100) == 0  # SOC below 20 %
+    assert ps.step(100, 600000, 500, 5000, True, 100) == 0  # battery at 50 degC
+    assert ps.step(100, 600000, 500, None, True, 100) == 0  # temperature invalid
+    assert ps.step(100, 600000, 500, 2500, False, 100) == 0  # contactors open
+    assert ps.step(100, 600000, 500, 2500, True, 0) == 0  # cooling lost
+    assert ps.step(100, 600000, 500, 2500, True, 50) == 50000  # derated cap 50 %
 
 
 def test_ramp_limited():
     ps = _shaver(pcs_ramp_kw_s=50)
-    assert ps.step(0, 100, 600000, 500, 2500, True, 100) == 5000
-    assert ps.step(100, 100, 600000, 500, 2500, True, 100) == 10000
+    assert ps.step(100, 600000, 500, 2500, True, 100) == 5000
+    assert ps.step(100, 600000, 500, 2500, True, 100) == 10000
 
 
-def test_lease_expiry_reverts_to_safe_zero():
-    ps = _shaver(pcs_ramp_kw_s=1000, setpoint_lease_ms=60000, peak_shaving_enable=0)
-    ps.write_enable(0, 1)
-    ps.write_limit(0, 400)
-    assert ps.step(1000, 100, 450000, 500, 2500, True, 100) == 50000
-    assert ps.step(59000, 100, 450000, 500, 2500, True, 100) == 50000
-    assert ps.step(60000, 100, 450000, 500, 2500, True, 100) == 0
-    assert not ps.enabled and ps.limit_w == 500000 and not ps.leased
+def test_disabled_follows_the_manual_request_and_ramps_to_zero_when_it_reverts():
+    # the register bank reverts enable and request to their defaults (0) at lease expiry
+    ps = _shaver(pcs_ramp_kw_s=10, peak_shaving_enable=0)
+    ps.request_w = 30000
+    sps = [ps.step(100, 450000, 500, 2500, True, 100) for _ in range(40)]
+    assert sps[0] == 1000 and sps[-1] == 30000  # ramped up to the request, the limit unused
+    ps.request_w = 0  # lease expired
+    sps = [ps.step(100, 450000, 500, 2500, True, 100) for _ in range(30)]
+    assert sps[0] == 29000 and sps[-1] == 0  # ramps down at 10 kW/s, no step into the grid
+
+
+def test_recharge_stays_below_the_limit_by_the_tolerance():
+    ps = _shaver(pcs_ramp_kw_s=1000, grid_tolerance_kw=2, pcs_charge_kw=20)
+    assert ps.step(100, 495000, 500, 2500, True, 100) == -3000  # 5 kW headroom - 2 kW
+    assert ps.step(100, 499000, 500, 2500, True, 100) == 0  # inside the tolerance: no charge
+    assert ps.step(100, 400000, 500, 2500, True, 100) == -20000  # at most pcs_charge_kw
+    assert ps.step(100, 400000, 960, 2500, True, 100) == 0  # full
+
+
+def test_meter_failure_or_unknown_soc_drops_to_zero():
+    ps = _shaver(pcs_ramp_kw_s=1000)
+    assert ps.step(100, 600000, 500, 2500, True, 100) == 100000
+    assert ps.step(100, None, 500, 2500, True, 100) == 0 and not ps.active
+    assert ps.step(100, 600000, None, 2500, True, 100) == 0
+
+
+# ---- state of charge ----------------------------------------------------------------------------
+def test_soc_from_ocv_at_rest_then_coulomb_counting():
+    soc = Soc({"battery_cells": 240, "battery_capacity_ah": 100})
+    v_80_dv = 7984  # 240 cells x 3.32667 V: 80 % on the curve, in 0.1 V
+    assert soc.step(100, v_80_dv, 500) is None  # 50 A flowing: not at rest, no estimate
+    for _ in range(REST_SAMPLES - 1):
+        assert soc.step(100, v_80_dv, 0) is None
+    assert abs(soc.step(100, v_80_dv, 0) - 800) <= 3  # 0.1 V of pack = 3 permille here
+    start = soc.soc_pm
+    for _ in range(360):  # 100 A discharge for 36 s = 1 Ah = 1 % of 100 Ah
+        soc.step(100, v_80_dv, 1000)
+    assert soc.soc_pm == start - 10
+    for _ in range(720):  # 50 A charge for 72 s: back
+        soc.step(100, v_80_dv, -500)
+    assert soc.soc_pm == start
+
+
+def test_soc_ocv_curve_matches_the_plant():
+    assert soc_from_ocv(27000) == 0 and soc_from_ocv(35000) == 1000
+    if IS_MICROPYTHON:
+        return  # the plant package is host-only; the CPython run of this file checks it
+    import sys
+
+    sys.path.insert(0, __file__.rsplit("/firmware/", 1)[0] + "/host_tools")
+    from gridpod.plant import power
+
+    assert [(pm / 1000, mv / 1000) for pm, mv in zip(OCV_PM, OCV_MV, strict=True)] == list(
+        power.OCV_TABLE
+    )
+    for soc_pct in (15, 45, 80, 95):
+        cell_dmv = round(power.pack_ocv_v(soc_pct / 100) / power.CELLS * 10000)
+        assert abs(soc_from_ocv(cell_dmv) - soc_pct * 10) <= 3, soc_pct
 
 
 # ---- energy -------------------------------------------------------------------------------------

@@ -274,8 +274,8 @@ def test_exception_order_01_03_02_04():
     assert r.exc(6, 1, 0x2C, 0, 1, 0) == 3  # FC06 frame of 9 bytes: structure first
     assert r.exc(16, 1, 0x2C, 0, 1, 3, 0, 1, 0) == 3  # byte count wrong at a read-only address
     assert r.exc(5, 0, 100, 0x12, 0x34) == 3  # bad FC05 value before a coil outside the map
-    # 02 before 04: pcs_power_request 20000 (> 10000) together with reserved 105.
-    assert r.exc(16, 0, PCS_REQ, 0, 2, 4, 0x4E, 0x20, 0, 0) == 2
+    # 02 before 04: pcs_power_request 20000 (> 10000) together with reserved 106.
+    assert r.exc(16, 0, PCS_REQ, 0, 3, 6, 0x4E, 0x20, 0, 0, 0, 0) == 2
     assert r.exc(6, 0, PCS_REQ, 0x4E, 0x20) == 4
     assert r.bank.last_error == REASON_RANGE
     assert r.read_holding(PCS_REQ) == [0]
@@ -342,7 +342,7 @@ def test_writes_to_read_only_reserved_and_outside():
     before = r.read_holding(0, 8)
     assert r.exc(6, 0, 0, 0, 1) == 2  # magic
     assert r.exc(6, 1, 0x2C, 0, 99) == 2  # supply_temp_max_c, a safety limit
-    assert r.exc(6, 0, 105, 0, 1) == 2  # reserved
+    assert r.exc(6, 0, 106, 0, 1) == 2  # reserved
     assert r.exc(6, HOLDING_END >> 8, HOLDING_END & 0xFF, 0, 1) == 2  # outside
     assert r.exc(16, 0, 99, 0, 2, 4, 0, 1, 0, 1) == 2  # reserved 99 then a setpoint
     assert r.read_holding(0, 8) == before
