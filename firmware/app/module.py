@@ -258,7 +258,7 @@ class Module:
         if self.energy is not None:
             self.grid_w = grid_w = self.grid_meter.w()
             sh = self.shaver
-            if sh is not None:
+            if sh is not None and k is not None:
                 dt_ms = now_ms - self._fast_ms
                 vp = self.v_pack_dv
                 ip = self.i_da
@@ -451,7 +451,9 @@ class Module:
             cool_w = grid_w + batt_w - it_w
         dt_ms = now_ms - self._hk_ms
         self._hk_ms = now_ms
-        self.energy.step(dt_ms, it_w or 0, cool_w if cool_w > 0 else 0, batt_w, grid_w or 0)
+        e = self.energy
+        if e is not None:
+            e.step(dt_ms, it_w or 0, cool_w if cool_w > 0 else 0, batt_w, grid_w or 0)
         return True
 
 
