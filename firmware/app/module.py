@@ -273,7 +273,8 @@ class Module:
                     k.state == 2,  # contactors.CLOSED
                     self.interlocks.power_limit_pct,
                 )
-                self.pcs.command(sp, sh.active)
+                # the PCS is enabled only while it has something to do (ramping down included)
+                self.pcs.command(sp, sh.active and (sh.enabled or sh.request_w != 0 or sp != 0))
         self._fast_ms = now_ms
         return True
 

@@ -7,19 +7,17 @@ Heap: every test runs at HEAP_BYTES = 110000, ESP32_DEVKITC's budget. Measured w
 35520 B, 0 overruns, 0 resets, no monitor violation; 110000 B runs, low-water 58496 B. So the
 VIRTUAL board's 64 KiB budget holds the platform only, not the full module (no 64K soak here).
 
-The operator: /main.py is app/startup.py's sequence plus one control-slot task that raises the
-contactor close request (the same bank coil a Modbus FC05 write sets; the PIN/access path is
-covered by the Modbus tests) at the simulated times given, and prints selected registers.
+The operator: /main.py is gridpod.hil.operator.OPERATOR_MAIN (shared with make bench): the boot
+sequence plus a task raising the contactor close request at the simulated times given.
 Timings are simulated time from the plant's edge log (ms); faults come from the event log.
 """
 
 from gridpod.eventlog import read_events
-from gridpod.firmware_tree import firmware_files, import_firmware
 from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.operator import OPERATOR_MAIN, module_config, module_flash  # noqa: F401 (L1 files)
 from gridpod.plant import Plant
 from gridpod.vboard.flash import FlashImage
 from gridpod.vboard.supervisor import VirtualBoard
-from vboard_helpers import make_flash
 
 HEAP_BYTES = 110000
 
@@ -29,63 +27,8 @@ CONTACTOR_WELDED = 10
 PUMP_FAILED = 15
 LEAK = 24
 
-OPERATOR_MAIN = """
-import gc
-from app import boot_config, startup
-from app.scheduler import SLOT_CONTROL
-board = startup.load_board('/board.json')
-platform = startup.open_hal(board)
-config = boot_config.load('/config.json')
-startup.forget_modules(startup.BEFORE_APP_MODULES)
-gc.collect()
-from app.app import App
-app = App(platform, board, '/', config=config)
-bank = app.points.bank
-rows = bank.find(('contactor_close_request', 'contactor_state', 'cooling_state',
-                  'flow_lpm', 'pack_voltage_v', 'link_voltage_v', 'k_pos_state'))
-board = platform = config = None
-app.release_boot()
-startup.forget_modules(startup.AFTER_APP_MODULES)
-gc.collect()
-CLOSE_AT_MS = %r
-PRINT_AT_MS = %r
-
-
-class Operator:
-    def __init__(self):
-        self.i = 0
-        self.j = 0
-
-    def tick(self, now_ms):
-        if self.i < len(CLOSE_AT_MS) and now_ms >= CLOSE_AT_MS[self.i]:
-            self.i += 1
-            bank.set(rows[0], 1)
-            print('OP close request at', now_ms)
-        if self.j < len(PRINT_AT_MS) and now_ms >= PRINT_AT_MS[self.j]:
-            self.j += 1
-            print('REG', now_ms, *[bank.get(r) for r in rows[1:]])
-        return True
-
-
-app.scheduler.add(Operator(), SLOT_CONTROL)
-app.run()
-"""
-
-
-def _config(**flags):
-    cfg = import_firmware("app.config")
-    values = dict(cfg.defaults(), cooling_enabled=True, battery_enabled=True, grid_enabled=True)
-    values.update(flags)
-    data = cfg.encode(values)
-    return data.encode() if isinstance(data, str) else data
-
-
-def _flash(tmp_path, close_at_ms=(), print_at_ms=(), main=True, **flags):
-    files = firmware_files("VIRTUAL")
-    files["/config.json"] = _config(**flags)
-    if main:
-        files["/main.py"] = (OPERATOR_MAIN % (tuple(close_at_ms), tuple(print_at_ms))).encode()
-    return make_flash(tmp_path / "f.img", files, with_hal=False)
+_config = module_config
+_flash = module_flash
 
 
 def _board(flash, seed=1, profile="training"):

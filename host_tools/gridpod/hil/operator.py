@@ -1,0 +1,76 @@
+"""The virtual module with every control subsystem on, driven by a scripted operator: shared by
+the L1 closed-loop tests and `make bench` (gridpod.bench_control).
+
+OPERATOR_MAIN is app/startup.py's sequence plus one control-slot task that raises the contactor
+close request (the same bank coil a Modbus FC05 write sets; the PIN/access path is covered by the
+Modbus tests) at the simulated times given, and prints selected registers ("REG t v...").
+"""
+
+from pathlib import Path
+
+from ..firmware_tree import firmware_files, import_firmware
+from ..vboard.flash import FlashImage, create_blank
+
+OPERATOR_MAIN = """
+import gc
+from app import boot_config, startup
+from app.scheduler import SLOT_CONTROL
+board = startup.load_board('/board.json')
+platform = startup.open_hal(board)
+config = boot_config.load('/config.json')
+startup.forget_modules(startup.BEFORE_APP_MODULES)
+gc.collect()
+from app.app import App
+app = App(platform, board, '/', config=config)
+bank = app.points.bank
+rows = bank.find(('contactor_close_request', 'contactor_state', 'cooling_state',
+                  'flow_lpm', 'pack_voltage_v', 'link_voltage_v', 'k_pos_state'))
+board = platform = config = None
+app.release_boot()
+startup.forget_modules(startup.AFTER_APP_MODULES)
+gc.collect()
+CLOSE_AT_MS = %r
+PRINT_AT_MS = %r
+
+
+class Operator:
+    def __init__(self):
+        self.i = 0
+        self.j = 0
+
+    def tick(self, now_ms):
+        if self.i < len(CLOSE_AT_MS) and now_ms >= CLOSE_AT_MS[self.i]:
+            self.i += 1
+            bank.set(rows[0], 1)
+            print('OP close request at', now_ms)
+        if self.j < len(PRINT_AT_MS) and now_ms >= PRINT_AT_MS[self.j]:
+            self.j += 1
+            print('REG', now_ms, *[bank.get(r) for r in rows[1:]])
+        return True
+
+
+app.scheduler.add(Operator(), SLOT_CONTROL)
+app.run()
+"""
+
+
+def module_config(**flags):
+    cfg = import_firmware("app.config")
+    values = dict(cfg.defaults(), cooling_enabled=True, battery_enabled=True, grid_enabled=True)
+    values.update(flags)
+    data = cfg.encode(values)
+    return data.encode() if isinstance(data, str) else data
+
+
+def module_flash(tmp_path, close_at_ms=(), print_at_ms=(), main=True, **flags):
+    files = firmware_files("VIRTUAL")
+    files["/config.json"] = module_config(**flags)
+    if main:
+        files["/main.py"] = (OPERATOR_MAIN % (tuple(close_at_ms), tuple(print_at_ms))).encode()
+    path = Path(tmp_path) / "f.img"
+    create_blank(path)
+    img = FlashImage(path)
+    for name, data in files.items():
+        img.write(name, data)
+    img.save()
+    return path
