@@ -58,6 +58,45 @@ def test_reclose_after_trip_needs_operator_reset():
     assert b2.plant.violations == []
 
 
+def _precharge_try(b):
+    b.drive({"K_NEG_COIL": 1, "K_PRE_COIL": 1})
+    b.run_for(0.5)
+    b.drive({"K_NEG_COIL": 0, "K_PRE_COIL": 0})  # timed out: the firmware opens
+
+
+@pytest.mark.parametrize(
+    "gap_s, tries, violated", [(3.5, 3, False), (3.5, 4, True), (1.0, 2, True)]
+)
+def test_precharge_retries_allowed_up_to_three_tries_3s_apart(gap_s, tries, violated):
+    b = PlantBench()
+    b.plant.faults.inject("precharge_resistor_open")
+    for _ in range(tries):
+        _precharge_try(b)
+        b.run_for(gap_s)
+    assert (b.plant.violation is not None) == violated, b.plant.violation
+
+
+def test_closing_into_an_open_interlock_loop_is_caught():
+    b = PlantBench()
+    b.plant.faults.inject("interlock_open")
+    b.run_for(0.1)
+    b.drive({"K_NEG_COIL": 1})
+    assert b.plant.violation.name == "contactor_after_trip"
+    assert "interlock_open is active" in str(b.plant.violation)
+
+
+@pytest.mark.parametrize("stop_after_s, violated", [(0.2, False), (0.5, True)])
+def test_dry_run_grace_for_the_control_tick(stop_after_s, violated):
+    b = PlantBench()
+    b.run_for(2.0)
+    b.plant.faults.inject("reservoir_low")
+    b.run_for(stop_after_s)
+    stop = tf.demand_pwm_duty(0.0)
+    b.drive({"PUMP1_PWM": stop, "PUMP2_PWM": stop})
+    b.run_for(2.0)
+    assert (b.plant.violation is not None) == violated, b.plant.violation
+
+
 def test_pump_dry_run():
     b = PlantBench()
     b.run_for(2.0)

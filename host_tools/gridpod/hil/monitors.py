@@ -8,19 +8,32 @@ pytest plugin fails the test that was running (see plugin.py).
 
 Invariants (DOMAIN.md, issue 5):
   contactor_precharge   K_POS coil commanded on while |V_pack - V_link| > min(2 % V_pack, 5 V)
-  contactor_after_trip  any contactor coil commanded on while a contactor-tripping fault is active
-                        or was active since the last operator reset (no automatic re-close)
-  pump_dry_run          a pump turning (> 5 % speed) while the level switch reads open
+  contactor_after_trip  a coil commanded on after a trip (a tripping fault seen while a coil was on,
+                        then every coil off) without an operator reset (no automatic re-close);
+                        precharge faults allow the documented retries (3 tries, >= 3 s apart).
+                        Also a coil commanded on while a cause the firmware can see before closing
+                        (interlock loop open, leak) is active.
+  pump_dry_run          a pump commanded to run (> 5 % demand) while the level switch has read
+                        open for more than 300 ms (the control tick reads it every 100 ms)
   leak_isolation        a zone's valve not commanded closed 200 ms after its leak input went 1
   grid_limit            grid import above the limit for > 2 s while the battery could discharge
 """
 
 from .. import GridpodError
+from ..plant import sensors as tf
 
 LEAK_CLOSE_MS = 200
 GRID_GRACE_MS = 2000
 GRID_TOLERANCE_KW = 1.0
 PUMP_TURNING_FRAC = 0.05
+DRY_RUN_GRACE_MS = 300
+PRECHARGE_FAULTS = {
+    "precharge_resistor_open",
+    "precharge_too_fast",
+    "precharge_current_not_decaying",
+}
+PRECHARGE_TRIES, PRECHARGE_RETRY_MS = 3, 3000
+VISIBLE_BEFORE_CLOSE = {"interlock_open", "leak"}
 TRIPPING_FAULTS = {
     "contactor_welded",
     "contactor_dropout",
@@ -62,6 +75,11 @@ class MonitoredPlant:
         self._leak_since: dict[int, int] = {}
         self._grid_over_since: int | None = None
         self._tripped = False
+        self._armed: set[str] = set()  # tripping faults seen while a coil was on
+        self._trip_causes: set[str] = set()
+        self._trips = 0
+        self._last_trip_ms = 0
+        self._level_open_since: int | None = None
 
     def __getattr__(self, name):  # plant attributes (edges, outputs, faults, coolant ...)
         return getattr(self.plant, name)
@@ -77,6 +95,8 @@ class MonitoredPlant:
     def operator_reset(self) -> None:
         """The operator acknowledged the trip: closing is allowed again once causes are gone."""
         self._tripped = False
+        self._armed = set()
+        self._trips = 0
 
     def _on(self, name: str) -> bool:
         return "all" in self.enabled or name in self.enabled
@@ -110,9 +130,10 @@ class MonitoredPlant:
     # ----- invariants -----------------------------------------------------------------------
     def _check_outputs(self, now_ms, changes):
         p = self.plant
-        active = set(getattr(p.faults, "active", ()))
-        if active & TRIPPING_FAULTS:
-            self._tripped = True
+        active = set(getattr(p.faults, "active", ())) & TRIPPING_FAULTS
+        closing = [r for r in COILS if changes.get(r) == 1]
+        if self._on("contactor_after_trip"):
+            self._check_reclose(now_ms, active, closing)
         if self._on("contactor_precharge") and changes.get("K_POS_COIL") == 1:
             if not p.precharge_complete():
                 v_pack, v_link = p.power.v_pack_v, p.power.v_link_v
@@ -123,32 +144,63 @@ class MonitoredPlant:
                     f"(|diff| {abs(v_pack - v_link):.1f} V > {min(0.02 * v_pack, 5.0):.1f} V: "
                     "precharge incomplete)",
                 )
-        if self._on("contactor_after_trip") and self._tripped:
-            closing = [r for r in COILS if changes.get(r) == 1]
-            if closing:
+
+    def _check_reclose(self, now_ms, active, closing):
+        p = self.plant
+        any_on = any(p.outputs.get(r, 0) for r in COILS)
+        if closing and self._tripped:
+            retry = (
+                self._trip_causes <= PRECHARGE_FAULTS
+                and self._trips < PRECHARGE_TRIES
+                and now_ms - self._last_trip_ms >= PRECHARGE_RETRY_MS
+            )
+            if retry:
+                self._tripped = False  # a documented precharge retry
+            else:
                 self._violate(
                     "contactor_after_trip",
                     now_ms,
-                    f"{', '.join(closing)} commanded on after a trip "
-                    f"(faults seen: {', '.join(sorted(active & TRIPPING_FAULTS)) or 'cleared'}) "
-                    "without an operator reset",
+                    f"{', '.join(closing)} commanded on after a trip (faults seen: "
+                    f"{', '.join(sorted(self._trip_causes)) or 'cleared'}) without an operator reset",
                 )
+        if closing and active & VISIBLE_BEFORE_CLOSE:
+            self._violate(
+                "contactor_after_trip",
+                now_ms,
+                f"{', '.join(closing)} commanded on while "
+                f"{', '.join(sorted(active & VISIBLE_BEFORE_CLOSE))} is active",
+            )
+        if any_on:
+            self._armed |= active
+        elif self._armed:  # every coil off after a tripping fault was seen: that was a trip
+            self._tripped = True
+            self._trip_causes = set(self._armed)
+            self._armed = set()
+            self._trips += 1
+            self._last_trip_ms = now_ms
 
     def _check_state(self, now_ms):
         p = self.plant
-        if set(getattr(p.faults, "active", ())) & TRIPPING_FAULTS:
-            self._tripped = True
-        if self._on("pump_dry_run") and not p.read_inputs().get("LEVEL_OK", 1):
+        if any(p.outputs.get(r, 0) for r in COILS):
+            self._armed |= set(getattr(p.faults, "active", ())) & TRIPPING_FAULTS
+        level_open = not p.read_inputs().get("LEVEL_OK", 1)
+        if not level_open:
+            self._level_open_since = None
+        elif self._level_open_since is None:
+            self._level_open_since = now_ms
+        if self._on("pump_dry_run") and level_open:
             turning = [
-                k + 1
-                for k, pump in enumerate(p.coolant.pumps)
-                if pump.speed_frac > PUMP_TURNING_FRAC
+                k
+                for k in (1, 2)
+                if tf.pwm_demand_frac(p.outputs.get(f"PUMP{k}_PWM")) > PUMP_TURNING_FRAC
+                and p.coolant.pumps[k - 1].speed_frac > PUMP_TURNING_FRAC
             ]
-            if turning:
+            if turning and now_ms - self._level_open_since > DRY_RUN_GRACE_MS:
                 self._violate(
                     "pump_dry_run",
                     now_ms,
-                    f"pump {turning} turning while the level switch is open (dry run)",
+                    f"pump {turning} commanded to run {now_ms - self._level_open_since} ms after the "
+                    "level switch opened (dry run)",
                 )
         if self._on("leak_isolation"):
             inputs = p.read_inputs()
