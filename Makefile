@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) -m gridpod.benchmarks
 	$(PY) -m gridpod.bench_modbus
 	$(PY) -m gridpod.bench_deploy
+	$(PY) -m gridpod.bench_control
 	$(PY) -m gridpod.hil.soak
 
 lint: $(STAMP)

@@ -83,7 +83,7 @@ def _trip(name: str, params: dict, fault_id: int, at_s: float) -> dict:
     offs = []
     for coil in COILS:
         edges = plant.edges.get(coil, [])
-        on_before = [v for t, v in edges if t <= t_fault]
+        on_before = [v for t, v in edges if t < t_fault]
         if on_before and on_before[-1]:
             after = [t for t, v in edges if t >= t_fault and v == 0]
             offs.append(after[0] if after else None)
