@@ -11,6 +11,8 @@ Each module exposes `open_platform(board) -> Platform` where `board` is the dict
   clock
     ticks_ms() -> int             monotonic ms since boot (simulated time on the virtual board)
     ticks_us() -> int             microsecond clock for measuring work durations (CPU time)
+    cpu_us() -> int or None       CPU time of the scan loop's thread where a host may preempt it
+                                  (virtual board), None on an MCU (ticks_us is CPU time there)
     ticks_diff(a, b) -> int       a - b for either clock, wrap-safe
     wait_until_ms(deadline_ms)    idle until ticks_ms() >= deadline_ms; the scan loop calls it once
                                   per fast tick (on the virtual board this is the harness exchange)

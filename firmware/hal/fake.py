@@ -194,6 +194,9 @@ class FakePlatform:
     def ticks_us(self):
         return self._us
 
+    def cpu_us(self):
+        return None  # nothing preempts the scan loop: ticks_us() already measures CPU time
+
     def ticks_diff(self, a, b):
         return ((a - b + _HALF) & _MASK) - _HALF
 

@@ -167,6 +167,8 @@ class _Watchdog:
 
 
 class HarnessPlatform:
+    _cpu_clock = None  # the VM's CPU-time clock (hal/virtual.py); None in HIL mode
+
     def __init__(self, board, link, hello):
         # Only role -> mode and the uart names are kept, not the board dict (heap: ~10 KB).
         pins = board["pins"]
@@ -271,6 +273,10 @@ class HarnessPlatform:
 
     def ticks_us(self):
         return time.ticks_us()
+
+    def cpu_us(self):
+        f = self._cpu_clock
+        return None if f is None else f()
 
     def ticks_diff(self, a, b):
         return time.ticks_diff(a, b)

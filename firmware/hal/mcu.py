@@ -199,6 +199,9 @@ class Platform:
     def ticks_us(self):
         return time.ticks_us()
 
+    def cpu_us(self):
+        return None  # nothing preempts the scan loop: ticks_us() already measures CPU time
+
     def ticks_diff(self, a, b):
         return time.ticks_diff(a, b)
 

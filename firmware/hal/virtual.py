@@ -10,4 +10,6 @@ from hal.harness import HarnessPlatform
 def open_platform(board):
     import _vboard
 
-    return HarnessPlatform(board, _vboard.link, _vboard.hello)
+    platform = HarnessPlatform(board, _vboard.link, _vboard.hello)
+    platform._cpu_clock = getattr(_vboard, "cpu_us", None)
+    return platform

@@ -73,6 +73,39 @@ def test_three_consecutive_overruns_fault():
     assert ft.is_active(FAULT_TICK_OVERRUN)
 
 
+class _Preempted:
+    """A task whose wall time is long but whose CPU time is short (a host took the CPU away), or,
+    with cpu_us == work, a real overrun. The platform gets a CPU clock like the virtual board's."""
+
+    def __init__(self, p, wall_us, cpu_us):
+        self.p, self.wall_us, self.cpu_us = p, wall_us, cpu_us
+        self.cpu = 0
+        p.cpu_us = lambda: self.cpu
+
+    def tick(self, now_ms):
+        self.p.add_work_us(self.wall_us)
+        self.cpu += self.cpu_us
+        return True
+
+
+def test_preempted_ticks_are_bounded_by_cpu_time_real_overruns_still_fault():
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    s.add(_Preempted(p, 25000, 200), SLOT_FAST)  # 25 ms on the wall clock, 0.2 ms of CPU
+    s.run(frames=5)
+    st = s.slots[SLOT_FAST]
+    assert st.overruns == 0 and not ft.is_active(FAULT_TICK_OVERRUN)
+    assert st.max_us <= 25000  # the first one is bounded by everything since boot: still <= wall
+    assert st.last_us == 200
+    p2 = fake_platform()
+    ft2 = FaultTable(FAULTS)
+    s2 = _sched(p2, faults=ft2, overrun_fault_id=FAULT_TICK_OVERRUN)
+    s2.add(_Preempted(p2, 25000, 25000), SLOT_FAST)  # the CPU really worked 25 ms
+    s2.run(frames=1)
+    assert ft2.is_active(FAULT_TICK_OVERRUN)
+
+
 def test_non_consecutive_overruns_do_not_fault():
     p = fake_platform()
     ft = FaultTable(FAULTS)
