@@ -112,3 +112,34 @@ def import_firmware(module: str):
         if str(path) not in sys.path:
             sys.path.append(str(path))  # appended: never shadows a host module
     return importlib.import_module(module)
+
+
+def romfs_layout(files: dict[str, bytes]) -> tuple[dict[str, bytes], bytes]:
+    """Split a firmware_files() map into (files for the littlefs flash, ROMFS image).
+
+    Every compiled module (.mpy) goes into the ROMFS image, mounted at /rom on the board (sys.path
+    has "/rom" after ""), so its bytecode runs in place from flash instead of being copied into
+    the heap: the layout for boards whose heap budget cannot hold the full module's bytecode
+    (MicroPython >= 1.25, `mpremote romfs deploy`). board.json, boot.py, main.py and data stay on
+    the littlefs flash. The image is built with mpremote's own ROMFS writer."""
+    from mpremote.romfs import VfsRomWriter
+
+    flash = {k: v for k, v in files.items() if not k.endswith(".mpy")}
+    rom = VfsRomWriter()
+    opened: list[str] = []
+    for name in sorted(k for k in files if k.endswith(".mpy")):
+        *dirs, leaf = name.strip("/").split("/")
+        common = 0
+        while common < min(len(dirs), len(opened)) and dirs[common] == opened[common]:
+            common += 1
+        while len(opened) > common:
+            rom.closedir()
+            opened.pop()
+        for d in dirs[common:]:
+            rom.opendir(d)
+            opened.append(d)
+        rom.mkfile(leaf, files[name])
+    while opened:
+        rom.closedir()
+        opened.pop()
+    return flash, rom.finalise()

@@ -4,7 +4,7 @@ One AF_UNIX stream socket per VM. Every message is [u8 type][u16 length][payload
 the VM sends a request, the supervisor answers with the lower-case type. The VM side mirrors this
 table in runtime/vm_main.py and firmware/hal/virtual.py.
 
-  H hello     payload "{}"                       -> h  JSON: reset_cause, board, kill_after_ops
+  H hello     payload "{}"                       -> h  JSON: reset_cause, board, kill_after_ops, romfs
   R register  u8 kind, role name (ascii)         -> r  u16 channel, u32 initial input value
   X exchange  u32 deadline_ms, u32 now_ms, u32 ticks, u32 max_tick_us, u32 overruns, u32 heap_free,
               u32 wdt_last_feed_ms, u16 n, n x (u16 ch, u32 value), u8 m, m x (u16 ch, u16 len, bytes)

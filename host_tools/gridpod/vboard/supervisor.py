@@ -83,10 +83,18 @@ class VirtualBoard:
         console_echo=None,
         run_for_s: float | None = None,
         console_baud: int | None = None,
+        romfs: bytes | None = None,
     ):
         self.board = load_board_file(board)
         self.heap_bytes = heap_bytes or self.board["heap_bytes"]
         self.vm_heap_bytes = self.heap_bytes * WORD_SCALE + RUNTIME_RESERVE_BYTES
+        # ROMFS (MicroPython >= 1.25): a read-only image in the board's flash whose .mpy files run
+        # in place, their bytecode never copied to RAM. The unix port has no memory-mapped flash,
+        # so the VM reads the image into its heap at power-on, before the budget is measured: the
+        # image's bytes are added on top (they are flash on a board, not heap).
+        self.romfs = romfs
+        if romfs is not None:
+            self.vm_heap_bytes += len(romfs) + 1024
         if speed == "max":
             self.speed = None
         else:
@@ -104,6 +112,10 @@ class VirtualBoard:
         self.console_baud = console_baud
         self._tmp = Path(tempfile.mkdtemp(prefix="gridpod-vboard-"))
         self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
+        self.romfs_path = None
+        if romfs is not None:
+            self.romfs_path = self._tmp / "romfs.img"
+            self.romfs_path.write_bytes(romfs)
         if not self.flash_path.exists():
             create_blank(self.flash_path, flash_size)
         self._links = (link_console, link_modbus)
@@ -495,6 +507,7 @@ class VirtualBoard:
                 "board": self.board["board"],
                 "kill_after_ops": self._kill_after_ops,
                 "boot": self.boots,
+                "romfs": None if self.romfs_path is None else str(self.romfs_path),
             }
             self._kill_after_ops = 0
             self._send_reply(self.host.hello_reply(info))

@@ -214,6 +214,10 @@ def run(argv):
     kill_after_ops = hello.get("kill_after_ops", 0)
 
     cpu_us = _cpu_clock()  # opened before the host root is unmounted
+    romfs = None
+    if hello.get("romfs"):
+        with open(hello["romfs"], "rb") as f:  # the board's ROMFS partition (see supervisor.py)
+            romfs = vfs.VfsRom(f.read())
     bdev = FlashBlockDevice(image, link, kill_after_ops)
     try:
         fs = vfs.VfsLfs2(bdev)
@@ -223,9 +227,11 @@ def run(argv):
         fs = vfs.VfsLfs2(bdev)
     vfs.umount("/")
     vfs.mount(fs, "/")
+    if romfs is not None:
+        vfs.mount(romfs, "/rom")
     os.chdir("/")
     sys.path.clear()
-    sys.path.extend(["", ".frozen", "/lib"])
+    sys.path.extend(["", ".frozen", "/rom", "/rom/lib", "/lib"])  # a ROMFS board's sys.path
 
     intr_state = [False]
 

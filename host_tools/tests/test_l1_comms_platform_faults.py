@@ -1,0 +1,187 @@
+"""L1, the comms and platform rows of the DOMAIN.md fault catalogue that the Modbus conformance,
+fuzz and power tests do not already cover, on the virtual module with the monitors on:
+
+  two masters writing      two pyserial masters on the one RS-485 pty, interleaved writes and
+                           collisions: every applied value is one a master wrote, out-of-range
+                           writes never apply, the safety limits never move, no reset
+  tick overrun             a task burns 25 ms of CPU in the fast slot with the battery closed:
+                           TICK_OVERRUN raised, the first coil off within one fast tick, no re-close
+  corrupted config         the full module with a corrupt /config.json: maintenance mode, an
+                           operator close request never energises a coil
+  watchdog reset repeats   a main that stops feeding: after bad_boot_limit (10) bad boots the
+                           boot-loop guard holds safe mode, the cause is logged each boot
+
+The others: master silent past the lease (test_modbus_conformance.py lease test and
+test_grid_scenario.py), noise / bad CRC / split frames / malformed requests (conformance + fuzz),
+power loss during a write (test_vboard_power.py, test_firmware_on_vboard.py).
+"""
+
+import threading
+import time
+
+import serial
+from gridpod.configtool import firmware_config
+from gridpod.eventlog import read_events
+from gridpod.firmware_tree import firmware_files, import_firmware
+from gridpod.hil.operator import OPERATOR_MAIN, module_flash
+from gridpod.vboard.flash import FlashImage
+from gridpod.vboard.supervisor import VirtualBoard
+from test_control_closed_loop import HEAP_BYTES, _board, _faults, _first, _healthy
+from vboard_helpers import make_flash
+from vboard_helpers import modbus_frame as frame
+
+TICK_OVERRUN = import_firmware("control.fault_table").FAULT_TICK_OVERRUN
+COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
+PIN = "1357"
+
+
+def _read_holding(port, addr, n=1):
+    port.reset_input_buffer()
+    port.write(frame(1, 3, addr >> 8, addr & 0xFF, 0, n))
+    deadline = time.monotonic() + 0.5
+    out = b""
+    while time.monotonic() < deadline and len(out) < 5 + 2 * n:
+        out += port.read(port.in_waiting or 1)
+    assert len(out) == 5 + 2 * n, out.hex()
+    return [int.from_bytes(out[3 + 2 * i : 5 + 2 * i], "big") for i in range(n)]
+
+
+def test_two_masters_writing_collide_safely(tmp_path):
+    cfgmod = firmware_config()
+    from app.access import hash_pin
+
+    values = cfgmod.defaults()
+    values["pin_operator"] = hash_pin(PIN)
+    files = firmware_files()
+    files["/config.json"] = cfgmod.encode(values)
+    flash = make_flash(tmp_path / "f.img", files, with_hal=False)
+    with VirtualBoard(flash=flash, speed=1, heap_bytes=96 * 1024) as vb:
+        vb.run_until(0.5)
+        a = serial.Serial(vb.modbus_port, 19200, timeout=0.05)
+        b = serial.Serial(vb.modbus_port, 19200, timeout=0.05)
+        try:
+            limits_before = _read_holding(a, 300, 8)
+            a.write(frame(1, 16, 0, 201, 0, 4, 8, *PIN.encode(), 0, 0, 0, 0))
+            time.sleep(0.1)
+
+            def master(port, value, out_of_range):
+                for k in range(25):
+                    v = out_of_range if k % 5 == 4 else value
+                    port.write(frame(1, 6, 0, 100, v >> 8, v & 0xFF))  # flow_setpoint_lpm
+                    try:
+                        port.read(64)  # whatever comes back: ours, the other's, or a collision
+                    except serial.SerialException:
+                        pass  # the other master took the bytes this one was woken for
+
+            ta = threading.Thread(target=master, args=(a, 200, 1001))
+            tb = threading.Thread(target=master, args=(b, 300, 2000))
+            ta.start()
+            tb.start()
+            ta.join()
+            tb.join()
+            time.sleep(0.1)
+            b.close()
+            applied = _read_holding(a, 100)[0]
+            assert applied in (200, 300), applied  # one master's value, never an out-of-range one
+            assert _read_holding(a, 300, 8) == limits_before  # safety limits untouched
+            assert vb.resets == 0
+        finally:
+            a.close()
+            b.close()
+
+
+HOG = """
+import time
+
+
+class Hog:
+    def __init__(self):
+        self.done = False
+
+    def tick(self, now_ms):
+        if not self.done and now_ms >= 30000:
+            self.done = True
+            t0 = time.ticks_us()
+            while time.ticks_diff(time.ticks_us(), t0) < 25000:
+                pass
+        return True
+
+
+from app.scheduler import SLOT_FAST
+app.scheduler.add(Hog(), SLOT_FAST)
+app.run()
+"""
+
+
+def test_tick_overrun_opens_the_contactors_within_a_tick_and_latches(tmp_path):
+    flash = module_flash(tmp_path, main=False)
+    img = FlashImage(flash)
+    main = OPERATOR_MAIN.replace("app.run()", HOG) % ((15000,), ())
+    img.write("/main.py", main.encode())
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(45)
+        _healthy(vb, plant)  # monitors on: no re-close after the trip
+    assert _first(plant, "K_POS_COIL", 1) is not None  # the battery was closed before the hog
+    raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == TICK_OVERRUN]
+    assert raised and 30000 <= raised[0] <= 30100, raised
+    offs = [_first(plant, c, 0, after_ms=raised[0] - 10) for c in COILS]
+    assert all(t is not None for t in offs), plant.edges
+    assert min(offs) - raised[0] <= 10, (offs, raised)  # first coil off within one fast tick
+    assert all(plant.outputs.get(c) == 0 for c in COILS)
+    assert plant.edges["ALARM_RELAY"][-1][1] == 1
+
+
+def test_corrupted_config_full_module_never_closes(tmp_path):
+    flash = module_flash(tmp_path, close_at_ms=(15000, 25000))
+    img = FlashImage(flash)
+    img.write("/config.json", b'{"config": {"module_id": "X", "battery_enabled": true')
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(35)
+        log = _healthy(vb, plant)
+    assert b"MAINTENANCE MODE" in log
+    assert b"OP close request at 15" in log  # the operator really asked, twice
+    for coil in COILS:
+        assert _first(plant, coil, 1) is None, plant.edges.get(coil)
+    assert plant.edges["ALARM_RELAY"][-1][1] == 1
+
+
+STUCK_MAIN = """
+from app import startup
+from app.app import App
+from app.scheduler import SLOT_CONTROL
+board = startup.load_board('/board.json')
+app = App(startup.open_hal(board), board, '/')
+
+
+class StopsCheckingIn:
+    def __init__(self):
+        self.runs = 0
+
+    def tick(self, now_ms):
+        self.runs += 1
+        return self.runs < 30  # checks in for 3 s of control ticks, then hangs up
+
+
+app.scheduler.add(StopsCheckingIn(), SLOT_CONTROL)
+app.run()
+"""
+
+
+def test_repeated_watchdog_resets_enter_safe_mode(tmp_path):
+    files = firmware_files("VIRTUAL")
+    files["/main.py"] = STUCK_MAIN.encode()
+    flash = make_flash(tmp_path / "f.img", files, with_hal=False)
+    with VirtualBoard(flash=flash, speed="max", heap_bytes=HEAP_BYTES) as vb:
+        vb.wait_console(b"SAFE MODE", timeout_s=120)
+        resets = vb.resets
+        vb.power_off()
+    events = read_events(FlashImage(flash).read("/events.bin"))
+    causes = [e["arg1"] for e in events if e["event"] == "reset_cause"]
+    assert causes[0] == 1 and causes[1:11] == [3] * 10, causes  # power-on, then 10 watchdog resets
+    assert resets >= 10
+    boots = [e for e in events if e["event"] == "boot"]
+    assert boots[-1]["arg2"] & 2, boots[-1]  # the last boot ran in safe mode
