@@ -1,11 +1,9 @@
 """L1 closed loop: the real firmware with cooling, battery and grid composed (config flags on), on
 the virtual module with the real plant, the plant's fault injector and the invariant monitors.
 
-Heap: every test runs at HEAP_BYTES = 110000, ESP32_DEVKITC's budget. Measured with the stock
-/main.py and ALL subsystems enabled (boot + 10 simulated minutes, seed 1, training profile):
-64 KiB and 80 KiB fail at boot (MemoryError while composing cooling); 96 KiB runs, low-water
-35520 B, 0 overruns, 0 resets, no monitor violation; 110000 B runs, low-water 58496 B. So the
-VIRTUAL board's 64 KiB budget holds the platform only, not the full module (no 64K soak here).
+Heap: every test runs at HEAP_BYTES = 110000, ESP32_DEVKITC's budget, with the full module's
+layout: compiled modules in a ROMFS image (gridpod.hil.operator.module_flash), data on littlefs.
+Without ROMFS the bytecode alone no longer fits 110000 once every subsystem (grid included) is on.
 
 The operator: /main.py is gridpod.hil.operator.OPERATOR_MAIN (shared with make bench): the boot
 sequence plus a task raising the contactor close request at the simulated times given.
@@ -14,10 +12,14 @@ Timings are simulated time from the plant's edge log (ms); faults come from the 
 
 from gridpod.eventlog import read_events
 from gridpod.hil.monitors import MonitoredPlant
-from gridpod.hil.operator import OPERATOR_MAIN, module_config, module_flash  # noqa: F401 (L1 files)
+from gridpod.hil.operator import (  # noqa: F401 (OPERATOR_MAIN: for the other L1 files)
+    OPERATOR_MAIN,
+    module_board,
+    module_config,
+    module_flash,
+)
 from gridpod.plant import Plant
 from gridpod.vboard.flash import FlashImage
-from gridpod.vboard.supervisor import VirtualBoard
 
 HEAP_BYTES = 110000
 
@@ -33,7 +35,7 @@ _flash = module_flash
 
 def _board(flash, seed=1, profile="training"):
     plant = MonitoredPlant(Plant(seed=seed, profile=profile))
-    return VirtualBoard(flash=flash, speed="max", plant=plant, heap_bytes=HEAP_BYTES), plant
+    return module_board(flash, plant, HEAP_BYTES), plant
 
 
 def _edges(plant, role):

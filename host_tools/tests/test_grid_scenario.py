@@ -13,13 +13,12 @@ Measured on the plant (not on the firmware's own readings):
   supply temperature within 1 K of its setpoint for >= 95 % of the 1 s samples.
 """
 
-from gridpod.firmware_tree import firmware_files
 from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.operator import module_board, module_flash
 from gridpod.plant import Plant
 from gridpod.plant.power import SOC_FLOOR
-from gridpod.vboard.supervisor import VirtualBoard
-from test_control_closed_loop import HEAP_BYTES, _config, _healthy, _regs
-from vboard_helpers import make_flash
+from gridpod.vboard.flash import FlashImage
+from test_control_closed_loop import HEAP_BYTES, _healthy, _regs
 
 LIMIT_KW = 80
 TOLERANCE_KW = 2  # config grid_tolerance_kw default (control/peak_shaving.py)
@@ -114,16 +113,16 @@ class GridMeter:
 
 
 def _run(tmp_path, run_s, stop_writing_ms=10**9, monitors=("all",)):
-    files = firmware_files("VIRTUAL")
-    files["/config.json"] = _config(grid_import_limit_kw=LIMIT_KW)
-    files["/main.py"] = (MASTER_MAIN % (LIMIT_KW, stop_writing_ms)).encode()
-    flash = make_flash(tmp_path / "f.img", files, with_hal=False)
+    flash = module_flash(tmp_path, main=False, grid_import_limit_kw=LIMIT_KW)
+    img = FlashImage(flash)
+    img.write("/main.py", (MASTER_MAIN % (LIMIT_KW, stop_writing_ms)).encode())
+    img.save()
     plant = MonitoredPlant(
         Plant(seed=1, profile="training_spikes", grid_limit_kw=LIMIT_KW), enabled=monitors
     )
     meter = GridMeter(from_ms=30000)  # shaving on from 20 s, the battery closed by ~18 s
     plant.recorders.append(meter)
-    vb = VirtualBoard(flash=flash, speed="max", plant=plant, heap_bytes=HEAP_BYTES)
+    vb = module_board(flash, plant, HEAP_BYTES)
     with vb:
         vb.run_until(run_s)
         log = _healthy(vb, plant)

@@ -8,8 +8,9 @@ Modbus tests) at the simulated times given, and prints selected registers ("REG 
 
 from pathlib import Path
 
-from ..firmware_tree import firmware_files, import_firmware
+from ..firmware_tree import firmware_files, import_firmware, romfs_layout
 from ..vboard.flash import FlashImage, create_blank
+from ..vboard.supervisor import VirtualBoard
 
 OPERATOR_MAIN = """
 import gc
@@ -63,14 +64,28 @@ def module_config(**flags):
 
 
 def module_flash(tmp_path, close_at_ms=(), print_at_ms=(), main=True, **flags):
+    """<tmp_path>/f.img: littlefs with board.json, boot.py, main.py and config.json, and beside it
+    f.romfs, the ROMFS image with every compiled module (the full module's layout: bytecode runs
+    in place; module_board() mounts it)."""
     files = firmware_files("VIRTUAL")
     files["/config.json"] = module_config(**flags)
     if main:
         files["/main.py"] = (OPERATOR_MAIN % (tuple(close_at_ms), tuple(print_at_ms))).encode()
+    files, image = romfs_layout(files)
     path = Path(tmp_path) / "f.img"
+    path.with_suffix(".romfs").write_bytes(image)
     create_blank(path)
     img = FlashImage(path)
     for name, data in files.items():
         img.write(name, data)
     img.save()
     return path
+
+
+def module_board(flash, plant, heap_bytes, speed="max", **kwargs) -> VirtualBoard:
+    """The virtual module for a module_flash() image (its ROMFS image mounted when present)."""
+    rom = Path(flash).with_suffix(".romfs")
+    romfs = rom.read_bytes() if rom.exists() else None
+    return VirtualBoard(
+        flash=flash, speed=speed, plant=plant, heap_bytes=heap_bytes, romfs=romfs, **kwargs
+    )
