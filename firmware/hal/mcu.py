@@ -4,10 +4,15 @@ Implements the Platform interface documented in hal/__init__.py. Every board dif
 from the board dict (boards/<BOARD>/board.json): pins by role, UART/I2C ids and pins, ADC
 attenuation, watchdog limit, and roles served by external I2C chips:
   ADS1115  16-bit ADC, single-shot reads, read_u16() scaled so 65535 = 3.3 V like the on-chip ADC
-  PCF8574  8 contact inputs; on a bus error every input reads 1 (contact open) and errors counts
+  PCF8574  8 lines, each a contact input or a slow active-low output (value(1) sinks the line);
+           on a bus error every input reads 1 (contact open), outputs keep their commanded
+           value and are written again by the next value() call, and errors counts
 Outputs are constructed in their safe state (low, duty 0, DE low = receive) so nothing glitches
-on between construction and the first command. Hardware assumption: each output drives a
-low-side driver with a pull-down, so the floating pins during reset also mean "off".
+on between construction and the first command. Hardware assumption: each MCU output drives a
+low-side driver with a pull-down, so the floating pins during reset also mean "off". A PCF8574
+comes up with every line high (released), which is "off" for its active-low outputs; it keeps
+its state while the MCU resets, so the Platform releases every output line of every expander
+that carries outputs as soon as it opens, before any role is built.
 """
 
 import time
@@ -129,17 +134,35 @@ class _Ads1115:
 
 
 class _Pcf8574:
-    """NXP PCF8574 used as 8 inputs: write 1s once (quasi-bidirectional), then read one byte."""
+    """NXP PCF8574: 8 quasi-bidirectional lines, each an input or an active-low output.
+
+    A line written 1 is released (weak ~100 uA pull-up, the power-on state) and reads its input;
+    a line written 0 sinks up to 25 mA. Outputs are active low, so power-on, a released line and
+    a chip that lost power all mean "off": value(1) writes the bit 0, value(0) writes it 1. One
+    shadow byte holds every line, input bits always 1. It goes out only when it differs from the
+    byte the chip last acknowledged, so an unchanged value() costs no bus traffic and a failed
+    write is retried by the next value() call. No allocation outside the error path.
+    """
 
     def __init__(self, i2c, addr):
         self._i2c = i2c
         self._addr = addr
         self._buf = bytearray(1)
+        self._wbuf = bytearray(1)
+        self._shadow = 0xFF
+        self._sent = -1  # the byte the chip acknowledged last; -1 unknown (never, or a bus error)
         self.errors = 0
+        self._flush()
+
+    def _flush(self):
+        self._wbuf[0] = self._shadow
         try:
-            i2c.writeto(addr, b"\xff")
+            self._i2c.writeto(self._addr, self._wbuf)
         except OSError:
             self.errors += 1
+            self._sent = -1
+            return
+        self._sent = self._shadow
 
     def read_bit(self, ch):
         try:
@@ -148,6 +171,18 @@ class _Pcf8574:
             self.errors += 1
             return 1
         return (self._buf[0] >> ch) & 1
+
+    def write_bit(self, ch, v):
+        if v:
+            self._shadow &= ~(1 << ch)
+        else:
+            self._shadow |= 1 << ch
+        if self._shadow != self._sent:
+            self._flush()
+
+    def out_bit(self, ch):
+        """The commanded value of an output line (1 = on = line low)."""
+        return ((self._shadow >> ch) & 1) ^ 1
 
 
 class _ExtChannel:
@@ -162,6 +197,27 @@ class _ExtChannel:
 
     def value(self):
         return self._dev.read_bit(self._ch)
+
+
+class _ExtOut:
+    """One PCF8574 line as an output, like machine.Pin: value(v=None), on(), off()."""
+
+    def __init__(self, dev, ch, value):
+        self._dev = dev
+        self._ch = ch
+        dev.write_bit(ch, value)
+
+    def value(self, v=None):
+        if v is None:
+            return self._dev.out_bit(self._ch)
+        self._dev.write_bit(self._ch, v)
+        return None
+
+    def on(self):
+        self._dev.write_bit(self._ch, 1)
+
+    def off(self):
+        self._dev.write_bit(self._ch, 0)
 
 
 _EXT_DRIVERS = {"ADS1115": _Ads1115, "PCF8574": _Pcf8574}
@@ -191,6 +247,10 @@ class Platform:
         self._adc_atten = None
         if atten_db is not None:
             self._adc_atten = getattr(machine.ADC, "ATTN_%dDB" % atten_db)
+        # An expander keeps driving what it was told before an MCU reset: release its outputs now.
+        for spec in self._pins.values():
+            if spec["mode"] == "out" and "ext" in spec:
+                self._ext_dev(spec["ext"])
 
     # clock
     def ticks_ms(self):
@@ -230,14 +290,16 @@ class Platform:
             return None
         raise ValueError("pull %s: use None, 'up' or 'down'" % pull)
 
-    def _ext(self, spec):
-        name = spec["ext"]
+    def _ext_dev(self, name):
         dev = self._ext_devs.get(name)
         if dev is None:
             dev_spec = self._ext_specs[name]
             dev = _EXT_DRIVERS[dev_spec["chip"]](self._i2c(dev_spec["bus"]), dev_spec["addr"])
             self._ext_devs[name] = dev
-        return _ExtChannel(dev, spec["ch"])
+        return dev
+
+    def _ext(self, spec):
+        return _ExtChannel(self._ext_dev(spec["ext"]), spec["ch"])
 
     def _i2c(self, name):
         bus = self._i2c_buses.get(name)
@@ -251,6 +313,8 @@ class Platform:
 
     def digital_out(self, role, value=0):
         spec = self._spec(role, "out")
+        if "ext" in spec:
+            return _ExtOut(self._ext_dev(spec["ext"]), spec["ch"], value)
         return machine.Pin(spec["pin"], machine.Pin.OUT, value=value)
 
     def digital_in(self, role, pull=None):

@@ -10,6 +10,7 @@ CLI: python -m gridpod.boards check [BOARD|PATH ...]   (all boards when none giv
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ MODES = ("out", "in", "adc", "pwm", "counter")
 OUTPUT_MODES = ("out", "pwm")
 PULLS = (None, "up", "down")
 REQUIRED_KEYS = ("board", "chip", "hal", "mpy_arch", "heap_bytes", "flash_bytes", "pins", "uarts")
+# Roles that stay on MCU pins even where an external chip serves their mode (boards/README.md,
+# "External chips"): an I2C expander keeps its last state while the MCU resets and is lost with
+# the bus, so contactor coils and zone valves must drop with the MCU, and leak inputs and the
+# safe-mode button must be read without the bus. PWM and counters are MCU-only by their mode.
+MCU_ONLY_ROLE = re.compile(r"K_\w+_COIL|ZONE\d+_VALVE|LEAK_\w+|SAFE_MODE_BUTTON")
 MIN_HEAP_BYTES = 16 * 1024
 # The application, its buffers and MicroPython itself must fit beside the heap.
 MAX_HEAP_FRACTION_OF_RAM = 0.75
@@ -245,6 +251,8 @@ class _Checker:
             if pull not in PULLS or (pull is not None and mode not in ("in", "counter")):
                 self.err(role, None, f"pull {pull!r} not allowed for mode {mode}")
             if "ext" in spec:
+                if MCU_ONLY_ROLE.fullmatch(role):
+                    self.err(role, None, "must stay on an MCU pin, not on an external chip")
                 self.check_ext_role(role, spec, mode, ext_used)
                 continue
             pin = self.claim(role, spec.get("pin"))

@@ -109,8 +109,8 @@ def test_uart_de_on_strapping_pin():
 
 def test_flash_pin_rejected():
     b = board("ESP32_DEVKITC")
-    b["pins"]["STATUS_LED"]["pin"] = 6
-    assert only_error(b) == "ESP32_DEVKITC: STATUS_LED on GPIO6: reserved pin: SPI flash pin"
+    b["pins"]["ALARM_RELAY"]["pin"] = 6
+    assert only_error(b) == "ESP32_DEVKITC: ALARM_RELAY on GPIO6: reserved pin: SPI flash pin"
 
 
 def test_reused_pin_between_roles_and_with_buses():
@@ -189,7 +189,7 @@ def test_unknown_mode_and_bad_header():
 def test_rp2040_pin_mux_and_pwm_slices():
     b = board("RPI_PICO")
     b["uarts"]["RS485"]["tx"] = 22  # not a UART0 TX pin
-    b["pins"]["K_PRE_AUX"]["pin"] = 23  # free GP22 for the wrong TX
+    b["pins"]["PCS_ENABLE"]["pin"] = 23  # free GP22 for the wrong TX
     b["reserved"].pop("23")
     b["pins"]["MIX_VALVE_PWM"]["pin"] = 24  # GP24 = PWM4A, same output as PUMP2_PWM on GP8
     b["reserved"].pop("24")
@@ -208,6 +208,42 @@ def test_external_channels_checked():
     assert any("V_LINK on ADC_C.ch0: channel already used by" in e for e in errors)
     assert "ESP32_DEVKITC: K_PRE_AUX on ADC_A.ch3: ADS1115 cannot serve mode in" in errors
     assert "ESP32_DEVKITC: I_PACK on ADC_C.ch4: channel outside 0..3 of ADS1115" in errors
+
+
+def test_pcf8574_serves_in_and_out_ads1115_neither():
+    b = board("ESP32_DEVKITC")
+    assert b["pins"]["PCS_ENABLE"] == {"ext": "DOUT", "ch": 1, "mode": "out"}
+    b["pins"]["ALARM_RELAY"] = {"ext": "DIN", "ch": 7, "mode": "out"}  # outputs beside inputs
+    assert check_board(b) == []
+    b["pins"]["PCS_ENABLE"] = {"ext": "ADC_D", "ch": 3, "mode": "out"}
+    assert only_error(b) == "ESP32_DEVKITC: PCS_ENABLE on ADC_D.ch3: ADS1115 cannot serve mode out"
+
+
+def test_pwm_and_counters_never_on_an_external_chip():
+    b = board("ESP32_DEVKITC")
+    b["pins"]["PCS_PWM"] = {"ext": "DOUT", "ch": 2, "mode": "pwm"}
+    b["pins"]["FLOW_PULSE"] = {"ext": "DIN", "ch": 7, "mode": "counter"}
+    assert sorted(check_board(b)) == [
+        "ESP32_DEVKITC: FLOW_PULSE on DIN.ch7: PCF8574 cannot serve mode counter",
+        "ESP32_DEVKITC: PCS_PWM on DOUT.ch2: PCF8574 cannot serve mode pwm",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("role", "spec"),
+    [
+        ("K_POS_COIL", {"ext": "DOUT", "ch": 2, "mode": "out"}),
+        ("ZONE2_VALVE", {"ext": "DOUT", "ch": 2, "mode": "out"}),
+        ("LEAK_ZONE1", {"ext": "DIN", "ch": 7, "mode": "in"}),
+        ("SAFE_MODE_BUTTON", {"ext": "DIN", "ch": 7, "mode": "in"}),
+    ],
+)
+def test_coils_valves_leaks_and_button_stay_on_mcu_pins(role, spec):
+    b = board("ESP32_DEVKITC")
+    b["pins"][role] = spec
+    assert only_error(b) == (
+        f"ESP32_DEVKITC: {role}: must stay on an MCU pin, not on an external chip"
+    )
 
 
 def test_pull_on_input_only_pin():

@@ -3,7 +3,9 @@
 For every real board the VM opens the platform, builds every role and writes one RS-485 frame;
 the recorded `machine` calls must match the board file: each pin built with its mode, pull,
 frequency and safe initial value, external chips reached on the right bus and address, the UART
-on its pins with DE framing the write, the watchdog clamped to the board's limit.
+on its pins with DE framing the write, the watchdog clamped to the board's limit. Outputs on a
+PCF8574 (active low: value(1) clears the line's bit) are released when the platform opens,
+written only on a change, survive a bus error and allocate nothing per call.
 """
 
 from __future__ import annotations
@@ -128,7 +130,8 @@ def test_external_roles_reach_their_chip(recorded):
         elif dev["chip"] == "PCF8574":
             writes = [c for c in calls if c["call"] == "I2C.writeto"]
             assert [bus_id, dev["addr"], [255]] in [w["args"] for w in writes], role
-            assert out["seen"][role] == 1, role
+            # inputs read 1 (the fake's lines are high); outputs start off
+            assert out["seen"][role] == (1 if spec["mode"] == "in" else 0), role
         else:
             pytest.fail(f"{role}: no assertion for chip {dev['chip']}")
 
@@ -182,3 +185,122 @@ def test_watchdog_and_reset_cause(recorded):
     assert wdt["timeout"] == expected
     assert out["reset_cause_is_watchdog"]
     assert bytes(out["unique_id"]) == fake.unique_id()
+
+
+# ----- outputs on a PCF8574 ---------------------------------------------------------------------
+
+
+def ext_outputs(board: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        r: s
+        for r, s in board["pins"].items()
+        if s["mode"] == "out" and "ext" in s and board["ext"][s["ext"]]["chip"] == "PCF8574"
+    }
+
+
+def pcf_writes(board: dict[str, Any], calls: list[dict[str, Any]], dev_name: str) -> list[int]:
+    """The bytes written to one expander, in order."""
+    dev = board["ext"][dev_name]
+    where = [board["i2c"][dev["bus"]]["id"], dev["addr"]]
+    return [c["args"][2][0] for c in calls if c["call"] == "I2C.writeto" and c["args"][:2] == where]
+
+
+def input_mask(board: dict[str, Any], dev_name: str) -> int:
+    return sum(
+        1 << s["ch"]
+        for s in board["pins"].values()
+        if s.get("ext") == dev_name and s["mode"] == "in"
+    )
+
+
+def test_some_board_exercises_pcf8574_outputs():
+    boards = {
+        name: json.loads((ROOT / "boards" / name / "board.json").read_text())
+        for name in REAL_BOARDS
+    }
+    assert any(ext_outputs(b) for b in boards.values())
+    # one expander with inputs and outputs mixed, one with outputs only
+    mixed = [
+        s["ext"]
+        for b in boards.values()
+        for s in ext_outputs(b).values()
+        if input_mask(b, s["ext"])
+    ]
+    assert mixed and len(mixed) < sum(len(ext_outputs(b)) for b in boards.values())
+
+
+def test_pcf8574_outputs_released_when_the_platform_opens(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    for dev_name in {s["ext"] for s in ext_outputs(board).values()}:
+        # before any role is built: an expander keeps its state over an MCU reset
+        assert pcf_writes(board, calls[: out["open_mark"]], dev_name) == [0xFF], dev_name
+        # and nothing switched on while every role was built
+        assert set(pcf_writes(board, calls[: out["uart_mark"]], dev_name)) == {0xFF}, dev_name
+
+
+def test_pcf8574_output_drives_its_bit_active_low_and_writes_only_on_change(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    for role, spec in ext_outputs(board).items():
+        r = out["ext_out"][role]
+        on_byte = 0xFF & ~(1 << spec["ch"])  # the line sinks; every other line released
+        marks = r["marks"]
+        per_step = [
+            pcf_writes(board, calls[marks[i] : marks[i + 1]], spec["ext"])
+            for i in range(len(marks) - 1)
+        ]
+        # value(1), value(1), value(0), value(0), on(), on(), off(), off()
+        assert per_step == [[on_byte], [], [0xFF], [], [on_byte], [], [0xFF], []], role
+        assert r["readback"] == [1, 1, 0, 0, 1, 1, 0, 0], role
+        # no other device saw a write in the meantime
+        others = [
+            c
+            for c in calls[r["marks"][0] : r["marks"][-1]]
+            if c["call"].startswith("I2C.write") and pcf_writes(board, [c], spec["ext"]) == []
+        ]
+        assert others == [], role
+
+
+def test_pcf8574_outputs_together_keep_input_lines_high(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    outs = ext_outputs(board)
+    for dev_name in {s["ext"] for s in outs.values()}:
+        out_mask = sum(1 << s["ch"] for s in outs.values() if s["ext"] == dev_name)
+        assert out_mask & input_mask(board, dev_name) == 0
+        writes = pcf_writes(board, calls[out["all_on_mark"] : out["all_off_mark"]], dev_name)
+        assert writes and writes[-1] == 0xFF & ~out_mask, dev_name
+        assert all(w & input_mask(board, dev_name) == input_mask(board, dev_name) for w in writes)
+        assert pcf_writes(board, calls[out["all_off_mark"] :], dev_name)[-1] == 0xFF
+
+
+def test_pcf8574_output_bus_error_is_counted_and_retried(recorded):
+    board, out = recorded
+    calls = out["calls"]
+    for role, spec in ext_outputs(board).items():
+        r = out["ext_out"][role]
+        assert r["raised"] is None, f"{role}: {r['raised']} escaped value()"
+        assert (r["failed_attempts"], r["errors_added"]) == (1, 1), role
+        assert r["readback_while_failing"] == 1, "value() reports the command, not the bus"
+        on_byte = 0xFF & ~(1 << spec["ch"])
+        # the same value again: the chip never acknowledged it, so it is written now
+        retry = pcf_writes(board, calls[r["retry_mark"] : r["after_retry_mark"]], spec["ext"])
+        assert retry == [on_byte], role
+        off = pcf_writes(board, calls[r["after_retry_mark"] : r["after_off_mark"]], spec["ext"])
+        assert off == [0xFF], role
+
+
+def test_pcf8574_output_value_allocates_nothing(recorded):
+    board, out = recorded
+    for role in ext_outputs(board):
+        r = out["ext_out"][role]
+        assert r["toggled_ok"] is True, f"{role}: {r['toggled_ok']} under heap_lock"
+        assert r["alloc_bytes"] == 0, role
+        # toggle_locked(): 20 rounds of value(b), value(b), on(), off(); a write per change only
+        state, changes = 0, 0
+        for i in range(20):
+            for v in (i & 1, i & 1, 1, 0):
+                changes += v != state
+                state = v
+        assert r["quiet_writes"] == changes, role

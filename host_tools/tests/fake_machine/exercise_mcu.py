@@ -3,13 +3,17 @@
 usage: micropython exercise_mcu.py BOARD_JSON     (fake machine and firmware/ on MICROPYPATH)
 
 Prints one JSON object: the recorded `machine` calls plus what the Platform returned, so the
-CPython test can compare them with the board file.
+CPython test can compare them with the board file. Outputs on external chips are then switched
+through a scripted sequence (marks into `calls` after each step), once with the bus failing and
+once under micropython.heap_lock().
 """
 
+import gc
 import json
 import sys
 
 import machine
+import micropython
 from hal import RESET_WATCHDOG, mcu
 
 PWM_FREQ_HZ = 25000
@@ -19,13 +23,19 @@ RS485_FRAME = b"\x01\x03\x00\x00\x00\x01\x84\x0a"
 with open(sys.argv[1]) as f:
     board = json.load(f)
 
+# Value, mark, readback: "value 1" is obj.value(1); "on"/"off" the methods.
+EXT_OUT_STEPS = ("value 1", "value 1", "value 0", "value 0", "on", "on", "off", "off")
+
 platform = mcu.open_platform(board)
+open_mark = len(machine.calls)
 seen = {}
 edges = {}
+outs = {}
 for role in board["pins"]:
     mode = board["pins"][role]["mode"]
     if mode == "out":
         obj = platform.digital_out(role)
+        outs[role] = obj
         seen[role] = obj.value()
     elif mode == "in":
         seen[role] = platform.digital_in(role).value()
@@ -50,11 +60,102 @@ platform.watchdog(WDT_REQUEST_MS).feed()
 machine.set_reset_cause(machine.WDT_RESET)
 cause = platform.reset_cause()
 
+
+def step(obj, name):
+    if name == "on":
+        obj.on()
+    elif name == "off":
+        obj.off()
+    else:
+        obj.value(int(name[-1]))
+
+
+def toggle_locked(obj, n):
+    """n rounds of value(b), value(b), on(), off() under heap_lock -> (ok, bytes allocated).
+
+    Only locals while the heap is locked: storing a new global or dict key could allocate.
+    """
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    ok = True
+    micropython.heap_lock()
+    try:
+        i = 0
+        while i < n:
+            obj.value(i & 1)
+            obj.value(i & 1)
+            obj.on()
+            obj.off()
+            if obj.value():
+                ok = False
+            i += 1
+    except MemoryError:
+        ok = "MemoryError"
+    finally:
+        micropython.heap_unlock()
+    grown = gc.mem_alloc() - before
+    gc.enable()
+    return ok, grown
+
+
+ext_roles = [
+    r for r in board["pins"] if board["pins"][r]["mode"] == "out" and "ext" in board["pins"][r]
+]
+ext_out = {}
+for role in ext_roles:
+    obj = outs[role]
+    dev_name = board["pins"][role]["ext"]
+    dev = platform._ext_devs[dev_name]
+    bus = machine.i2cs[board["i2c"][board["ext"][dev_name]["bus"]]["id"]]
+    result = {"marks": [len(machine.calls)], "readback": []}
+    for name in EXT_OUT_STEPS:
+        step(obj, name)
+        result["marks"].append(len(machine.calls))
+        result["readback"].append(obj.value())
+    # Bus error: the write fails quietly and counts; the next call retries it.
+    errors_before = dev.errors
+    failed_before = bus.failed
+    bus.fail_writes = True
+    try:
+        obj.value(1)
+        result["raised"] = None
+    except Exception as exc:  # the test wants to see anything that escaped
+        result["raised"] = repr(exc)
+    result["failed_attempts"] = bus.failed - failed_before
+    result["readback_while_failing"] = obj.value()
+    bus.fail_writes = False
+    result["errors_added"] = dev.errors - errors_before
+    result["retry_mark"] = len(machine.calls)
+    obj.value(1)
+    result["after_retry_mark"] = len(machine.calls)
+    obj.value(0)
+    result["after_off_mark"] = len(machine.calls)
+    # No allocation per call, written or not.
+    bus.quiet = True
+    result["toggled_ok"], result["alloc_bytes"] = toggle_locked(obj, 20)
+    result["quiet_writes"] = bus.quiet_writes
+    bus.quiet = False
+    bus.quiet_writes = 0
+    ext_out[role] = result
+
+# Every external output on at once, then off: input lines and other chips' lines stay 1.
+all_on_mark = len(machine.calls)
+for role in ext_roles:
+    outs[role].on()
+all_off_mark = len(machine.calls)
+for role in ext_roles:
+    outs[role].off()
+
 print(
     json.dumps(
         {
             "calls": machine.calls,
+            "open_mark": open_mark,
             "uart_mark": mark,
+            "ext_out": ext_out,
+            "all_on_mark": all_on_mark,
+            "all_off_mark": all_off_mark,
             "seen": seen,
             "edges": edges,
             "uart_written": uart_results,

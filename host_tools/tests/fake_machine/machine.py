@@ -4,11 +4,15 @@ Put this folder ahead of the firmware on MICROPYPATH; a file named machine.py ov
 port's built-in `machine`. Every constructor and every output-changing method appends one dict to
 `calls`, with pins as plain numbers, so a test can print `calls` as JSON. Inputs are scripted:
 `Pin.level` sets what value() reads, `I2C.regs` / `I2C.byte_in` set what devices answer,
-`set_reset_cause()` sets what reset_cause() returns. Constants have the esp32/rp2 port values.
+`I2C.fail_writes` makes writes raise OSError (a NACK: nothing recorded, `failed` counts them),
+`I2C.quiet` makes writeto() record without allocating (`quiet_writes`, `quiet_last`), for code
+run under micropython.heap_lock(), `set_reset_cause()` sets what reset_cause() returns.
+Constants have the esp32/rp2 port values.
 """
 
 calls = []
 pins = {}  # pin number -> the last Pin object built for it (to fire IRQs from a test)
+i2cs = {}  # bus id -> the last I2C object built for it (to script failures from a test)
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -147,9 +151,22 @@ class I2C:
         self.id = id
         self.regs = {}
         self.byte_in = {}
+        self.fail_writes = False
+        self.failed = 0
+        self.quiet = False
+        self.quiet_writes = 0
+        self.quiet_last = -1
         _record("I2C", (id,), {"scl": scl, "sda": sda, "freq": freq})
+        i2cs[id] = self
 
     def writeto(self, addr, buf):
+        if self.fail_writes:
+            self.failed += 1
+            raise OSError(19)  # ENODEV: the port's error for a NACKed address
+        if self.quiet:
+            self.quiet_writes += 1
+            self.quiet_last = buf[0]
+            return 1
         _record("I2C.writeto", (self.id, addr, bytes(buf)), {})
         return 1
 
