@@ -109,8 +109,8 @@ def test_uart_de_on_strapping_pin():
 
 def test_flash_pin_rejected():
     b = board("ESP32_DEVKITC")
-    b["pins"]["ALARM_RELAY"]["pin"] = 6
-    assert only_error(b) == "ESP32_DEVKITC: ALARM_RELAY on GPIO6: reserved pin: SPI flash pin"
+    b["pins"]["PCS_ENABLE"]["pin"] = 6
+    assert only_error(b) == "ESP32_DEVKITC: PCS_ENABLE on GPIO6: reserved pin: SPI flash pin"
 
 
 def test_reused_pin_between_roles_and_with_buses():
@@ -212,11 +212,11 @@ def test_external_channels_checked():
 
 def test_pcf8574_serves_in_and_out_ads1115_neither():
     b = board("ESP32_DEVKITC")
-    assert b["pins"]["PCS_ENABLE"] == {"ext": "DOUT", "ch": 1, "mode": "out"}
+    assert b["pins"]["ALARM_RELAY"] == {"ext": "DOUT", "ch": 1, "mode": "out"}
     b["pins"]["ALARM_RELAY"] = {"ext": "DIN", "ch": 7, "mode": "out"}  # outputs beside inputs
     assert check_board(b) == []
-    b["pins"]["PCS_ENABLE"] = {"ext": "ADC_D", "ch": 3, "mode": "out"}
-    assert only_error(b) == "ESP32_DEVKITC: PCS_ENABLE on ADC_D.ch3: ADS1115 cannot serve mode out"
+    b["pins"]["ALARM_RELAY"] = {"ext": "ADC_D", "ch": 3, "mode": "out"}
+    assert only_error(b) == "ESP32_DEVKITC: ALARM_RELAY on ADC_D.ch3: ADS1115 cannot serve mode out"
 
 
 def test_pwm_and_counters_never_on_an_external_chip():
@@ -259,7 +259,7 @@ def test_all_problems_reported_at_once(tmp_path):
     b = board("ESP32_DEVKITC")
     b["reserved"] = {}
     b["pins"]["K_POS_COIL"]["pin"] = 35  # input-only, and reused with PUMP2_TACH
-    b["pins"]["ALARM_RELAY"]["pin"] = 12  # strapping
+    b["pins"]["PCS_ENABLE"]["pin"] = 12  # strapping
     b["pins"]["MIX_VALVE_FB"] = {"pin": 26, "mode": "adc"}  # ADC2 + reused with PUMP2_PWM
     del b["pins"]["LEVEL_OK"]
     (tmp_path / "board.json").write_text(json.dumps(b))
@@ -269,7 +269,7 @@ def test_all_problems_reported_at_once(tmp_path):
     for fragment in (
         "K_POS_COIL on GPIO35: input-only pin cannot drive an output",
         "on GPIO35: pin already used by",
-        "ALARM_RELAY on GPIO12: strapping pin must not drive an output",
+        "PCS_ENABLE on GPIO12: strapping pin must not drive an output",
         "MIX_VALVE_FB on GPIO26: ADC2_CH9 cannot be read while WiFi runs",
         "on GPIO26: pin already used by",
         "LEVEL_OK: role missing",
