@@ -165,7 +165,7 @@ class Contactors:
         """One fast tick. Returns the coil command bitmask (also in self.cmd)."""
         st = self.state
         if st == OPEN:
-            self._step_open(now_ms, aux, permit)
+            self._step_open(now_ms, v_pack_dv, v_link_dv, aux, permit)
         elif st == PRECHARGING:
             if not permit:
                 self.requested = False
@@ -197,7 +197,7 @@ class Contactors:
                     self.causes &= ~(1 << self.fault_id)
         return self.cmd
 
-    def _step_open(self, now_ms, aux, permit):
+    def _step_open(self, now_ms, v_pack_dv, v_link_dv, aux, permit):
         self.cmd = 0
         if self._aux_mismatch(now_ms, aux):
             self._fault(FAULT_CONTACTOR_AUX)
@@ -216,6 +216,10 @@ class Contactors:
                 self._lockout_from_ms = now_ms
                 self.requested = False
                 return
+        if self._fed_from_elsewhere(v_pack_dv, v_link_dv):
+            # link at pack voltage with every pole open: never close anything onto it
+            self._fault(FAULT_PRECHARGE_TOO_FAST)
+            return
         self._starts[self._n_starts % self.toggle_max] = now_ms
         self._n_starts += 1
         self.retry_pending = False
@@ -231,14 +235,11 @@ class Contactors:
         if ph == _PH_NEG:
             if aux & NEG:
                 self._residual = False
+                if self._fed_from_elsewhere(v_pack_dv, v_link_dv):
+                    self._fault(FAULT_PRECHARGE_TOO_FAST)
+                    return
                 if v_pack_dv is not None and v_link_dv is not None:
                     if _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv):
-                        # the link is already at pack voltage before any precharge: fed from
-                        # elsewhere or a sensor lies, unless it is the charge we left on it at
-                        # our own last opening (it bleeds with a ~4 min time constant)
-                        if v_link_dv > self._v_open_dv + _LINK_BAND_MAX_DV:
-                            self._fault(FAULT_PRECHARGE_TOO_FAST)
-                            return
                         self._residual = True
                 self.phase = _PH_PRE
                 self.cmd = NEG | PRE
@@ -305,6 +306,16 @@ class Contactors:
         if self._aux_mismatch(now_ms, aux):
             self._fault(FAULT_CONTACTOR_AUX)
 
+    def _fed_from_elsewhere(self, v_pack_dv, v_link_dv):
+        """The link is at pack voltage before any precharge: fed from elsewhere or a sensor lies,
+        unless it is the charge we left on it at our own last opening (it bleeds with a ~4 min
+        time constant)."""
+        if v_pack_dv is None or v_link_dv is None:
+            return False
+        if _abs(v_pack_dv - v_link_dv) > _band_dv(v_pack_dv):
+            return False
+        return v_link_dv > self._v_open_dv + _LINK_BAND_MAX_DV
+
     def _aux_mismatch(self, now_ms, aux):
         if (aux & _ALL) != self.cmd:
             if not self._mismatch:
@@ -316,7 +327,8 @@ class Contactors:
         return False
 
     def _abort_timeout(self, now_ms):
-        self.causes |= 1 << FAULT_PRECHARGE_TIMEOUT
+        # only the last try is a fault: a cause bit set on an earlier try would latch the fatal
+        # fault-table row at once and remove the permit the retries need
         if self.tries >= self.tries_max:
             self._fault(FAULT_PRECHARGE_TIMEOUT)
             return
@@ -343,6 +355,10 @@ class Contactors:
         ph = self.phase
         if ph == _PH_WAIT_I:
             i_abs = 0 if i_da is None else _abs(i_da)
+            if i_da is None and self.cmd & POS:
+                # no reading with both mains closed (shunt amplifier at a rail: above ~550 A, or
+                # dead) cannot prove the current is below the rating: treat it as above
+                i_abs = self.break_da + 1
             if i_abs > self.break_da and self.cmd & _MAINS:
                 if el < self.break_wait_ms:
                     return
