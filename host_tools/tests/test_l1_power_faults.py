@@ -1,0 +1,525 @@
+"""L1 closed loop, "Contactors and bus" part of the DOMAIN.md fault catalogue (issue #6).
+
+Each test runs the real firmware (cooling, battery and grid composed, heap 110000 B as in
+test_control_closed_loop.py) on the virtual module with the real plant and the invariant monitors
+on, injects one catalogue fault (gridpod.plant.faults) at a simulated time and checks the
+documented safe reaction: the fault id in the event log, the coil edges the plant saw, the opening
+order, ALARM_RELAY, no re-close, and the timing in simulated ms.
+
+Timing sources: fault times are event-log uptimes (the board boots at sim 0, so uptime == sim ms
+in the first boot); coil and relay times are the plant's output edges (sim ms of the exchange that
+carried them). Expected numbers are DOMAIN.md's (precharge timeout max(2 s, 1.5 x 5 tau) with tau
+taken from the plant's RC, 3 tries >= 3 s apart, aux mismatch 300 ms, fail to close 500 ms, pole
+gap 100 ms, break-current wait 3 s) and the firmware's fast tick (config default 10 ms).
+
+"Fatal fault -> coil command removed within 1 fast tick" is checked against the fault's uptime:
+  - faults of the contactor state machine itself (FAULT state): every coil off in that tick;
+  - trips through the permit (fault-table faults such as the interlock loop): K_PRE and the
+    breaking main K_POS off in that tick, K_NEG after the 100 ms pole gap of DOMAIN.md's opening
+    order (it opens with no current: K_POS already broke it);
+  - DOMAIN.md's break-current rule is the documented exception: above the rating the breaking
+    main waits up to 3 s for the fuse.
+The operator (test_control_closed_loop.OPERATOR_MAIN) raises the close request at given uptimes;
+the request is consumed by the module's next control tick (<= 100 ms later). Tests that need an
+open request or an operator fault reset add a small service task to it (SERVICE below).
+"""
+
+import pytest
+from gridpod.eventlog import read_events
+from gridpod.firmware_tree import firmware_files, import_firmware
+from gridpod.vboard.flash import FlashImage
+from test_control_closed_loop import (
+    OPERATOR_MAIN,
+    _board,
+    _config,
+    _edges,
+    _faults,
+    _first,
+    _flash,
+    _healthy,
+    _regs,
+)
+from vboard_helpers import make_flash
+
+_ids = import_firmware("control.control_faults")
+PRECHARGE_TIMEOUT = _ids.FAULT_PRECHARGE_TIMEOUT
+PRECHARGE_TOO_FAST = _ids.FAULT_PRECHARGE_TOO_FAST
+PRECHARGE_NOT_DECAYING = _ids.FAULT_PRECHARGE_NOT_DECAYING
+FAIL_CLOSE = _ids.FAULT_CONTACTOR_FAIL_CLOSE
+WELDED = _ids.FAULT_CONTACTOR_WELDED
+AUX = _ids.FAULT_CONTACTOR_AUX
+DROPOUT = _ids.FAULT_CONTACTOR_DROPOUT
+BREAK_CURRENT = _ids.FAULT_BREAK_CURRENT
+INTERLOCK_OPEN = _ids.FAULT_INTERLOCK_OPEN
+LEAK = _ids.FAULT_LEAK
+
+TICK_MS = import_firmware("app.config").defaults()["fast_tick_ms"]  # 10
+CONTROL_MS = 100  # a close/open request is consumed by the next control tick
+COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
+CLOSE_MS = 15000  # cooling has proven flow by then (battery permit)
+CONTACTOR_FAULT_STATE = 4  # control/contactors.py FAULT (published as contactor_state)
+CONTACTOR_OPEN_STATE = 0
+RESET_BROWN_OUT = 6
+RESET_POWER_ON = 1
+# DOMAIN.md numbers
+AUX_MISMATCH_MS = 300
+FAIL_CLOSE_MS = 500
+POLE_GAP_MS = 100
+BREAK_WAIT_MS = 3000
+PRECHARGE_TRIES = 3
+PRECHARGE_RETRY_MS = 3000
+BREAK_RATING_A = 500.0
+COIL_OPEN_MS = 15  # plant: a contact opens 15 ms after its coil loses power
+
+# Added to OPERATOR_MAIN (before app.run()): open requests and operator fault resets at uptimes,
+# in the first boot only; a reboot must not bring an operator command with it.
+SERVICE = """
+_open_row = bank.find(('contactor_open_request',))[0]
+OPEN_AT_MS = %r
+RESET_AT_MS = %r
+if app.log.boot_count > 1:
+    CLOSE_AT_MS = OPEN_AT_MS = RESET_AT_MS = ()
+
+
+class Service:
+    def __init__(self):
+        self.i = 0
+        self.j = 0
+
+    def tick(self, now_ms):
+        if self.i < len(OPEN_AT_MS) and now_ms >= OPEN_AT_MS[self.i]:
+            self.i += 1
+            bank.set(_open_row, 1)
+            print('OP open request at', now_ms)
+        if self.j < len(RESET_AT_MS) and now_ms >= RESET_AT_MS[self.j]:
+            self.j += 1
+            print('OP reset at', now_ms, 'cleared', app.reset_faults())
+        return True
+
+
+app.scheduler.add(Service(), SLOT_CONTROL)
+app.run()
+"""
+
+
+def _service_flash(tmp_path, close_at_ms=(), print_at_ms=(), open_at_ms=(), reset_at_ms=()):
+    main = OPERATOR_MAIN % (tuple(close_at_ms), tuple(print_at_ms))
+    assert main.count("\napp.run()\n") == 1, "OPERATOR_MAIN changed shape"
+    main = main.replace("\napp.run()\n", SERVICE % (tuple(open_at_ms), tuple(reset_at_ms)))
+    files = firmware_files("VIRTUAL")
+    files["/config.json"] = _config()
+    files["/main.py"] = main.encode()
+    return make_flash(tmp_path / "f.img", files, with_hal=False)
+
+
+def _events(flash):
+    return read_events(FlashImage(flash).read("/events.bin"))
+
+
+def _raised(flash, fault_id, boot=1):
+    return [e["uptime_ms"] for fid, e in _faults(flash) if fid == fault_id and e["boot"] == boot]
+
+
+def _level_at(plant, role, t_ms):
+    """Output level just before t_ms (0 if never driven)."""
+    level = 0
+    for t, v in _edges(plant, role):
+        if t >= t_ms:
+            break
+        level = v
+    return level
+
+
+def _ons_after(plant, t_ms):
+    return {r: [t for t, v in _edges(plant, r) if v == 1 and t >= t_ms] for r in COILS}
+
+
+def _assert_no_close_after(plant, t_ms):
+    ons = _ons_after(plant, t_ms)
+    assert not any(ons.values()), f"coil energised again after {t_ms} ms: {ons}"
+    assert not any(c.closed for c in plant.power.contactors), plant.power.contactors
+
+
+def _assert_alarm(plant, t_fault):
+    """ALARM_RELAY on within one fast tick of the fault and still on at the end (latched)."""
+    on = _first(plant, "ALARM_RELAY", 1, after_ms=t_fault)
+    assert on is not None and on - t_fault <= TICK_MS, (t_fault, _edges(plant, "ALARM_RELAY"))
+    assert _edges(plant, "ALARM_RELAY")[-1][1] == 1
+
+
+def _assert_all_coils_off_within_tick(plant, t_fault):
+    """Contactor FAULT state: every coil that was on is off within one fast tick."""
+    for role in COILS:
+        if _level_at(plant, role, t_fault):
+            off = _first(plant, role, 0, after_ms=t_fault)
+            assert off is not None and off - t_fault <= TICK_MS, (role, t_fault, off)
+    _assert_no_close_after(plant, t_fault)
+
+
+def _assert_permit_trip(plant, t_fault):
+    """Permit lost while closed: K_PRE/K_POS off within one tick, K_NEG after the pole gap."""
+    pos_off = _first(plant, "K_POS_COIL", 0, after_ms=t_fault)
+    neg_off = _first(plant, "K_NEG_COIL", 0, after_ms=t_fault)
+    assert pos_off is not None and pos_off - t_fault <= TICK_MS, (t_fault, pos_off)
+    assert _level_at(plant, "K_PRE_COIL", pos_off + 1) == 0  # precharge never outlives the mains
+    assert neg_off is not None and POLE_GAP_MS <= neg_off - pos_off <= POLE_GAP_MS + TICK_MS
+    _assert_no_close_after(plant, t_fault)
+    return pos_off, neg_off
+
+
+def _closed(plant, until_ms):
+    """The normal close happened (NEG, PRE, POS, PRE off) and the mains stayed closed until."""
+    pos = _first(plant, "K_POS_COIL", 1)
+    assert pos is not None and CLOSE_MS < pos < until_ms, plant.edges
+    assert _level_at(plant, "K_POS_COIL", until_ms) == 1
+    assert _level_at(plant, "K_PRE_COIL", until_ms) == 0
+    return pos
+
+
+def _contactor_state(log):
+    return _regs(log)[-1][1]
+
+
+# ----- precharge ----------------------------------------------------------------------------------
+
+
+def test_precharge_timeout_three_tries_3s_apart_then_latched(tmp_path):
+    """precharge_resistor_open: the link never charges. Each try aborts at the timeout
+    max(2 s, 1.5 x 5 tau), tries are >= 3 s apart, the third latches PRECHARGE_TIMEOUT.
+    contactor_after_trip is off here: the monitor counts any close after this fault as a re-close,
+    but DOMAIN.md's retries ARE closes after it; the no-close-after-the-latch part is asserted
+    below instead."""
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 40000), print_at_ms=(44500,))
+    vb, plant = _board(flash)
+    plant.enabled = {"contactor_precharge", "pump_dry_run", "leak_isolation", "grid_limit"}
+    plant.faults.schedule("precharge_resistor_open", at_s=5.0)
+    timeout_ms = max(2000, 1.5 * 5 * plant.power.precharge_tau_s * 1000)  # 3525 ms at 470 ms
+    with vb:
+        vb.run_until(45)
+        log = _healthy(vb, plant)
+    pre = _edges(plant, "K_PRE_COIL")
+    pre_on = [t for t, v in pre if v == 1]
+    pre_off = [t for t, v in pre if v == 0 and t > 0]
+    neg_on = [t for t, v in _edges(plant, "K_NEG_COIL") if v == 1]
+    assert len(pre_on) == PRECHARGE_TRIES and len(pre_off) == PRECHARGE_TRIES, pre
+    assert len(neg_on) == PRECHARGE_TRIES, _edges(plant, "K_NEG_COIL")
+    assert _first(plant, "K_POS_COIL", 1) is None  # never a main onto an uncharged link
+    for on, off in zip(pre_on, pre_off, strict=True):
+        assert timeout_ms <= off - on <= timeout_ms + 2 * TICK_MS, (on, off, timeout_ms)
+    for k in range(PRECHARGE_TRIES - 1):
+        assert neg_on[k + 1] - pre_off[k] >= PRECHARGE_RETRY_MS, (neg_on, pre_off)
+        assert neg_on[k + 1] - pre_off[k] <= PRECHARGE_RETRY_MS + 2 * TICK_MS, (neg_on, pre_off)
+    raised = _raised(flash, PRECHARGE_TIMEOUT)
+    assert raised == [pre_off[-1]], (raised, pre_off)  # only the last try is the fault
+    _assert_all_coils_off_within_tick(plant, raised[0])
+    _assert_alarm(plant, raised[0])
+    # the operator's new request at 40 s is refused: latched until cause gone AND reset
+    _assert_no_close_after(plant, raised[0])
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    took = [off - on for on, off in zip(pre_on, pre_off, strict=True)]
+    print(f"precharge timeout: tries at {pre_on}, aborted after {took} ms, latched at {raised[0]}")
+
+
+@pytest.mark.parametrize(
+    "at_s", [5.0, 15.3], ids=["bus_fed_before_close", "link_jumps_in_precharge"]
+)
+def test_precharge_too_fast_aborts(tmp_path, at_s):
+    """precharge_too_fast: the link sits at pack voltage (fed from elsewhere). Already there
+    before the request: nothing closes at all. Jumping there within one sample of an RC precharge
+    (tau 470 ms): abort at once, latched."""
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 25000), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    plant.faults.schedule("precharge_too_fast", at_s=at_s)
+    with vb:
+        vb.run_until(30)
+        log = _healthy(vb, plant)
+    raised = _raised(flash, PRECHARGE_TOO_FAST)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    if at_s < CLOSE_MS / 1000:
+        assert CLOSE_MS <= t <= CLOSE_MS + CONTROL_MS + 2 * TICK_MS, t
+        assert all(not any(v for _, v in _edges(plant, r)) for r in COILS), plant.edges
+    else:
+        pre_on = _first(plant, "K_PRE_COIL", 1)
+        assert pre_on is not None and pre_on < at_s * 1000, plant.edges
+        assert 0 <= t - at_s * 1000 <= 2 * TICK_MS, t  # within one sample (+ the tick phase)
+    assert _first(plant, "K_POS_COIL", 1) is None
+    _assert_all_coils_off_within_tick(plant, t)
+    _assert_alarm(plant, t)
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"precharge too fast (at {at_s} s): fault at {t} ms")
+
+
+def test_precharge_current_not_decaying_aborts_after_3_tau(tmp_path):
+    """precharge_current_not_decaying (a 200 ohm load appears on the link while precharging):
+    the current settles at ~a third of its peak instead of decaying; abort 3 tau after K_PRE."""
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 25000), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    tau_ms = plant.power.precharge_tau_s * 1000  # 470 ms before the load
+    plant.faults.schedule("precharge_current_not_decaying", at_s=15.2)
+    with vb:
+        vb.run_until(30)
+        log = _healthy(vb, plant)
+    pre_on = _first(plant, "K_PRE_COIL", 1)
+    assert pre_on is not None and pre_on < 15200, plant.edges
+    raised = _raised(flash, PRECHARGE_NOT_DECAYING)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    assert 3 * tau_ms <= t - pre_on <= 3 * tau_ms + 2 * TICK_MS, (pre_on, t)
+    assert _first(plant, "K_POS_COIL", 1) is None
+    _assert_all_coils_off_within_tick(plant, t)
+    _assert_alarm(plant, t)
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"precharge not decaying: fault {t - pre_on} ms after K_PRE")
+
+
+# ----- main contactors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("contactor", ["K_NEG", "K_POS"])
+def test_main_fails_to_close_within_500ms(tmp_path, contactor):
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 25000), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    plant.faults.schedule("contactor_fails_to_close", at_s=5.0, contactor=contactor)
+    with vb:
+        vb.run_until(30)
+        log = _healthy(vb, plant)
+    coil_on = _first(plant, contactor + "_COIL", 1)
+    assert coil_on is not None, plant.edges
+    raised = _raised(flash, FAIL_CLOSE)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    assert FAIL_CLOSE_MS <= t - coil_on <= FAIL_CLOSE_MS + TICK_MS, (coil_on, t)
+    if contactor == "K_NEG":
+        assert _first(plant, "K_PRE_COIL", 1) is None  # no precharge without K_NEG
+    _assert_all_coils_off_within_tick(plant, t)
+    _assert_alarm(plant, t)
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"{contactor} fails to close: fault {t - coil_on} ms after its coil")
+
+
+@pytest.mark.parametrize("contactor", ["K_NEG", "K_POS"])
+def test_main_welded_latches_and_forbids_any_close_even_after_reset(tmp_path, contactor):
+    """Welded while closed; an ordinary open (K_PRE already off, K_POS, K_NEG 100 ms later)
+    finds it still closed after the weld check: latched WELDED. New close requests before and
+    after an operator reset are refused (the reset itself is refused: the cause persists)."""
+    flash = _service_flash(
+        tmp_path,
+        close_at_ms=(CLOSE_MS, 30000, 33000),
+        print_at_ms=(34500,),
+        open_at_ms=(27000,),
+        reset_at_ms=(32000,),
+    )
+    vb, plant = _board(flash)
+    plant.faults.schedule("contactor_welded", at_s=25.0, contactor=contactor)
+    with vb:
+        vb.run_until(35)
+        log = _healthy(vb, plant)
+    _closed(plant, 25000)
+    pos_off = _first(plant, "K_POS_COIL", 0, after_ms=27000)
+    neg_off = _first(plant, "K_NEG_COIL", 0, after_ms=27000)
+    assert pos_off is not None and 27000 <= pos_off <= 27000 + CONTROL_MS + TICK_MS, pos_off
+    assert POLE_GAP_MS <= neg_off - pos_off <= POLE_GAP_MS + TICK_MS, (pos_off, neg_off)
+    raised = _raised(flash, WELDED)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    weld_check_ms = t - neg_off  # config weld_check_ms, default 1000 (DOMAIN.md gives no number)
+    assert 0 < weld_check_ms <= 1000 + TICK_MS, (neg_off, t)
+    _assert_alarm(plant, t)
+    ons = _ons_after(plant, pos_off)
+    assert not any(ons.values()), ons  # requests at 30 s and 33 s: no coil, no precharge
+    assert getattr(plant.power, contactor.lower()).closed  # still welded
+    resets = [e for e in _events(flash) if e["event"] == "faults_reset"]
+    assert len(resets) == 1 and resets[0]["arg1"] == 0, resets  # reset refused: cause persists
+    assert WELDED not in [e["arg1"] for e in _events(flash) if e["event"] == "fault_cleared"]
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"{contactor} welded: fault {t - neg_off} ms after the last coil went off")
+
+
+@pytest.mark.parametrize(
+    "contactor,at_s,fault_id",
+    [
+        ("K_NEG", 10.0, AUX),  # all open: K_NEG aux reads closed
+        ("K_PRE", 25.0, AUX),  # closed: K_PRE aux reads closed while it is commanded open
+        # closed: K_POS aux reads open. With no load current the firmware cannot tell a lying
+        # aux from a contact that dropped out (the link holds pack voltage for minutes either
+        # way): it reports DROPOUT; the reaction (open all, latch, alarm) is the same.
+        ("K_POS", 25.0, DROPOUT),
+    ],
+    ids=["open_K_NEG", "closed_K_PRE", "closed_K_POS"],
+)
+def test_aux_contacts_disagree_fault_after_300ms(tmp_path, contactor, at_s, fault_id):
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 28000), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    plant.faults.schedule("aux_contact_disagree", at_s=at_s, contactor=contactor)
+    with vb:
+        vb.run_until(30)
+        log = _healthy(vb, plant)
+    raised = _raised(flash, fault_id)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    assert AUX_MISMATCH_MS <= t - at_s * 1000 <= AUX_MISMATCH_MS + 2 * TICK_MS, t
+    if at_s * 1000 < CLOSE_MS:
+        assert not any(v for r in COILS for _, v in _edges(plant, r)), plant.edges
+    else:
+        _closed(plant, int(at_s * 1000))
+    _assert_all_coils_off_within_tick(plant, t)
+    _assert_alarm(plant, t)
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"aux disagree {contactor}: fault {t - at_s * 1000:.0f} ms after the aux changed")
+
+
+@pytest.mark.parametrize("contactor", ["K_NEG", "K_POS"])
+def test_unexpected_dropout_opens_all_and_never_recloses(tmp_path, contactor):
+    """A main drops out while closed and would close again at 27 s (cause gone, coil still
+    commanded would re-close it): the firmware removes every coil 300 ms after the aux opened,
+    latches DROPOUT, and nothing re-closes (the later request is refused too)."""
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 28000), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    plant.faults.schedule("contactor_dropout", at_s=25.0, clear_at_s=27.0, contactor=contactor)
+    with vb:
+        vb.run_until(30)
+        log = _healthy(vb, plant)
+    _closed(plant, 25000)
+    raised = _raised(flash, DROPOUT)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    drop = 25000 + COIL_OPEN_MS
+    assert AUX_MISMATCH_MS <= t - drop <= AUX_MISMATCH_MS + 2 * TICK_MS, t
+    _assert_all_coils_off_within_tick(plant, t)
+    _assert_alarm(plant, t)
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"{contactor} drop-out: fault {t - drop} ms after the contact opened")
+
+
+# ----- bus: break current, interlock, coil supply, brown-out --------------------------------------
+
+
+@pytest.mark.parametrize("trigger", ["operator_open", "leak_trip"])
+def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path, trigger):
+    """trip_above_break_current: a 0.5 ohm short on the closed link (~1.4 kA, the shunt
+    saturates). An open (operator, or a fatal leak trip) must not break it: K_POS waits 3 s for
+    the fuse (the plant has none), then BREAK_CURRENT is raised (alarm) and it opens anyway."""
+    opens = (26000,) if trigger == "operator_open" else ()
+    flash = _service_flash(
+        tmp_path, close_at_ms=(CLOSE_MS,), print_at_ms=(31500,), open_at_ms=opens
+    )
+    vb, plant = _board(flash)
+    plant.faults.schedule("trip_above_break_current", at_s=25.0)
+    if trigger == "leak_trip":
+        plant.faults.schedule("leak", at_s=26.0, zone=1)
+    with vb:
+        vb.run_until(32)
+        _healthy(vb, plant)
+    _closed(plant, 25000)
+    if trigger == "leak_trip":
+        (t_trip,) = _raised(flash, LEAK)
+    else:
+        t_trip = 26000 + CONTROL_MS  # consumed by the next control tick
+    pos_off = _first(plant, "K_POS_COIL", 0, after_ms=25000)
+    neg_off = _first(plant, "K_NEG_COIL", 0, after_ms=25000)
+    assert pos_off is not None and neg_off is not None, plant.edges
+    assert BREAK_WAIT_MS <= pos_off - t_trip <= BREAK_WAIT_MS + 2 * TICK_MS, (t_trip, pos_off)
+    assert POLE_GAP_MS <= neg_off - pos_off <= POLE_GAP_MS + TICK_MS, (pos_off, neg_off)
+    raised = _raised(flash, BREAK_CURRENT)
+    assert raised == [pos_off], (raised, pos_off)  # the alert comes with the forced opening
+    _assert_alarm(plant, pos_off if trigger == "operator_open" else t_trip)
+    assert plant.power.k_pos.open_currents_a[-1] > BREAK_RATING_A  # it really broke above
+    _assert_no_close_after(plant, pos_off)
+    print(f"break current ({trigger}): K_POS opened {pos_off - t_trip} ms after the trip")
+
+
+@pytest.mark.parametrize("at_s", [25.0, 10.0], ids=["while_closed", "before_close"])
+def test_interlock_loop_open_trips_and_forbids_close(tmp_path, at_s):
+    """interlock_open (25-27 s while closed, or 10-20 s before the request at 15 s): the loop also
+    cuts the coil power in hardware. INTERLOCK_OPEN latches; the coils follow (breaking main in
+    one tick); nothing closes while the loop is open or after it is restored."""
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 28000), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    plant.faults.schedule("interlock_open", at_s=at_s, clear_at_s=at_s + 2 if at_s > 20 else 20.0)
+    with vb:
+        vb.run_until(30)
+        log = _healthy(vb, plant)
+    raised = _raised(flash, INTERLOCK_OPEN)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    assert 0 <= t - at_s * 1000 <= TICK_MS, t
+    if at_s * 1000 < CLOSE_MS:
+        assert not any(v for r in COILS for _, v in _edges(plant, r)), plant.edges
+        _assert_no_close_after(plant, 0)
+    else:
+        _closed(plant, t)
+        pos_off, neg_off = _assert_permit_trip(plant, t)
+        print(f"interlock open: K_POS off {pos_off - t} ms, K_NEG off {neg_off - t} ms after")
+    _assert_alarm(plant, t)
+    assert _contactor_state(log) == CONTACTOR_OPEN_STATE  # opened in order, the table latches
+
+
+def test_coil_supply_lost_opens_latches_no_reclose_when_it_returns(tmp_path):
+    """coil_supply_lost 25-26 s while closed: every contact drops; the firmware sees the aux
+    mismatch, latches DROPOUT 300 ms later and removes every coil command, so the returning
+    supply at 26 s closes nothing."""
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS, 28000), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    plant.faults.schedule("coil_supply_lost", at_s=25.0, clear_at_s=26.0)
+    with vb:
+        vb.run_until(30)
+        log = _healthy(vb, plant)
+    _closed(plant, 25000)
+    raised = _raised(flash, DROPOUT)
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]
+    drop = 25000 + COIL_OPEN_MS
+    assert AUX_MISMATCH_MS <= t - drop <= AUX_MISMATCH_MS + 2 * TICK_MS, t
+    _assert_all_coils_off_within_tick(plant, t)
+    assert t < 26000  # coil commands gone before the supply returned
+    _assert_alarm(plant, t)
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"coil supply lost: fault {t - drop} ms after the contacts dropped")
+
+
+@pytest.mark.parametrize("how", ["brown_out", "power_cycle"])
+def test_brown_out_reboot_never_recloses(tmp_path, how):
+    """The board browns out (with a 500 ms coil-supply dip) or is power-cycled while closed.
+    After the reboot the contactors stay open: no coil is energised again, and no stale request
+    survives (the operator task only acts in the first boot, as a real operator would)."""
+    flash = _service_flash(tmp_path, close_at_ms=(CLOSE_MS,), print_at_ms=(24500,))
+    vb, plant = _board(flash)
+    if how == "brown_out":
+        plant.faults.schedule("coil_supply_lost", at_s=25.0, clear_at_s=25.5)
+    with vb:
+        if how == "brown_out":
+            vb.brown_out(25.0)
+            vb.run_until(45)
+        else:
+            vb.run_until(25)
+            vb.power_cycle()
+            vb.run_until(vb.sim_ms / 1000 + 20)
+        log = _healthy(vb, plant)
+        assert vb.resets == 1
+    _closed(plant, 24000)
+    boots = [e for e in _events(flash) if e["event"] == "reset_cause"]
+    cause = RESET_BROWN_OUT if how == "brown_out" else RESET_POWER_ON
+    assert [(e["boot"], e["arg1"]) for e in boots] == [(1, RESET_POWER_ON), (2, cause)], boots
+    t_reboot = max(t for r in COILS for t, v in _edges(plant, r) if v == 0)
+    assert t_reboot >= 25000
+    _assert_no_close_after(plant, 25000)
+    assert b"OP close request" in log and log.count(b"OP close request") == 1
+    print(f"{how}: coils released at {t_reboot} ms by the new boot, never re-energised")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no insulation monitoring input: boards/VIRTUAL/board.json has no IMD role and the "
+    "plant's insulation_kohm reaches no sensor, so the firmware cannot see this fault",
+)
+def test_insulation_fault_opens_contactors_and_alarms(tmp_path):
+    flash = _flash(tmp_path, close_at_ms=(CLOSE_MS,), print_at_ms=(29500,))
+    vb, plant = _board(flash)
+    plant.faults.schedule("insulation_fault", at_s=25.0)
+    with vb:
+        vb.run_until(30)
+        _healthy(vb, plant)
+    _closed(plant, 25000)
+    assert _first(plant, "K_POS_COIL", 0, after_ms=25000) is not None, "contactors stayed closed"
+    assert _first(plant, "ALARM_RELAY", 1, after_ms=25000) is not None, "no alarm"
