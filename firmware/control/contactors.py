@@ -59,6 +59,7 @@ _TOGGLE_WINDOW_MS = const(10000)
 _TOGGLE_MAX_CLOSES = const(3)
 _TOGGLE_LOCKOUT_MS = const(10000)
 _CONTACTOR_AUX_MS = const(300)
+_CONTACTOR_DROPOUT_MS = const(10)  # a main's aux open on 2 consecutive fast samples while CLOSED
 _CONTACTOR_CLOSE_MS = const(500)
 _CONTACTOR_POLE_GAP_MS = const(100)
 _BREAK_CURRENT_A = const(500)
@@ -89,6 +90,7 @@ class Contactors:
         self.toggle_max = cfg.get("toggle_max_closes", _TOGGLE_MAX_CLOSES)
         self.lockout_ms = cfg.get("toggle_lockout_ms", _TOGGLE_LOCKOUT_MS)
         self.aux_ms = cfg.get("contactor_aux_ms", _CONTACTOR_AUX_MS)
+        self.dropout_ms = cfg.get("contactor_dropout_ms", _CONTACTOR_DROPOUT_MS)
         self.close_ms = cfg.get("contactor_close_ms", _CONTACTOR_CLOSE_MS)
         self.pole_gap_ms = cfg.get("contactor_pole_gap_ms", _CONTACTOR_POLE_GAP_MS)
         self.break_da = cfg.get("break_current_a", _BREAK_CURRENT_A) * 10
@@ -296,11 +298,14 @@ class Contactors:
 
     def _step_closed(self, now_ms, aux):
         if aux & _MAINS != _MAINS:
-            # a main dropped out under us: open everything, latch, never re-close by itself
+            # a main dropped out under us: open everything, latch, never re-close by itself.
+            # Not the 300 ms aux debounce: with its coil still commanded a contact that dropped
+            # (coil supply dip, vibration) closes again by itself when the cause goes, onto a
+            # link the load may have drained meanwhile; 2 samples still ride over a glitch.
             if not self._mismatch:
                 self._mismatch = True
                 self._mismatch_ms = now_ms
-            elif ticks_diff(now_ms, self._mismatch_ms) >= self.aux_ms:
+            elif ticks_diff(now_ms, self._mismatch_ms) >= self.dropout_ms:
                 self._fault(FAULT_CONTACTOR_DROPOUT)
             return
         if self._aux_mismatch(now_ms, aux):

@@ -251,6 +251,17 @@ def test_unexpected_dropout_opens_and_never_recloses():
     assert cs.state == c.OPEN and cs.cmd == 0
 
 
+def test_short_dropout_removes_the_coils_before_the_cause_goes():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.fail_close = c.POS  # coil supply dip: the contact drops while its coil is commanded
+    run(cs, sim, 3 * TICK)
+    sim.fail_close = 0  # supply back: a coil still commanded would pull the contact in again
+    run(cs, sim, 1000)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_DROPOUT
+    assert cs.cmd == 0 and sim.closed == 0
+
+
 def test_break_current_waits_then_alerts_and_opens_anyway():
     cs, sim = make()
     closed(cs, sim)
