@@ -119,6 +119,7 @@ class Contactors:
         self._peak_i_da = 0
         self._v_open_dv = 0
         self._residual = False
+        self._holding = False  # FAULT: mains held for the break-current rule since _t_ms
         # wear
         self.operations = 0  # main closures
         self.open_i_last_da = 0
@@ -183,7 +184,10 @@ class Contactors:
         if self.state == OPENING:
             self._step_opening(now_ms, v_pack_dv, v_link_dv, i_da, aux)
         if self.state == FAULT:
-            self.cmd = 0
+            if self.cmd & POS:
+                self._fault_break(now_ms, i_da)
+            else:
+                self.cmd = 0
             fid = self.fault_id
             if fid == FAULT_CONTACTOR_WELDED or fid == FAULT_CONTACTOR_AUX:
                 tracks = (
@@ -346,8 +350,27 @@ class Contactors:
         self.fault_id = fault_id
         self.requested = False
         self.retry_pending = False
-        self.cmd = 0
+        # K_PRE off at once; with K_POS commanded the mains wait for _fault_break (same tick)
+        self.cmd = self.cmd & _MAINS if self.cmd & POS else 0
+        self._holding = False
         self.state = FAULT
+
+    def _fault_break(self, now_ms, i_da):
+        """FAULT with K_POS still commanded: every coil off in this tick, unless |I| is above
+        the break rating (or unknown): then the mains wait for the fuse up to break_wait_ms,
+        and open anyway with the BREAK_CURRENT alert (DOMAIN.md break-current rule)."""
+        if not self._holding:
+            self._holding = True
+            self._t_ms = now_ms
+        i_abs = self.break_da + 1 if i_da is None else _abs(i_da)
+        if i_abs > self.break_da:
+            if ticks_diff(now_ms, self._t_ms) < self.break_wait_ms:
+                return
+            self.causes |= 1 << FAULT_BREAK_CURRENT
+        self.open_i_last_da = i_abs
+        if i_abs > self.open_i_max_da:
+            self.open_i_max_da = i_abs
+        self.cmd = 0
 
     def _begin_open(self, now_ms, i_da):
         self.state = OPENING

@@ -287,6 +287,19 @@ def test_break_current_unknown_reading_counts_as_above_rating():
     assert cs.causes & (1 << FAULT_BREAK_CURRENT)
 
 
+def test_fault_above_break_current_holds_the_mains_then_alerts_and_opens():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.load_da = 6000  # 600 A > 500 A rating
+    sim.aux_stuck_closed = c.PRE  # a contactor fault while the current is above the rating
+    t = run_until(cs, sim, lambda: cs.state == c.FAULT, 1000)
+    assert t is not None and cs.fault_id == FAULT_CONTACTOR_AUX
+    assert cs.cmd == c.NEG | c.POS  # K_PRE off, the mains wait for the fuse
+    t_open = run_until(cs, sim, lambda: cs.cmd == 0, 5000)
+    assert 3000 <= t_open - t <= 3010, t_open - t
+    assert cs.causes & (1 << FAULT_BREAK_CURRENT) and cs.open_i_last_da == 6000
+
+
 def test_break_current_opens_as_soon_as_current_falls():
     cs, sim = make()
     closed(cs, sim)
