@@ -461,31 +461,39 @@ def test_unexpected_dropout_opens_all_and_never_recloses(tmp_path, contactor):
 # ----- bus: break current, interlock, coil supply, brown-out --------------------------------------
 
 
-@pytest.mark.parametrize("trigger", ["operator_open", "leak_trip"])
+@pytest.mark.parametrize("trigger", ["operator_open", "leak_trip", "contactor_fault"])
 def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path, trigger):
     """trip_above_break_current: a 0.5 ohm short on the closed link (~1.4 kA, the shunt
-    saturates). An open (operator, or a fatal leak trip) must not break it: K_POS waits 3 s for
-    the fuse (the plant has none), then BREAK_CURRENT is raised (alarm) and it opens anyway."""
+    saturates). An open (operator; a fatal leak trip through the permit; a contactor FAULT, here
+    K_PRE's aux disagreeing) must not break it: K_POS waits 3 s for the fuse (the plant has
+    none), then BREAK_CURRENT is raised (alarm) and it opens anyway. Through the permit K_NEG
+    follows after the pole gap; from the FAULT state every coil goes at once (both break)."""
     opens = (26000,) if trigger == "operator_open" else ()
     faults = [("trip_above_break_current", {"at_s": 25.0})]
     if trigger == "leak_trip":
         faults.append(("leak", {"at_s": 26.0, "zone": 1}))
+    if trigger == "contactor_fault":
+        faults.append(("aux_contact_disagree", {"at_s": 26.0, "contactor": "K_PRE"}))
     flash, plant, _, _ = _run(
         tmp_path, 32, faults, close_at_ms=(CLOSE_MS,), print_at_ms=(31500,), open_at_ms=opens
     )
     _closed(plant, flash, 25000)
     if trigger == "leak_trip":
         (t_trip,) = _raised(flash, LEAK)
+    elif trigger == "contactor_fault":
+        (t_trip,) = _raised(flash, AUX)
     else:
         t_trip = 26000 + CONTROL_MS  # consumed by the next control tick
     pos_off = _first(plant, "K_POS_COIL", 0, after_ms=25000)
     neg_off = _first(plant, "K_NEG_COIL", 0, after_ms=25000)
     assert pos_off is not None and neg_off is not None, plant.edges
     assert BREAK_WAIT_MS <= pos_off - t_trip <= BREAK_WAIT_MS + 2 * TICK_MS, (t_trip, pos_off)
-    assert POLE_GAP_MS <= neg_off - pos_off <= POLE_GAP_MS + TICK_MS, (pos_off, neg_off)
+    gap_ms = 0 if trigger == "contactor_fault" else POLE_GAP_MS
+    assert gap_ms <= neg_off - pos_off <= gap_ms + TICK_MS, (pos_off, neg_off)
     raised = _raised(flash, BREAK_CURRENT)
     assert raised == [pos_off], (raised, pos_off)  # the alert comes with the forced opening
     _assert_alarm(plant, pos_off if trigger == "operator_open" else t_trip)
+    assert plant.power.breaks_above_rating == (2 if trigger == "contactor_fault" else 1)
     assert plant.power.k_pos.open_currents_a[-1] > BREAK_RATING_A  # it really broke above
     _assert_no_close_after(plant, pos_off)
     print(f"break current ({trigger}): K_POS opened {pos_off - t_trip} ms after the trip")
