@@ -11,7 +11,8 @@ A close needs request_close() AND `permit` (close_permitted() and the cooling in
 tick; losing the permit trips and forgets the request: nothing ever re-closes by itself (after a
 trip, a brown-out or a reboot: the object starts OPEN with no request).
 Precharge timeouts are retried (tries, retry gap); too fast / not decaying / fail-to-close /
-welded / aux / drop-out go to FAULT, which needs the cause gone AND reset().
+welded / aux / drop-out go to FAULT, which needs the cause gone AND reset(). Entering FAULT drops
+every coil in the same tick, except mains above the break rating (same wait as an opening).
 """
 
 from micropython import const

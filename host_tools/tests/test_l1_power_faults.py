@@ -17,8 +17,11 @@ gap 100 ms, break-current wait 3 s) and the firmware's fast tick (config default
   - trips through the permit (fault-table faults such as the interlock loop): K_PRE and the
     breaking main K_POS off in that tick, K_NEG after the 100 ms pole gap of DOMAIN.md's opening
     order (it opens with no current: K_POS already broke it);
-  - DOMAIN.md's break-current rule is the documented exception: above the rating the breaking
-    main waits up to 3 s for the fuse.
+  - DOMAIN.md's break-current rule is the documented exception on both paths: above the
+    rating the mains wait up to 3 s for the fuse.
+Monitors: all on, except contactor_after_trip in the precharge-timeout test (the monitor counts
+DOMAIN.md's precharge retries as re-closes; that test asserts no close after the latch itself).
+Not covered: the insulation fault (xfail, strict: the board has no insulation monitor input).
 The operator (test_control_closed_loop.OPERATOR_MAIN) raises the close request at given uptimes;
 the request is consumed by the module's next control tick (<= 100 ms later). SERVICE adds open
 requests and operator fault resets to it, and silences it after a reboot (a reboot brings no
@@ -71,17 +74,18 @@ RESET_BROWN_OUT = 6
 RESET_POWER_ON = 1
 # DOMAIN.md numbers
 AUX_MISMATCH_MS = 300
-# A main's aux open while CLOSED is a drop-out after 2 consecutive fast samples, not after the
-# 300 ms aux debounce: a contact that dropped with its coil still commanded closes again by
-# itself when the cause goes (a coil-supply dip shorter than 300 ms did exactly that).
-DROPOUT_MS = TICK_MS
 FAIL_CLOSE_MS = 500
 POLE_GAP_MS = 100
 BREAK_WAIT_MS = 3000
 PRECHARGE_TRIES = 3
 PRECHARGE_RETRY_MS = 3000
 BREAK_RATING_A = 500.0
-WELD_CHECK_MS = 1000  # control/contactors.py default (weld_check_ms)
+# Firmware defaults where DOMAIN.md gives no number (control/contactors.py):
+# a main's aux open while CLOSED is a drop-out after 2 consecutive fast samples, not after the
+# 300 ms aux debounce: a contact that dropped with its coil still commanded closes again by
+# itself when the cause goes (a coil-supply dip shorter than 300 ms did exactly that);
+DROPOUT_MS = TICK_MS
+WELD_CHECK_MS = 1000  # the weld check after the last pole opened
 PRECHARGE_TAU_MS = Power().precharge_tau_s * 1000  # the plant's RC: ~469 ms
 COIL_OPEN_MS = 15  # plant: a contact opens 15 ms after its coil loses power
 
@@ -159,6 +163,7 @@ def _run(tmp_path, until_s, faults=(), drive=None, monitors=None, **operator):
             else:
                 drive(vb)
             log = bytes(vb.console_log)
+        assert b"Traceback" not in log and b"MemoryError" not in log, log[-800:]
         overruns = [(e["boot"], e["uptime_ms"]) for f, e in _faults(flash) if f == TICK_OVERRUN]
         if not overruns:
             _healthy(vb, plant)
