@@ -650,3 +650,36 @@ def test_insulation_fault_opens_contactors_and_alarms(tmp_path):
     _closed(plant, flash, 25000)
     assert _first(plant, "K_POS_COIL", 0, after_ms=25000) is not None, "contactors stayed closed"
     assert _first(plant, "ALARM_RELAY", 1, after_ms=25000) is not None, "no alarm"
+
+
+def test_latched_until_cause_gone_and_reset_then_closes_again(tmp_path):
+    """The latch lifecycle end to end: K_POS fails to close (cause gone at 20 s); a request at
+    21 s is still refused (no reset yet); the operator reset at 22 s clears the fault and the
+    alarm; the request at 23 s then closes normally. A latch that never lets go would fail."""
+    flash, plant, log, _ = _run(
+        tmp_path,
+        30,
+        [("contactor_fails_to_close", {"at_s": 5.0, "clear_at_s": 20.0, "contactor": "K_POS"})],
+        close_at_ms=(CLOSE_MS, 21000, 23000),
+        print_at_ms=(29500,),
+        reset_at_ms=(22000,),
+    )
+    (t,) = _raised(flash, FAIL_CLOSE)
+    early = {r: [x for x in on if x < 23000] for r, on in _ons_after(plant, t).items()}
+    assert not any(early.values()), early  # 21 s: cause gone, not reset: refused
+    events = _events(flash)
+    cleared = [
+        e["uptime_ms"] for e in events if e["event"] == "fault_cleared" and e["arg1"] == FAIL_CLOSE
+    ]
+    resets = [e for e in events if e["event"] == "faults_reset"]
+    # the reset's own record counts 0: the table clears the row on the next control tick,
+    # once the contactor object reported its cause gone (app/module.py reset_pending)
+    assert len(resets) == 1, resets
+    assert cleared and 22000 <= cleared[0] <= 22000 + 2 * CONTROL_MS, cleared
+    alarm_off = _first(plant, "ALARM_RELAY", 0, after_ms=t + 1)
+    assert alarm_off is not None and 22000 <= alarm_off <= 22000 + 2 * CONTROL_MS, alarm_off
+    pos = _first(plant, "K_POS_COIL", 1, after_ms=23000)
+    neg, pre = _first(plant, "K_NEG_COIL", 1, after_ms=23000), _first(plant, "K_PRE_COIL", 1, 23000)
+    assert neg is not None and pre is not None and pos is not None and neg < pre < pos, plant.edges
+    assert plant.power.mains_closed() and _contactor_state(log) == CONTACTOR_CLOSED_STATE
+    print(f"latch: fault {t}, reset clears at {cleared[0]}, re-closed (K_POS) at {pos}")
