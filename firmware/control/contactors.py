@@ -11,7 +11,8 @@ A close needs request_close() AND `permit` (close_permitted() and the cooling in
 tick; losing the permit trips and forgets the request: nothing ever re-closes by itself (after a
 trip, a brown-out or a reboot: the object starts OPEN with no request).
 Precharge timeouts are retried (tries, retry gap); too fast / not decaying / fail-to-close /
-welded / aux / drop-out go to FAULT, which needs the cause gone AND reset().
+welded / aux / drop-out go to FAULT, which needs the cause gone AND reset(). Entering FAULT drops
+every coil in the same tick, except mains above the break rating (same wait as an opening).
 """
 
 from micropython import const
@@ -59,6 +60,7 @@ _TOGGLE_WINDOW_MS = const(10000)
 _TOGGLE_MAX_CLOSES = const(3)
 _TOGGLE_LOCKOUT_MS = const(10000)
 _CONTACTOR_AUX_MS = const(300)
+_CONTACTOR_DROPOUT_MS = const(10)  # a main's aux open on 2 consecutive fast samples while CLOSED
 _CONTACTOR_CLOSE_MS = const(500)
 _CONTACTOR_POLE_GAP_MS = const(100)
 _BREAK_CURRENT_A = const(500)
@@ -89,6 +91,7 @@ class Contactors:
         self.toggle_max = cfg.get("toggle_max_closes", _TOGGLE_MAX_CLOSES)
         self.lockout_ms = cfg.get("toggle_lockout_ms", _TOGGLE_LOCKOUT_MS)
         self.aux_ms = cfg.get("contactor_aux_ms", _CONTACTOR_AUX_MS)
+        self.dropout_ms = cfg.get("contactor_dropout_ms", _CONTACTOR_DROPOUT_MS)
         self.close_ms = cfg.get("contactor_close_ms", _CONTACTOR_CLOSE_MS)
         self.pole_gap_ms = cfg.get("contactor_pole_gap_ms", _CONTACTOR_POLE_GAP_MS)
         self.break_da = cfg.get("break_current_a", _BREAK_CURRENT_A) * 10
@@ -117,6 +120,7 @@ class Contactors:
         self._peak_i_da = 0
         self._v_open_dv = 0
         self._residual = False
+        self._holding = False  # FAULT: mains held for the break-current rule since _t_ms
         # wear
         self.operations = 0  # main closures
         self.open_i_last_da = 0
@@ -165,7 +169,7 @@ class Contactors:
         """One fast tick. Returns the coil command bitmask (also in self.cmd)."""
         st = self.state
         if st == OPEN:
-            self._step_open(now_ms, aux, permit)
+            self._step_open(now_ms, v_pack_dv, v_link_dv, aux, permit)
         elif st == PRECHARGING:
             if not permit:
                 self.requested = False
@@ -181,7 +185,10 @@ class Contactors:
         if self.state == OPENING:
             self._step_opening(now_ms, v_pack_dv, v_link_dv, i_da, aux)
         if self.state == FAULT:
-            self.cmd = 0
+            if self.cmd & POS:
+                self._fault_break(now_ms, i_da)
+            else:
+                self.cmd = 0
             fid = self.fault_id
             if fid == FAULT_CONTACTOR_WELDED or fid == FAULT_CONTACTOR_AUX:
                 tracks = (
@@ -197,7 +204,7 @@ class Contactors:
                     self.causes &= ~(1 << self.fault_id)
         return self.cmd
 
-    def _step_open(self, now_ms, aux, permit):
+    def _step_open(self, now_ms, v_pack_dv, v_link_dv, aux, permit):
         self.cmd = 0
         if self._aux_mismatch(now_ms, aux):
             self._fault(FAULT_CONTACTOR_AUX)
@@ -216,6 +223,10 @@ class Contactors:
                 self._lockout_from_ms = now_ms
                 self.requested = False
                 return
+        if self._fed_from_elsewhere(v_pack_dv, v_link_dv):
+            # link at pack voltage with every pole open: never close anything onto it
+            self._fault(FAULT_PRECHARGE_TOO_FAST)
+            return
         self._starts[self._n_starts % self.toggle_max] = now_ms
         self._n_starts += 1
         self.retry_pending = False
@@ -231,14 +242,11 @@ class Contactors:
         if ph == _PH_NEG:
             if aux & NEG:
                 self._residual = False
+                if self._fed_from_elsewhere(v_pack_dv, v_link_dv):
+                    self._fault(FAULT_PRECHARGE_TOO_FAST)
+                    return
                 if v_pack_dv is not None and v_link_dv is not None:
                     if _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv):
-                        # the link is already at pack voltage before any precharge: fed from
-                        # elsewhere or a sensor lies, unless it is the charge we left on it at
-                        # our own last opening (it bleeds with a ~4 min time constant)
-                        if v_link_dv > self._v_open_dv + _LINK_BAND_MAX_DV:
-                            self._fault(FAULT_PRECHARGE_TOO_FAST)
-                            return
                         self._residual = True
                 self.phase = _PH_PRE
                 self.cmd = NEG | PRE
@@ -295,15 +303,28 @@ class Contactors:
 
     def _step_closed(self, now_ms, aux):
         if aux & _MAINS != _MAINS:
-            # a main dropped out under us: open everything, latch, never re-close by itself
+            # a main dropped out under us: open everything, latch, never re-close by itself.
+            # Not the 300 ms aux debounce: with its coil still commanded a contact that dropped
+            # (coil supply dip, vibration) closes again by itself when the cause goes, onto a
+            # link the load may have drained meanwhile; 2 samples still ride over a glitch.
             if not self._mismatch:
                 self._mismatch = True
                 self._mismatch_ms = now_ms
-            elif ticks_diff(now_ms, self._mismatch_ms) >= self.aux_ms:
+            elif ticks_diff(now_ms, self._mismatch_ms) >= self.dropout_ms:
                 self._fault(FAULT_CONTACTOR_DROPOUT)
             return
         if self._aux_mismatch(now_ms, aux):
             self._fault(FAULT_CONTACTOR_AUX)
+
+    def _fed_from_elsewhere(self, v_pack_dv, v_link_dv):
+        """The link is at pack voltage before any precharge: fed from elsewhere or a sensor lies,
+        unless it is the charge we left on it at our own last opening (it bleeds with a ~4 min
+        time constant)."""
+        if v_pack_dv is None or v_link_dv is None:
+            return False
+        if _abs(v_pack_dv - v_link_dv) > _band_dv(v_pack_dv):
+            return False
+        return v_link_dv > self._v_open_dv + _LINK_BAND_MAX_DV
 
     def _aux_mismatch(self, now_ms, aux):
         if (aux & _ALL) != self.cmd:
@@ -316,7 +337,8 @@ class Contactors:
         return False
 
     def _abort_timeout(self, now_ms):
-        self.causes |= 1 << FAULT_PRECHARGE_TIMEOUT
+        # only the last try is a fault: a cause bit set on an earlier try would latch the fatal
+        # fault-table row at once and remove the permit the retries need
         if self.tries >= self.tries_max:
             self._fault(FAULT_PRECHARGE_TIMEOUT)
             return
@@ -329,8 +351,27 @@ class Contactors:
         self.fault_id = fault_id
         self.requested = False
         self.retry_pending = False
-        self.cmd = 0
+        # K_PRE off at once; with K_POS commanded the mains wait for _fault_break (same tick)
+        self.cmd = self.cmd & _MAINS if self.cmd & POS else 0
+        self._holding = False
         self.state = FAULT
+
+    def _fault_break(self, now_ms, i_da):
+        """FAULT with K_POS still commanded: every coil off in this tick, unless |I| is above
+        the break rating (or unknown): then the mains wait for the fuse up to break_wait_ms,
+        and open anyway with the BREAK_CURRENT alert (DOMAIN.md break-current rule)."""
+        if not self._holding:
+            self._holding = True
+            self._t_ms = now_ms
+        i_abs = self.break_da + 1 if i_da is None else _abs(i_da)
+        if i_abs > self.break_da:
+            if ticks_diff(now_ms, self._t_ms) < self.break_wait_ms:
+                return
+            self.causes |= 1 << FAULT_BREAK_CURRENT
+        self.open_i_last_da = i_abs
+        if i_abs > self.open_i_max_da:
+            self.open_i_max_da = i_abs
+        self.cmd = 0
 
     def _begin_open(self, now_ms, i_da):
         self.state = OPENING
@@ -343,6 +384,10 @@ class Contactors:
         ph = self.phase
         if ph == _PH_WAIT_I:
             i_abs = 0 if i_da is None else _abs(i_da)
+            if i_da is None and self.cmd & POS:
+                # no reading with both mains closed (shunt amplifier at a rail: above ~550 A, or
+                # dead) cannot prove the current is below the rating: treat it as above
+                i_abs = self.break_da + 1
             if i_abs > self.break_da and self.cmd & _MAINS:
                 if el < self.break_wait_ms:
                     return

@@ -129,6 +129,9 @@ def test_precharge_timeout_retries_three_times_then_latches():
         prev = cs.cmd
         if cs.state == c.FAULT:
             break
+        # an earlier try is no fault yet: its cause bit would latch the fatal fault-table row
+        # and remove the permit the next try needs
+        assert not cs.causes & (1 << FAULT_PRECHARGE_TIMEOUT), (sim.t, starts)
     assert cs.state == c.FAULT and cs.fault_id == FAULT_PRECHARGE_TIMEOUT
     assert len(starts) == 3, starts
     assert starts[1] - starts[0] >= 3525 + 3000 and starts[2] - starts[1] >= 3525 + 3000
@@ -142,7 +145,9 @@ def test_precharge_too_fast_link_already_fed():
     sim.external_feed = True
     sim.v_link = sim.v_pack
     cs.request_close(sim.t)
-    run(cs, sim, 200)
+    log = []
+    run(cs, sim, 200, log=log)
+    assert log == [(0, 0)], log  # nothing ever closes onto a bus fed from elsewhere
     assert cs.state == c.FAULT and cs.fault_id == FAULT_PRECHARGE_TOO_FAST
     assert cs.causes & (1 << FAULT_PRECHARGE_TOO_FAST) and cs.cmd == 0
 
@@ -246,6 +251,17 @@ def test_unexpected_dropout_opens_and_never_recloses():
     assert cs.state == c.OPEN and cs.cmd == 0
 
 
+def test_short_dropout_removes_the_coils_before_the_cause_goes():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.fail_close = c.POS  # coil supply dip: the contact drops while its coil is commanded
+    run(cs, sim, 3 * TICK)
+    sim.fail_close = 0  # supply back: a coil still commanded would pull the contact in again
+    run(cs, sim, 1000)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_DROPOUT
+    assert cs.cmd == 0 and sim.closed == 0
+
+
 def test_break_current_waits_then_alerts_and_opens_anyway():
     cs, sim = make()
     closed(cs, sim)
@@ -257,6 +273,31 @@ def test_break_current_waits_then_alerts_and_opens_anyway():
     assert 3000 <= t - t_open <= 3010, t - t_open
     assert cs.causes & (1 << FAULT_BREAK_CURRENT)
     assert cs.open_i_max_da == 6000 and cs.open_i_last_da == 6000
+
+
+def test_break_current_unknown_reading_counts_as_above_rating():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.load_da = None  # shunt amplifier at its rail (~550 A full scale exceeded) or dead
+    run(cs, sim, TICK)
+    t_open = sim.t
+    cs.request_open(sim.t)
+    t = run_until(cs, sim, lambda: not cs.cmd & c.POS, 5000)
+    assert 3000 <= t - t_open <= 3010, t - t_open
+    assert cs.causes & (1 << FAULT_BREAK_CURRENT)
+
+
+def test_fault_above_break_current_holds_the_mains_then_alerts_and_opens():
+    cs, sim = make()
+    closed(cs, sim)
+    sim.load_da = 6000  # 600 A > 500 A rating
+    sim.aux_stuck_closed = c.PRE  # a contactor fault while the current is above the rating
+    t = run_until(cs, sim, lambda: cs.state == c.FAULT, 1000)
+    assert t is not None and cs.fault_id == FAULT_CONTACTOR_AUX
+    assert cs.cmd == c.NEG | c.POS  # K_PRE off, the mains wait for the fuse
+    t_open = run_until(cs, sim, lambda: cs.cmd == 0, 5000)
+    assert 3000 <= t_open - t <= 3010, t_open - t
+    assert cs.causes & (1 << FAULT_BREAK_CURRENT) and cs.open_i_last_da == 6000
 
 
 def test_break_current_opens_as_soon_as_current_falls():
