@@ -31,7 +31,7 @@ HARD_TRIPS = (
     ("precharge_too_fast", {}, 7, 10.0),
     ("precharge_current_not_decaying", {}, 8, 10.0),
     ("contactor_fails_to_close", {"contactor": "K_POS"}, 9, 10.0),
-    ("aux_contact_disagree", {"contactor": "K_NEG"}, 11, 30.0),
+    ("aux_contact_disagree", {"contactor": "K_PRE"}, 11, 30.0),
     ("contactor_dropout", {"contactor": "K_POS"}, 12, 30.0),
     ("interlock_open", {}, 14, 30.0),
     ("both_pumps_failed", {}, 18, 30.0),

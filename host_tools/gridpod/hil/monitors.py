@@ -79,6 +79,7 @@ class MonitoredPlant:
         self._trip_causes: set[str] = set()
         self._trips = 0
         self._last_trip_ms = 0
+        self._opening_ms: int | None = None
         self._level_open_since: int | None = None
 
     def __getattr__(self, name):  # plant attributes (edges, outputs, faults, coolant ...)
@@ -133,7 +134,7 @@ class MonitoredPlant:
         active = set(getattr(p.faults, "active", ())) & TRIPPING_FAULTS
         closing = [r for r in COILS if changes.get(r) == 1]
         if self._on("contactor_after_trip"):
-            self._check_reclose(now_ms, active, closing)
+            self._check_reclose(now_ms, active, closing, changes)
         if self._on("contactor_precharge") and changes.get("K_POS_COIL") == 1:
             if not p.precharge_complete():
                 v_pack, v_link = p.power.v_pack_v, p.power.v_link_v
@@ -145,7 +146,7 @@ class MonitoredPlant:
                     "precharge incomplete)",
                 )
 
-    def _check_reclose(self, now_ms, active, closing):
+    def _check_reclose(self, now_ms, active, closing, changes):
         p = self.plant
         any_on = any(p.outputs.get(r, 0) for r in COILS)
         if closing and self._tripped:
@@ -170,6 +171,9 @@ class MonitoredPlant:
                 f"{', '.join(closing)} commanded on while "
                 f"{', '.join(sorted(active & VISIBLE_BEFORE_CLOSE))} is active",
             )
+        opening = any(changes.get(r) == 0 for r in COILS)
+        if self._armed and opening and self._opening_ms is None:
+            self._opening_ms = now_ms  # the trip's first pole: retries count from here
         if any_on:
             self._armed |= active
         elif self._armed:  # every coil off after a tripping fault was seen: that was a trip
@@ -177,7 +181,8 @@ class MonitoredPlant:
             self._trip_causes = set(self._armed)
             self._armed = set()
             self._trips += 1
-            self._last_trip_ms = now_ms
+            self._last_trip_ms = now_ms if self._opening_ms is None else self._opening_ms
+            self._opening_ms = None
 
     def _check_state(self, now_ms):
         p = self.plant
