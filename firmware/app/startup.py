@@ -20,7 +20,16 @@ from app import state
 # referenced by any object or global that outlives its phase (import it inside the function that
 # uses it), or forgetting it frees nothing.
 BEFORE_APP_MODULES = ("app.escape", "app.config", "app.config_schema")  # before the App's imports
-AFTER_APP_MODULES = ("comms.register_map",)  # once the register bank and its hooks are built
+# Inside App(): the App's construction code, the register map text and its parser, the platform
+# fault rows (the FaultTable keeps byte columns), before the composed module is built.
+COMPOSE_MODULES = (
+    "app.compose",
+    "comms.bank_build",
+    "comms.register_map",
+    "control.fault_table",
+)
+# Once the App is built: the control fault rows (the control modules copied the const ids).
+AFTER_APP_MODULES = COMPOSE_MODULES + ("control.control_faults",)
 
 
 def load_board(path):
@@ -31,6 +40,17 @@ def load_board(path):
 def open_hal(board):
     module = __import__("hal." + board["hal"], None, None, ["open_platform"])
     return module.open_platform(board)
+
+
+def slim_board(board):
+    """What the App reads of the board once its HAL is open: the board name, the UART names and
+    the pin roles (presence only). The per-pin specs go (a few KiB: one small dict per pin);
+    the HAL kept what it needs until the App calls platform.release_boot()."""
+    return {
+        "board": board.get("board", "?"),
+        "uarts": {name: None for name in board.get("uarts", {})},
+        "pins": {role: None for role in board.get("pins", {})},
+    }
 
 
 def forget_modules(names):
@@ -64,6 +84,7 @@ def main(root="/", frames=-1):
     gc.collect()
     platform = open_hal(board)
     why = _escape_reason(root, platform, board)
+    board = slim_board(board)
     if why:
         state.reset()
         state.safe_boot = True
@@ -78,7 +99,7 @@ def main(root="/", frames=-1):
     from app.app import App
 
     gc.collect()
-    app = App(platform, board, root, config=config)
+    app = App(platform, board, root, config=config, forget=COMPOSE_MODULES)
     board = platform = config = None
     app.release_boot()
     forget_modules(AFTER_APP_MODULES)

