@@ -43,7 +43,13 @@ def compile_module(
     if cache_dir is not None:
         key = hashlib.sha256(
             b"\0".join(
-                [path.read_bytes(), flash_name.encode(), str(mpy_arch).encode(), _version_key(), b"s=mpy"]
+                [
+                    path.read_bytes(),
+                    flash_name.encode(),
+                    str(mpy_arch).encode(),
+                    _version_key(),
+                    b"s=mpy",
+                ]
             )
         ).hexdigest()
         cached = Path(cache_dir) / f"{key}.mpy"
