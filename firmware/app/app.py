@@ -35,6 +35,14 @@ class App:
         cfg = self.config.values
         self.module = None
         if cfg["cooling_enabled"] or cfg["battery_enabled"] or cfg["grid_enabled"]:
+            from app.module_deps import preload  # boot only
+
+            preload(cfg)  # all the code first, then the objects: fewer holes between them
+            preload = None
+            if forget:
+                from app.startup import forget_modules
+
+                forget_modules(("app.module_deps",))
             from app.module import Module  # drivers and control objects, by config flag
 
             gc.collect()

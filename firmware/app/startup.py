@@ -27,9 +27,10 @@ COMPOSE_MODULES = (
     "comms.bank_build",
     "comms.register_map",
     "control.fault_table",
+    "control.control_faults:CONTROL_FAULTS",  # the module stays: the control code imports ids
 )
 # Once the App is built: the control fault rows (the control modules copied the const ids).
-AFTER_APP_MODULES = COMPOSE_MODULES + ("control.control_faults",)
+AFTER_APP_MODULES = COMPOSE_MODULES + ("control.control_faults", "hal.roles")
 
 
 def load_board(path):
@@ -44,24 +45,34 @@ def open_hal(board):
 
 def slim_board(board):
     """What the App reads of the board once its HAL is open: the board name, the UART names and
-    the pin roles (presence only). The per-pin specs go (a few KiB: one small dict per pin);
-    the HAL kept what it needs until the App calls platform.release_boot()."""
+    the pin roles (presence only, as one string: hal/roles.py). The per-pin specs go (a few KiB:
+    one small dict and one role string per pin); the HAL kept what it needs until the App calls
+    platform.release_boot()."""
+    from hal.roles import RoleTable
+
     return {
         "board": board.get("board", "?"),
         "uarts": {name: None for name in board.get("uarts", {})},
-        "pins": {role: None for role in board.get("pins", {})},
+        "pins": RoleTable(board.get("pins", {})),
     }
 
 
 def forget_modules(names):
     """Drop modules from sys.modules and from their package, so the GC can free them (their
-    bytecode and globals) once nothing else refers to them. A later import loads them again."""
+    bytecode and globals) once nothing else refers to them. A later import loads them again.
+    "module:NAME" drops one global of a module that stays loaded (a boot-only table)."""
     import sys
 
     modules = getattr(sys, "modules", None)  # absent under some runtimes: then they stay
     if modules is None:
         return
     for name in names:
+        colon = name.find(":")
+        if colon > 0:
+            module = modules.get(name[:colon])
+            if module is not None:
+                module.__dict__.pop(name[colon + 1 :], None)
+            continue
         modules.pop(name, None)
         dot = name.rfind(".")
         parent = modules.get(name[:dot]) if dot > 0 else None

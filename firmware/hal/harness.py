@@ -37,14 +37,6 @@ _MAX_CHANNELS = const(96)
 _UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
 _TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
 _NO_FEED = const(0xFFFFFFFF)
-_MODES = ("out", "in", "adc", "pwm", "counter")  # the board's pin modes, shared (interned) strs
-
-
-def _shared_mode(mode):
-    for m in _MODES:
-        if m == mode:
-            return m
-    return mode
 
 
 def _put_u16(buf, pos, v):
@@ -166,9 +158,11 @@ class _Watchdog:
 
 class HarnessPlatform:
     def __init__(self, board, link, hello):
-        # Only role -> mode and the uart names are kept, not the board dict (heap: ~10 KB).
-        pins = board["pins"]
-        self._modes = {role: _shared_mode(pins[role]["mode"]) for role in pins}
+        # Only role -> mode (one string, hal/roles.py) and the uart names are kept, not the
+        # board dict (heap: ~10 KB), and only until release_boot().
+        from hal.roles import RoleTable
+
+        self._roles = RoleTable(board["pins"])
         self._uart_names = tuple(board.get("uarts", {}))
         self._link = link
         self._hello = hello
@@ -193,7 +187,7 @@ class HarnessPlatform:
     def release_boot(self):
         """Channels are registered at boot only: drop the role table (its role strings are the
         board file's, the largest part of what the board dict cost)."""
-        self._modes = None
+        self._roles = None
         self._uart_names = ()
 
     # ----- channels ---------------------------------------------------------------------------
@@ -210,9 +204,9 @@ class HarnessPlatform:
         return ch
 
     def _role(self, role, modes):
-        if self._modes is None:
+        if self._roles is None:
             raise ValueError("board released: pins are made at boot only (" + role + ")")
-        mode = self._modes.get(role)
+        mode = self._roles.mode(role)
         if mode is None:
             raise ValueError("board has no role " + role)
         if mode not in modes:
