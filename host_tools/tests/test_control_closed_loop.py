@@ -2,10 +2,12 @@
 the virtual module with the real plant, the plant's fault injector and the invariant monitors.
 
 Heap: every test runs at HEAP_BYTES = 110000, ESP32_DEVKITC's budget. Measured with the stock
-/main.py and ALL subsystems enabled (boot + 10 simulated minutes, seed 1, training profile):
-64 KiB and 80 KiB fail at boot (MemoryError while composing cooling); 96 KiB runs, low-water
-35520 B, 0 overruns, 0 resets, no monitor violation; 110000 B runs, low-water 58496 B. So the
-VIRTUAL board's 64 KiB budget holds the platform only, not the full module (no 64K soak here).
+/main.py and ALL subsystems enabled (boot + 10 simulated minutes, seed 1, training profile; see
+test_module_heap_64k.py): 64 KiB and 76 KiB fail at boot (MemoryError loading the control code);
+78 KiB runs, low-water 15584 B; 96 KiB runs, low-water 52096 B; 110000 B runs, low-water
+75136 B; 0 overruns, 0 resets, no monitor violation. (Before issue #6's heap work: 96 KiB was
+the smallest, low-water 35520 B; 110000 B 58496 B.) So the VIRTUAL board's 64 KiB budget still
+holds the platform only, not the full module (no 64K soak here).
 
 The operator: /main.py is app/startup.py's sequence plus one control-slot task that raises the
 contactor close request (the same bank coil a Modbus FC05 write sets; the PIN/access path is

@@ -4,13 +4,15 @@ board's own 64 KiB budget, with the real plant (training profile) and the invari
 Heap rule (gridpod.vboard.supervisor): a 32-bit budget B gives the 64-bit VM B * 2 + 32 KiB, so
 --heap 65536 is a 163840-byte VM heap, of which the runtime (REPL, VFS) takes ~28.5 KiB.
 
-Measured on this branch (VM bytes, stock /main.py, all subsystems on, seed 1): live heap after
-boot 162.8 KiB (was 179.4 KiB), peak while composing ~181 KiB (was ~196 KiB); the smallest
-budget that boots and runs is 84 KiB (was 96 KiB): at 84 KiB low-water 23.2 KiB VM free after
-30 s, at 88 KiB 31.9 KiB. At 64 KiB and 80 KiB boot still ends in MemoryError while composing
-cooling / the contactors: the live code and objects alone (~163 KiB) fill the VM heap. So the
-64 KiB test is a strict xfail: it documents the target and turns into a failure (XPASS) the day
-the module fits, so the marker gets removed then.
+Measured on this branch (VM bytes, stock /main.py, all subsystems on, seed 1, training profile,
+boot + 10 simulated minutes): live heap after boot 162.7 KiB (was 179.4 KiB before issue #6
+work); smallest budget that boots and runs: 78 KiB (was 96 KiB), low-water 15584 B free; 80 KiB:
+19712 B; 96 KiB: 52096 B (was 35520 B); 110000 B: 75136 B (was 58496 B); 0 resets, 0 overruns,
+no monitor violation in each. At 64 KiB (and 76 KiB) boot still ends in MemoryError while the
+control code is loaded: the code and qstrs of the composed firmware (~115 KiB of VM heap) plus
+its objects leave no room in a 160 KiB VM heap. So the 64 KiB test is a strict xfail: it
+documents the target and turns into a failure (XPASS) the day the module fits, so the marker
+gets removed then.
 
 The fast tick allocating nothing with every subsystem composed is checked on the same virtual
 module at HEAP_RUNS (a budget where the module boots): the check does not depend on the budget.
@@ -93,8 +95,8 @@ def _vboard(tmp_path, heap_bytes, main=None):
 @pytest.mark.xfail(
     strict=True,
     raises=(AssertionError, VirtualBoardError),
-    reason="issue #6 open: at --heap 64K boot ends in MemoryError composing cooling "
-    "(live heap ~163 KiB of a 160 KiB VM heap); the module runs from 84K",
+    reason="issue #6 open: at --heap 64K boot ends in MemoryError loading the control code "
+    "(live heap ~163 KiB of a 160 KiB VM heap); the full module runs from 78K",
 )
 def test_full_module_runs_10_simulated_minutes_at_64k(tmp_path):
     vb, plant = _vboard(tmp_path, HEAP_64K)
