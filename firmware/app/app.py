@@ -17,8 +17,43 @@ from control.faults import SEVERITY_FATAL
 from app import state
 from app.eventlog import EV_FAULT_CLEARED, EV_FAULT_RAISED, EV_FAULTS_RESET
 
+TYPE_CHECKING = False  # mypy reads this as True; MicroPython skips the block
+if TYPE_CHECKING:
+    from typing import Any
+
+    from comms.modbus_rtu import ModbusSlave
+    from control.faults import FaultTable
+
+    from app.boot_config import LoadedConfig
+    from app.bootguard import BootGuard
+    from app.eventlog import EventLog
+    from app.heartbeat import Heartbeat
+    from app.housekeeping import Housekeeping
+    from app.modbus_points import ModbusPoints
+    from app.module import Module
+    from app.outputs import SafeOutputs
+    from app.scheduler import Scheduler
+
 
 class App:
+    # Set by app/compose.py (the boot-only construction code); annotations cost nothing on the
+    # board (MicroPython ignores them).
+    platform: "Any"
+    board: "Any"
+    outputs: "SafeOutputs"
+    log: "EventLog"
+    config: "LoadedConfig"
+    faults: "FaultTable"
+    guard: "BootGuard"
+    reset_cause: int
+    scheduler: "Scheduler"
+    modbus: "ModbusSlave | None"
+    points: "ModbusPoints | None"
+    heartbeat: "Heartbeat | None"
+    housekeeping: "Housekeeping"
+    module: "Module | None"
+    watchdog: "Any"
+
     def __init__(self, platform, board, root="/", log_slots=256, config=None, forget=()):
         """forget: boot-only modules to unload before the composed module is built (app/startup.py
         passes COMPOSE_MODULES, so its construction lands in the room they leave; tests that build
@@ -26,7 +61,7 @@ class App:
         from app.compose import compose  # boot only
 
         now_ms = compose(self, platform, board, root, log_slots, config)
-        compose = None
+        del compose  # its module can go (below)
         if forget:
             from app.startup import forget_modules
 
@@ -38,7 +73,7 @@ class App:
             from app.module_deps import preload  # boot only
 
             preload(cfg)  # all the code first, then the objects: fewer holes between them
-            preload = None
+            del preload
             if forget:
                 from app.startup import forget_modules
 

@@ -59,6 +59,9 @@ class ModbusPoints:
         self.cfg = config.values
         bank.hooks = self
         self.slave = None
+        self._status: list = []  # row numbers, filled by app/compose.py with the rows below
+        self._lease_s = self._level_row = self._pin_row = -1
+        self._coil_close = self._coil_open = self._coil_reset = self._coil_rotation = -1
         self.leased = []
         self.lease_until_ms = []
         self.lease_active = []

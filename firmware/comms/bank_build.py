@@ -33,7 +33,8 @@ def name_hash(name):
     return h
 
 
-def build(bank):
+def build():
+    """(tables, r_kind, r_addr, r_words, r_type, r_access, r_min, r_max, r_hash, r_default)."""
     from comms.register_map import ACCESS, KINDS, TYPES, rows
 
     # Two passes over the row generator: never a list of all rows on the heap.
@@ -47,40 +48,41 @@ def build(bank):
         n += 1
     if n >= _NONE:
         raise ValueError("register map: too many rows")
-    bank.tables = (
+    tables = (
         _Table(sizes[0], True),
         _Table(sizes[1], True),
         _Table(sizes[2], False),
         _Table(sizes[3], False),
     )
-    bank.r_kind = bytearray(n)
+    r_kind = bytearray(n)
     # Per-row columns as byte/word arrays, not lists (8 bytes per item on a 64-bit VM).
-    bank.r_addr = array("H", bytes(2 * n))
-    bank.r_words = bytearray(n)
-    bank.r_type = bytearray(n)
-    bank.r_access = bytearray(n)
-    bank.r_min = array("i", bytes(4 * n))
-    bank.r_max = array("i", bytes(4 * n))
-    bank.r_hash = array("I", bytes(4 * n))
-    bank.r_default = [None] * n
+    r_addr = array("H", bytes(2 * n))
+    r_words = bytearray(n)
+    r_type = bytearray(n)
+    r_access = bytearray(n)
+    r_min = array("i", bytes(4 * n))
+    r_max = array("i", bytes(4 * n))
+    r_hash = array("I", bytes(4 * n))
+    r_default: list = [None] * n
     i = 0
     for r in rows():
         k = KINDS.index(r[0])
-        t = bank.tables[k]
+        t = tables[k]
         for a in range(r[1], r[1] + r[4]):
             if t.row_of[a] != _NONE:
                 raise ValueError("register map: overlap at " + r[2])
             t.row_of[a] = i
-        bank.r_kind[i] = k
-        bank.r_addr[i] = r[1]
-        bank.r_words[i] = r[4]
-        bank.r_type[i] = TYPES.index(r[3])
-        bank.r_access[i] = ACCESS.index(r[7])
-        bank.r_min[i] = _NO_MIN if r[9] is None else r[9]
-        bank.r_max[i] = _NO_MAX if r[10] is None else r[10]
-        bank.r_hash[i] = name_hash(r[2])
-        bank.r_default[i] = r[8]
+        r_kind[i] = k
+        r_addr[i] = r[1]
+        r_words[i] = r[4]
+        r_type[i] = TYPES.index(r[3])
+        r_access[i] = ACCESS.index(r[7])
+        r_min[i] = _NO_MIN if r[9] is None else r[9]
+        r_max[i] = _NO_MAX if r[10] is None else r[10]
+        r_hash[i] = name_hash(r[2])
+        r_default[i] = r[8]
         i += 1
+    return tables, r_kind, r_addr, r_words, r_type, r_access, r_min, r_max, r_hash, r_default
 
 
 def find(bank, names):

@@ -50,7 +50,18 @@ class RegisterBank:
         from comms.bank_build import build  # boot only (app/startup.py forgets it)
 
         self.hooks = hooks
-        build(self)
+        (
+            self.tables,
+            self.r_kind,
+            self.r_addr,
+            self.r_words,
+            self.r_type,
+            self.r_access,
+            self.r_min,
+            self.r_max,
+            self.r_hash,
+            self.r_default,
+        ) = build()
         self.last_error = 0
 
     def find(self, names):

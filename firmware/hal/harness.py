@@ -162,7 +162,7 @@ class HarnessPlatform:
         # board dict (heap: ~10 KB), and only until release_boot().
         from hal.roles import RoleTable
 
-        self._roles = RoleTable(board["pins"])
+        self._roles: RoleTable | None = RoleTable(board["pins"])
         self._uart_names = tuple(board.get("uarts", {}))
         self._link = link
         self._hello = hello
