@@ -8,6 +8,8 @@ else), event log, config, fault table, boot-loop guard, then the scheduler with 
 Files under `root` ("/" on a board): config.json, events.bin, bootcount.
 Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
 heartbeat, console) with outputs safe and contactor closing refused; see app.state / app.safety.
+Heap: the construction code is app/compose.py (boot-only, forgotten before the module is built);
+this class keeps the runtime methods only. See docs/heap.md.
 """
 
 import gc
