@@ -14,12 +14,32 @@ CONFIG_DEFAULTS = const(1)
 CONFIG_INVALID = const(2)
 
 
+def _interned(values):
+    """values with its keys interned (qstrs, as identifiers are). A parsed key is a heap str of
+    its own (~64 bytes on the VM); interned, the dict keys cost nothing more, and so does every
+    later-loaded module's constant with the same text (cfg["flow_setpoint_lpm"] in the control
+    code): the .mpy loader shares a constant string with an existing qstr. Interning happens
+    through setattr on a throwaway class, the one portable way to make a qstr at run time.
+    (qstrs are never freed; these are the config schema's keys, a fixed set.)"""
+
+    class _Keys:
+        pass
+
+    for key in values:
+        setattr(_Keys, key, None)
+    out = {}
+    for key in _Keys.__dict__:
+        if key in values:
+            out[key] = values[key]
+    return out
+
+
 class LoadedConfig:
     """path, values (dict), status (CONFIG_*), errors (list of str), note (console line), crc."""
 
     def __init__(self, store):
         self.path = store.path
-        self.values = store.values
+        self.values = _interned(store.values)
         self.status = store.status
         self.errors = store.errors
         self.note = store.note

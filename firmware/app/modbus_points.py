@@ -16,23 +16,13 @@ publishes the physical telemetry; without, they stay flags and the telemetry sta
 fault_reset runs App.reset_faults() and reads back 0.
 """
 
-from comms.modbus_rtu import crc16
-from comms.register_bank import (
-    A_L1,
-    A_W1,
-    K_INPUT,
-    REASON_ACCESS,
-    REASON_LOCKOUT,
-    REASON_PIN,
-    T_BIT,
-)
+from comms.register_bank import A_L1, A_W1, REASON_ACCESS, REASON_LOCKOUT, REASON_PIN, T_BIT
 from control.ticks import ticks_add, ticks_diff
 from micropython import const
 
 from app import state
 from app.access import check_pin
 from app.scheduler import SLOT_CONTROL, SLOT_FAST
-from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
 
 _UNLOCK_MS = const(300000)
 _LOCKOUT_MS = const(30000)
@@ -50,17 +40,6 @@ FLAG_CLOSE_REQUEST = const(8)
 FLAG_OPEN_REQUEST = const(16)
 FLAG_ROTATION_REQUEST = const(32)
 
-# Input registers refreshed before every read, in this order (see refresh()).
-_STATUS = (
-    "faults_active faults_latched fault_actions run_mode status_flags lease_expired "
-    "lease_remaining_s access_remaining_s access_failures access_lockout_s fast_tick_last_us "
-    "fast_tick_max_us fast_tick_mean_us control_tick_max_us control_tick_mean_us tick_overruns "
-    "missed_frames heap_free_bytes heap_low_water_bytes reset_cause boot_count uptime_s "
-    "modbus_frames_ok modbus_bad_crc modbus_other_unit modbus_exceptions modbus_broadcasts "
-    "modbus_rx_overruns modbus_last_error modbus_service_us_last modbus_service_us_max "
-    "maintenance_mode safe_mode lease_expired_any access_unlocked fault_active"
-)
-
 
 def _sat(v):
     return v if v < _U16_MAX else _U16_MAX
@@ -72,63 +51,21 @@ def _seconds_left(now_ms, until_ms):
 
 
 class ModbusPoints:
-    def __init__(self, bank, app, config, board, now_ms):
-        from comms.register_map import MAGIC, MAP_VERSION, map_crc  # dropped after boot
-
+    def __init__(self, bank, app, config, now_ms):
+        """The register rows are looked up and the images given their boot values by
+        app/compose.py (boot-only code, freed once the App is built)."""
         self.bank = bank
         self.app = app
         self.cfg = config.values
         bank.hooks = self
         self.slave = None
-        names = _STATUS.split()
-        fixed = (
-            "setpoint_lease_s access_level access_pin contactor_close_request "
-            "contactor_open_request fault_reset pump_rotation_request magic map_version map_crc "
-            "firmware_version board_id config_crc module_id"
-        ).split()
-        found = bank.find(names + fixed)
-        self._status = found[: len(names)]
-        (
-            self._lease_s,
-            self._level_row,
-            self._pin_row,
-            self._coil_close,
-            self._coil_open,
-            self._coil_reset,
-            self._coil_rotation,
-            magic,
-            version,
-            crc,
-            fw,
-            board_id,
-            config_crc,
-            module_id,
-        ) = found[len(names) :]
+        self._status: list = []  # row numbers, filled by app/compose.py with the rows below
+        self._lease_s = self._level_row = self._pin_row = -1
+        self._coil_close = self._coil_open = self._coil_reset = self._coil_rotation = -1
         self.leased = []
-        for r in range(len(bank.r_kind)):
-            default = bank.r_default[r]
-            if isinstance(default, str):
-                default = self.cfg[default[4:]]
-            if default is not None:
-                bank.set(r, default)
-            elif bank.r_kind[r] == K_INPUT:
-                bank.set_na(r)  # telemetry without a driver, until one publishes it
-            if bank.r_access[r] == A_L1:
-                self.leased.append(r)
-        self.leased.sort(key=lambda r: bank.r_addr[r])
-        n = len(self.leased)
-        self.lease_until_ms = [0] * n
-        self.lease_active = [False] * n
+        self.lease_until_ms = []
+        self.lease_active = []
         self.lease_expired = 0
-        bank.set(magic, MAGIC)
-        bank.set(version, MAP_VERSION)
-        bank.set(crc, map_crc())
-        bank.set(fw, FIRMWARE_VERSION_MAJOR * 256 + FIRMWARE_VERSION_MINOR)
-        name = board.get("board", "?").encode()
-        bank.set(board_id, crc16(name, len(name)))
-        bank.set(config_crc, config.crc)
-        bank.set_text(module_id, self.cfg["module_id"])
-        bank.set(self._level_row, LEVEL_NONE)
         self.level = LEVEL_NONE
         self._pending_level = LEVEL_NONE
         self.unlock_until_ms = now_ms

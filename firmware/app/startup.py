@@ -20,7 +20,17 @@ from app import state
 # referenced by any object or global that outlives its phase (import it inside the function that
 # uses it), or forgetting it frees nothing.
 BEFORE_APP_MODULES = ("app.escape", "app.config", "app.config_schema")  # before the App's imports
-AFTER_APP_MODULES = ("comms.register_map",)  # once the register bank and its hooks are built
+# Inside App(): the App's construction code, the register map text and its parser, the platform
+# fault rows (the FaultTable keeps byte columns), before the composed module is built.
+COMPOSE_MODULES = (
+    "app.compose",
+    "comms.bank_build",
+    "comms.register_map",
+    "control.fault_table",
+    "control.control_faults:CONTROL_FAULTS",  # the module stays: the control code imports ids
+)
+# Once the App is built: the control fault rows (the control modules copied the const ids).
+AFTER_APP_MODULES = COMPOSE_MODULES + ("control.control_faults", "hal.roles")
 
 
 def load_board(path):
@@ -33,15 +43,36 @@ def open_hal(board):
     return module.open_platform(board)
 
 
+def slim_board(board):
+    """What the App reads of the board once its HAL is open: the board name, the UART names and
+    the pin roles (presence only, as one string: hal/roles.py). The per-pin specs go (a few KiB:
+    one small dict and one role string per pin); the HAL kept what it needs until the App calls
+    platform.release_boot()."""
+    from hal.roles import RoleTable
+
+    return {
+        "board": board.get("board", "?"),
+        "uarts": {name: None for name in board.get("uarts", {})},
+        "pins": RoleTable(board.get("pins", {})),
+    }
+
+
 def forget_modules(names):
     """Drop modules from sys.modules and from their package, so the GC can free them (their
-    bytecode and globals) once nothing else refers to them. A later import loads them again."""
+    bytecode and globals) once nothing else refers to them. A later import loads them again.
+    "module:NAME" drops one global of a module that stays loaded (a boot-only table)."""
     import sys
 
     modules = getattr(sys, "modules", None)  # absent under some runtimes: then they stay
     if modules is None:
         return
     for name in names:
+        colon = name.find(":")
+        if colon > 0:
+            module = modules.get(name[:colon])
+            if module is not None:
+                module.__dict__.pop(name[colon + 1 :], None)
+            continue
         modules.pop(name, None)
         dot = name.rfind(".")
         parent = modules.get(name[:dot]) if dot > 0 else None
@@ -64,6 +95,7 @@ def main(root="/", frames=-1):
     gc.collect()
     platform = open_hal(board)
     why = _escape_reason(root, platform, board)
+    board = slim_board(board)
     if why:
         state.reset()
         state.safe_boot = True
@@ -78,7 +110,7 @@ def main(root="/", frames=-1):
     from app.app import App
 
     gc.collect()
-    app = App(platform, board, root, config=config)
+    app = App(platform, board, root, config=config, forget=COMPOSE_MODULES)
     board = platform = config = None
     app.release_boot()
     forget_modules(AFTER_APP_MODULES)

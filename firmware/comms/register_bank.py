@@ -10,10 +10,9 @@ Writes are all-or-nothing: the whole request is checked first (02: reserved, rea
 multi-register row covered only in part; then 04: value outside min..max or refused by the hooks)
 and only then copied into the image, followed by hooks.written(row, now_ms) for each row.
 The hooks object (app/modbus_points.py) decides access levels, PINs, leases and command effects;
-this module knows only the table.
+this module knows only the table. Building the images from the map text and looking rows up by
+name are boot-only work, in comms/bank_build.py (forgotten once the App is built).
 """
-
-from array import array
 
 from micropython import const
 
@@ -43,85 +42,33 @@ REASON_ACCESS = const(2)
 REASON_PIN = const(3)
 REASON_LOCKOUT = const(4)
 
-_NONE = const(255)
-# Raw limits of rows without one ("-"): wider than any 16-bit register value, signed or not.
-_NO_MIN = const(-0x10000)
-_NO_MAX = const(0x1FFFF)
-
-
-class _Table:
-    def __init__(self, size, words):
-        self.size = size
-        self.row_of = bytearray(b"\xff" * size)
-        self.data = bytearray(size * 2 if words else size)
+_NONE = const(255)  # row_of value of a reserved address (comms/bank_build.py)
 
 
 class RegisterBank:
     def __init__(self, hooks=None):
-        from comms.register_map import ACCESS, KINDS, TYPES, rows  # dropped after boot
+        from comms.bank_build import build  # boot only (app/startup.py forgets it)
 
         self.hooks = hooks
-        # Two passes over the row generator: never a list of all rows on the heap.
-        n = 0
-        sizes = [0, 0, 0, 0]
-        for r in rows():
-            k = KINDS.index(r[0])
-            end = r[1] + r[4]
-            if end > sizes[k]:
-                sizes[k] = end
-            n += 1
-        if n >= _NONE:
-            raise ValueError("register map: too many rows")
-        self.tables = (
-            _Table(sizes[0], True),
-            _Table(sizes[1], True),
-            _Table(sizes[2], False),
-            _Table(sizes[3], False),
-        )
-        self.r_kind = bytearray(n)
-        # Per-row columns as byte/word arrays, not lists (8 bytes per item on a 64-bit VM).
-        self.r_addr = array("H", bytes(2 * n))
-        self.r_words = bytearray(n)
-        self.r_type = bytearray(n)
-        self.r_access = bytearray(n)
-        self.r_min = array("i", bytes(4 * n))
-        self.r_max = array("i", bytes(4 * n))
-        self.r_default = [None] * n
-        i = 0
-        for r in rows():
-            k = KINDS.index(r[0])
-            t = self.tables[k]
-            for a in range(r[1], r[1] + r[4]):
-                if t.row_of[a] != _NONE:
-                    raise ValueError("register map: overlap at " + r[2])
-                t.row_of[a] = i
-            self.r_kind[i] = k
-            self.r_addr[i] = r[1]
-            self.r_words[i] = r[4]
-            self.r_type[i] = TYPES.index(r[3])
-            self.r_access[i] = ACCESS.index(r[7])
-            self.r_min[i] = _NO_MIN if r[9] is None else r[9]
-            self.r_max[i] = _NO_MAX if r[10] is None else r[10]
-            self.r_default[i] = r[8]
-            i += 1
+        (
+            self.tables,
+            self.r_kind,
+            self.r_addr,
+            self.r_words,
+            self.r_type,
+            self.r_access,
+            self.r_min,
+            self.r_max,
+            self.r_hash,
+            self.r_default,
+        ) = build()
         self.last_error = 0
 
     def find(self, names):
-        """Row numbers of registers by name, in one pass over the map (boot time, no dict:
-        a large dict is one big block, hard to find on a fragmented heap)."""
-        from comms.register_map import rows
+        """Row numbers of registers by name (boot time); KeyError names a missing register."""
+        from comms.bank_build import find
 
-        found = [-1] * len(names)
-        i = 0
-        for r in rows():
-            for j in range(len(names)):
-                if names[j] == r[2]:
-                    found[j] = i
-            i += 1
-        for j in range(len(names)):
-            if found[j] < 0:
-                raise KeyError(names[j])
-        return found
+        return find(self, names)
 
     def row(self, name):
         """Row number of one register by name (boot time); KeyError names a missing register."""

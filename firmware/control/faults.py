@@ -8,7 +8,13 @@ at least debounce_count consecutive update() calls AND for at least debounce_ms.
 fault clears as soon as its cause is reported gone. A latched fault stays active until its cause is
 gone AND reset_latched(now_ms) is called; a reset requested while the cause persists does nothing.
 Faults are data: callers report causes with update(); nothing here raises across the scan loop.
+
+Heap: the table keeps no row tuples: each row is folded into byte/word columns at construction
+(names into one string), so the tuples (and the modules that define
+them, see app/startup.py AFTER_APP_MODULES) can be freed once the App is built.
 """
+
+from array import array
 
 from micropython import const
 
@@ -48,49 +54,73 @@ class FaultTable:
                 raise ValueError("fault id out of range")
             if fid >= n:
                 n = fid + 1
-        self._rows: list = [None] * n
+            if not 0 <= row[F_COUNT] <= 255 or row[F_ACTIONS] > 0xFF or " " in row[F_NAME]:
+                raise ValueError("fault row out of range")
+        self._n = n
+        # Per-fault columns (no row tuples kept): debounce count, debounce ms, severity, latch,
+        # actions. _severity 255 marks an id no row defines.
+        self._need = bytearray(n)
+        self._need_ms = array("i", bytes(4 * n))
+        self._severity = bytearray(b"\xff" * n)
+        self._actions = bytearray(n)
+        self._latching = 0  # bitmask of latching fault ids
         for row in rows:
-            if self._rows[row[F_ID]] is not None:
+            fid = row[F_ID]
+            if self._severity[fid] != 0xFF:
                 raise ValueError("duplicate fault id")
-            self._rows[row[F_ID]] = row
-        self._count = [0] * n
-        self._since_ms = [0] * n
-        self._cause = [False] * n
+            self._need[fid] = row[F_COUNT]
+            self._need_ms[fid] = row[F_MS]
+            self._severity[fid] = row[F_SEVERITY]
+            self._actions[fid] = row[F_ACTIONS]
+            if row[F_LATCH]:
+                self._latching |= 1 << fid
+        # Names, for diagnostics only: one space-separated string ("?" where no row), not a str
+        # object per row.
+        names = ["?"] * n
+        for row in rows:
+            names[row[F_ID]] = row[F_NAME]
+        self._names = " ".join(names)
+        self._count = array("H", bytes(2 * n))
+        self._since_ms = [0] * n  # any int: host tests may run clocks past 2**31
+        self._cause = bytearray(n)
         self.listener = listener  # listener(fault_id, raised, now_ms) on every transition
         self.active = 0
         self.latched = 0
         self.action_mask = 0
         self.fatal_mask = 0  # active faults with SEVERITY_FATAL
 
-    def row(self, fault_id):
-        return self._rows[fault_id]
+    def defined(self, fault_id):
+        return 0 <= fault_id < self._n and self._severity[fault_id] != 0xFF
+
+    def severity(self, fault_id):
+        return self._severity[fault_id]
 
     def name(self, fault_id):
-        row = self._rows[fault_id]
-        return row[F_NAME] if row is not None else "?"
+        """Row name (diagnostics; allocates)."""
+        names = self._names.split(" ")
+        return names[fault_id] if 0 <= fault_id < len(names) else "?"
 
     def is_active(self, fault_id):
         return bool(self.active & (1 << fault_id))
 
     def update(self, fault_id, cause_present, now_ms):
         """Report the cause of one fault for this sample; returns True while the fault is active."""
-        row = self._rows[fault_id]
         bit = 1 << fault_id
         if cause_present:
             if not self._cause[fault_id]:
-                self._cause[fault_id] = True
+                self._cause[fault_id] = 1
                 self._count[fault_id] = 0
                 self._since_ms[fault_id] = now_ms
             if self._count[fault_id] < _COUNT_CAP:
                 self._count[fault_id] += 1
             if not self.active & bit:
                 if (
-                    self._count[fault_id] >= row[F_COUNT]
-                    and ticks_diff(now_ms, self._since_ms[fault_id]) >= row[F_MS]
+                    self._count[fault_id] >= self._need[fault_id]
+                    and ticks_diff(now_ms, self._since_ms[fault_id]) >= self._need_ms[fault_id]
                 ):
-                    self._raise(fault_id, row, bit, now_ms)
+                    self._raise(fault_id, bit, now_ms)
         else:
-            self._cause[fault_id] = False
+            self._cause[fault_id] = 0
             self._count[fault_id] = 0
             if self.active & bit and not self.latched & bit:
                 self._clear(fault_id, bit, now_ms)
@@ -99,16 +129,16 @@ class FaultTable:
     def reset_latched(self, now_ms):
         """Clear every latched fault whose cause is gone; returns how many were cleared."""
         cleared = 0
-        for fault_id in range(len(self._rows)):
+        for fault_id in range(self._n):
             bit = 1 << fault_id
             if self.latched & bit and not self._cause[fault_id]:
                 self._clear(fault_id, bit, now_ms)
                 cleared += 1
         return cleared
 
-    def _raise(self, fault_id, row, bit, now_ms):
+    def _raise(self, fault_id, bit, now_ms):
         self.active |= bit
-        if row[F_LATCH]:
+        if self._latching & bit:
             self.latched |= bit
         self._recompute()
         if self.listener is not None:
@@ -124,11 +154,10 @@ class FaultTable:
     def _recompute(self):
         mask = 0
         fatal = 0
-        for fault_id in range(len(self._rows)):
+        for fault_id in range(self._n):
             if self.active & (1 << fault_id):
-                row = self._rows[fault_id]
-                mask |= row[F_ACTIONS]
-                if row[F_SEVERITY] == SEVERITY_FATAL:
+                mask |= self._actions[fault_id]
+                if self._severity[fault_id] == SEVERITY_FATAL:
                     fatal |= 1 << fault_id
         self.action_mask = mask
         self.fatal_mask = fatal

@@ -32,6 +32,9 @@ Each module exposes `open_platform(board) -> Platform` where `board` is the dict
     reset()                       hard reset (does not return)
     report(ticks, max_tick_us, overruns, heap_free)
                                   loop telemetry for the bench (no-op on real hardware)
+    release_boot()                called once the App is built: drop the board tables (heap);
+                                  I/O objects are made at boot only, a later request raises
+                                  ValueError (hal/fake.py keeps its tables for the tests)
 """
 
 from micropython import const

@@ -185,6 +185,7 @@ class FakePlatform:
             None  # optional callable(platform), run at every wait_until_ms (a plant hook)
         )
         self.reports = 0
+        self.released = False
         self.last_report = None
 
     # clock
@@ -283,6 +284,9 @@ class FakePlatform:
 
     def reset(self):
         raise FakeReset()
+
+    def release_boot(self):
+        self.released = True  # the tables stay: tests keep setting inputs by role
 
     def report(self, ticks, max_tick_us, overruns, heap_free):
         self.reports += 1

@@ -236,6 +236,7 @@ class Platform:
 
     def __init__(self, board):
         self.board = board
+        self._released = False
         self._pins = board["pins"]
         self._uarts = board.get("uarts", {})
         self._i2c_specs = board.get("i2c", {})
@@ -251,6 +252,18 @@ class Platform:
         for spec in self._pins.values():
             if spec["mode"] == "out" and "ext" in spec:
                 self._ext_dev(spec["ext"])
+
+    def release_boot(self):
+        """Pins are made at boot only: drop the board dict and its pin tables (on a 64 KiB heap
+        the board file costs several KiB). Channels already made keep their own objects."""
+        self.board = None
+        self._released = True
+        self._pins = {}
+        self._uarts = {}
+        self._i2c_specs = {}
+        self._ext_specs = {}
+        self._i2c_buses = {}
+        self._ext_devs = {}
 
     # clock
     def ticks_ms(self):
@@ -272,6 +285,8 @@ class Platform:
 
     # I/O by role
     def _spec(self, role, mode):
+        if self._released:
+            raise ValueError("board released: pins are made at boot only (%s)" % role)
         spec = self._pins.get(role)
         if spec is None:
             raise ValueError("board has no role %s" % role)
@@ -341,6 +356,8 @@ class Platform:
         return _EdgeCounter(pin)
 
     def uart(self, name, baud, bits=8, parity="E", stop=1):
+        if self._released:
+            raise ValueError("board released: UARTs are made at boot only (%s)" % name)
         s = self._uarts.get(name)
         if s is None:
             raise ValueError("board has no UART %s" % name)

@@ -36,20 +36,30 @@ def mpy_cross_version() -> str:
 
 
 def compile_module(
-    path: Path, flash_name: str, mpy_arch: str | None, cache_dir: Path | None = None
+    path: Path,
+    flash_name: str,
+    mpy_arch: str | None,
+    cache_dir: Path | None = None,
+    source_root: str = "",
 ) -> bytes:
     """path compiled to .mpy; with cache_dir, reuse a result keyed by source, name, arch and the
     mpy-cross version (a no-op deploy then costs no compiler runs)."""
     if cache_dir is not None:
         key = hashlib.sha256(
             b"\0".join(
-                [path.read_bytes(), flash_name.encode(), str(mpy_arch).encode(), _version_key()]
+                [
+                    path.read_bytes(),
+                    (source_root + flash_name).encode(),
+                    str(mpy_arch).encode(),
+                    _version_key(),
+                    b"s=mpy",
+                ]
             )
         ).hexdigest()
         cached = Path(cache_dir) / f"{key}.mpy"
         if cached.exists():
             return cached.read_bytes()
-        data = compile_module(path, flash_name, mpy_arch)
+        data = compile_module(path, flash_name, mpy_arch, source_root=source_root)
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{os.getpid()}.{id(data)}.tmp")  # unique across processes
         tmp.write_bytes(data)
@@ -57,7 +67,11 @@ def compile_module(
         return data
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mpy"
-        cmd = [*_mpy_cross_cmd(), "-s", flash_name.lstrip("/"), "-o", str(out)]
+        # The source name recorded for tracebacks is the file the board imports (app/x.mpy, or
+        # /rom/app/x.mpy from a ROMFS image): the import interns that path as __file__ anyway, so
+        # one qstr per module instead of two.
+        source_name = source_root + flash_name.lstrip("/")[:-3] + ".mpy"
+        cmd = [*_mpy_cross_cmd(), "-s", source_name, "-o", str(out)]
         if mpy_arch:
             cmd.append(f"-march={mpy_arch}")
         proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True)
@@ -81,11 +95,13 @@ def firmware_files(
     compiled: bool = True,
     mpy_arch: str | None = _FROM_BOARD,
     cache_dir: Path | None = None,
+    rom: bool = False,
 ) -> dict[str, bytes]:
     """Map of flash path -> content, sorted, for the given board.
 
     mpy_arch: the native arch for mpy-cross; by default the board file's (deploy passes the one
-    the device reports). cache_dir: reuse compiled modules (see compile_module)."""
+    the device reports). cache_dir: reuse compiled modules (see compile_module). rom: compiled
+    for the ROMFS layout (their traceback names are /rom/...: see romfs_layout)."""
     board_json = (BOARDS_DIR / board / "board.json").read_bytes()
     if mpy_arch == _FROM_BOARD:
         mpy_arch = json.loads(board_json).get("mpy_arch")
@@ -96,7 +112,9 @@ def firmware_files(
             continue
         name = "/" + rel.as_posix()
         if compiled and rel.as_posix() not in SOURCE_ONLY:
-            files[name[:-3] + ".mpy"] = compile_module(path, name, mpy_arch, cache_dir)
+            files[name[:-3] + ".mpy"] = compile_module(
+                path, name, mpy_arch, cache_dir, "/rom/" if rom else ""
+            )
         else:
             files[name] = path.read_bytes()
     files["/board.json"] = board_json

@@ -125,7 +125,7 @@ def _firmware():
     """The compiled firmware and the composed config in the full module's layout (littlefs files,
     ROMFS image), built once per session: firmware_files() costs ~2 s a call (most of a test's
     wall time), and nothing here changes between tests."""
-    files = firmware_files("VIRTUAL")
+    files = firmware_files("VIRTUAL", rom=True)
     files["/config.json"] = _config()
     return romfs_layout(files)
 

@@ -29,7 +29,7 @@ def test_layout_puts_every_compiled_module_in_the_image():
 
 
 def test_firmware_imports_from_rom_and_the_budget_is_unchanged(tmp_path):
-    flash_files, image = romfs_layout(firmware_files("VIRTUAL"))
+    flash_files, image = romfs_layout(firmware_files("VIRTUAL", rom=True))
     flash_files["/main.py"] = PROBE.encode()
     flash = make_flash(tmp_path / "f.img", flash_files, with_hal=False)
     with VirtualBoard(flash=flash, speed="max", heap_bytes=64 * 1024, romfs=image) as vb:

@@ -67,7 +67,7 @@ def module_flash(tmp_path, close_at_ms=(), print_at_ms=(), main=True, **flags):
     """<tmp_path>/f.img: littlefs with board.json, boot.py, main.py and config.json, and beside it
     f.romfs, the ROMFS image with every compiled module (the full module's layout: bytecode runs
     in place; module_board() mounts it)."""
-    files = firmware_files("VIRTUAL")
+    files = firmware_files("VIRTUAL", rom=True)
     files["/config.json"] = module_config(**flags)
     if main:
         files["/main.py"] = (OPERATOR_MAIN % (tuple(close_at_ms), tuple(print_at_ms))).encode()

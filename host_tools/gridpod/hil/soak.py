@@ -1,34 +1,69 @@
 """`make bench` figure: a module day. The full firmware on a virtual module at --speed max with
-the plant model under an AI load profile; returns simulated and wall time and the speed ratio.
+the plant model under an AI load profile; returns simulated and wall time, the speed ratio and
+the soak figures (resets, overruns, MemoryError / Traceback lines on the console, monitor
+violations, heap low-water).
 
     from gridpod.hil.soak import module_day_benchmark
-    module_day_benchmark()            # 24 h, training profile; target < 300 s wall (>= 300x)
+    module_day_benchmark()                       # 24 h, training profile, platform only
+    module_day_benchmark(full_module=True, heap_bytes=64 * 1024)   # what `make bench` runs
+
+full_module: config flags cooling_enabled, battery_enabled and grid_enabled on (issue #6: the
+24-hour soak at --heap 64K). The heap low-water is the harness's lowest free-heap report (VM
+bytes; the firmware samples gc.mem_free() once per housekeeping second, before its gc.collect()),
+also given in 32-bit board terms (VM bytes / WORD_SCALE, as gridpod.benchmarks does).
+
+    python -m gridpod.hil.soak [--heap BYTES] [--hours H] [--platform-only]
 """
 
+import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ..firmware_tree import firmware_files
+from ..firmware_tree import firmware_files, import_firmware, romfs_layout
 from ..plant import Plant
 from ..vboard.flash import create_blank, install_tree
-from ..vboard.supervisor import VirtualBoard
+from ..vboard.supervisor import WORD_SCALE, VirtualBoard
 from .bench import BenchError
 from .monitors import MonitoredPlant
 
 TARGET_RATIO = 300
+SOAK_HEAP_BYTES = 64 * 1024  # issue #6: the VIRTUAL board's budget
+
+
+def full_module_config() -> bytes:
+    """/config.json with every subsystem composed (schema defaults otherwise)."""
+    cfg = import_firmware("app.config")
+    values = dict(cfg.defaults(), cooling_enabled=True, battery_enabled=True, grid_enabled=True)
+    data = cfg.encode(values)
+    return data.encode() if isinstance(data, str) else data
 
 
 def module_day_benchmark(
-    sim_s: float = 24 * 3600, profile: str = "training", seed: int = 1, heap_bytes=None
+    sim_s: float = 24 * 3600,
+    profile: str = "training",
+    seed: int = 1,
+    heap_bytes=None,
+    full_module: bool = False,
 ) -> dict:
     plant = MonitoredPlant(Plant(seed=seed, profile=profile))
+    files = firmware_files("VIRTUAL", rom=full_module)
+    image = None
+    if full_module:  # the full module's layout: compiled modules in ROMFS, run in place
+        files["/config.json"] = full_module_config()
+        files, image = romfs_layout(files)
     with tempfile.TemporaryDirectory() as tmp:
         flash = Path(tmp) / "flash.img"
         create_blank(flash)
-        install_tree(flash, firmware_files("VIRTUAL"))
+        install_tree(flash, files)
         with VirtualBoard(
-            flash=flash, speed="max", run_for_s=sim_s, plant=plant, heap_bytes=heap_bytes
+            flash=flash,
+            speed="max",
+            run_for_s=sim_s,
+            plant=plant,
+            heap_bytes=heap_bytes,
+            romfs=image,
         ) as vb:
             t0 = time.monotonic()
             deadline = t0 + max(600.0, sim_s / 50)
@@ -38,34 +73,71 @@ def module_day_benchmark(
                 if vb.sim_ms != last[0]:
                     last = (vb.sim_ms, now)
                 stalled = now - last[1] > 20.0  # e.g. the firmware fell to the REPL
-                if vb.stopped_reason or stalled or now > deadline:
-                    tail = bytes(vb.console_log[-300:]).decode(errors="replace")
+                died = b"Traceback" in vb.console_log  # the scan loop left: no need to wait
+                if vb.stopped_reason or stalled or died or now > deadline:
+                    tail = bytes(vb.console_log[-600:]).decode(errors="replace")
                     raise BenchError(
                         f"module day stopped at {vb.sim_ms / 1000:.0f} sim s "
-                        f"({vb.stopped_reason or 'stalled'}); console ends: {tail!r}"
+                        f"({vb.stopped_reason or ('traceback' if died else 'stalled')}); "
+                        f"console ends: {tail!r}"
                     )
             wall_s = time.monotonic() - t0
             stats = vb.stats()
+            console = bytes(vb.console_log)
+    low = stats.get("heap_min_free")
     return {
         "sim_s": sim_s,
         "wall_s": round(wall_s, 2),
         "ratio": round(sim_s / wall_s),
         "profile": profile,
+        "full_module": full_module,
+        "heap_budget": stats["heap_budget"],
+        "vm_heap_bytes": stats["vm_heap_bytes"],
         "resets": stats["resets"],
         "overruns": stats["overruns"],
+        "memory_errors": console.count(b"MemoryError"),
+        "tracebacks": console.count(b"Traceback"),
         "violations": [str(v) for v in plant.violations],
+        "heap_low_water_vm": low,
+        "heap_low_water_board": None if low is None else low // WORD_SCALE,
         "it_energy_kwh": round(plant.coolant.energy_in_j / 3.6e6, 1),
     }
 
 
-def main() -> None:
-    r = module_day_benchmark()
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gridpod.hil.soak")
+    ap.add_argument("--heap", type=int, default=SOAK_HEAP_BYTES, help="board heap budget, bytes")
+    ap.add_argument("--hours", type=float, default=24.0, help="simulated hours")
+    ap.add_argument("--platform-only", action="store_true", help="no subsystem composed")
+    args = ap.parse_args(argv)
+    full = not args.platform_only
+    what = "full module (cooling+battery+grid)" if full else "platform only"
+    heap_k = args.heap // 1024
+    try:
+        r = module_day_benchmark(sim_s=args.hours * 3600, heap_bytes=args.heap, full_module=full)
+    except BenchError as e:
+        print(f"module day soak, {what}, --heap {heap_k}K: FAILED: {e}")
+        return 1
+    low = r["heap_low_water_vm"]
     print(
-        f"module day, training profile, full firmware + plant, --speed max: {r['ratio']}x real "
-        f"time ({r['sim_s'] / 3600:.0f} sim h in {r['wall_s']} s, resets {r['resets']}, "
-        f"overruns {r['overruns']}, violations {len(r['violations'])}) [target >= {TARGET_RATIO}x]"
+        f"module day soak, {what}, --heap {heap_k}K, training profile, --speed max: "
+        f"{r['ratio']}x real time ({r['sim_s'] / 3600:.1f} sim h in {r['wall_s']} s) "
+        f"[target >= {TARGET_RATIO}x]; resets {r['resets']}, overruns {r['overruns']}, "
+        f"MemoryError {r['memory_errors']}, tracebacks {r['tracebacks']}, "
+        f"monitor violations {len(r['violations'])}, heap low-water {low} B free of "
+        f"{r['vm_heap_bytes']} B VM heap (~{r['heap_low_water_board']} B in 32-bit board terms, budget {r['heap_budget']} B)"
     )
+    for v in r["violations"][:5]:
+        print("  violation:", v)
+    ok = (
+        r["resets"] == 0
+        and r["overruns"] == 0
+        and r["memory_errors"] == 0
+        and r["tracebacks"] == 0
+        and not r["violations"]
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

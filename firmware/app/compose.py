@@ -1,0 +1,233 @@
+"""Boot-only construction of the App (app/app.py): safety outputs, event log, config, fault table,
+boot-loop guard, scheduler and its tasks, Modbus, the composed module. Kept out of app/app.py so
+its bytecode and imports are freed once the App is built (app/startup.py forgets this module with
+AFTER_APP_MODULES); the running App keeps only its runtime methods.
+"""
+
+import gc
+
+import comms.register_map  # noqa: F401 - loaded first, while the heap has room for its text
+from comms.modbus_rtu import ModbusSlave, crc16
+from comms.register_bank import A_L1, K_INPUT, RegisterBank
+from control.fault_table import (
+    FAULT_BOOT_LOOP_SAFE_MODE,
+    FAULT_CONFIG_INVALID,
+    FAULT_TASK_ERROR,
+    FAULT_TICK_OVERRUN,
+    FAULT_WATCHDOG_RESET,
+    FAULTS,
+)
+from control.faults import FaultTable
+from hal import RESET_WATCHDOG
+
+from app import boot_config, state
+from app.boot_config import CONFIG_DEFAULTS, CONFIG_INVALID
+from app.bootguard import BootGuard
+from app.eventlog import (
+    EV_BOOT,
+    EV_CONFIG_DEFAULTS,
+    EV_CONFIG_REJECTED,
+    EV_RESET_CAUSE,
+    EV_SAFE_MODE,
+    EventLog,
+)
+from app.heartbeat import Heartbeat
+from app.housekeeping import Housekeeping
+from app.modbus_points import LEVEL_NONE, ModbusPoints
+from app.outputs import SafeOutputs
+from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
+from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
+
+# Input registers refreshed before every read, in this order (see refresh()).
+_STATUS = (
+    "faults_active faults_latched fault_actions run_mode status_flags lease_expired "
+    "lease_remaining_s access_remaining_s access_failures access_lockout_s fast_tick_last_us "
+    "fast_tick_max_us fast_tick_mean_us control_tick_max_us control_tick_mean_us tick_overruns "
+    "missed_frames heap_free_bytes heap_low_water_bytes reset_cause boot_count uptime_s "
+    "modbus_frames_ok modbus_bad_crc modbus_other_unit modbus_exceptions modbus_broadcasts "
+    "modbus_rx_overruns modbus_last_error modbus_service_us_last modbus_service_us_max "
+    "maintenance_mode safe_mode lease_expired_any access_unlocked fault_active"
+)
+
+RS485 = "RS485"
+STATUS_LED = "STATUS_LED"
+
+
+def compose(app, platform, board, root, log_slots, config):
+    """Everything but app/module.py's Module; returns the boot time (ms)."""
+    state.reset()
+    app.platform = platform
+    app.board = board
+    app.outputs = SafeOutputs(platform, board)
+    app.outputs.force_safe()
+    now_ms = platform.ticks_ms()
+
+    app.log = EventLog(root + "events.bin", log_slots)
+    try:
+        app.log.open()
+    except OSError as e:
+        print("gridpod: event log unavailable:", e)
+    app.log.boot_count = app.log.last_boot_count + 1
+
+    # config: a boot_config.LoadedConfig when startup loaded it before importing this module
+    app.config = config if config is not None else boot_config.load(root + "config.json")
+    status = app.config.status
+    cfg = app.config.values
+    gc.collect()  # the parser's temporaries go before the long-lived tables are built
+
+    composed = cfg["cooling_enabled"] or cfg["battery_enabled"] or cfg["grid_enabled"]
+    rows: tuple = FAULTS
+    if composed:  # the control rows cost heap: only when a subsystem is composed
+        from control.control_faults import CONTROL_FAULTS
+
+        rows = FAULTS + CONTROL_FAULTS
+    app.faults = FaultTable(rows, app._on_fault)
+    state.faults = app.faults
+    app.guard = BootGuard(
+        root + "bootcount", cfg["bad_boot_limit"], cfg["good_boot_ms"], cfg["safe_mode_ms"]
+    )
+    safe = app.guard.boot(now_ms)
+    app.reset_cause = platform.reset_cause()
+
+    if status == CONFIG_INVALID:
+        state.maintenance = True
+        state.config_errors = app.config.errors
+        state.add_reason("config invalid: " + "; ".join(app.config.errors))
+    if safe:
+        state.safe_mode = True
+        state.add_reason(
+            "boot-loop guard: %d bad boots in a row, safe mode for %d s"
+            % (app.guard.bad_boots, cfg["safe_mode_ms"] // 1000)
+        )
+    flags = (1 if state.maintenance else 0) | (2 if state.safe_mode else 0)
+    app.log.append(EV_BOOT, app.log.boot_count, flags, now_ms)
+    app.log.append(EV_RESET_CAUSE, app.reset_cause, 0, now_ms)
+    if status == CONFIG_INVALID:
+        app.log.append(EV_CONFIG_REJECTED, len(app.config.errors), 0, now_ms)
+        app.faults.update(FAULT_CONFIG_INVALID, True, now_ms)
+    elif status == CONFIG_DEFAULTS:
+        app.log.append(EV_CONFIG_DEFAULTS, 0, 0, now_ms)
+    if safe:
+        app.log.append(EV_SAFE_MODE, app.guard.bad_boots, cfg["safe_mode_ms"], now_ms)
+        app.faults.update(FAULT_BOOT_LOOP_SAFE_MODE, True, now_ms)
+    if app.reset_cause == RESET_WATCHDOG:
+        app.faults.update(FAULT_WATCHDOG_RESET, True, now_ms)  # latched until reset_faults()
+        app.faults.update(FAULT_WATCHDOG_RESET, False, now_ms)
+    app.log.flush()
+    _print_banner(app, cfg)
+
+    app.scheduler = Scheduler(
+        platform,
+        cfg["fast_tick_ms"],
+        cfg["control_tick_ms"],
+        cfg["housekeeping_ms"],
+        app.faults,
+        FAULT_TICK_OVERRUN,
+        FAULT_TASK_ERROR,
+    )
+    app.scheduler.add(app.outputs, SLOT_FAST)
+    app.modbus = None
+    app.points = None
+    if RS485 in board.get("uarts", {}):
+        uart = platform.uart(
+            RS485, cfg["modbus_baud"], 8, cfg["modbus_parity"], cfg["modbus_stop_bits"]
+        )
+        gc.collect()
+        bank = RegisterBank()
+        gc.collect()
+        app.points = ModbusPoints(bank, app, app.config, now_ms)
+        _setup_points(app.points, bank, app.config, board)
+        gc.collect()
+        app.modbus = ModbusSlave(
+            uart,
+            bank,
+            cfg["modbus_unit"],
+            cfg["modbus_baud"],
+            cfg["modbus_frame_margin_us"],
+            platform.ticks_us,
+            platform.ticks_diff,
+        )
+        app.points.slave = app.modbus
+        app.scheduler.add(app.modbus, SLOT_FAST)
+        app.scheduler.add(app.points, SLOT_CONTROL)
+    app.heartbeat = None
+    if STATUS_LED in board.get("pins", {}):
+        app.heartbeat = Heartbeat(platform.digital_out(STATUS_LED, 0))
+        app.scheduler.add(app.heartbeat, SLOT_CONTROL)
+    app.housekeeping = Housekeeping(app.log, app.guard, app.faults)
+    app.scheduler.add(app.housekeeping, SLOT_HOUSEKEEPING)
+    app.watchdog = None
+    return now_ms  # the composed module (app/app.py) is built once this code is forgotten
+
+
+def _print_banner(app, cfg):
+    print(
+        "gridpod: module %s board %s boot #%d reset cause %d; %s"
+        % (
+            cfg["module_id"],
+            app.board.get("board", "?"),
+            app.log.boot_count,
+            app.reset_cause,
+            app.config.note,
+        )
+    )
+    if state.maintenance:
+        print("gridpod: MAINTENANCE MODE (contactors will not close): " + state.reason)
+    elif state.safe_mode:
+        print("gridpod: SAFE MODE (contactors will not close): " + state.reason)
+
+
+def _setup_points(points, bank, config, board):
+    """Row numbers for ModbusPoints and the boot values of the images (identity, defaults,
+    not-available telemetry)."""
+    from comms.register_map import MAGIC, MAP_VERSION, map_crc  # dropped after boot
+
+    cfg = config.values
+    names = _STATUS.split()
+    fixed = (
+        "setpoint_lease_s access_level access_pin contactor_close_request "
+        "contactor_open_request fault_reset pump_rotation_request magic map_version map_crc "
+        "firmware_version board_id config_crc module_id"
+    ).split()
+    found = bank.find(names + fixed)
+    points._status = found[: len(names)]
+    (
+        points._lease_s,
+        points._level_row,
+        points._pin_row,
+        points._coil_close,
+        points._coil_open,
+        points._coil_reset,
+        points._coil_rotation,
+        magic,
+        version,
+        crc,
+        fw,
+        board_id,
+        config_crc,
+        module_id,
+    ) = found[len(names) :]
+    points.leased = []
+    for r in range(len(bank.r_kind)):
+        default = bank.r_default[r]
+        if isinstance(default, str):
+            default = cfg[default[4:]]
+        if default is not None:
+            bank.set(r, default)
+        elif bank.r_kind[r] == K_INPUT:
+            bank.set_na(r)  # telemetry without a driver, until one publishes it
+        if bank.r_access[r] == A_L1:
+            points.leased.append(r)
+    points.leased.sort(key=lambda r: bank.r_addr[r])
+    n = len(points.leased)
+    points.lease_until_ms = [0] * n
+    points.lease_active = [False] * n
+    bank.set(magic, MAGIC)
+    bank.set(version, MAP_VERSION)
+    bank.set(crc, map_crc())
+    bank.set(fw, FIRMWARE_VERSION_MAJOR * 256 + FIRMWARE_VERSION_MINOR)
+    name = board.get("board", "?").encode()
+    bank.set(board_id, crc16(name, len(name)))
+    bank.set(config_crc, config.crc)
+    bank.set_text(module_id, cfg["module_id"])
+    bank.set(points._level_row, LEVEL_NONE)

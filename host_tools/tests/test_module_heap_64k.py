@@ -1,0 +1,134 @@
+"""Issue #6: the full module (cooling_enabled, battery_enabled, grid_enabled) on the VIRTUAL
+board's own 64 KiB budget, with the real plant (training profile) and the invariant monitors.
+
+Heap rule (gridpod.vboard.supervisor): a 32-bit budget B gives the 64-bit VM B * 2 + 32 KiB, so
+--heap 65536 is a 163840-byte VM heap, of which the runtime (REPL, VFS) takes ~28.5 KiB.
+
+Measured on this branch (VM bytes, stock /main.py, all subsystems on, seed 1, training profile,
+boot + 10 simulated minutes): live heap after boot 162.7 KiB (was 179.4 KiB before issue #6
+work); smallest budget that boots and runs: 78 KiB (was 96 KiB), low-water 15584 B free; 80 KiB:
+19712 B; 96 KiB: 52096 B (was 35520 B); 110000 B: 75136 B (was 58496 B); 0 resets, 0 overruns,
+no monitor violation in each. At 64 KiB (and 76 KiB) boot still ends in MemoryError while the
+control code is loaded: the code and qstrs of the composed firmware (~115 KiB of VM heap) plus
+its objects leave no room in a 160 KiB VM heap. So the 64 KiB test is a strict xfail: it
+documents the target and turns into a failure (XPASS) the day the module fits, so the marker
+gets removed then.
+
+The fast tick allocating nothing with every subsystem composed is checked on the same virtual
+module at HEAP_RUNS (a budget where the module boots): the check does not depend on the budget.
+"""
+
+import pytest
+from gridpod.firmware_tree import firmware_files, romfs_layout
+from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.soak import full_module_config
+from gridpod.plant import Plant
+from gridpod.vboard.supervisor import VirtualBoard, VirtualBoardError
+from vboard_helpers import make_flash
+
+HEAP_64K = 65536
+HEAP_RUNS = 110000  # ESP32_DEVKITC's budget, as the closed-loop tests
+SIM_S = 600.0  # 10 simulated minutes
+# Stated floor for the low-water free heap (VM bytes; the firmware samples gc.mem_free() once a
+# housekeeping second, before its gc.collect()): 8 KiB, ~4 KiB in 32-bit board terms.
+LOW_WATER_FLOOR_VM = 8 * 1024
+
+# Stock boot sequence (app/startup.py) for 30 s of warm-up, then a contactor close request (the
+# same bank coil a Modbus FC05 write sets) so precharge and the closed state are in the measured
+# frames; then 3000 frames driven one by one: every fast-only frame under micropython.heap_lock()
+# (an allocation raises MemoryError, which the scheduler counts as a task error) with the
+# gc.mem_alloc() difference summed.
+ALLOC_MAIN = """
+import gc, micropython
+from app import startup
+app = startup.main(frames=3000)
+s = app.scheduler
+p = app.platform
+bank = app.points.bank
+close = bank.find(('contactor_close_request', 'contactor_state'))
+bank.set(close[0], 1)
+
+
+def measure(frames):
+    # locals only: a first assignment to a module global grows the globals dict (allocates)
+    grown = 0
+    measured = 0
+    now = p.ticks_ms()
+    gc.collect()
+    gc.disable()
+    for i in range(frames):
+        fast_only = s._frame % s._control_div != 0 and s._frame != s._hk_phase
+        if fast_only:
+            before = gc.mem_alloc()
+            micropython.heap_lock()
+            try:
+                s.frame(now)
+            finally:
+                micropython.heap_unlock()
+            grown += gc.mem_alloc() - before
+            measured += 1
+        else:
+            s.frame(now)
+        now = p.ticks_ms() + s.fast_ms
+        p.wait_until_ms(now)
+        now = p.ticks_ms()
+    gc.enable()
+    return grown, measured
+
+
+errors = s.task_errors
+grown, measured = measure(3000)
+print('ALLOC', grown, measured, s.task_errors - errors, bank.get(close[1]), app.faults.active)
+"""
+
+
+def _vboard(tmp_path, heap_bytes, main=None, romfs=True):
+    files = firmware_files("VIRTUAL", rom=romfs)
+    files["/config.json"] = full_module_config()
+    if main is not None:
+        files["/main.py"] = main.encode()
+    image = None
+    if romfs:
+        files, image = romfs_layout(files)
+    flash = make_flash(tmp_path / "f.img", files, with_hal=False)
+    plant = MonitoredPlant(Plant(seed=1, profile="training"))
+    vb = VirtualBoard(flash=flash, speed="max", plant=plant, heap_bytes=heap_bytes, romfs=image)
+    return vb, plant
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(AssertionError, VirtualBoardError),
+    reason="issue #6 open: at --heap 64K boot ends in MemoryError loading the control code "
+    "(live heap ~163 KiB of a 160 KiB VM heap); the full module runs from 78K",
+)
+def test_full_module_runs_10_simulated_minutes_at_64k(tmp_path):
+    vb, plant = _vboard(tmp_path, HEAP_64K)
+    with vb:
+        vb.wait_console(b"gridpod: module", timeout_s=30)
+        vb.run_until(SIM_S, stall_s=5.0)
+        stats = vb.stats()
+        log = bytes(vb.console_log)
+    assert stats["heap_budget"] == HEAP_64K
+    assert b"MemoryError" not in log and b"Traceback" not in log, log[-800:]
+    assert stats["resets"] == 0 and stats["overruns"] == 0, stats
+    assert plant.violation is None, plant.violation
+    assert stats["heap_min_free"] is not None and stats["heap_min_free"] >= LOW_WATER_FLOOR_VM, (
+        stats
+    )
+
+
+def test_fast_tick_allocates_nothing_with_all_subsystems(tmp_path):
+    vb, plant = _vboard(tmp_path, HEAP_RUNS, ALLOC_MAIN)
+    with vb:
+        log = vb.wait_console(b"ALLOC ", timeout_s=120)
+        vb.wait_console(b">>> ", timeout_s=10)
+        log = bytes(vb.console_log)
+    assert b"MemoryError" not in log and b"Traceback" not in log, log[-800:]
+    line = log[log.index(b"ALLOC ") :].split(b"\n")[0].split()
+    grown, measured, task_errors, contactor_state, faults = (int(x) for x in line[1:6])
+    assert measured >= 2400  # 3000 frames, 9 in 10 are fast-only
+    assert task_errors == 0  # heap_lock turns any allocation into a task error
+    assert grown == 0, f"fast frames allocated {grown} bytes"
+    assert contactor_state == 2 and faults == 0  # the contactors closed in the measured frames
+    assert plant.violation is None, plant.violation
