@@ -36,6 +36,7 @@ class Pumps:
         self.prove_ms = cfg.get("flow_prove_ms", 5000)
         self.max_rpm = cfg.get("pump_max_rpm", 3000)
         self.over_curve_ms = cfg.get("pump_over_curve_ms", 5000)
+        self.floor_cpct = 0  # fault-table pump fallback: running pumps at least this fast
         self.lead = 0
         self.failed = 0  # bit per pump
         self.tach_lost = 0  # bit per pump (warning)
@@ -88,6 +89,8 @@ class Pumps:
             self._lowflow_ms = -1
         if demand_cpct < self.min_cpct:
             demand_cpct = self.min_cpct
+        if demand_cpct < self.floor_cpct:
+            demand_cpct = self.floor_cpct
         lead = self.lead
         rpm = rpm0 if lead == 0 else rpm1
         cmd_l = demand_cpct

@@ -178,6 +178,21 @@ def test_pwm_wire_broken_runs_full_and_alarms():
     assert not c.pumps.failed  # it runs (full): cooling is kept
 
 
+def test_pump_fallback_floor_is_the_commanded_speed_not_a_pwm_wire_fault():
+    c, inp, h = make()
+    run(c, inp, h, 20000)
+    assert c.pumps.cmd0 < 9000
+    c.pumps.floor_cpct = 10000  # a fatal fault asks for the pump fallback speed
+    run(c, inp, h, 10000)
+    assert c.pumps.cmd0 == 10000 and c.pumps.cmd1 == 0
+    assert not c.causes & bit(FAULT_PUMP_PWM_WIRE)
+    h.pwm_broken[1] = True  # the idle pump turning full while commanded off: alarm after 5 s
+    run(c, inp, h, 4500)
+    assert not c.causes & bit(FAULT_PUMP_PWM_WIRE)
+    run(c, inp, h, 1000)
+    assert c.causes & bit(FAULT_PUMP_PWM_WIRE)
+
+
 def test_both_pumps_failed_is_cooling_lost():
     c, inp, h = make()
     run(c, inp, h, 20000)
