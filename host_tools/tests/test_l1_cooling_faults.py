@@ -15,6 +15,7 @@ crossing a threshold, taken from the plant through a trace recorder) to the even
 Heap 110000 B, like test_control_closed_loop.py, whose helpers this file reuses.
 """
 
+import functools
 import json
 
 import pytest
@@ -60,11 +61,17 @@ TACH_WINDOW_MS = 500  # drivers/pump.py: rpm refreshed once per window
 CLOSE_AT_MS = 15000  # contactor close request (closed at ~17.8 s: precharge ~2.7 s)
 
 
+@functools.cache
+def _virtual_files():
+    """The VIRTUAL board's firmware files, built once per session (~1.5-3 s each time)."""
+    return firmware_files("VIRTUAL")
+
+
 def _flash_with(tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra_pins=None):
     """Firmware image with the operator main of test_control_closed_loop.py, whose pulses go to
     contactor_close_request (close_at_ms) and then to pump_rotation_request (rotate_at_ms): the
     Modbus coils of the contactor close and of the lead/lag proof test."""
-    files = firmware_files("VIRTUAL")
+    files = dict(_virtual_files())
     files["/config.json"] = _config(cooling_enabled=True, battery_enabled=True, grid_enabled=True)
     if extra_pins:
         board = json.loads(files["/board.json"])
