@@ -277,13 +277,15 @@ def test_pump_overspeed_above_its_curve_alarms(tmp_path, at_s):
 def test_air_lock_severe_lead_failed_standby_within_250ms_flow_proven(tmp_path):
     # cavitating lead: spins, but the flow stays < 50 % of setpoint -> failed after 5 s
     fault = ("air_lock", {"pump": 1, "head_factor": 0.15, "at_s": 30})
-    faults, plant = _run(tmp_path, [fault], 45)
+    proven = _Trace(lambda p: p.coolant.pumps[1].flow_lpm >= 50.0)  # pump 2 alone: >= 50 %
+    faults, plant = _run(tmp_path, [fault], 45, traces=[proven])
     failed = _raised(faults, PUMP_FAILED)
     assert failed and 35000 <= failed[0] <= 35000 + 2 * TACH_WINDOW_MS, failed
     start2 = next(t for t, d in _edges(plant, "PUMP2_PWM") if t >= 30000 and d < PWM_STOP)
     assert 0 <= start2 - failed[0] <= 250, (start2, failed)
     stop1 = _first(plant, "PUMP1_PWM", PWM_STOP, after_ms=30000)
     assert stop1 is not None and stop1 - failed[0] <= 250, stop1
+    assert proven.t_ms is not None and proven.t_ms - start2 <= 5000, (proven.t_ms, start2)
     assert len(failed) == 1 and plant.coolant.flow_lpm >= 90.0  # pump 2 proved flow
     # the failed pump coasting down is not a broken PWM wire
     assert PUMP_PWM_WIRE not in _ids(faults), faults
@@ -322,6 +324,8 @@ def test_both_pumps_failed_cooling_lost_alarm_and_contactors_open(tmp_path):
     failed = _raised(faults, PUMP_FAILED)
     lost = _raised(faults, COOLING_LOST)
     assert failed and 42000 <= failed[0] <= 43100, failed  # lead: tach 0 for 2 s
+    start2 = next(t for t, d in _edges(plant, "PUMP2_PWM") if t >= 40000 and d < PWM_STOP)
+    assert 0 <= start2 - failed[0] <= 250, (start2, failed)  # standby commanded
     assert lost and 0 <= lost[0] - failed[0] <= 2000 + 2 * TACH_WINDOW_MS + 200, lost  # standby
     _check_alarm(plant, failed[0])
     assert _edges(plant, "ALARM_RELAY")[-1][1] == 1  # "cooling lost" output held
