@@ -319,7 +319,11 @@ def test_low_flow_warning_after_100s_below_90pct(tmp_path, name, params):
 
 def test_both_pumps_failed_cooling_lost_alarm_and_contactors_open(tmp_path):
     faults, plant = _run(
-        tmp_path, [("both_pumps_failed", {"at_s": 40})], 52, close_at_ms=(CLOSE_AT_MS,)
+        tmp_path,
+        [("both_pumps_failed", {"at_s": 40})],
+        52,
+        close_at_ms=(CLOSE_AT_MS,),
+        print_at_ms=(39000, 42000, 44000, 47000),
     )
     failed = _raised(faults, PUMP_FAILED)
     lost = _raised(faults, COOLING_LOST)
@@ -329,7 +333,12 @@ def test_both_pumps_failed_cooling_lost_alarm_and_contactors_open(tmp_path):
     assert lost and 0 <= lost[0] - failed[0] <= 2000 + 2 * TACH_WINDOW_MS + 200, lost  # standby
     _check_alarm(plant, failed[0])
     assert _edges(plant, "ALARM_RELAY")[-1][1] == 1  # "cooling lost" output held
-    # critical: the battery contactors open within one fast tick of "cooling lost"
+    # degraded cooling derates the battery before it trips: while the lead/lag confirms the
+    # failures (flow lost, standby not yet proven) cooling_state is 1 (derate) with the contactors
+    # closed; critical: they open within one fast tick of "cooling lost" (cooling_state 2)
+    state = {t: (contactor, cooling) for t, contactor, cooling, *_ in plant.regs}
+    assert state[39000] == (2, 0) and state[42000] == (2, 1) and state[44000] == (2, 1), state
+    assert state[47000][0] != 2 and state[47000][1] == 2, state
     _check_coils_open(plant, lost[0])
     # last resort: both pumps commanded full (inverted PWM 0)
     assert _pwm_after(plant, "PUMP1_PWM", 52000) == 0 and _pwm_after(plant, "PUMP2_PWM", 52000) == 0
