@@ -150,6 +150,23 @@ def test_pump_seized_fails_over_within_250_ms_and_flow_proven_within_5_s():
     assert c.health == cl.HEALTH_DEGRADED
 
 
+def test_single_pump_failure_derates_never_loses_cooling():
+    c, inp, h = make()
+    run(c, inp, h, 20000)
+    healths = []
+
+    def hook(c, inp):
+        healths.append(c.health)
+
+    h.seized[0] = True  # flow drops while the failure is confirmed and the standby proves flow
+    run(c, inp, h, 10000, hook)
+    assert c.pumps.lead == 1 and inp.flow_dlpm >= 900
+    assert cl.HEALTH_LOST not in healths and cl.HEALTH_DEGRADED in healths
+    h.seized[1] = True  # the standby seizes too: lost once confirmed, grace or not
+    run(c, inp, h, 3000)
+    assert c.pumps.both_failed() and c.health == cl.HEALTH_LOST
+
+
 def test_pump_low_flow_5_s_fails_over():
     c, inp, h = make()
     run(c, inp, h, 20000)
