@@ -286,15 +286,14 @@ class Module:
         c = self.cooling
         if c is not None:
             self._read_cooling(now_ms)
-            c.step_control(now_ms, self.inputs, dt_ms)
             pm = c.pumps
-            fallback = safety.pumps_fallback() and not pm.both_failed()
+            # the fault table's pump fallback raises the demand inside the lead/lag, so its
+            # supervision compares the tach with the speed really commanded
+            pm.floor_cpct = c.fallback_cpct if safety.pumps_fallback() else 0
+            c.step_control(now_ms, self.inputs, dt_ms)
             cmds = (pm.cmd0, pm.cmd1)
             for i in range(len(self.pumps)):
-                cmd = cmds[i]
-                if fallback and cmd and cmd < c.fallback_cpct:
-                    cmd = c.fallback_cpct
-                self.pumps[i].command(cmd)
+                self.pumps[i].command(cmds[i])
             self.mix.command(c.mix_demand_cpct)
             causes = c.causes
             faults = self.faults

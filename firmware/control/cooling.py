@@ -9,6 +9,9 @@ the lead/lag pair (control/pumps.py), the mixing-valve temperature loop (every t
 3-sensor voting, dew-point protection and the level / pressure / filter / low-flow / over-temp
 protections. `causes` is a bitmask of fault ids (control/fault_table.py) for the fault table.
 health: HEALTH_OK, HEALTH_DEGRADED (derate the battery), HEALTH_LOST (no flow: open contactors).
+A flow dip during a pump changeover or rotation is DEGRADED for up to flow_grace_ms (default
+pump_fail_flow_ms + flow_prove_ms = the time the lead/lag needs to confirm and prove the standby),
+so a single pump failure derates the battery instead of tripping it; both failed = LOST at once.
 """
 
 from micropython import const
@@ -91,6 +94,7 @@ class Cooling:
         self.warn_ms = g("temp_warn_ms", 120000)
         self.inhibit_ms = g("startup_inhibit_ms", 1200000)
         self.pumps = Pumps(cfg, pumps)
+        self.flow_grace_ms = g("flow_grace_ms", self.pumps.fail_flow_ms + self.pumps.prove_ms)
         self.flow_pid = Pid(
             g("flow_kp_milli", 5000),
             g("flow_ki_milli", 5000),
@@ -116,6 +120,8 @@ class Cooling:
         self.temp_sp_eff_cdc = self.temp_sp_cdc
         self.health = HEALTH_LOST
         self.flow_proven = False
+        self.flow_ok = False
+        self._proven_ms = -1
         self.causes = 0
         self._boot_ms = None
         self._low_ms = -1
@@ -208,11 +214,21 @@ class Cooling:
                 self.filter_dirty = True
             elif fdp < self.filter_max_mbar - _FILTER_HYST_MBAR:
                 self.filter_dirty = False
-        self.flow_proven = (
-            started
+        self.flow_ok = (
+            p.running
             and flow is not None
             and flow * 100 >= self.flow_sp_dlpm * p.fail_flow_pct
             and not p.both_failed()
+        )
+        # Proven first after the start-up prove window. Once proven, a dip while the pump
+        # supervision confirms a failure and brings in the standby (or a rotation proves the
+        # new lead) keeps the proof for flow_grace_ms: degraded (derate), not lost (trip).
+        if not p.running or p.both_failed():
+            self._proven_ms = -1
+        elif self.flow_ok and (started or self._proven_ms >= 0):
+            self._proven_ms = now_ms
+        self.flow_proven = (
+            self._proven_ms >= 0 and ticks_diff(now_ms, self._proven_ms) < self.flow_grace_ms
         )
         self._temperature(now_ms, dt_ms, t_sup, inp.dew_point_cdc, inp.mix_fb_cpct)
         vfault = self.mix_sup.fault != VALVE_OK
@@ -299,7 +315,9 @@ class Cooling:
         self.causes = c
         if not run or p.both_failed() or not self.flow_proven:
             self.health = HEALTH_LOST
-        elif c & ~((1 << FAULT_TACH_LOST) | (1 << FAULT_CONDENSATION) | (1 << FAULT_LEAK_CABLE)):
+        elif not self.flow_ok or c & ~(
+            (1 << FAULT_TACH_LOST) | (1 << FAULT_CONDENSATION) | (1 << FAULT_LEAK_CABLE)
+        ):
             self.health = HEALTH_DEGRADED
         else:
             self.health = HEALTH_OK

@@ -5,7 +5,10 @@ The lead pump runs at the loop demand. Failure of the running pump is confirmed 
 reads 0 at >= min speed for fail_tach_ms while flow is also low (seized), or flow stays below
 fail_flow_pct of setpoint for fail_flow_ms (air lock, cavitation, broken coupling). A tach at 0
 while flow is fine is a broken tach wire: warning only (tach_lost). A pump turning near full rpm
-while commanded much lower is a broken PWM wire (inverted PWM: runs full): alarm (pwm_wire).
+while commanded much lower is a broken PWM wire (inverted PWM: runs full): alarm (pwm_wire), at
+once for the lead; any pump (lead or idle) turning > 10 % + 3 % of full speed above its command
+curve for over_curve_ms (overspeed, power above curve, the idle pump's broken PWM wire) raises
+the same alarm; the delay lets a stopped pump coast down (tau ~1 s) without an alarm.
 On confirmation the standby pump is commanded in the same tick (well within 250 ms) and must
 prove flow within prove_ms, else it is failed too: both failed = cooling lost (both are then
 commanded at full speed as a last resort). rotate() is a make-before-break proof test: start the
@@ -32,6 +35,8 @@ class Pumps:
         self.fail_flow_ms = cfg.get("pump_fail_flow_ms", 5000)
         self.prove_ms = cfg.get("flow_prove_ms", 5000)
         self.max_rpm = cfg.get("pump_max_rpm", 3000)
+        self.over_curve_ms = cfg.get("pump_over_curve_ms", 5000)
+        self.floor_cpct = 0  # fault-table pump fallback: running pumps at least this fast
         self.lead = 0
         self.failed = 0  # bit per pump
         self.tach_lost = 0  # bit per pump (warning)
@@ -47,6 +52,7 @@ class Pumps:
         self._rot_ms = 0
         self._old = 0
         self._changeover_ms = -1
+        self._over_ms = [-1] * count
 
     def both_failed(self):
         return self.failed == (1 << self.count) - 1
@@ -83,6 +89,8 @@ class Pumps:
             self._lowflow_ms = -1
         if demand_cpct < self.min_cpct:
             demand_cpct = self.min_cpct
+        if demand_cpct < self.floor_cpct:
+            demand_cpct = self.floor_cpct
         lead = self.lead
         rpm = rpm0 if lead == 0 else rpm1
         cmd_l = demand_cpct
@@ -99,14 +107,21 @@ class Pumps:
                 return self.step(now_ms, run, demand_cpct, rpm0, rpm1, flow_dlpm, flow_sp_dlpm)
         self._set(lead, cmd_l, cmd_o)
         self._supervise(now_ms, lead, cmd_l, rpm, flow_dlpm, flow_sp_dlpm)
-        # PWM wire of the idle pump: turning near full while commanded to stop
-        other = 1 - lead
-        if self.count > 1 and cmd_o == 0:
-            rpm_o = rpm1 if lead == 0 else rpm0
-            if rpm_o * 10 >= self.max_rpm * 8:
-                self.pwm_wire |= 1 << other
-            else:
-                self.pwm_wire &= ~(1 << other)
+        self._curve(now_ms, 0, self.cmd0, rpm0)
+        if self.count > 1:
+            self._curve(now_ms, 1, self.cmd1, rpm1)
+
+    def _curve(self, now_ms, i, cmd, rpm):
+        bit = 1 << i
+        if rpm * _FULL > self.max_rpm * (cmd + cmd // 10 + 300):
+            if self._over_ms[i] < 0:
+                self._over_ms[i] = now_ms
+            elif ticks_diff(now_ms, self._over_ms[i]) >= self.over_curve_ms:
+                self.pwm_wire |= bit
+        else:
+            self._over_ms[i] = -1
+            if rpm * _FULL <= self.max_rpm * (cmd + cmd // 20 + 200):
+                self.pwm_wire &= ~bit
 
     def _set(self, lead, cmd_l, cmd_o):
         if lead == 0:
@@ -121,9 +136,7 @@ class Pumps:
         flow_low = flow_dlpm is None or flow_dlpm * 100 < flow_sp_dlpm * self.fail_flow_pct
         # PWM wire: near full rpm while commanded well below
         if cmd < _FULL * 7 // 10 and rpm * 10 >= self.max_rpm * 9:
-            self.pwm_wire |= bit
-        elif rpm * _FULL <= self.max_rpm * (cmd + 1000):
-            self.pwm_wire &= ~bit
+            self.pwm_wire |= bit  # cleared by _curve() once back on the command curve
         if rpm == 0 and cmd >= self.min_cpct:
             if self._tach0_ms < 0:
                 self._tach0_ms = now_ms

@@ -150,6 +150,23 @@ def test_pump_seized_fails_over_within_250_ms_and_flow_proven_within_5_s():
     assert c.health == cl.HEALTH_DEGRADED
 
 
+def test_single_pump_failure_derates_never_loses_cooling():
+    c, inp, h = make()
+    run(c, inp, h, 20000)
+    healths = []
+
+    def hook(c, inp):
+        healths.append(c.health)
+
+    h.seized[0] = True  # flow drops while the failure is confirmed and the standby proves flow
+    run(c, inp, h, 10000, hook)
+    assert c.pumps.lead == 1 and inp.flow_dlpm >= 900
+    assert cl.HEALTH_LOST not in healths and cl.HEALTH_DEGRADED in healths
+    h.seized[1] = True  # the standby seizes too: lost once confirmed, grace or not
+    run(c, inp, h, 3000)
+    assert c.pumps.both_failed() and c.health == cl.HEALTH_LOST
+
+
 def test_pump_low_flow_5_s_fails_over():
     c, inp, h = make()
     run(c, inp, h, 20000)
@@ -176,6 +193,21 @@ def test_pwm_wire_broken_runs_full_and_alarms():
     run(c, inp, h, 1000)
     assert c.causes & bit(FAULT_PUMP_PWM_WIRE)
     assert not c.pumps.failed  # it runs (full): cooling is kept
+
+
+def test_pump_fallback_floor_is_the_commanded_speed_not_a_pwm_wire_fault():
+    c, inp, h = make()
+    run(c, inp, h, 20000)
+    assert c.pumps.cmd0 < 9000
+    c.pumps.floor_cpct = 10000  # a fatal fault asks for the pump fallback speed
+    run(c, inp, h, 10000)
+    assert c.pumps.cmd0 == 10000 and c.pumps.cmd1 == 0
+    assert not c.causes & bit(FAULT_PUMP_PWM_WIRE)
+    h.pwm_broken[1] = True  # the idle pump turning full while commanded off: alarm after 5 s
+    run(c, inp, h, 4500)
+    assert not c.causes & bit(FAULT_PUMP_PWM_WIRE)
+    run(c, inp, h, 1000)
+    assert c.causes & bit(FAULT_PUMP_PWM_WIRE)
 
 
 def test_both_pumps_failed_is_cooling_lost():

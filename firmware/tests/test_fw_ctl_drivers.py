@@ -108,6 +108,19 @@ def test_transmitter_4_20_and_out_of_band():
     assert t.value_mbar() is None
 
 
+def test_transmitter_stale_sample_is_invalid():
+    p = _p()
+    t = Transmitter(p.adc("P_SUPPLY"), stale_reads=50)
+    for i in range(200):  # a live loop: a few LSB of noise, never stale
+        p.set_adc("P_SUPPLY", _mv(1800) + i % 3)
+        assert t.value_mbar() is not None
+    p.set_adc("P_SUPPLY", _mv(1800))
+    values = [t.value_mbar() for _ in range(52)]
+    assert None not in values[:50] and values[50:] == [None, None]  # frozen for 50 reads
+    p.set_adc("P_SUPPLY", _mv(1800) + 1)
+    assert t.value_mbar() is not None  # live again
+
+
 def test_hv_and_current_sense():
     p = _p()
     hv = HvSense(p.adc("V_PACK"))
