@@ -7,9 +7,9 @@ slots and their registers. Each subsystem exists only when its config flag enabl
                     (contactor close/open, pump rotation), fault table, telemetry registers
   housekeeping (1 s) energy counters (IT, cooling = grid + battery - IT, battery in/out, grid),
                     energy per token when the host writes work_tokens
-Grid (grid_enabled): IT and grid power meters, battery temperature, SOC (control/soc.py) and,
-with the battery, the peak shaver in the FAST tick (control/peak_shaving.py: ints only) driving
-the PCS enable + setpoint (drivers/pcs.py); the leased registers grid_import_limit_kw,
+Grid (grid_enabled): IT and grid power meters, battery temperature, SOC (control/grid.py) and,
+with the battery, the peak shaver in the FAST tick (control/grid.py: ints only) driving
+the PCS enable + setpoint (drivers/actuators.py Pcs); the leased registers grid_import_limit_kw,
 peak_shaving_enable and pcs_power_request_kw are copied into it every control tick (the bank
 reverts them at lease expiry). Load = grid meter + battery power (V_pack x I_pack).
 
@@ -42,13 +42,13 @@ _TELEMETRY = (
 )
 _R_LIMIT = const(30)  # _TELEMETRY index of grid_import_limit_kw (the grid rows follow in order)
 # grid_state values
-GRID_OFF = const(0)  # shaving disabled, no manual request
-GRID_STANDBY = const(
+_GRID_OFF = const(0)  # shaving disabled, no manual request
+_GRID_STANDBY = const(
     1
 )  # enabled or requested, the PCS not permitted (contactors, SOC, temp, cooling)
-GRID_DISCHARGING = const(2)
-GRID_CHARGING = const(3)
-GRID_IDLE = const(4)  # permitted, setpoint 0
+_GRID_DISCHARGING = const(2)
+_GRID_CHARGING = const(3)
+_GRID_IDLE = const(4)  # permitted, setpoint 0
 _CONTACTOR_IDS = (6, 7, 8, 9, 10, 11, 12, 13)  # control_faults: contactor rows
 _COOLING_IDS = (15, 16, 17, 18, 19, 20, 21, 22, 23, 26, 27, 28, 29)  # leak ids in the fast tick
 
@@ -107,14 +107,8 @@ class Module:
     # ----- construction (boot only) -------------------------------------------------------------
     def _build_cooling(self, p, pins, cfg):
         from control.cooling import Cooling, Inputs
-        from drivers.flow_meter import FlowMeter
-        from drivers.leak_rope import LeakRope
-        from drivers.level_switch import LevelSwitch
-        from drivers.mod_valve import ModulatingValve
-        from drivers.ntc import Ntc
-        from drivers.onoff_valve import OnOffValve
-        from drivers.pump import Pump
-        from drivers.transmitter import Transmitter
+        from drivers.actuators import ModulatingValve, OnOffValve, Pump
+        from drivers.sensors import FlowMeter, LeakRope, LevelSwitch, Ntc, Transmitter
 
         zones = cfg["leak_zone_count"]
         npumps = cfg["pump_count"]
@@ -153,9 +147,8 @@ class Module:
     def _build_battery(self, p, pins, cfg, app):
         from control.contactors import Contactors
         from control.interlocks import Interlocks
-        from drivers.contactor import Contactor
-        from drivers.current_sense import CurrentSense
-        from drivers.hv_sense import HvSense
+        from drivers.actuators import Contactor
+        from drivers.sensors import CurrentSense, HvSense
 
         coils = app.outputs.hand_over_coils()  # the pins SafeOutputs held open until now
         self.k = [
@@ -170,18 +163,16 @@ class Module:
         self.interlocks = Interlocks(cfg)
 
     def _build_grid(self, p, cfg):
-        from control.energy import Energy
-        from control.soc import Soc
-        from drivers.ntc import Ntc
-        from drivers.pcs import Pcs
-        from drivers.power_meter import PowerMeter
+        from control.grid import Energy, Soc
+        from drivers.actuators import Pcs
+        from drivers.sensors import Ntc, PowerMeter
 
         self.energy = Energy()
         self.it_meter = PowerMeter(p.adc("IT_KW"))
         self.grid_meter = PowerMeter(p.adc("GRID_KW"))
         self.t_batt = Ntc(p.adc("T_BATTERY"))
         if self.contactors is not None:  # peak shaving needs the battery behind its contactors
-            from control.peak_shaving import PeakShaver
+            from control.grid import PeakShaver
 
             self.soc = Soc(cfg)
             self.shaver = PeakShaver(cfg)
@@ -429,11 +420,13 @@ class Module:
                 bank.set(r[g + 9], self.interlocks.power_limit_pct)
                 sp = sh.setpoint_w
                 if not sh.enabled and sh.request_w == 0:
-                    state = GRID_OFF
+                    state = _GRID_OFF
                 elif not sh.active:
-                    state = GRID_STANDBY
+                    state = _GRID_STANDBY
                 else:
-                    state = GRID_DISCHARGING if sp > 0 else GRID_CHARGING if sp < 0 else GRID_IDLE
+                    state = (
+                        _GRID_DISCHARGING if sp > 0 else _GRID_CHARGING if sp < 0 else _GRID_IDLE
+                    )
                 bank.set(r[g + 10], state)
 
     # ----- housekeeping slot ----------------------------------------------------------------------

@@ -10,25 +10,9 @@ code first, then building the objects, let the full module boot at --heap 78K in
 app/module.py when needed: this list only orders the work.
 """
 
-COOLING = (
-    "control.cooling",
-    "drivers.flow_meter",
-    "drivers.leak_rope",
-    "drivers.level_switch",
-    "drivers.mod_valve",
-    "drivers.ntc",
-    "drivers.onoff_valve",
-    "drivers.pump",
-    "drivers.transmitter",
-)
-BATTERY = (
-    "control.contactors",
-    "control.interlocks",
-    "drivers.contactor",
-    "drivers.current_sense",
-    "drivers.hv_sense",
-)
-GRID = ("control.energy",)
+COOLING = ("control.cooling", "drivers.sensors", "drivers.actuators")
+BATTERY = ("control.contactors", "control.interlocks", "drivers.actuators", "drivers.sensors")
+GRID = ("control.grid", "drivers.sensors", "drivers.actuators")
 
 
 def preload(cfg):

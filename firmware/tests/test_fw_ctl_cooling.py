@@ -463,6 +463,6 @@ def test_zone_valve_stuck_reported_by_cooling():
 
 
 def test_leak_states_match_driver_consts():
-    from drivers import leak_rope as lr
+    from drivers import sensors as lr
 
     assert (cl.LEAK_DRY, cl.LEAK_WET, cl.LEAK_CABLE) == (lr.LEAK_DRY, lr.LEAK_WET, lr.LEAK_CABLE)

@@ -1,11 +1,10 @@
-"""Interlocks, peak shaving and energy (control/interlocks.py, peak_shaving.py, energy.py)."""
+"""Interlocks, peak shaving, SOC and energy (control/interlocks.py, control/grid.py)."""
 
-from control import energy as en
+from control import grid as en
 from control import interlocks as il
 from control.control_faults import FAULT_INTERLOCK_OPEN
 from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
-from control.peak_shaving import PeakShaver
-from control.soc import OCV_MV, OCV_PM, REST_SAMPLES, Soc, soc_from_ocv
+from control.grid import OCV_MV, OCV_PM, REST_SAMPLES, PeakShaver, Soc, soc_from_ocv
 from support import IS_MICROPYTHON
 
 

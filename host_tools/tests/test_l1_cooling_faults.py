@@ -64,7 +64,7 @@ COOLING_IDS = tuple(range(15, 30))
 PWM_STOP = 65535  # inverted PWM: full duty = stop / no cooling, 0 = full speed / full cooling
 FAST_TICK_MS = 10
 CONTROL_TICK_MS = 100
-TACH_WINDOW_MS = 500  # drivers/pump.py: rpm refreshed once per window
+TACH_WINDOW_MS = 500  # drivers/actuators.py Pump: rpm refreshed once per window
 CLOSE_AT_MS = 15000  # contactor close request (closed at ~17.8 s: precharge ~2.7 s)
 
 
