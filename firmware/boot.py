@@ -1,6 +1,6 @@
 """Runs first at every boot; tiny and must never raise. It finishes a committed `gridpod deploy`
 (app/deploy_switch.py, imported only when /.deploy/pending exists, so a normal boot spends no heap
-on it) and announces the /SAFE_BOOT flag; main.py (app/escape.py) takes the safe-boot decision."""
+on it) and announces the /SAFE_BOOT flag; main.py (app/startup.py escape_reason) takes the safe-boot decision."""
 
 import os
 

@@ -7,7 +7,7 @@ else), event log, config, fault table, boot-loop guard, then the scheduler with 
   in all three slots; the control fault rows join the table only then
 Files under `root` ("/" on a board): config.json, events.bin, bootcount.
 Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
-heartbeat, console) with outputs safe and contactor closing refused; see app.state / app.safety.
+heartbeat, console) with outputs safe and contactor closing refused; see app.state.
 Heap: the construction code is app/compose.py (boot-only, forgotten before the module is built);
 this class keeps the runtime methods only. See docs/heap.md.
 """
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from app.boot_config import LoadedConfig
     from app.bootguard import BootGuard
     from app.eventlog import EventLog
-    from app.heartbeat import Heartbeat
-    from app.housekeeping import Housekeeping
+    from app.housekeeping import Heartbeat, Housekeeping
     from app.modbus_points import ModbusPoints
     from app.module import Module
     from app.outputs import SafeOutputs

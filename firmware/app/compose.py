@@ -31,8 +31,7 @@ from app.eventlog import (
     EV_SAFE_MODE,
     EventLog,
 )
-from app.heartbeat import Heartbeat
-from app.housekeeping import Housekeeping
+from app.housekeeping import Heartbeat, Housekeeping
 from app.modbus_points import LEVEL_NONE, ModbusPoints
 from app.outputs import SafeOutputs
 from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler

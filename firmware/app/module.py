@@ -14,7 +14,7 @@ peak_shaving_enable and pcs_power_request_kw are copied into it every control ti
 reverts them at lease expiry). Load = grid meter + battery power (V_pack x I_pack).
 
 Contactors: a close needs a Modbus close request (consumed: it is a pulse, so a request left set
-never re-closes after a trip) AND, every fast tick, app.safety.close_permitted() AND the interlock
+never re-closes after a trip) AND, every fast tick, app.state.close_permitted() AND the interlock
 loop AND coolant flow proven (control/interlocks.py). The object starts OPEN with no request: no
 automatic re-close after a reboot. SafeOutputs stops driving the coils only once this module owns
 them; force_safe() still opens them on the way out. "Cooling lost" is a fault row with the alarm
@@ -27,7 +27,7 @@ from control.control_faults import FAULT_INTERLOCK_OPEN, FAULT_LEAK, FAULT_LEAK_
 from control.faults import ACTION_ALARM
 from micropython import const
 
-from app import safety
+from app import state
 
 _TELEMETRY = (
     "supply_temp_c supply_temp1_c supply_temp2_c supply_temp3_c return_temp_c flow_lpm dp_kpa "
@@ -228,7 +228,7 @@ class Module:
             il = self.interlocks
             lost = c is not None and c.pumps.both_failed()
             permit = il.step(
-                safety.close_permitted(),
+                state.close_permitted(),
                 self.loop.value(),
                 health,
                 lost,
@@ -280,7 +280,7 @@ class Module:
             pm = c.pumps
             # the fault table's pump fallback raises the demand inside the lead/lag, so its
             # supervision compares the tach with the speed really commanded
-            pm.floor_cpct = c.fallback_cpct if safety.pumps_fallback() else 0
+            pm.floor_cpct = c.fallback_cpct if state.pumps_fallback() else 0
             c.step_control(now_ms, self.inputs, dt_ms)
             cmds = (pm.cmd0, pm.cmd1)
             for i in range(len(self.pumps)):

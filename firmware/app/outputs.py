@@ -2,14 +2,14 @@
 
 Fast slot task. Coils (roles K_*_COIL present on the board) are driven 0 every fast tick until the
 contactor sequencer (app/module.py, battery_enabled) takes them over with hand_over_coils(); it
-obeys app.safety.close_permitted(). ALARM_RELAY is 1 (energised = alarm) whenever the module is not in
+obeys app.state.close_permitted(). ALARM_RELAY is 1 (energised = alarm) whenever the module is not in
 normal mode or an active fault demands ACTION_ALARM, so a fatal fault reaches the outputs within
 one fast tick. force_safe() is for leaving the loop (Ctrl-C, crash): coils 0, alarm 1.
 """
 
 from control.faults import ACTION_ALARM
 
-from app import safety, state
+from app import state
 
 COIL_ROLES = ("K_POS_COIL", "K_PRE_COIL", "K_NEG_COIL")  # opening order: precharge/positive first
 ALARM_ROLE = "ALARM_RELAY"
@@ -42,7 +42,7 @@ class SafeOutputs:
         return True
 
     def close_permitted(self):
-        return safety.close_permitted()
+        return state.close_permitted()
 
     def force_safe(self):
         for coil in self.coils:

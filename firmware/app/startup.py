@@ -14,12 +14,12 @@ register map text once the bank is built); nothing running keeps a reference to 
 import gc
 import json
 
-from app import state
+from app import fsutil, state
 
 # Boot-only modules, forgotten as soon as their phase is over. A module listed here must not be
 # referenced by any object or global that outlives its phase (import it inside the function that
 # uses it), or forgetting it frees nothing.
-BEFORE_APP_MODULES = ("app.escape", "app.config", "app.config_schema")  # before the App's imports
+BEFORE_APP_MODULES = ("app.config", "app.config_schema")  # before the App's imports
 # Inside App(): the App's construction code, the register map text and its parser, the platform
 # fault rows (the FaultTable keeps byte columns), before the composed module is built.
 COMPOSE_MODULES = (
@@ -80,10 +80,27 @@ def forget_modules(names):
             del parent.__dict__[name[dot + 1 :]]
 
 
-def _escape_reason(root, platform, board):
-    from app import escape  # boot only: imported here so no global keeps it
+# ---- safe-boot escape ----------------------------------------------------------------------------
+# Safe-boot escape: reasons not to start the application at all, so mpremote can always get in.
+#
+# Either the file <root>SAFE_BOOT exists, or the SAFE_MODE_BUTTON role (when the board has one)
+# reads active at boot. Active level: 1, or 0 when the board's pin entry says "active_low": true;
+# the entry's "pull" ("up"/"down") is passed to the HAL.
+SAFE_BOOT_FILE = "SAFE_BOOT"
+BUTTON_ROLE = "SAFE_MODE_BUTTON"
 
-    return escape.reason(root, platform, board)
+
+def escape_reason(root, platform, board):
+    """A one-line explanation (with how to leave) when the app must not start, else None."""
+    flag = root + SAFE_BOOT_FILE
+    if fsutil.exists(flag):
+        return "%s exists; to leave: mpremote rm :%s then reset" % (flag, flag)
+    pin = board.get("pins", {}).get(BUTTON_ROLE)
+    if pin is not None:
+        level = platform.digital_in(BUTTON_ROLE, pin.get("pull")).value()
+        if level == (0 if pin.get("active_low") else 1):
+            return "%s held at boot; to leave: release it and reset" % BUTTON_ROLE
+    return None
 
 
 def main(root="/", frames=-1):
@@ -94,7 +111,7 @@ def main(root="/", frames=-1):
         return None
     gc.collect()
     platform = open_hal(board)
-    why = _escape_reason(root, platform, board)
+    why = escape_reason(root, platform, board)
     board = slim_board(board)
     if why:
         state.reset()

@@ -2,8 +2,14 @@
 
 maintenance: the config was rejected (reason lists every error); safe_mode: the boot-loop guard
 tripped; safe_boot: the application was not started (/SAFE_BOOT or SAFE_MODE_BUTTON). In every
-non-normal mode outputs stay safe and contactors refuse to close (see app.safety).
+non-normal mode outputs stay safe and contactors refuse to close.
+
+close_permitted() / pumps_fallback(): the permissions every actuator driver must obey before
+energising anything risky: no close in maintenance mode, boot-loop safe mode or safe boot, or
+while any active fault demands open contactors (the contactor state machine checks it every tick).
 """
+
+from control.faults import ACTION_OPEN_CONTACTORS, ACTION_PUMPS_FALLBACK
 
 TYPE_CHECKING = False  # mypy reads this as True; MicroPython skips the block
 if TYPE_CHECKING:
@@ -35,3 +41,17 @@ def add_reason(text):
 
 def is_normal():
     return not (maintenance or safe_mode or safe_boot)
+
+
+def close_permitted():
+    if not is_normal():
+        return False
+    ft = faults
+    return ft is None or not ft.action_mask & ACTION_OPEN_CONTACTORS
+
+
+def pumps_fallback():
+    if not is_normal():
+        return True
+    ft = faults
+    return ft is not None and bool(ft.action_mask & ACTION_PUMPS_FALLBACK)

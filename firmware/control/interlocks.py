@@ -1,6 +1,6 @@
 """Cross-domain interlocks between cooling and the battery, pure.
 
-permit (for control/contactors.py): close_permitted() (app/safety.py) AND the hardware interlock
+permit (for control/contactors.py): close_permitted() (app/state.py) AND the hardware interlock
 loop closed AND battery-loop coolant flow proven (cooling health not LOST). Losing any of them
 trips the contactors (no re-close by itself). Degraded cooling first derates the battery power
 (derate_pct of rated), lost cooling trips. "Cooling lost" drives the alarm output and a status bit

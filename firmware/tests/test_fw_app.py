@@ -1,7 +1,7 @@
 """The App on the fake HAL: heartbeat, Modbus on RS-485, safe-boot escape, watchdog reset seen on the
 next boot, Ctrl-C, startup from board.json."""
 
-from app import safety, startup, state
+from app import startup, state
 from app.app import App
 from app.eventlog import (
     EV_BOOT,
@@ -26,7 +26,7 @@ def _codes(app):
 def test_missing_config_boots_normal_with_defaults():
     app = _app(tmp_dir())
     assert state.is_normal() and state.reason == ""
-    assert safety.close_permitted()
+    assert state.close_permitted()
     assert EV_CONFIG_DEFAULTS in _codes(app)
     assert EV_BOOT in _codes(app) and EV_RESET_CAUSE in _codes(app)
 
@@ -118,21 +118,21 @@ def test_safe_boot_file_skips_app():
     assert startup.main(root, frames=10) is None
     assert state.safe_boot and "SAFE_BOOT" in state.reason
     assert not exists(root + "events.bin")  # the application did not start
-    assert not safety.close_permitted()
+    assert not state.close_permitted()
 
 
 def test_safe_mode_button_skips_app():
-    from app import escape
+    escape = startup
 
     p = fake_platform()
-    assert escape.reason("/nonexistent/", p, BOARD) is None
+    assert escape.escape_reason("/nonexistent/", p, BOARD) is None
     p.set_input("SAFE_MODE_BUTTON", 1)
-    assert "SAFE_MODE_BUTTON" in escape.reason("/nonexistent/", p, BOARD)
+    assert "SAFE_MODE_BUTTON" in escape.escape_reason("/nonexistent/", p, BOARD)
     low = {"pins": {"SAFE_MODE_BUTTON": {"pin": 0, "mode": "in", "active_low": True, "pull": "up"}}}
     p2 = fake_platform(low)
-    assert escape.reason("/nonexistent/", p2, low) is not None  # reads 0 = pressed
+    assert escape.escape_reason("/nonexistent/", p2, low) is not None  # reads 0 = pressed
     p2.set_input("SAFE_MODE_BUTTON", 1)
-    assert escape.reason("/nonexistent/", p2, low) is None
+    assert escape.escape_reason("/nonexistent/", p2, low) is None
 
 
 def test_missing_board_file_does_not_raise():

@@ -5,7 +5,7 @@ speed of the running pump(s) (capped), rpm = 3000 x speed; each catalogue fault 
 """
 
 from control import cooling as cl
-from control import valves as va
+from control import loops as va
 from control.control_faults import (
     FAULT_CONDENSATION,
     FAULT_COOLANT_OVER_TEMP,
@@ -23,8 +23,7 @@ from control.control_faults import (
     FAULT_TACH_LOST,
     FAULT_VALVE,
 )
-from control.pid import Pid
-from control.voting import Voter
+from control.loops import Pid, Voter
 
 DT = 100
 

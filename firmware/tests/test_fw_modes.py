@@ -1,6 +1,6 @@
 """App modes on the fake HAL: maintenance mode for every config corruption, boot-loop safe mode."""
 
-from app import safety, state
+from app import state
 from app.app import App
 from app.config import canonical_json, config_crc, defaults, encode
 from app.eventlog import EV_CONFIG_REJECTED, EV_SAFE_MODE, EV_SAFE_MODE_END
@@ -43,7 +43,7 @@ def test_each_corrupt_config_enters_maintenance_mode_with_reason():
         app = _app(root, p)
         assert state.maintenance, key
         assert key + ":" in state.reason, (key, state.reason)
-        assert not safety.close_permitted()
+        assert not state.close_permitted()
         assert app.faults.is_active(FAULT_CONFIG_INVALID)
         assert EV_CONFIG_REJECTED in _codes(app)
         app.run(frames=20)
@@ -51,7 +51,7 @@ def test_each_corrupt_config_enters_maintenance_mode_with_reason():
         for role in ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL"):
             assert p.outputs[role].level == 0 and p.outputs[role].changes == 0
         assert app.reset_faults() == 0  # cannot be reset away; needs a valid config and reboot
-        assert not safety.close_permitted()
+        assert not state.close_permitted()
 
 
 def test_ten_bad_boots_safe_mode_for_five_minutes():
@@ -63,14 +63,14 @@ def test_ten_bad_boots_safe_mode_for_five_minutes():
     p = fake_platform()
     app = _app(root, p)
     assert state.safe_mode and "boot-loop" in state.reason
-    assert not safety.close_permitted()
+    assert not state.close_permitted()
     assert EV_SAFE_MODE in _codes(app)
     app.run(frames=29990)  # 299.9 s
     assert state.safe_mode
     assert p.outputs["ALARM_RELAY"].level == 1
     app.run(frames=200)
     assert not state.safe_mode and state.reason == ""
-    assert safety.close_permitted()
+    assert state.close_permitted()
     assert EV_SAFE_MODE_END in _codes(app)
     assert p.outputs["ALARM_RELAY"].level == 0
     app2 = _app(root)

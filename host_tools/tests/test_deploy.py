@@ -24,7 +24,7 @@ from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import REPO, mpremote
 
 HEAP = 128 * 1024
-CHANGED_MODULES = ["app/state.py", "app/heartbeat.py", "app/fsutil.py", "app/escape.py"]
+CHANGED_MODULES = ["app/state.py", "app/housekeeping.py", "app/fsutil.py", "app/bootguard.py"]
 
 
 def quiet(_line):

@@ -4,26 +4,24 @@ board's own 64 KiB budget, with the real plant (training profile) and the invari
 Heap rule (gridpod.vboard.supervisor): a 32-bit budget B gives the 64-bit VM B * 2 + 32 KiB, so
 --heap 65536 is a 163840-byte VM heap, of which the runtime (REPL, VFS) takes ~28.5 KiB.
 
-Measured on this branch (VM bytes, stock /main.py, all subsystems on, seed 1, training profile,
-boot + 10 simulated minutes): live heap after boot 162.7 KiB (was 179.4 KiB before issue #6
-work); smallest budget that boots and runs: 78 KiB (was 96 KiB), low-water 15584 B free; 80 KiB:
-19712 B; 96 KiB: 52096 B (was 35520 B); 110000 B: 75136 B (was 58496 B); 0 resets, 0 overruns,
-no monitor violation in each. At 64 KiB (and 76 KiB) boot still ends in MemoryError while the
-control code is loaded: the code and qstrs of the composed firmware (~115 KiB of VM heap) plus
-its objects leave no room in a 160 KiB VM heap. So the 64 KiB test is a strict xfail: it
-documents the target and turns into a failure (XPASS) the day the module fits, so the marker
-gets removed then.
+The full module's layout is the ROMFS one (gridpod.firmware_tree.romfs_layout): compiled modules
+in a read-only image mounted at /rom, their bytecode run in place (on a board: flash, written with
+`mpremote romfs deploy`); config, event log, board.json and main.py on littlefs.
+
+Measured (VM bytes, stock /main.py, all subsystems on, seed 1, training profile): at --heap 64K
+the module boots and runs with a low-water of 24320 B free (~12 KiB in board terms) after 60 s;
+qstrs 1257 in 6 pools, 4 below the 1261st that allocates the 7th pool block (~14 KiB VM in one
+piece: docs/heap.md). Without ROMFS the bytecode alone needs --heap 78K.
 
 The fast tick allocating nothing with every subsystem composed is checked on the same virtual
 module at HEAP_RUNS (a budget where the module boots): the check does not depend on the budget.
 """
 
-import pytest
 from gridpod.firmware_tree import firmware_files, romfs_layout
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.soak import full_module_config
 from gridpod.plant import Plant
-from gridpod.vboard.supervisor import VirtualBoard, VirtualBoardError
+from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash
 
 HEAP_64K = 65536
@@ -96,12 +94,6 @@ def _vboard(tmp_path, heap_bytes, main=None, romfs=True):
     return vb, plant
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AssertionError, VirtualBoardError),
-    reason="issue #6 open: at --heap 64K boot ends in MemoryError loading the control code "
-    "(live heap ~163 KiB of a 160 KiB VM heap); the full module runs from 78K",
-)
 def test_full_module_runs_10_simulated_minutes_at_64k(tmp_path):
     vb, plant = _vboard(tmp_path, HEAP_64K)
     with vb:
