@@ -69,20 +69,18 @@ class App:
             forget_modules(forget)
         gc.collect()
         cfg = self.config.values
+        tuned = self.config.tuning  # the tuning vectors by name (boot only)
+        self.config.tuning = None
         self.module = None
         if cfg["cooling_enabled"] or cfg["battery_enabled"] or cfg["grid_enabled"]:
-            from app.module_deps import preload  # boot only
+            from app.module import Module, preload  # drivers and control objects, by flag
 
             preload(cfg)  # all the code first, then the objects: fewer holes between them
-            del preload
-            if forget:
-                from app.startup import forget_modules
 
-                forget_modules(("app.module_deps",))
-            from app.module import Module  # drivers and control objects, by config flag
-
+            tuned.update(cfg)  # plus every config value: what the control constructors read
             gc.collect()
-            self.module = Module(platform, board, cfg, self, now_ms)
+            self.module = Module(platform, board, tuned, self, now_ms)
+            tuned = None
             gc.collect()
 
     def release_boot(self):

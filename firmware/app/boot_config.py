@@ -2,7 +2,7 @@
 
 app/config.py (JSON parsing, validation against the schema, canonical JSON, CRC) is needed only
 while booting; app/startup.py loads the config through load() before the App's modules are
-imported, then unloads app.config and app.config_schema, so the 64 KiB heap never holds the parser
+imported, then unloads app.config, so the 64 KiB heap never holds the parser
 and the register bank at the same time. Status codes (CONFIG_*) are defined here and re-exported
 by app.config.
 """
@@ -35,10 +35,13 @@ def _interned(values):
 
 
 class LoadedConfig:
-    """path, values (dict), status (CONFIG_*), errors (list of str), note (console line), crc."""
+    """path, values (dict), status (CONFIG_*), errors (list of str), note (console line), crc;
+    tuning: the tuning vectors by element name (app.config.expand_tuning), for the control
+    objects' constructors only: the App drops it once the module is built."""
 
-    def __init__(self, store):
+    def __init__(self, store, tuning):
         self.path = store.path
+        self.tuning = tuning
         self.values = _interned(store.values)
         self.status = store.status
         self.errors = store.errors
@@ -51,8 +54,8 @@ class LoadedConfig:
 
 def load(path):
     """LoadedConfig of the file at path (defaults when missing, maintenance values if invalid)."""
-    from app.config import ConfigStore  # boot only; the caller may unload it afterwards
+    from app.config import ConfigStore, expand_tuning  # boot only; unloaded afterwards
 
     store = ConfigStore(path)
     store.load()
-    return LoadedConfig(store)
+    return LoadedConfig(store, expand_tuning(store.values))

@@ -6,7 +6,7 @@ output every half_period_ms (default 500 ms on / 500 ms off, 1 Hz); with a 100 m
 the edges land exactly on the 500 ms grid."""
 
 from control.fault_table import FAULT_BOOT_LOOP_SAFE_MODE, FAULT_LOG_WRITE_ERROR
-from control.ticks import ticks_diff
+from control.faults import ticks_diff
 
 from app import state
 from app.eventlog import EV_GOOD_BOOT, EV_SAFE_MODE_END

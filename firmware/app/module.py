@@ -455,3 +455,26 @@ def _put(bank, row, value):
         bank.set_na(row)
     else:
         bank.set(row, value)
+
+
+# ---- code first, objects after -------------------------------------------------------------------
+# The modules app/module.py imports for each subsystem, so the App can load all the code before
+# any object is built (boot only; forgotten once the module is built).
+#
+# Why: on a 64 KiB heap, fragmentation fails first. Imports leave holes (file buffers, loader
+# temporaries) between the code they load; objects built in between (the cooling drivers before
+# the battery's modules are imported, say) end up scattered among those holes, and a later
+# instance dict growing to a few hundred bytes finds no room. Loading every enabled subsystem's
+# code first, then building the objects, let the full module boot at --heap 78K instead of 84K
+# (measured, VIRTUAL board, all subsystems). A module missing here is still imported by
+# app/module.py when needed: this list only orders the work.
+def preload(cfg):
+    """Import the code of every subsystem the config enables (tables local: no module globals)."""
+    for flag, names in (
+        ("cooling_enabled", ("control.cooling", "drivers.sensors", "drivers.actuators")),
+        ("battery_enabled", ("control.contactors", "control.interlocks", "drivers.sensors")),
+        ("grid_enabled", ("control.grid", "drivers.sensors", "drivers.actuators")),
+    ):
+        if cfg[flag]:
+            for name in names:
+                __import__(name)

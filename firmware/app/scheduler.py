@@ -19,7 +19,7 @@ The fast frame allocates nothing in steady state.
 
 import gc
 
-from control.ticks import TICKS_MAX, ticks_add
+from control.faults import TICKS_MAX, ticks_add
 from micropython import const
 
 SLOT_FAST = const(0)

@@ -19,7 +19,7 @@ from app import fsutil, state
 # Boot-only modules, forgotten as soon as their phase is over. A module listed here must not be
 # referenced by any object or global that outlives its phase (import it inside the function that
 # uses it), or forgetting it frees nothing.
-BEFORE_APP_MODULES = ("app.config", "app.config_schema")  # before the App's imports
+BEFORE_APP_MODULES = ("app.config",)  # before the App's imports
 # Inside App(): the App's construction code, the register map text and its parser, the platform
 # fault rows (the FaultTable keeps byte columns), before the composed module is built.
 COMPOSE_MODULES = (

@@ -27,7 +27,7 @@ from control.control_faults import (
     FAULT_PRECHARGE_TIMEOUT,
     FAULT_PRECHARGE_TOO_FAST,
 )
-from control.ticks import ticks_add, ticks_diff
+from control.faults import ticks_add, ticks_diff
 
 OPEN = const(0)
 PRECHARGING = const(1)

@@ -33,9 +33,9 @@ from control.control_faults import (
     FAULT_TACH_LOST,
     FAULT_VALVE,
 )
+from control.faults import ticks_diff
 from control.loops import VALVE_OK, ModulatingSupervisor, OnOffSupervisor, Pid, Voter
 from control.pumps import Pumps
-from control.ticks import ticks_diff
 
 # Same values as drivers/sensors.py LeakRope (control/ must not import drivers/).
 LEAK_DRY = const(0)

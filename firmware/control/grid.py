@@ -174,7 +174,7 @@ class PeakShaver:
         g = cfg.get
         self.default_limit_w = g("grid_import_limit_kw", 500) * 1000
         self.limit_w = self.default_limit_w
-        self.enabled = bool(g("peak_shaving_enable", 0))
+        self.enabled = False  # the leased peak_shaving_enable register (default 0) sets it
         self.max_w = g("pcs_max_kw", 100) * 1000
         self.ramp_w_per_s = g("pcs_ramp_kw_s", 50) * 1000
         self.charge_w = g("pcs_charge_kw", 20) * 1000

@@ -5,7 +5,7 @@ qstrs and a module object on a 64 KiB heap; each part's notes are above it.
 
 from micropython import const
 
-from control.ticks import ticks_diff
+from control.faults import ticks_diff
 
 
 # ---- PID --------------------------------------------------------------------------------

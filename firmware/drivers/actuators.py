@@ -4,7 +4,7 @@ docstrings; transfer numbers come from drivers/transfer.py. One module for all o
 module costs three qstrs and a module object on a 64 KiB heap.
 """
 
-from control.ticks import ticks_diff
+from control.faults import ticks_diff
 from micropython import const
 
 from drivers.transfer import (

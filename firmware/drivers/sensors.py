@@ -6,7 +6,7 @@ One module for all of them: every module costs three qstrs and a module object o
 
 import math
 
-from control.ticks import ticks_diff
+from control.faults import ticks_diff
 from micropython import const
 
 from drivers.transfer import (

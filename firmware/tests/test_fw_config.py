@@ -7,6 +7,7 @@ from app.config import (
     CONFIG_DEFAULTS,
     CONFIG_INVALID,
     CONFIG_OK,
+    CONFIG_VERSION,
     ConfigStore,
     canonical_json,
     config_crc,
@@ -14,7 +15,6 @@ from app.config import (
     encode,
     validate,
 )
-from app.config_schema import CONFIG_VERSION
 from support import exists, read_bytes, tmp_dir, write_bytes
 
 
@@ -131,6 +131,49 @@ def test_wrong_version_rejected():
     _write_doc(s, defaults(), version=CONFIG_VERSION + 1)
     assert s.load() == CONFIG_INVALID
     assert _has_error(s.errors, "version")
+
+
+def test_version_2_file_is_read_with_the_new_tuning_vectors_at_their_defaults():
+    s = _store()
+    old = defaults()
+    for key in ("contactor_tuning", "cooling_tuning", "grid_tuning"):
+        del old[key]
+    _write_doc(s, old, version=2)
+    assert s.load() == CONFIG_OK, s.errors  # a firmware upgrade never means maintenance mode
+    assert s.values["contactor_tuning"] == defaults()["contactor_tuning"]
+    _write_doc(s, old, version=CONFIG_VERSION)  # the same keys missing in a current file: errors
+    assert s.load() == CONFIG_INVALID and _has_error(s.errors, "grid_tuning")
+
+
+def test_tuning_vector_elements_are_checked_by_name():
+    values = defaults()
+    vector = list(values["contactor_tuning"])
+    vector[3] = 100  # precharge_retry_ms below DOMAIN.md's 3 s
+    values["contactor_tuning"] = vector
+    assert validate(values) == [
+        "contactor_tuning[3] precharge_retry_ms: 100 outside 3000..600000 [ms]"
+    ]
+    values["contactor_tuning"] = vector[:5]
+    errors = validate(values)
+    assert len(errors) == 1 and "not a list of 17 integers" in errors[0]
+    assert "precharge_tau_ms" in errors[0]  # the message names the elements in order
+
+
+def test_tuning_defaults_are_the_control_code_defaults():
+    from control.contactors import Contactors
+    from control.cooling import Cooling
+    from control.grid import PeakShaver, Soc
+    from control.interlocks import Interlocks
+
+    tuned = config.expand_tuning(defaults())
+    assert tuned["precharge_tau_ms"] == 470 and tuned["battery_capacity_ah"] == 100
+    for make in (Contactors, Interlocks, PeakShaver, Soc, lambda c: Cooling(c, 2, 2)):
+        a, b = make(tuned), make({})
+        for name, value in a.__dict__.items():
+            if isinstance(value, int):
+                assert value == b.__dict__[name], (make, name)
+    changed = dict(tuned, precharge_tau_ms=600)
+    assert Contactors(changed).tau_ms == 600  # a tuning value reaches its control object
 
 
 def test_all_errors_listed_at_once():

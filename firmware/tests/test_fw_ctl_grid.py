@@ -31,7 +31,9 @@ def test_degraded_cooling_derates_before_trip_and_lost_cooling_alarms():
 def _shaver(**cfg):
     base = {"grid_import_limit_kw": 500, "peak_shaving_enable": 1, "pcs_max_kw": 100}
     base.update(cfg)
-    return PeakShaver(base)
+    ps = PeakShaver(base)
+    ps.enabled = bool(base["peak_shaving_enable"])  # the module copies the leased register
+    return ps
 
 
 def _pcs_follow(pcs_w, sp_w, dt_ms, ramp_w_s=50000):

@@ -29,10 +29,10 @@ MPY_CROSS = BIN / "mpy-cross"
 HEAP_KB = {
     "test_fw_app": 168,
     "test_fw_modes": 200,
-    "test_fw_alloc": 136,
-    "test_fw_config": 96,
+    "test_fw_alloc": 160,
+    "test_fw_config": 192,  # the control objects' defaults vs the tuning vectors
     "test_fw_modbus_slave": 96,  # the register map text and a bank per test
-    "test_fw_modbus_points": 144,  # the App
+    "test_fw_modbus_points": 168,  # the App
 }
 MODULES = sorted(p.stem for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name)
 
