@@ -23,7 +23,7 @@ from .vboard.supervisor import WORD_SCALE
 
 FAST_TICK_MS = 10
 CLOSE_AT_MS = 15000
-HEAP_BYTES = 110000  # ESP32_DEVKITC's budget, the full module's ROMFS layout
+HEAP_BYTES = 65536  # the VIRTUAL board's budget, the full module's ROMFS layout
 
 # (plant fault, its parameters, fault id it must raise (control/control_faults.py), inject at s)
 HARD_TRIPS = (

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from vboard_helpers import BLINK_MAIN, make_flash
 
 GRIDPOD = [sys.executable, "-m", "gridpod.cli"]
@@ -114,7 +115,8 @@ def test_run_for_and_stats_in_lockstep(tmp_path):
     assert stats["resets"] == 0
 
 
-def test_install_firmware_and_heap_option(tmp_path):
+@pytest.mark.parametrize("layout", [[], ["--romfs"]], ids=["littlefs", "romfs"])
+def test_install_firmware_and_heap_option(tmp_path, layout):
     out = subprocess.run(
         [
             *GRIDPOD,
@@ -123,6 +125,7 @@ def test_install_firmware_and_heap_option(tmp_path):
             "--flash",
             str(tmp_path / "f.img"),
             "--install-firmware",
+            *layout,
             "--heap",
             "64K",
             "--speed",
@@ -146,6 +149,7 @@ def test_bad_arguments_give_one_line_errors(tmp_path):
         (["--heap", "lots"], "size 'lots'"),
         (["--board", "NOPE"], "unknown board 'NOPE'"),
         (["--flash-size", "1000"], "flash size 1000"),
+        (["--romfs"], "add --install-firmware"),
     ):
         out = subprocess.run(
             [*GRIDPOD, "vboard", "--flash", str(tmp_path / "x.img"), *args],

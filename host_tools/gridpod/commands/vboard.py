@@ -7,7 +7,7 @@ import threading
 import time
 
 from .. import GridpodError
-from ..firmware_tree import firmware_files
+from ..firmware_tree import firmware_files, romfs_layout
 from ..units import parse_size, parse_speed
 from ..vboard.flash import DEFAULT_SIZE, install_tree
 from ..vboard.supervisor import VirtualBoard, load_board_file
@@ -36,6 +36,12 @@ def add_arguments(p) -> None:
         action="store_true",
         help="write firmware/ and the board file into the flash before power-on",
     )
+    p.add_argument(
+        "--romfs",
+        action="store_true",
+        help="with --install-firmware: compiled modules in a ROMFS image mounted at /rom (run in "
+        "place, as `mpremote romfs deploy` puts them on a board; the full module needs it at 64K)",
+    )
     p.add_argument("--quiet", action="store_true", help="do not copy the console to stderr")
     p.add_argument(
         "--stall-timeout",
@@ -50,6 +56,13 @@ def run(args) -> int:
     load_board_file(args.board)
     speed = parse_speed(args.speed)
     heap = parse_size(args.heap) if args.heap else None
+    if args.romfs and not args.install_firmware:
+        raise GridpodError("--romfs builds the image from firmware/: add --install-firmware")
+    files, image = None, None
+    if args.install_firmware:
+        files = firmware_files(args.board, rom=args.romfs)
+        if args.romfs:
+            files, image = romfs_layout(files)
     board = VirtualBoard(
         flash=args.flash,
         flash_size=parse_size(args.flash_size),
@@ -60,9 +73,10 @@ def run(args) -> int:
         link_modbus=args.link_modbus,
         console_echo=None if args.quiet else _echo,
         run_for_s=args.run_for,
+        romfs=image,
     )
-    if args.install_firmware:
-        install_tree(board.flash_path, firmware_files(args.board))
+    if files is not None:
+        install_tree(board.flash_path, files)
     stop = threading.Event()
 
     def on_signal(signum, frame):
