@@ -127,8 +127,9 @@ cooling_tuning   valve_fb_tol_pct      %       1     100      10
 cooling_tuning   valve_settle_ms       ms      0     600000   45000
 grid_tuning      pcs_max_kw            kW      0     10000    100
 grid_tuning      pcs_ramp_kw_s         kW/s    1     10000    50
-grid_tuning      pcs_charge_kw         kW      0     10000    20
+grid_tuning      pcs_charge_kw         kW      0     10000    10
 grid_tuning      grid_tolerance_kw     kW      0     1000     2
+grid_tuning      pcs_deadband_w        W       0     10000    500
 grid_tuning      battery_temp_min_dc   0.1degC -400  800      50
 grid_tuning      battery_temp_max_dc   0.1degC -400  800      450
 grid_tuning      battery_cells         cells   1     1000     240

@@ -165,7 +165,10 @@ class Soc:
 # recharges into the headroom less the tolerance (at most charge_w, SOC below _SOC_FULL_PM), so
 # that meter noise never pushes the import over the limit. With shaving off the PCS follows the
 # manual request under the same permissions. Setpoint changes are ramp-limited (ramp_w_per_s)
-# except the drop to zero on a lost permission. Integer W only: it runs in the fast tick.
+# except the drop to zero on a lost permission, and held inside a deadband (pcs_deadband_w) so
+# meter noise does not rewrite the PCS setpoint every tick. The charge power default (10 kW) bounds
+# what a load step while charging costs the grid: the PCS needs charge / ramp to come back to 0,
+# so a 1 s mean sees at most charge^2 / (2 ramp) = 1 kW above the limit at 50 kW/s. Integer W only: it runs in the fast tick.
 _SOC_FULL_PM = const(950)
 
 
@@ -177,11 +180,12 @@ class PeakShaver:
         self.enabled = False  # the leased peak_shaving_enable register (default 0) sets it
         self.max_w = g("pcs_max_kw", 100) * 1000
         self.ramp_w_per_s = g("pcs_ramp_kw_s", 50) * 1000
-        self.charge_w = g("pcs_charge_kw", 20) * 1000
+        self.charge_w = g("pcs_charge_kw", 10) * 1000
         self.soc_floor_pm = g("soc_floor_pct", 20) * 10
         self.t_min_cdc = g("battery_temp_min_dc", 50) * 10
         self.t_max_cdc = g("battery_temp_max_dc", 450) * 10
         self.tolerance_w = g("grid_tolerance_kw", 2) * 1000
+        self.deadband_w = g("pcs_deadband_w", 500)
         self.request_w = 0
         self.setpoint_w = 0
         self.may_discharge = False
@@ -219,6 +223,9 @@ class PeakShaver:
             target = 0
         step_w = self.ramp_w_per_s * dt_ms // 1000
         sp = self.setpoint_w
+        d = target - sp
+        if target != 0 and -self.deadband_w < d < self.deadband_w:
+            target = sp  # meter noise does not move the PCS (a stop to 0 always goes through)
         if target > sp + step_w:
             sp += step_w
         elif target < sp - step_w:

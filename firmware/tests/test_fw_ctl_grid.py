@@ -108,6 +108,15 @@ def test_recharge_stays_below_the_limit_by_the_tolerance():
     assert ps.step(100, 400000, 960, 2500, True, 100) == 0  # full
 
 
+def test_meter_noise_inside_the_deadband_does_not_move_the_setpoint():
+    ps = _shaver(pcs_ramp_kw_s=1000, pcs_deadband_w=500)
+    assert ps.step(100, 530000, 500, 2500, True, 100) == 30000
+    for load in (530300, 529600, 530450, 529700):  # +-0.5 kW of meter noise
+        assert ps.step(100, load, 500, 2500, True, 100) == 30000
+    assert ps.step(100, 531000, 500, 2500, True, 100) == 31000  # a real 1 kW move goes through
+    assert ps.step(100, 499000, 500, 2500, True, 100) == 0  # and a stop is never held
+
+
 def test_meter_failure_or_unknown_soc_drops_to_zero():
     ps = _shaver(pcs_ramp_kw_s=1000)
     assert ps.step(100, 600000, 500, 2500, True, 100) == 100000
