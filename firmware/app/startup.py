@@ -104,6 +104,16 @@ def escape_reason(root, platform, board):
 
 
 def main(root="/", frames=-1):
+    """Boot (build) and run the scan loop for `frames` frames (-1: forever); the App or None."""
+    app = build(root)
+    if app is not None:
+        app.run(frames)
+    return app
+
+
+def build(root="/"):
+    """The boot sequence up to a built App, in the order that keeps the heap whole; None when
+    the application must not start (no board file, safe-boot escape)."""
     try:
         board = load_board(root + "board.json")
     except (OSError, ValueError) as e:
@@ -132,5 +142,4 @@ def main(root="/", frames=-1):
     app.release_boot()
     forget_modules(AFTER_APP_MODULES)
     gc.collect()  # before the first low-water sample: boot's garbage is not the loop's
-    app.run(frames)
     return app

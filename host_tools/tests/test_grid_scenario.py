@@ -27,22 +27,13 @@ SCENARIO_S = 2 * 3600
 
 MASTER_MAIN = """
 import gc
-from app import boot_config, startup
+from app import startup
 from app.scheduler import SLOT_CONTROL
-board = startup.load_board('/board.json')
-platform = startup.open_hal(board)
-config = boot_config.load('/config.json')
-startup.forget_modules(startup.BEFORE_APP_MODULES)
-gc.collect()
-from app.app import App
-app = App(platform, board, '/', config=config)
+app = startup.build('/')
 bank = app.points.bank
 rows = bank.find(('contactor_close_request', 'grid_import_limit_kw', 'peak_shaving_enable',
                   'grid_state', 'soc_pct', 'pcs_setpoint_kw', 'grid_import_kw', 'it_load_kw',
                   'lease_expired'))
-board = platform = config = None
-app.release_boot()
-startup.forget_modules(startup.AFTER_APP_MODULES)
 gc.collect()
 LIMIT_KW = %d
 STOP_WRITING_MS = %d

@@ -93,12 +93,12 @@ def _flash_with(tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra
     assert list(at) == sorted(at), at
     main = OPERATOR_MAIN % (at, tuple(print_at_ms))
     pulse = "            bank.set(rows[0], 1)\n"
-    assert pulse in main and "board = platform = config = None\n" in main
+    assert pulse in main and "\nCLOSE_AT_MS = " in main
     main = main.replace(pulse, "            bank.set(PULSE_ROWS[self.i - 1], 1)\n")
     main = main.replace(
-        "board = platform = config = None\n",
-        "PULSE_ROWS = [bank.find((n,))[0] for n in %r]\nboard = platform = config = None\n"
-        % (names,),
+        "\nCLOSE_AT_MS = ",
+        "\nPULSE_ROWS = [bank.find((n,))[0] for n in %r]\nCLOSE_AT_MS = " % (names,),
+        1,
     )
     files["/main.py"] = main.encode()
     path = make_flash(tmp_path / "f.img", files, with_hal=False)

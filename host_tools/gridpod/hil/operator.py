@@ -1,7 +1,7 @@
 """The virtual module with every control subsystem on, driven by a scripted operator: shared by
 the L1 closed-loop tests and `make bench` (gridpod.bench_control).
 
-OPERATOR_MAIN is app/startup.py's sequence plus one control-slot task that raises the contactor
+OPERATOR_MAIN is app/startup.py's boot (startup.build) plus one control-slot task that raises the contactor
 close request (the same bank coil a Modbus FC05 write sets; the PIN/access path is covered by the
 Modbus tests) at the simulated times given, and prints selected registers ("REG t v...").
 """
@@ -14,21 +14,12 @@ from ..vboard.supervisor import VirtualBoard
 
 OPERATOR_MAIN = """
 import gc
-from app import boot_config, startup
+from app import startup
 from app.scheduler import SLOT_CONTROL
-board = startup.load_board('/board.json')
-platform = startup.open_hal(board)
-config = boot_config.load('/config.json')
-startup.forget_modules(startup.BEFORE_APP_MODULES)
-gc.collect()
-from app.app import App
-app = App(platform, board, '/', config=config)
+app = startup.build('/')  # the stock boot (app/startup.py), then the operator's task, then run
 bank = app.points.bank
 rows = bank.find(('contactor_close_request', 'contactor_state', 'cooling_state',
                   'flow_lpm', 'pack_voltage_v', 'link_voltage_v', 'k_pos_state'))
-board = platform = config = None
-app.release_boot()
-startup.forget_modules(startup.AFTER_APP_MODULES)
 gc.collect()
 CLOSE_AT_MS = %r
 PRINT_AT_MS = %r
