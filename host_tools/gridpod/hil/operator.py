@@ -6,9 +6,10 @@ close request (the same bank coil a Modbus FC05 write sets; the PIN/access path 
 Modbus tests) at the simulated times given, and prints selected registers ("REG t v...").
 """
 
+import tempfile
 from pathlib import Path
 
-from ..firmware_tree import firmware_files, import_firmware, romfs_layout
+from ..firmware_tree import compile_module, firmware_files, import_firmware, romfs_layout
 from ..vboard.flash import FlashImage, create_blank
 from ..vboard.supervisor import VirtualBoard
 
@@ -54,14 +55,24 @@ def module_config(**flags):
     return data.encode() if isinstance(data, str) else data
 
 
-def module_flash(tmp_path, close_at_ms=(), print_at_ms=(), main=True, **flags):
+def module_flash(tmp_path, close_at_ms=(), print_at_ms=(), main=True, main_source=None, **flags):
     """<tmp_path>/f.img: littlefs with board.json, boot.py, main.py and config.json, and beside it
     f.romfs, the ROMFS image with every compiled module (the full module's layout: bytecode runs
     in place; module_board() mounts it)."""
     files = firmware_files("VIRTUAL", rom=True)
     files["/config.json"] = module_config(**flags)
     if main:
-        files["/main.py"] = (OPERATOR_MAIN % (tuple(close_at_ms), tuple(print_at_ms))).encode()
+        if main_source is None:
+            main_source = OPERATOR_MAIN % (tuple(close_at_ms), tuple(print_at_ms))
+        # compiled into the image like the firmware (a .py main would be compiled on the board:
+        # its parse tree and bytecode in the heap a stock main.py does not use)
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "operator_main.py"
+            src.write_text(main_source)
+            files["/operator_main.mpy"] = compile_module(
+                src, "/operator_main.py", None, None, "/rom/"
+            )
+        files["/main.py"] = b"import operator_main\n"
     files, image = romfs_layout(files)
     path = Path(tmp_path) / "f.img"
     path.with_suffix(".romfs").write_bytes(image)
