@@ -132,7 +132,6 @@ COVERAGE = {
 GAPS = {
     "filter_clogged": "no filter differential-pressure transmitter role on any board",
     "condensation_risk": "no dew-point (temperature + humidity) sensor role on any board",
-    "insulation_fault": "no insulation monitoring device (IMD) input on any board",
 }
 
 

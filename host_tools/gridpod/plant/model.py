@@ -266,7 +266,7 @@ class Plant:
             sup = 0.2 if sensed else 0.5
             v[leak_sup] = _LEAK_SUP_COUNTS[sup if self.leak_cable_ok[k] else 1.0]
         v["LEVEL_OK"] = int(c.level_ok)
-        v["INTERLOCK_LOOP"] = int(p.interlock_closed)
+        v["INTERLOCK_LOOP"] = int(p.loop_closed)
         for k in p.contactors:
             v[k.name + "_AUX"] = k.aux
         v["SAFE_MODE_BUTTON"] = 0

@@ -28,6 +28,7 @@ BREAK_RATING_A = 500.0
 PCS_RAMP_KW_PER_S = 50.0
 PCS_MAX_KW = 100.0
 SOC_FLOOR = 0.2
+IMD_ALARM_KOHM = 80.0  # 100 Ohm/V on an 800 V pack (IEC 61557-8 style alarm threshold)
 SETTLED_V = 0.05  # below this distance to its final value the link is "quiet" (slow stepping)
 
 
@@ -125,7 +126,13 @@ class Power:
         return pack_ocv_v(self.soc) - self.i_pack_a * PACK_R_OHM
 
     def coil_powered(self, c: Contactor) -> bool:
-        return bool(c.coil_cmd) and self.coil_supply_ok and self.interlock_closed
+        return bool(c.coil_cmd) and self.coil_supply_ok and self.loop_closed
+
+    @property
+    def loop_closed(self) -> bool:
+        """The hardware safety loop: the interlock chain and, wired in series with it, the
+        insulation monitor's (IMD) alarm contact, which opens below IMD_ALARM_KOHM."""
+        return self.interlock_closed and self.insulation_kohm >= IMD_ALARM_KOHM
 
     def _load_ohm(self) -> float:
         r = BLEED_R_OHM
