@@ -25,6 +25,7 @@ The fast tick allocates nothing (ints only; Ntc floats run in the control tick).
 
 from control.control_faults import FAULT_INTERLOCK_OPEN, FAULT_LEAK, FAULT_LEAK_CABLE
 from control.faults import ACTION_ALARM
+from drivers.transfer import DEW_MIN_CDC, DEW_SPAN_CDC, FILTER_DP_RANGE_MBAR
 from micropython import const
 
 from app import state
@@ -139,6 +140,12 @@ class Module:
         self.p_supply = Transmitter(p.adc("P_SUPPLY"))
         self.p_return = Transmitter(p.adc("P_RETURN"))
         self.level = LevelSwitch(p.digital_in("LEVEL_OK"))
+        # 4-20 mA transmitters, where the board has them (drivers/transfer.py): filter DP in mbar,
+        # dew point as 0..DEW_SPAN_CDC above DEW_MIN_CDC
+        f = "FILTER_DP"
+        self.filter_dp = Transmitter(p.adc(f), FILTER_DP_RANGE_MBAR) if f in pins else None
+        d = "DEW_POINT"
+        self.dew_point = Transmitter(p.adc(d), DEW_SPAN_CDC) if d in pins else None
         self.inputs = Inputs()
         self.cooling = Cooling(cfg, zones, npumps)
         self.t_return_cdc = None
@@ -343,6 +350,11 @@ class Module:
         if self.t_return is not None:
             self.t_return_cdc = self.t_return.temp_cdc()
         inp.level_ok = self.level.ok()
+        if self.filter_dp is not None:
+            inp.filter_dp_mbar = self.filter_dp.value_mbar()
+        if self.dew_point is not None:
+            d = self.dew_point.value_mbar()
+            inp.dew_point_cdc = None if d is None else d + DEW_MIN_CDC
         pm = self.pumps
         inp.rpm0 = pm[0].update(now_ms)
         inp.rpm1 = pm[1].update(now_ms) if len(pm) > 1 else 0

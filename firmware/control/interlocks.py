@@ -12,10 +12,10 @@ from micropython import const
 from control.control_faults import FAULT_INTERLOCK_OPEN
 
 # status bits (published for the IT side)
-STATUS_COOLING_LOST = const(1)
-STATUS_DERATED = const(2)
-STATUS_BATTERY_PERMIT = const(4)
-STATUS_ALARM = const(8)
+_STATUS_COOLING_LOST = const(1)
+_STATUS_DERATED = const(2)
+_STATUS_BATTERY_PERMIT = const(4)
+_STATUS_ALARM = const(8)
 
 # same values as control/cooling.py HEALTH_*
 _HEALTH_OK = const(0)
@@ -45,12 +45,12 @@ class Interlocks:
         self.alarm = bool(cooling_lost or alarm_actions)
         s = 0
         if cooling_lost:
-            s |= STATUS_COOLING_LOST
+            s |= _STATUS_COOLING_LOST
         if self.power_limit_pct < 100:
-            s |= STATUS_DERATED
+            s |= _STATUS_DERATED
         if self.permit:
-            s |= STATUS_BATTERY_PERMIT
+            s |= _STATUS_BATTERY_PERMIT
         if self.alarm:
-            s |= STATUS_ALARM
+            s |= _STATUS_ALARM
         self.status = s
         return self.permit

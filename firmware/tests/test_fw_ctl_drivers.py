@@ -201,6 +201,18 @@ def test_transfer_consts_match_plant():
     assert tf.FLOW_PULSES_PER_L == s.FLOW_PULSES_PER_L and tf.PWM_FULL == s.PWM_FULL
     assert (tf.POWER_MIN_W, tf.POWER_MAX_W) == (s.POWER_MIN_KW * 1000, s.POWER_MAX_KW * 1000)
     assert tf.PCS_FULL_SCALE_W == s.PCS_FULL_SCALE_KW * 1000
+    assert tf.FILTER_DP_RANGE_MBAR == s.FILTER_DP_RANGE_BAR * 1000
+    assert (tf.DEW_MIN_CDC, tf.DEW_SPAN_CDC) == (
+        s.DEW_MIN_C * 100,
+        (s.DEW_MAX_C - s.DEW_MIN_C) * 100,
+    )
+    p2 = _p()  # the filter DP and dew-point transmitters as app/module.py builds them
+    t = Transmitter(p2.adc("P_SUPPLY"), tf.FILTER_DP_RANGE_MBAR)
+    p2.set_adc("P_SUPPLY", s.span_counts(0.65, 0.0, s.FILTER_DP_RANGE_BAR))
+    assert abs(t.value_mbar() - 650) <= 3
+    d = Transmitter(p2.adc("P_SUPPLY"), tf.DEW_SPAN_CDC)
+    p2.set_adc("P_SUPPLY", s.span_counts(18.5, s.DEW_MIN_C, s.DEW_MAX_C))
+    assert abs(d.value_mbar() + tf.DEW_MIN_CDC - 1850) <= 5
     assert (tf.POWER_MAX_W - tf.POWER_MIN_W) // (tf.TX_MAX_UA - tf.TX_MIN_UA) == 50  # power_meter
     # end to end through the plant's own forward functions
     p = _p()

@@ -7,12 +7,17 @@ from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
 from control.grid import OCV_MV, OCV_PM, REST_SAMPLES, PeakShaver, Soc, soc_from_ocv
 from support import IS_MICROPYTHON
 
+# Private consts of control/grid.py and control/interlocks.py (a public const is a qstr and a
+# module global on the board; these are only read here): the same numbers, in the same order.
+E_IT, E_COOLING, E_BATT_IN, E_BATT_OUT, E_GRID_IMPORT = 0, 1, 2, 3, 4
+STATUS_COOLING_LOST, STATUS_DERATED, STATUS_BATTERY_PERMIT, STATUS_ALARM = 1, 2, 4, 8
+
 
 # ---- interlocks ---------------------------------------------------------------------------------
 def test_permit_needs_close_permitted_loop_and_cooling():
     i = il.Interlocks({})
     assert i.step(True, True, HEALTH_OK, False, False)
-    assert i.power_limit_pct == 100 and i.status & il.STATUS_BATTERY_PERMIT
+    assert i.power_limit_pct == 100 and i.status & STATUS_BATTERY_PERMIT
     assert not i.step(False, True, HEALTH_OK, False, False)  # maintenance / safe mode
     assert not i.step(True, True, HEALTH_LOST, False, False)  # flow not proven
     assert not i.step(True, False, HEALTH_OK, False, False)  # interlock loop open
@@ -22,9 +27,9 @@ def test_permit_needs_close_permitted_loop_and_cooling():
 def test_degraded_cooling_derates_before_trip_and_lost_cooling_alarms():
     i = il.Interlocks({})
     assert i.step(True, True, HEALTH_DEGRADED, False, False)  # still permitted...
-    assert i.power_limit_pct == 50 and i.status & il.STATUS_DERATED  # ...but derated
+    assert i.power_limit_pct == 50 and i.status & STATUS_DERATED  # ...but derated
     assert not i.step(True, True, HEALTH_LOST, True, False)
-    assert i.alarm and i.status & il.STATUS_COOLING_LOST and i.power_limit_pct == 0
+    assert i.alarm and i.status & STATUS_COOLING_LOST and i.power_limit_pct == 0
 
 
 # ---- peak shaving -------------------------------------------------------------------------------
@@ -167,27 +172,27 @@ def test_energy_counters_accumulate_wh_exactly():
     e = en.Energy()
     for _ in range(3600):
         e.step(1000, 100000, 5000, 20000, 85000)  # 100 kW IT for 1 h
-    assert _value(e, en.E_IT) == 100000
-    assert _value(e, en.E_COOLING) == 5000
-    assert _value(e, en.E_BATT_OUT) == 20000 and _value(e, en.E_BATT_IN) == 0
-    assert _value(e, en.E_GRID_IMPORT) == 85000
+    assert _value(e, E_IT) == 100000
+    assert _value(e, E_COOLING) == 5000
+    assert _value(e, E_BATT_OUT) == 20000 and _value(e, E_BATT_IN) == 0
+    assert _value(e, E_GRID_IMPORT) == 85000
     for _ in range(36):
         e.step(100, 0, 0, -10000, 0)  # charging 10 kW for 3.6 s = 10 Wh
-    assert _value(e, en.E_BATT_IN) == 10
+    assert _value(e, E_BATT_IN) == 10
 
 
 def test_energy_counter_past_2_pow_30_and_wrap_at_2_pow_32():
     e = en.Energy()
     start = (1 << 30) - 10
-    e.preset(en.E_IT, start >> 16, start & 0xFFFF)
+    e.preset(E_IT, start >> 16, start & 0xFFFF)
     for _ in range(36):
         e.step(1000, 10000000 // 10, 0, 0, 0)  # 1 MW for 36 s = 10 kWh
-    assert _value(e, en.E_IT) == start + 10000
+    assert _value(e, E_IT) == start + 10000
     for v in e.hi + e.lo:
         assert 0 <= v <= 0xFFFF  # halves stay 16-bit: small ints on any port
-    e.preset(en.E_IT, 0xFFFF, 0xFFFF)
+    e.preset(E_IT, 0xFFFF, 0xFFFF)
     e.step(1000, 3600, 0, 0, 0)  # 3.6 kW for 1 s = 1 Wh
-    assert _value(e, en.E_IT) == 0  # wraps at 2**32
+    assert _value(e, E_IT) == 0  # wraps at 2**32
     if IS_MICROPYTHON:
         import micropython
 

@@ -23,7 +23,7 @@ BEHIND_FLAGS = {  # module.py builds their drivers only when a subsystem is enab
     "MIX_VALVE_PWM", "MIX_VALVE_FB", "K_NEG_AUX", "K_PRE_AUX", "K_POS_AUX",
     "T_SUPPLY1", "T_SUPPLY2", "T_SUPPLY3", "T_RETURN", "P_SUPPLY", "P_RETURN",
     "V_PACK", "V_LINK", "I_PACK", "LEAK_ZONE1", "LEAK_ZONE2", "LEVEL_OK", "INTERLOCK_LOOP",
-    "T_BATTERY", "IT_KW", "GRID_KW", "PCS_ENABLE", "PCS_PWM",
+    "T_BATTERY", "IT_KW", "GRID_KW", "PCS_ENABLE", "PCS_PWM", "FILTER_DP", "DEW_POINT",
 }  # fmt: skip
 
 

@@ -215,8 +215,8 @@ def test_pcf8574_serves_in_and_out_ads1115_neither():
     assert b["pins"]["ALARM_RELAY"] == {"ext": "DOUT", "ch": 1, "mode": "out"}
     b["pins"]["ALARM_RELAY"] = {"ext": "DIN", "ch": 7, "mode": "out"}  # outputs beside inputs
     assert check_board(b) == []
-    b["pins"]["ALARM_RELAY"] = {"ext": "ADC_D", "ch": 3, "mode": "out"}
-    assert only_error(b) == "ESP32_DEVKITC: ALARM_RELAY on ADC_D.ch3: ADS1115 cannot serve mode out"
+    b["pins"]["ALARM_RELAY"] = {"ext": "ADC_B", "ch": 3, "mode": "out"}  # the spare channel
+    assert only_error(b) == "ESP32_DEVKITC: ALARM_RELAY on ADC_B.ch3: ADS1115 cannot serve mode out"
 
 
 def test_pwm_and_counters_never_on_an_external_chip():

@@ -15,10 +15,8 @@ crossing a threshold, taken from the plant through a trace recorder) to the even
 Heap 110000 B, like test_control_closed_loop.py, whose helpers this file reuses (pump seized and
 leak in a zone are covered there).
 
-Not covered, and why: the filter DP alarm and condensation risk are strict xfails (no filter DP
-transmitter and no dew-point sensor on any board: the firmware never gets the reading); a broken
-leak rope is tested on a board variant with the supervision ADCs (LEAK_ZONEk_SUP) wired, which
-no board file has; "repeated make-ups" are seen only through the low-pressure trip they end in
+Not covered, and why: a broken leak rope is tested on a board variant with the supervision ADCs
+(LEAK_ZONEk_SUP) wired, which no board file has; "repeated make-ups" are seen only through the low-pressure trip they end in
 (no make-up signal on the board, no make-up counter in the firmware).
 """
 
@@ -586,11 +584,6 @@ def test_coolant_over_temperature_warning_held_2min_after_startup_inhibit(tmp_pa
     _check_alarm(plant, raised[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no filter DP transmitter: the plant computes the filter DP but no board has a role "
-    "for it, so Inputs.filter_dp_mbar is always None (the clog shows as low flow, tested above)",
-)
 def test_filter_clogged_dp_alarm(tmp_path):
     faults, plant = _run(tmp_path, [("filter_clogged", {"at_s": 30})], 33)
     assert plant.coolant.dp_filter_bar > 0.6
@@ -598,12 +591,6 @@ def test_filter_clogged_dp_alarm(tmp_path):
     assert raised and raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no dew-point input: the plant has coolant.dew_point_c but no board has a dew-point "
-    "(T/RH) sensor role, so Inputs.dew_point_cdc is always None and neither the alarm nor the "
-    "setpoint raise to dew point + 3 K can happen",
-)
 def test_condensation_risk_alarm_and_setpoint_above_dew_point(tmp_path):
     faults, plant = _run(tmp_path, [("condensation_risk", {"dew_point_c": 33.0, "at_s": 30})], 40)
     raised = _raised(faults, CONDENSATION)

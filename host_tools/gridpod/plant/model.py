@@ -25,6 +25,8 @@ ANALOG_NOISE = {  # 1-sigma, physical units
     "current_shunt": 0.2,
     "valve_feedback": 0.2,
     "power_4_20": 0.1,
+    "dp_4_20": 0.002,
+    "dew_4_20": 0.05,
 }
 BATTERY_ABOVE_SUPPLY_K = 3.0  # the pack's cold plate sits on the coolant supply
 HIGH_BY_DEFAULT = ("LEVEL_OK", "INTERLOCK_LOOP")
@@ -89,6 +91,8 @@ class SensorBank:
             "T_BATTERY": t_supply + BATTERY_ABOVE_SUPPLY_K,
             "IT_KW": self.plant.it_kw,
             "GRID_KW": self.plant.grid_import_kw,
+            "FILTER_DP": c.dp_filter_bar,
+            "DEW_POINT": c.dew_point_c,
         }
 
     def clean_counts(self, role: str, value: float) -> int:
@@ -103,6 +107,10 @@ class SensorBank:
             return tf.current_counts(value)
         if kind == "power_4_20":
             return tf.power_counts(value)
+        if kind == "dp_4_20":
+            return tf.span_counts(value, 0.0, tf.FILTER_DP_RANGE_BAR)
+        if kind == "dew_4_20":
+            return tf.span_counts(value, tf.DEW_MIN_C, tf.DEW_MAX_C)
         return tf.valve_fb_counts(value)
 
     def analog_counts(self, phys: dict[str, float]) -> dict[str, int]:

@@ -11,6 +11,8 @@ Every function here is pure; the plant adds noise and wiring faults around them.
   valve fb     modulating valve position 0..100 % -> 0.3..3.0 V
   power 4-20   IT load and grid import power transducers, 4..20 mA for -200..+600 kW through the
                same 150 Ohm shunt (import / consumption positive)
+  filter DP    4-20 mA differential-pressure transmitter across the filter, 0..2 bar
+  dew point    4-20 mA dew-point transmitter (room air at the cold plates), -40..+60 degC
   PCS PWM      PCS power setpoint: duty 0..65535 -> -100..+100 kW (discharge positive), followed
                only while PCS_ENABLE is 1 (a dead controller or a broken enable wire -> 0 kW)
   tach         2 pulses per pump revolution, counted cumulatively
@@ -38,6 +40,8 @@ TX_MIN_MA, TX_MAX_MA = 4.0, 20.0
 TX_FAULT_LOW_MA, TX_FAULT_HIGH_MA = 3.6, 21.0
 PRESSURE_RANGE_BAR = 10.0
 POWER_MIN_KW, POWER_MAX_KW = -200.0, 600.0
+FILTER_DP_RANGE_BAR = 2.0
+DEW_MIN_C, DEW_MAX_C = -40.0, 60.0
 PCS_FULL_SCALE_KW = 100.0
 
 HV_VOLTS_PER_ADC_VOLT = 1000.0 / 3.0
@@ -67,6 +71,8 @@ TRANSFER_TABLE = {
     "T_BATTERY": ("ntc", "degC"),
     "IT_KW": ("power_4_20", "kW"),
     "GRID_KW": ("power_4_20", "kW"),
+    "FILTER_DP": ("dp_4_20", "bar"),
+    "DEW_POINT": ("dew_4_20", "degC"),
     "PUMP1_TACH": ("tach", "rev"),
     "PUMP2_TACH": ("tach", "rev"),
     "FLOW_PULSE": ("flow_meter", "L"),
@@ -122,6 +128,12 @@ def counts_pressure_bar(counts: int) -> float | None:
     if i_ma < TX_FAULT_LOW_MA or i_ma > TX_FAULT_HIGH_MA:
         return None
     return (i_ma - TX_MIN_MA) / (TX_MAX_MA - TX_MIN_MA) * PRESSURE_RANGE_BAR
+
+
+def span_counts(value: float, lo: float, hi: float) -> int:
+    """A 4-20 mA transmitter for lo..hi (clamped to its range) on the shunt, in ADC counts."""
+    frac = max(0.0, min(1.0, (value - lo) / (hi - lo)))
+    return ma_counts(TX_MIN_MA + frac * (TX_MAX_MA - TX_MIN_MA))
 
 
 def power_counts(kw: float) -> int:
