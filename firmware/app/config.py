@@ -37,7 +37,7 @@ from app.boot_config import CONFIG_DEFAULTS, CONFIG_INVALID, CONFIG_OK
 # cooling supervision, PCS and battery limits) live there: one config key per subsystem instead of
 # ~50 keys, because every config key is a qstr and a dict entry for the whole run on a 64 KiB heap.
 # The element names exist only while booting (app/boot_config.py expands the vectors for the
-# control objects' constructors, then drops them). `gridpod config` shows them by name.
+# control objects' constructors, then drops them). `gridpod config diff` names changed elements.
 CONFIG_VERSION = const(3)  # 2: cooling/battery/grid_enabled; 3: the tuning vectors
 _MIN_READ_VERSION = const(2)
 

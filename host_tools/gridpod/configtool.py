@@ -70,14 +70,23 @@ def validate_file(path: Path) -> dict[str, Any]:
 
 
 def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-    """One line per changed key: key: old -> new [unit]."""
+    """One line per changed key: key: old -> new [unit]; a tuning vector one line per changed
+    element, by name: key[i] name: old -> new [unit]."""
+    cfg = firmware_config()
     unit = units()
     old = old or {}
     lines = []
     for key in sorted(set(old) | set(new)):
-        if old.get(key, "<unset>") != new.get(key, "<unset>"):
-            a, b = old.get(key, "<unset>"), new.get(key, "<unset>")
-            lines.append(f"{key}: {json.dumps(a)} -> {json.dumps(b)} [{unit.get(key, '?')}]")
+        a, b = old.get(key, "<unset>"), new.get(key, "<unset>")
+        if a == b:
+            continue
+        elements = list(cfg.tuning_rows(key))
+        if elements and isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (name, u, *_rest) in enumerate(elements):
+                if i < len(a) and a[i] != b[i]:
+                    lines.append(f"{key}[{i}] {name}: {a[i]} -> {b[i]} [{u}]")
+            continue
+        lines.append(f"{key}: {json.dumps(a)} -> {json.dumps(b)} [{unit.get(key, '?')}]")
     return lines
 
 

@@ -103,3 +103,15 @@ def test_corrupt_document_and_refused_confirmation_write_nothing(board, tmp_path
         push(board.console_port, ok, ask=lambda q: "n", log=shown.append)
     assert any('module_id: "KEEP-ME" -> "OTHER" [text]' in line for line in shown)
     assert device_config(board) == before
+
+
+def test_diff_names_the_changed_tuning_elements():
+    from gridpod.configtool import diff, firmware_config
+
+    old = firmware_config().defaults()
+    new = dict(old, contactor_tuning=list(old["contactor_tuning"]), flow_setpoint_lpm=120)
+    new["contactor_tuning"][3] = 4000
+    assert diff(old, new) == [
+        "contactor_tuning[3] precharge_retry_ms: 3000 -> 4000 [ms]",
+        "flow_setpoint_lpm: 100 -> 120 [L/min]",
+    ]
