@@ -12,7 +12,8 @@ Invariants (DOMAIN.md, issue 5):
                         then every coil off) without an operator reset (no automatic re-close);
                         precharge faults allow the documented retries (3 tries, >= 3 s apart).
                         Also a coil commanded on while a cause the firmware can see before closing
-                        (interlock loop open, leak) is active.
+                        is active: interlock loop open, insulation fault (the IMD opens the
+                        loop), leak.
   pump_dry_run          a pump commanded to run (> 5 % demand) while the level switch has read
                         open for more than 300 ms (the control tick reads it every 100 ms)
   leak_isolation        a zone's valve not commanded closed 200 ms after its leak input went 1
@@ -33,7 +34,7 @@ PRECHARGE_FAULTS = {
     "precharge_current_not_decaying",
 }
 PRECHARGE_TRIES, PRECHARGE_RETRY_MS = 3, 3000
-VISIBLE_BEFORE_CLOSE = {"interlock_open", "leak"}
+VISIBLE_BEFORE_CLOSE = {"interlock_open", "insulation_fault", "leak"}  # IMD: in the loop
 TRIPPING_FAULTS = {
     "contactor_welded",
     "contactor_dropout",
