@@ -12,8 +12,9 @@ it. Each slot's work is measured with ticks_us (last, max, mean from an integer 
 halved every 1024 samples so it never grows into a long int). Overrun policy (DOMAIN.md): a slot
 above 80 % of its period counts a warning; above 100 % an overrun; 3 consecutive overruns or one
 above 200 % raises the overrun fault. A run measured above 80 % is bounded by the platform's
-CPU time where it has one (the virtual board: a host may preempt the VM; see _cpu_bound). gc.collect() runs only in the housekeeping frame (measured),
-after the heap-free low-water sample; telemetry goes to platform.report() once per housekeeping.
+CPU time where it has one (the virtual board: a host may preempt the VM; see _cpu_bound).
+gc.collect() runs only in the housekeeping frame (measured), after the heap-free low-water
+sample; telemetry goes to platform.report() once per housekeeping.
 The fast frame allocates nothing in steady state.
 """
 

@@ -163,7 +163,8 @@ class MonitoredPlant:
                     "contactor_after_trip",
                     now_ms,
                     f"{', '.join(closing)} commanded on after a trip (faults seen: "
-                    f"{', '.join(sorted(self._trip_causes)) or 'cleared'}) without an operator reset",
+                    f"{', '.join(sorted(self._trip_causes)) or 'cleared'}) "
+                    "without an operator reset",
                 )
         if closing and active & VISIBLE_BEFORE_CLOSE:
             self._violate(
@@ -205,7 +206,8 @@ class MonitoredPlant:
                 self._violate(
                     "pump_dry_run",
                     now_ms,
-                    f"pump {turning} commanded to run {now_ms - self._level_open_since} ms after the "
+                    f"pump {turning} commanded to run "
+                    f"{now_ms - self._level_open_since} ms after the "
                     "level switch opened (dry run)",
                 )
         if self._on("leak_isolation"):
