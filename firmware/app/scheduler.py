@@ -156,7 +156,7 @@ class Scheduler:
     def _cpu_bound(self, wall_us):
         """A slot that looked slow: where a host may preempt the scan loop (the virtual board),
         the CPU time used since the last reference bounds its work. The bound is conservative
-        (it includes every frame since the reference, refreshed once per control period), so a
+        (it includes every frame since the reference, refreshed once per housekeeping), so a
         real overrun still counts; a VM descheduled by a loaded host does not."""
         c = self._p.cpu_us()
         if c is None:
@@ -176,14 +176,10 @@ class Scheduler:
     def frame(self, now_ms):
         """Run one fast frame (and the control/housekeeping slot when due) at now_ms."""
         p = self._p
-        phase = self._frame % self._control_div
-        if phase == 0:  # a fresh CPU-time reference once per control period keeps the bound tight
-            c = p.cpu_us()
-            if c is not None:
-                self._cpu_ref = c
         t0 = p.ticks_us()
         self._tripped = False
         self._run_slot(self.slots[SLOT_FAST], now_ms)
+        phase = self._frame % self._control_div
         if phase == 0:
             self._run_slot(self.slots[SLOT_CONTROL], now_ms)
         if self._frame == self._hk_phase:
