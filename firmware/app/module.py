@@ -253,26 +253,25 @@ class Module:
             for fid in _CONTACTOR_IDS:
                 faults.update(fid, causes & (1 << fid), now_ms)
             faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
-        if self.energy is not None:
+        sh = self.shaver
+        if sh is not None and k is not None:  # the grid meter is read here only for the shaver
             self.grid_w = grid_w = self.grid_meter.w()
-            sh = self.shaver
-            if sh is not None and k is not None:
-                dt_ms = now_ms - self._fast_ms
-                vp = self.v_pack_dv
-                ip = self.i_da
-                load_w = None
-                if grid_w is not None and vp is not None and ip is not None:
-                    load_w = grid_w + vp * ip // 100  # dV x dA = 0.01 W
-                sp = sh.step(
-                    dt_ms,
-                    load_w,
-                    self.soc.soc_pm,
-                    self.t_batt_cdc,
-                    k.state == 2,  # contactors.CLOSED
-                    self.interlocks.power_limit_pct,
-                )
-                # the PCS is enabled only while it has something to do (ramping down included)
-                self.pcs.command(sp, sh.active and (sh.enabled or sh.request_w != 0 or sp != 0))
+            dt_ms = now_ms - self._fast_ms
+            vp = self.v_pack_dv
+            ip = self.i_da
+            load_w = None
+            if grid_w is not None and vp is not None and ip is not None:
+                load_w = grid_w + vp * ip // 100  # dV x dA = 0.01 W
+            sp = sh.step(
+                dt_ms,
+                load_w,
+                self.soc.soc_pm,
+                self.t_batt_cdc,
+                k.state == 2,  # contactors.CLOSED
+                self.interlocks.power_limit_pct,
+            )
+            # the PCS is enabled only while it has something to do (ramping down included)
+            self.pcs.command(sp, sh.active and (sh.enabled or sh.request_w != 0 or sp != 0))
         self._fast_ms = now_ms
         return True
 
@@ -299,6 +298,8 @@ class Module:
                 faults.update(fid, causes & (1 << fid), now_ms)
         if self.energy is not None:
             self.it_w = self.it_meter.w()
+            if self.shaver is None:  # no peak shaving: the 100 ms reading is enough for energy
+                self.grid_w = self.grid_meter.w()
             self.t_batt_cdc = self.t_batt.temp_cdc()  # float math: control tick only
             if self.shaver is not None:
                 self.soc.step(dt_ms, self.v_pack_dv, self.i_da)

@@ -175,8 +175,7 @@ _SOC_FULL_PM = const(950)
 class PeakShaver:
     def __init__(self, cfg):
         g = cfg.get
-        self.default_limit_w = g("grid_import_limit_kw", 500) * 1000
-        self.limit_w = self.default_limit_w
+        self.limit_w = g("grid_import_limit_kw", 500) * 1000  # the module copies the register
         self.enabled = False  # the leased peak_shaving_enable register (default 0) sets it
         self.max_w = g("pcs_max_kw", 100) * 1000
         self.ramp_w_per_s = g("pcs_ramp_kw_s", 50) * 1000

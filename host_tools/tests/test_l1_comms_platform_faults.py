@@ -27,6 +27,7 @@ from gridpod.hil.operator import OPERATOR_MAIN, module_flash
 from gridpod.vboard.flash import FlashImage
 from gridpod.vboard.supervisor import VirtualBoard
 from test_control_closed_loop import HEAP_BYTES, _board, _faults, _first, _healthy
+from test_firmware_on_vboard import STUCK_MAIN  # a task that stops checking in after 3 s
 from vboard_helpers import make_flash
 from vboard_helpers import modbus_frame as frame
 
@@ -150,28 +151,6 @@ def test_corrupted_config_full_module_never_closes(tmp_path):
     for coil in COILS:
         assert _first(plant, coil, 1) is None, plant.edges.get(coil)
     assert plant.edges["ALARM_RELAY"][-1][1] == 1
-
-
-STUCK_MAIN = """
-from app import startup
-from app.app import App
-from app.scheduler import SLOT_CONTROL
-board = startup.load_board('/board.json')
-app = App(startup.open_hal(board), board, '/')
-
-
-class StopsCheckingIn:
-    def __init__(self):
-        self.runs = 0
-
-    def tick(self, now_ms):
-        self.runs += 1
-        return self.runs < 30  # checks in for 3 s of control ticks, then hangs up
-
-
-app.scheduler.add(StopsCheckingIn(), SLOT_CONTROL)
-app.run()
-"""
 
 
 def test_repeated_watchdog_resets_enter_safe_mode(tmp_path):
