@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from app.boot_config import LoadedConfig
     from app.bootguard import BootGuard
     from app.eventlog import EventLog
-    from app.housekeeping import Heartbeat, Housekeeping
+    from app.heartbeat import Heartbeat
+    from app.housekeeping import Housekeeping
     from app.modbus_points import ModbusPoints
     from app.module import Module
     from app.outputs import SafeOutputs

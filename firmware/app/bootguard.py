@@ -7,7 +7,7 @@ safe mode it waits until safe_mode_ms (default 5 min) has passed instead, then l
 A missing or unreadable counter counts as 0 (a corrupt file must not lock a board in safe mode).
 """
 
-from control.faults import ticks_diff
+from control.ticks import ticks_diff
 
 from app import fsutil
 from app.eventlog import EV_GOOD_BOOT, EV_SAFE_MODE_END

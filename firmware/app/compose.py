@@ -9,14 +9,6 @@ import gc
 import comms.register_map  # noqa: F401 - loaded first, while the heap has room for its text
 from comms.modbus_rtu import ModbusSlave, crc16
 from comms.register_bank import A_L1, K_INPUT, RegisterBank
-from control.fault_table import (
-    FAULT_BOOT_LOOP_SAFE_MODE,
-    FAULT_CONFIG_INVALID,
-    FAULT_TASK_ERROR,
-    FAULT_TICK_OVERRUN,
-    FAULT_WATCHDOG_RESET,
-    FAULTS,
-)
 from control.faults import FaultTable
 from hal import RESET_WATCHDOG
 
@@ -31,9 +23,18 @@ from app.eventlog import (
     EV_SAFE_MODE,
     EventLog,
 )
-from app.housekeeping import Heartbeat, Housekeeping
+from app.heartbeat import Heartbeat
+from app.housekeeping import Housekeeping
 from app.modbus_points import LEVEL_NONE, ModbusPoints
 from app.outputs import SafeOutputs
+from app.platform_faults import (
+    FAULT_BOOT_LOOP_SAFE_MODE,
+    FAULT_CONFIG_INVALID,
+    FAULT_TASK_ERROR,
+    FAULT_TICK_OVERRUN,
+    FAULT_WATCHDOG_RESET,
+    FAULTS,
+)
 from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
 from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
 
@@ -77,7 +78,7 @@ def compose(app, platform, board, root, log_slots, config):
     composed = cfg["cooling_enabled"] or cfg["battery_enabled"] or cfg["grid_enabled"]
     rows: tuple = FAULTS
     if composed:  # the control rows cost heap: only when a subsystem is composed
-        from control.control_faults import CONTROL_FAULTS
+        from control.fault_rows import CONTROL_FAULTS
 
         rows = FAULTS + CONTROL_FAULTS
     app.faults = FaultTable(rows, app._on_fault)

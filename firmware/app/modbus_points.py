@@ -17,7 +17,7 @@ fault_reset runs App.reset_faults() and reads back 0.
 """
 
 from comms.register_bank import A_L1, A_W1, REASON_ACCESS, REASON_LOCKOUT, REASON_PIN, T_BIT
-from control.faults import ticks_add, ticks_diff
+from control.ticks import ticks_add, ticks_diff
 from micropython import const
 
 from app import state

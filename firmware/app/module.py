@@ -23,7 +23,7 @@ Units follow control/: 0.1 V, 0.1 A, 0.01 degC, 0.1 L/min, mbar, 0.01 %.
 The fast tick allocates nothing (ints only; Ntc floats run in the control tick).
 """
 
-from control.control_faults import FAULT_INTERLOCK_OPEN, FAULT_LEAK, FAULT_LEAK_CABLE
+from control.fault_rows import FAULT_INTERLOCK_OPEN, FAULT_LEAK, FAULT_LEAK_CABLE
 from control.faults import ACTION_ALARM
 from drivers.transfer import DEW_MIN_CDC, DEW_SPAN_CDC, FILTER_DP_RANGE_MBAR
 from micropython import const
@@ -108,8 +108,14 @@ class Module:
     # ----- construction (boot only) -------------------------------------------------------------
     def _build_cooling(self, p, pins, cfg):
         from control.cooling import Cooling, Inputs
-        from drivers.actuators import ModulatingValve, OnOffValve, Pump
-        from drivers.sensors import FlowMeter, LeakRope, LevelSwitch, Ntc, Transmitter
+        from drivers.flow_meter import FlowMeter
+        from drivers.leak_rope import LeakRope
+        from drivers.level_switch import LevelSwitch
+        from drivers.modulating_valve import ModulatingValve
+        from drivers.ntc import Ntc
+        from drivers.on_off_valve import OnOffValve
+        from drivers.pump import Pump
+        from drivers.transmitter import Transmitter
 
         zones = cfg["leak_zone_count"]
         npumps = cfg["pump_count"]
@@ -154,8 +160,9 @@ class Module:
     def _build_battery(self, p, pins, cfg, app):
         from control.contactors import Contactors
         from control.interlocks import Interlocks
-        from drivers.actuators import Contactor
-        from drivers.sensors import CurrentSense, HvSense
+        from drivers.contactor import Contactor
+        from drivers.current_sense import CurrentSense
+        from drivers.hv_sense import HvSense
 
         coils = app.outputs.hand_over_coils()  # the pins SafeOutputs held open until now
         self.k = [
@@ -170,16 +177,18 @@ class Module:
         self.interlocks = Interlocks(cfg)
 
     def _build_grid(self, p, cfg):
-        from control.grid import Energy, Soc
-        from drivers.actuators import Pcs
-        from drivers.sensors import Ntc, PowerMeter
+        from control.energy import Energy
+        from control.soc import Soc
+        from drivers.ntc import Ntc
+        from drivers.pcs import Pcs
+        from drivers.power_meter import PowerMeter
 
         self.energy = Energy()
         self.it_meter = PowerMeter(p.adc("IT_KW"))
         self.grid_meter = PowerMeter(p.adc("GRID_KW"))
         self.t_batt = Ntc(p.adc("T_BATTERY"))
         if self.contactors is not None:  # peak shaving needs the battery behind its contactors
-            from control.grid import PeakShaver
+            from control.peak_shaver import PeakShaver
 
             self.soc = Soc(cfg)
             self.shaver = PeakShaver(cfg)
@@ -484,9 +493,9 @@ def _put(bank, row, value):
 def preload(cfg):
     """Import the code of every subsystem the config enables (tables local: no module globals)."""
     for flag, names in (
-        ("cooling_enabled", ("control.cooling", "drivers.sensors", "drivers.actuators")),
-        ("battery_enabled", ("control.contactors", "control.interlocks", "drivers.sensors")),
-        ("grid_enabled", ("control.grid", "drivers.sensors", "drivers.actuators")),
+        ("cooling_enabled", ("control.cooling",)),
+        ("battery_enabled", ("control.contactors", "control.interlocks")),
+        ("grid_enabled", ("control.energy", "control.soc", "control.peak_shaver")),
     ):
         if cfg[flag]:
             for name in names:

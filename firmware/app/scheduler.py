@@ -20,7 +20,7 @@ The fast frame allocates nothing in steady state.
 
 import gc
 
-from control.faults import TICKS_MAX, ticks_add
+from control.ticks import TICKS_MAX, ticks_add
 from micropython import const
 
 SLOT_FAST = const(0)

@@ -26,11 +26,11 @@ COMPOSE_MODULES = (
     "app.compose",
     "comms.bank_build",
     "comms.register_map",
-    "control.fault_table",
-    "control.control_faults:CONTROL_FAULTS",  # the module stays: the control code imports ids
+    "app.platform_faults",
+    "control.fault_rows:CONTROL_FAULTS",  # the module stays: the control code imports ids
 )
 # Once the App is built: the control fault rows (the control modules copied the const ids).
-AFTER_APP_MODULES = COMPOSE_MODULES + ("control.control_faults", "hal.roles")
+AFTER_APP_MODULES = COMPOSE_MODULES + ("control.fault_rows", "hal.roles")
 
 
 def load_board(path):

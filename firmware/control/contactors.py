@@ -17,7 +17,7 @@ every coil in the same tick, except mains above the break rating (same wait as a
 
 from micropython import const
 
-from control.control_faults import (
+from control.fault_rows import (
     FAULT_BREAK_CURRENT,
     FAULT_CONTACTOR_AUX,
     FAULT_CONTACTOR_DROPOUT,
@@ -27,7 +27,7 @@ from control.control_faults import (
     FAULT_PRECHARGE_TIMEOUT,
     FAULT_PRECHARGE_TOO_FAST,
 )
-from control.faults import ticks_add, ticks_diff
+from control.ticks import ticks_add, ticks_diff
 
 OPEN = const(0)
 PRECHARGING = const(1)
@@ -106,7 +106,7 @@ class Contactors:
         self.phase = 0
         self.cmd = 0
         self.requested = False
-        self.causes = 0  # bitmask of fault ids (control/fault_table.py) currently present
+        self.causes = 0  # bitmask of fault ids (app/platform_faults.py) currently present
         self.fault_id = -1  # the fault that put us in FAULT
         self.tries = 0
         self.retry_at_ms = 0

@@ -7,7 +7,7 @@ zones stay open, latched until reset_leaks() with the rope dry. A broken rope (L
 sensor fault, never a leak trip. step_control() (100 ms) runs the flow (or DP) PID on pump speed,
 the lead/lag pair (control/pumps.py), the mixing-valve temperature loop (every temp_period_ms),
 3-sensor voting, dew-point protection and the level / pressure / filter / low-flow / over-temp
-protections. `causes` is a bitmask of fault ids (control/fault_table.py) for the fault table.
+protections. `causes` is a bitmask of fault ids (app/platform_faults.py) for the fault table.
 health: HEALTH_OK, HEALTH_DEGRADED (derate the battery), HEALTH_LOST (no flow: open contactors).
 A flow dip during a pump changeover or rotation is DEGRADED for up to flow_grace_ms (default
 pump_fail_flow_ms + flow_prove_ms = the time the lead/lag needs to confirm and prove the standby),
@@ -16,7 +16,7 @@ so a single pump failure derates the battery instead of tripping it; both failed
 
 from micropython import const
 
-from control.control_faults import (
+from control.fault_rows import (
     FAULT_CONDENSATION,
     FAULT_COOLANT_OVER_TEMP,
     FAULT_COOLING_LOST,
@@ -33,9 +33,11 @@ from control.control_faults import (
     FAULT_TACH_LOST,
     FAULT_VALVE,
 )
-from control.faults import ticks_diff
-from control.loops import VALVE_OK, ModulatingSupervisor, OnOffSupervisor, Pid, Voter
+from control.pid import Pid
 from control.pumps import Pumps
+from control.ticks import ticks_diff
+from control.valves import VALVE_OK, ModulatingSupervisor, OnOffSupervisor
+from control.voter import Voter
 
 # Same values as drivers/sensors.py LeakRope (control/ must not import drivers/).
 LEAK_DRY = const(0)

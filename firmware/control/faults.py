@@ -1,6 +1,6 @@
 """Fault table engine: debounce, latch, severity and safe actions, all driven by a data table.
 
-A row (see control/fault_table.py) is
+A row (see app/platform_faults.py) is
     (fault_id, name, debounce_count, debounce_ms, severity, latch, actions)
 fault_id is the bit number in the published bitfields (0..29, so every bitfield stays a small int
 on a 32-bit MCU and never allocates). A fault matures when its cause has been reported present on
@@ -17,6 +17,8 @@ them, see app/startup.py AFTER_APP_MODULES) can be freed once the App is built.
 from array import array
 
 from micropython import const
+
+from control.ticks import ticks_diff
 
 SEVERITY_INFO = const(0)
 SEVERITY_WARNING = const(1)
@@ -159,28 +161,3 @@ class FaultTable:
                     fatal |= 1 << fault_id
         self.action_mask = mask
         self.fatal_mask = fatal
-
-
-# ---- wrap-safe ticks -----------------------------------------------------------------------------
-# Wrap-safe millisecond arithmetic for now_ms values, without reading any clock.
-#
-# MicroPython's ticks_ms() wraps at 2**30 on every port (MICROPY_PY_TIME_TICKS_PERIOD); all values
-# here stay below that, so they remain small ints and never allocate on a 32-bit MCU.
-TICKS_PERIOD = const(0x40000000)
-TICKS_MAX = const(0x3FFFFFFF)
-_TICKS_HALF = const(0x20000000)
-
-
-def ticks_add(t, delta):
-    """t + delta modulo the ticks period (delta may be negative, |delta| < period / 2)."""
-    t += delta
-    if t > TICKS_MAX:
-        return t - TICKS_PERIOD
-    if t < 0:
-        return t + TICKS_PERIOD
-    return t
-
-
-def ticks_diff(a, b):
-    """a - b in ticks, wrap-safe: correct while the true difference is below period / 2."""
-    return ((a - b + _TICKS_HALF) & TICKS_MAX) - _TICKS_HALF

@@ -9,7 +9,7 @@ for the IT side. An open interlock loop is FAULT_INTERLOCK_OPEN.
 
 from micropython import const
 
-from control.control_faults import FAULT_INTERLOCK_OPEN
+from control.fault_rows import FAULT_INTERLOCK_OPEN
 
 # status bits (published for the IT side)
 _STATUS_COOLING_LOST = const(1)

@@ -18,7 +18,7 @@ prove_ms, otherwise revert to the old lead and mark the new one failed (rotation
 
 from micropython import const
 
-from control.faults import ticks_diff
+from control.ticks import ticks_diff
 
 _FULL = const(10000)
 _ROT_NONE = const(0)

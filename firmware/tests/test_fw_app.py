@@ -9,7 +9,7 @@ from app.eventlog import (
     EV_FAULT_RAISED,
     EV_RESET_CAUSE,
 )
-from control.fault_table import FAULT_WATCHDOG_RESET
+from app.platform_faults import FAULT_WATCHDOG_RESET
 from hal import RESET_WATCHDOG
 from hal.fake import WatchdogExpired
 from support import BOARD, exists, fake_platform, tmp_dir, write_bytes

@@ -162,8 +162,9 @@ def test_tuning_vector_elements_are_checked_by_name():
 def test_tuning_defaults_are_the_control_code_defaults():
     from control.contactors import Contactors
     from control.cooling import Cooling
-    from control.grid import PeakShaver, Soc
     from control.interlocks import Interlocks
+    from control.peak_shaver import PeakShaver
+    from control.soc import Soc
 
     tuned = config.expand_tuning(defaults())
     assert tuned["precharge_tau_ms"] == 470 and tuned["battery_capacity_ah"] == 100

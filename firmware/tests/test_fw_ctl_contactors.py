@@ -9,7 +9,7 @@ external feed, a shorted link (current not decaying), load current above the bre
 import math
 
 from control import contactors as c
-from control.control_faults import (
+from control.fault_rows import (
     FAULT_BREAK_CURRENT,
     FAULT_CONTACTOR_AUX,
     FAULT_CONTACTOR_DROPOUT,

@@ -5,8 +5,8 @@ speed of the running pump(s) (capped), rpm = 3000 x speed; each catalogue fault 
 """
 
 from control import cooling as cl
-from control import loops as va
-from control.control_faults import (
+from control import valves as va
+from control.fault_rows import (
     FAULT_CONDENSATION,
     FAULT_COOLANT_OVER_TEMP,
     FAULT_COOLING_LOST,
@@ -23,7 +23,8 @@ from control.control_faults import (
     FAULT_TACH_LOST,
     FAULT_VALVE,
 )
-from control.loops import Pid, Voter
+from control.pid import Pid
+from control.voter import Voter
 
 DT = 100
 
@@ -462,6 +463,6 @@ def test_zone_valve_stuck_reported_by_cooling():
 
 
 def test_leak_states_match_driver_consts():
-    from drivers import sensors as lr
+    from drivers import leak_rope as lr
 
     assert (cl.LEAK_DRY, cl.LEAK_WET, cl.LEAK_CABLE) == (lr.LEAK_DRY, lr.LEAK_WET, lr.LEAK_CABLE)

@@ -3,20 +3,19 @@
 import sys
 
 from drivers import transfer as tf
-from drivers.actuators import Contactor, ModulatingValve, OnOffValve, Pcs, Pump
-from drivers.sensors import (
-    LEAK_CABLE,
-    LEAK_DRY,
-    LEAK_WET,
-    CurrentSense,
-    FlowMeter,
-    HvSense,
-    LeakRope,
-    LevelSwitch,
-    Ntc,
-    PowerMeter,
-    Transmitter,
-)
+from drivers.contactor import Contactor
+from drivers.current_sense import CurrentSense
+from drivers.flow_meter import FlowMeter
+from drivers.hv_sense import HvSense
+from drivers.leak_rope import LEAK_CABLE, LEAK_DRY, LEAK_WET, LeakRope
+from drivers.level_switch import LevelSwitch
+from drivers.modulating_valve import ModulatingValve
+from drivers.ntc import Ntc
+from drivers.on_off_valve import OnOffValve
+from drivers.pcs import Pcs
+from drivers.power_meter import PowerMeter
+from drivers.pump import Pump
+from drivers.transmitter import Transmitter
 from support import IS_MICROPYTHON
 
 ROLES = (

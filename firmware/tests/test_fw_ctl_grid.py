@@ -1,10 +1,11 @@
 """Interlocks, peak shaving, SOC and energy (control/interlocks.py, control/grid.py)."""
 
-from control import grid as en
+from control import energy as en
 from control import interlocks as il
-from control.control_faults import FAULT_INTERLOCK_OPEN
 from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
-from control.grid import OCV_MV, OCV_PM, REST_SAMPLES, PeakShaver, Soc, soc_from_ocv
+from control.fault_rows import FAULT_INTERLOCK_OPEN
+from control.peak_shaver import PeakShaver
+from control.soc import OCV_MV, OCV_PM, REST_SAMPLES, Soc, soc_from_ocv
 from support import IS_MICROPYTHON
 
 # Private consts of control/grid.py and control/interlocks.py (a public const is a qstr and a
@@ -215,8 +216,8 @@ def test_energy_per_token_at_it_and_module_boundary():
 
 
 def test_control_fault_rows_combine_with_platform_rows_in_one_table():
-    from control.control_faults import CONTROL_FAULTS, FAULT_CONTACTOR_WELDED, FAULT_LEAK
-    from control.fault_table import FAULTS
+    from app.platform_faults import FAULTS
+    from control.fault_rows import CONTROL_FAULTS, FAULT_CONTACTOR_WELDED, FAULT_LEAK
     from control.faults import ACTION_OPEN_CONTACTORS, FaultTable
 
     ft = FaultTable(FAULTS + CONTROL_FAULTS)  # raises on a duplicate or out-of-range id

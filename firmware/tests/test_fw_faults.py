@@ -136,7 +136,7 @@ def test_table_rejects_duplicate_and_out_of_range_ids():
 
 
 def test_platform_fault_table_is_well_formed():
-    from control.fault_table import FAULTS
+    from app.platform_faults import FAULTS
 
     ft = FaultTable(FAULTS)
     names = [row[1] for row in FAULTS]

@@ -4,7 +4,7 @@ from app import state
 from app.app import App
 from app.config import canonical_json, config_crc, defaults, encode
 from app.eventlog import EV_CONFIG_REJECTED, EV_SAFE_MODE, EV_SAFE_MODE_END
-from control.fault_table import FAULT_CONFIG_INVALID
+from app.platform_faults import FAULT_CONFIG_INVALID
 from support import BOARD, fake_platform, tmp_dir, write_bytes
 
 

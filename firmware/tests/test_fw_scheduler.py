@@ -1,8 +1,8 @@
 """Scan scheduler on the fake clock: periods, measured durations, overrun policy, GC slot,
 watchdog feeding only when every task checked in, telemetry."""
 
+from app.platform_faults import FAULT_TASK_ERROR, FAULT_TICK_OVERRUN, FAULTS
 from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
-from control.fault_table import FAULT_TASK_ERROR, FAULT_TICK_OVERRUN, FAULTS
 from control.faults import FaultTable
 from hal.fake import WatchdogExpired
 from support import WorkTask, fake_platform

@@ -25,7 +25,7 @@ FAST_TICK_MS = 10
 CLOSE_AT_MS = 15000
 HEAP_BYTES = 110000  # ESP32_DEVKITC: the operator task needs qstrs the 64K build has no room for
 
-# (plant fault, its parameters, fault id it must raise (control/control_faults.py), inject at s)
+# (plant fault, its parameters, fault id it must raise (control/fault_rows.py), inject at s)
 HARD_TRIPS = (
     ("precharge_resistor_open", {}, 6, 10.0),
     ("precharge_too_fast", {}, 7, 10.0),

@@ -23,7 +23,7 @@ from gridpod.vboard.flash import FlashImage
 
 HEAP_BYTES = 110000
 
-# control/control_faults.py ids
+# control/fault_rows.py ids
 PRECHARGE_TIMEOUT = 6
 CONTACTOR_WELDED = 10
 PUMP_FAILED = 15

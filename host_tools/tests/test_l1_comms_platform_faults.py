@@ -31,7 +31,7 @@ from test_firmware_on_vboard import STUCK_MAIN  # a task that stops checking in 
 from vboard_helpers import make_flash
 from vboard_helpers import modbus_frame as frame
 
-TICK_OVERRUN = import_firmware("control.fault_table").FAULT_TICK_OVERRUN
+TICK_OVERRUN = import_firmware("app.platform_faults").FAULT_TICK_OVERRUN
 COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
 PIN = "1357"
 

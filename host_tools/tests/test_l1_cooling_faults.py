@@ -4,7 +4,7 @@ into the real plant under the real firmware on the virtual module, with the inva
 Each case schedules one catalogue fault (host_tools/gridpod/plant/faults.py) at a simulated time,
 runs the board in simulated time and checks the firmware's documented safe reaction against the
 DOMAIN.md numbers (config defaults, firmware/app/config_schema.py and control/*.py):
-  * the fault id (control/control_faults.py) raised in the event log, with its uptime (= sim ms),
+  * the fault id (control/fault_rows.py) raised in the event log, with its uptime (= sim ms),
   * the outputs from the plant's edge log: PUMPk_PWM (inverted: 65535 stop, 0 full speed),
     ZONEk_VALVE (1 = close), MIX_VALVE_PWM (inverted: 0 = full cooling, the fail position),
     ALARM_RELAY, K_*_COIL,
@@ -41,7 +41,7 @@ from test_control_closed_loop import (
 )
 from vboard_helpers import make_flash
 
-# control/control_faults.py ids
+# control/fault_rows.py ids
 PUMP_FAILED = 15
 TACH_LOST = 16
 PUMP_PWM_WIRE = 17

@@ -48,7 +48,7 @@ from test_control_closed_loop import (
 )
 from vboard_helpers import make_flash
 
-_ids = import_firmware("control.control_faults")
+_ids = import_firmware("control.fault_rows")
 PRECHARGE_TIMEOUT = _ids.FAULT_PRECHARGE_TIMEOUT
 PRECHARGE_TOO_FAST = _ids.FAULT_PRECHARGE_TOO_FAST
 PRECHARGE_NOT_DECAYING = _ids.FAULT_PRECHARGE_NOT_DECAYING
@@ -60,7 +60,7 @@ BREAK_CURRENT = _ids.FAULT_BREAK_CURRENT
 INTERLOCK_OPEN = _ids.FAULT_INTERLOCK_OPEN
 LEAK = _ids.FAULT_LEAK
 PRESSURE = _ids.FAULT_PRESSURE
-TICK_OVERRUN = import_firmware("control.fault_table").FAULT_TICK_OVERRUN
+TICK_OVERRUN = import_firmware("app.platform_faults").FAULT_TICK_OVERRUN
 RUNS = 3
 
 TICK_MS = import_firmware("app.config").defaults()["fast_tick_ms"]  # 10

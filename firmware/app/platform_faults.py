@@ -4,8 +4,6 @@ names it). Columns: (bit id, name, debounce count, debounce ms, severity, latch,
 Platform faults only for now; control features (contactors, cooling, grid) append their rows.
 """
 
-from micropython import const
-
 from control.faults import (
     ACTION_ALARM,
     ACTION_NONE,
@@ -14,6 +12,7 @@ from control.faults import (
     SEVERITY_FATAL,
     SEVERITY_WARNING,
 )
+from micropython import const
 
 FAULT_CONFIG_INVALID = const(0)
 FAULT_TICK_OVERRUN = const(1)

@@ -1,6 +1,6 @@
 """Fault rows of the control features (contactors, interlocks, cooling): ids 6..29 of the table.
 
-Kept apart from control/fault_table.py (the platform rows) so that a module without battery or
+Kept apart from app/platform_faults.py (the platform rows) so that a module without battery or
 cooling does not pay their heap: the composition builds its FaultTable from
 fault_table.FAULTS + CONTROL_FAULTS only when a subsystem exists. The control modules report
 causes as bitmasks of these ids; their timing (debounce) is done in control/ with config values,
