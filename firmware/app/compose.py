@@ -7,8 +7,8 @@ AFTER_APP_MODULES); the running App keeps only its runtime methods.
 import gc
 
 import comms.register_map  # noqa: F401 - loaded first, while the heap has room for its text
-from comms.modbus_rtu import ModbusSlave, crc16
-from comms.register_bank import A_L1, K_INPUT, RegisterBank
+from comms.modbus_rtu import ModbusSlave
+from comms.register_bank import RegisterBank
 from control.faults import FaultTable
 from hal import RESET_WATCHDOG
 
@@ -25,7 +25,7 @@ from app.eventlog import (
 )
 from app.heartbeat import Heartbeat
 from app.housekeeping import Housekeeping
-from app.modbus_points import LEVEL_NONE, ModbusPoints
+from app.modbus_points import ModbusPoints
 from app.outputs import SafeOutputs
 from app.platform_faults import (
     FAULT_BOOT_LOOP_SAFE_MODE,
@@ -36,18 +36,6 @@ from app.platform_faults import (
     FAULTS,
 )
 from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
-from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
-
-# Input registers refreshed before every read, in this order (see refresh()).
-_STATUS = (
-    "faults_active faults_latched fault_actions run_mode status_flags lease_expired "
-    "lease_remaining_s access_remaining_s access_failures access_lockout_s fast_tick_last_us "
-    "fast_tick_max_us fast_tick_mean_us control_tick_max_us control_tick_mean_us tick_overruns "
-    "missed_frames heap_free_bytes heap_low_water_bytes reset_cause boot_count uptime_s "
-    "modbus_frames_ok modbus_bad_crc modbus_other_unit modbus_exceptions modbus_broadcasts "
-    "modbus_rx_overruns modbus_last_error modbus_service_us_last modbus_service_us_max "
-    "maintenance_mode safe_mode lease_expired_any access_unlocked fault_active"
-)
 
 RS485 = "RS485"
 STATUS_LED = "STATUS_LED"
@@ -135,8 +123,7 @@ def compose(app, platform, board, root, log_slots, config):
         gc.collect()
         bank = RegisterBank()
         gc.collect()
-        app.points = ModbusPoints(bank, app, app.config, now_ms)
-        _setup_points(app.points, bank, app.config, board)
+        app.points = ModbusPoints(bank, app, app.config, board, now_ms)
         gc.collect()
         app.modbus = ModbusSlave(
             uart,
@@ -175,59 +162,3 @@ def _print_banner(app, cfg):
         print("gridpod: MAINTENANCE MODE (contactors will not close): " + state.reason)
     elif state.safe_mode:
         print("gridpod: SAFE MODE (contactors will not close): " + state.reason)
-
-
-def _setup_points(points, bank, config, board):
-    """Row numbers for ModbusPoints and the boot values of the images (identity, defaults,
-    not-available telemetry)."""
-    from comms.register_map import MAGIC, MAP_VERSION, map_crc  # dropped after boot
-
-    cfg = config.values
-    names = _STATUS.split()
-    fixed = (
-        "setpoint_lease_s access_level access_pin contactor_close_request "
-        "contactor_open_request fault_reset pump_rotation_request magic map_version map_crc "
-        "firmware_version board_id config_crc module_id"
-    ).split()
-    found = bank.find(names + fixed)
-    points._status = found[: len(names)]
-    (
-        points._lease_s,
-        points._level_row,
-        points._pin_row,
-        points._coil_close,
-        points._coil_open,
-        points._coil_reset,
-        points._coil_rotation,
-        magic,
-        version,
-        crc,
-        fw,
-        board_id,
-        config_crc,
-        module_id,
-    ) = found[len(names) :]
-    points.leased = []
-    for r in range(len(bank.r_kind)):
-        default = bank.r_default[r]
-        if isinstance(default, str):
-            default = cfg[default[4:]]
-        if default is not None:
-            bank.set(r, default)
-        elif bank.r_kind[r] == K_INPUT:
-            bank.set_na(r)  # telemetry without a driver, until one publishes it
-        if bank.r_access[r] == A_L1:
-            points.leased.append(r)
-    points.leased.sort(key=lambda r: bank.r_addr[r])
-    n = len(points.leased)
-    points.lease_until_ms = [0] * n
-    points.lease_active = [False] * n
-    bank.set(magic, MAGIC)
-    bank.set(version, MAP_VERSION)
-    bank.set(crc, map_crc())
-    bank.set(fw, FIRMWARE_VERSION_MAJOR * 256 + FIRMWARE_VERSION_MINOR)
-    name = board.get("board", "?").encode()
-    bank.set(board_id, crc16(name, len(name)))
-    bank.set(config_crc, config.crc)
-    bank.set_text(module_id, cfg["module_id"])
-    bank.set(points._level_row, LEVEL_NONE)

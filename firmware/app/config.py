@@ -25,7 +25,7 @@ from app.boot_config import CONFIG_DEFAULTS, CONFIG_INVALID, CONFIG_OK
 # Kept as text (parsed row by row at validation time) because a tuple-of-tuples costs ~5 KB more
 # heap on the unix port. Types: i = integer, b = boolean (0/1), s = string (min/max bound the
 # length; "|" in the unit lists the allowed values), p = salted sha256 PIN hash (see app/access.py)
-# or "" (level locked). Values are integers in the unit of the key (*_dc = 0.1 degC), so the
+# or "" (level locked). Values are integers in the unit of the key (*_ddegc = 0.1 degC), so the
 # canonical JSON and its CRC are identical on CPython and MicroPython. A default "-" means "".
 # Bump CONFIG_VERSION whenever a key is added, removed or changes meaning. A key added in a later
 # version carries that version in a 7th column ("since"): a file of an older version (down to
@@ -38,7 +38,13 @@ from app.boot_config import CONFIG_DEFAULTS, CONFIG_INVALID, CONFIG_OK
 # ~50 keys, because every config key is a qstr and a dict entry for the whole run on a 64 KiB heap.
 # The element names exist only while booting (app/boot_config.py expands the vectors for the
 # control objects' constructors, then drops them). `gridpod config diff` names changed elements.
-CONFIG_VERSION = const(3)  # 2: cooling/battery/grid_enabled; 3: the tuning vectors
+CONFIG_VERSION = const(4)  # 2: cooling/battery/grid_enabled; 3: the tuning vectors; 4: _ddegc
+# Keys renamed since a version (old name, new name, version of the new name): a file of an older
+# version is read with its old keys under their new names.
+_RENAMED = (
+    ("supply_temp_max_dc", "supply_temp_max_ddegc", 4),
+    ("supply_temp_setpoint_dc", "supply_temp_setpoint_ddegc", 4),
+)
 _MIN_READ_VERSION = const(2)
 
 # fmt: off
@@ -53,7 +59,7 @@ grid_enabled             b  flag      0     1        0
 pump_count               i  pumps     0     2        2
 leak_zone_count          i  zones     0     2        2
 supply_temp_sensor_count i  sensors   0     3        3
-supply_temp_max_dc       i  0.1degC   100   800      450
+supply_temp_max_ddegc       i  0.1degC   100   800      450
 supply_pressure_max_kpa  i  kPa       100   1000     600
 return_pressure_min_kpa  i  kPa       0     500      50
 pack_voltage_max_v       i  V         0     1500     800
@@ -61,7 +67,7 @@ pack_current_max_a       i  A         0     2000     300
 grid_import_limit_kw     i  kW        0     20000    500
 flow_setpoint_lpm        i  L/min     0     1000     100
 dp_setpoint_kpa          i  kPa       0     600      30
-supply_temp_setpoint_dc  i  0.1degC   100   600      320
+supply_temp_setpoint_ddegc  i  0.1degC   100   600      320
 pump_min_speed_pct       i  %         0     100      15
 pump_fallback_speed_pct  i  %         0     100      100
 soc_floor_pct            i  %         0     100      20
@@ -115,13 +121,13 @@ cooling_tuning   pump_max_rpm          rpm     100   20000    3000
 cooling_tuning   low_flow_pct          %       0     100      90
 cooling_tuning   low_flow_ms           ms      1000  3600000  100000
 cooling_tuning   filter_dp_max_kpa     kPa     0     1000     60
-cooling_tuning   sensor_disagree_dc    0.1degC 1     100      10
+cooling_tuning   sensor_disagree_ddegc    0.1degC 1     100      10
 cooling_tuning   sensor_disagree_ms    ms      1000  600000   30000
-cooling_tuning   temp_warn_band_dc     0.1degC 1     200      20
-cooling_tuning   temp_warn_hyst_dc     0.1degC 0     100      10
+cooling_tuning   temp_warn_band_ddegc     0.1degC 1     200      20
+cooling_tuning   temp_warn_hyst_ddegc     0.1degC 0     100      10
 cooling_tuning   temp_warn_ms          ms      0     3600000  120000
 cooling_tuning   startup_inhibit_ms    ms      0     7200000  1200000
-cooling_tuning   dew_margin_dc         0.1degC 0     200      30
+cooling_tuning   dew_margin_ddegc         0.1degC 0     200      30
 cooling_tuning   valve_stroke_ms       ms      100   120000   10000
 cooling_tuning   valve_fb_tol_pct      %       1     100      10
 cooling_tuning   valve_settle_ms       ms      0     600000   45000
@@ -130,8 +136,8 @@ grid_tuning      pcs_ramp_kw_s         kW/s    1     10000    50
 grid_tuning      pcs_charge_kw         kW      0     10000    10
 grid_tuning      grid_tolerance_kw     kW      0     1000     2
 grid_tuning      pcs_deadband_w        W       0     10000    500
-grid_tuning      battery_temp_min_dc   0.1degC -400  800      50
-grid_tuning      battery_temp_max_dc   0.1degC -400  800      450
+grid_tuning      battery_temp_min_ddegc   0.1degC -400  800      50
+grid_tuning      battery_temp_max_ddegc   0.1degC -400  800      450
 grid_tuning      battery_cells         cells   1     1000     240
 grid_tuning      battery_capacity_ah   Ah      1     100000   100
 """
@@ -342,6 +348,9 @@ def validate(values, version=CONFIG_VERSION):
     errors = []
     if not isinstance(values, dict):
         return ["config: not a JSON object"]
+    for old_key, new_key, since in _RENAMED:
+        if version < since and old_key in values and new_key not in values:
+            values[new_key] = values.pop(old_key)
     known = {}
     for row in rows():
         known[row[0]] = True
@@ -376,6 +385,13 @@ def validate(values, version=CONFIG_VERSION):
             "modbus_stop_bits: 8E%d is not a Modbus frame; use 8E1 [bits]"
             % values["modbus_stop_bits"]
         )
+    for enabled, present in (
+        ("cooling_enabled", "has_cooling"),
+        ("battery_enabled", "has_battery"),
+        ("grid_enabled", "has_grid"),
+    ):
+        if values[enabled] and not values[present]:
+            errors.append("%s: the module has none (%s is 0)" % (enabled, present))
     if values["pump_min_speed_pct"] > values["pump_fallback_speed_pct"]:
         errors.append("pump_fallback_speed_pct: below pump_min_speed_pct [%]")
     return errors

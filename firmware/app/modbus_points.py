@@ -16,13 +16,73 @@ publishes the physical telemetry; without, they stay flags and the telemetry sta
 fault_reset runs App.reset_faults() and reads back 0.
 """
 
-from comms.register_bank import A_L1, A_W1, REASON_ACCESS, REASON_LOCKOUT, REASON_PIN, T_BIT
+from comms.register_bank import (
+    A_L1,
+    A_W1,
+    K_INPUT,
+    REASON_ACCESS,
+    REASON_LOCKOUT,
+    REASON_PIN,
+    T_BIT,
+)
 from control.ticks import ticks_add, ticks_diff
 from micropython import const
 
 from app import state
 from app.access import check_pin
 from app.scheduler import SLOT_CONTROL, SLOT_FAST
+
+# Register rows (comms/register_map.py order; checked by host_tools/tests/test_register_bindings.py)
+_R_MAGIC = const(0)
+_R_MAP_VERSION = const(1)
+_R_MAP_CRC = const(2)
+_R_FIRMWARE_VERSION = const(3)
+_R_BOARD_ID = const(4)
+_R_CONFIG_CRC = const(5)
+_R_MODULE_ID = const(7)
+_R_SETPOINT_LEASE_S = const(14)
+_R_ACCESS_LEVEL = const(16)
+_R_ACCESS_PIN = const(17)
+_R_FAULTS_ACTIVE = const(64)
+_R_FAULTS_LATCHED = const(65)
+_R_FAULT_ACTIONS = const(66)
+_R_RUN_MODE = const(67)
+_R_STATUS_FLAGS = const(71)
+_R_LEASE_EXPIRED = const(72)
+_R_LEASE_REMAINING_S = const(73)
+_R_ACCESS_REMAINING_S = const(74)
+_R_ACCESS_FAILURES = const(75)
+_R_ACCESS_LOCKOUT_S = const(76)
+_R_FAST_TICK_LAST_US = const(77)
+_R_FAST_TICK_MAX_US = const(78)
+_R_FAST_TICK_MEAN_US = const(79)
+_R_CONTROL_TICK_MAX_US = const(80)
+_R_CONTROL_TICK_MEAN_US = const(81)
+_R_TICK_OVERRUNS = const(82)
+_R_MISSED_FRAMES = const(83)
+_R_HEAP_FREE_BYTES = const(84)
+_R_HEAP_LOW_WATER_BYTES = const(85)
+_R_RESET_CAUSE = const(86)
+_R_BOOT_COUNT = const(87)
+_R_UPTIME_S = const(88)
+_R_MODBUS_FRAMES_OK = const(89)
+_R_MODBUS_BAD_CRC = const(90)
+_R_MODBUS_OTHER_UNIT = const(91)
+_R_MODBUS_EXCEPTIONS = const(92)
+_R_MODBUS_BROADCASTS = const(93)
+_R_MODBUS_RX_OVERRUNS = const(94)
+_R_MODBUS_LAST_ERROR = const(95)
+_R_MODBUS_SERVICE_US_LAST = const(96)
+_R_MODBUS_SERVICE_US_MAX = const(97)
+_R_CONTACTOR_CLOSE_REQUEST = const(98)
+_R_CONTACTOR_OPEN_REQUEST = const(99)
+_R_FAULT_RESET = const(100)
+_R_PUMP_ROTATION_REQUEST = const(101)
+_R_MAINTENANCE_MODE = const(102)
+_R_SAFE_MODE = const(103)
+_R_LEASE_EXPIRED_ANY = const(104)
+_R_ACCESS_UNLOCKED = const(105)
+_R_FAULT_ACTIVE = const(106)
 
 _UNLOCK_MS = const(300000)
 _LOCKOUT_MS = const(30000)
@@ -51,20 +111,18 @@ def _seconds_left(now_ms, until_ms):
 
 
 class ModbusPoints:
-    def __init__(self, bank, app, config, now_ms):
-        """The register rows are looked up and the images given their boot values by
-        app/compose.py (boot-only code, freed once the App is built)."""
+    def __init__(self, bank, app, config, board, now_ms):
+        """The images get their boot values here: identity, defaults, not-available telemetry."""
         self.bank = bank
         self.app = app
         self.cfg = config.values
         bank.hooks = self
         self.slave = None
-        self._status: list = []  # row numbers, filled by app/compose.py with the rows below
-        self._lease_s = self._level_row = self._pin_row = -1
-        self._coil_close = self._coil_open = self._coil_reset = self._coil_rotation = -1
         self.leased = []
-        self.lease_until_ms = []
-        self.lease_active = []
+        self._init_images(config, board)
+        n = len(self.leased)
+        self.lease_until_ms = [0] * n
+        self.lease_active = [False] * n
         self.lease_expired = 0
         self.level = LEVEL_NONE
         self._pending_level = LEVEL_NONE
@@ -74,6 +132,36 @@ class ModbusPoints:
         self._last_ms = now_ms
         self._up_s = 0
         self._up_rem_ms = 0
+
+    def _init_images(self, config, board):
+        """Boot values of every register; the L1 (leased) rows in address order."""
+        from comms.modbus_rtu import crc16
+        from comms.register_map import MAGIC, MAP_VERSION, map_crc  # dropped after boot
+
+        from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
+
+        bank = self.bank
+        cfg = config.values
+        for r in range(len(bank.r_kind)):
+            default = bank.r_default[r]
+            if isinstance(default, str):
+                default = cfg[default[4:]]
+            if default is not None:
+                bank.set(r, default)
+            elif bank.r_kind[r] == K_INPUT:
+                bank.set_na(r)  # telemetry without a driver, until one publishes it
+            if bank.r_access[r] == A_L1:
+                self.leased.append(r)
+        self.leased.sort(key=lambda r: bank.r_addr[r])
+        bank.set(_R_MAGIC, MAGIC)
+        bank.set(_R_MAP_VERSION, MAP_VERSION)
+        bank.set(_R_MAP_CRC, map_crc())
+        bank.set(_R_FIRMWARE_VERSION, FIRMWARE_VERSION_MAJOR * 256 + FIRMWARE_VERSION_MINOR)
+        name = board.get("board", "?").encode()
+        bank.set(_R_BOARD_ID, crc16(name, len(name)))
+        bank.set(_R_CONFIG_CRC, config.crc)
+        bank.set_text(_R_MODULE_ID, cfg["module_id"])
+        bank.set(_R_ACCESS_LEVEL, LEVEL_NONE)
 
     # ----- control slot -------------------------------------------------------------------------
     def tick(self, now_ms):
@@ -96,7 +184,7 @@ class ModbusPoints:
 
     def _set_level(self, level):
         self.level = level
-        self.bank.set(self._level_row, level)
+        self.bank.set(_R_ACCESS_LEVEL, level)
 
     # ----- bank hooks ---------------------------------------------------------------------------
     def _needs_level(self, r, now_ms):
@@ -108,7 +196,7 @@ class ModbusPoints:
         return 0 if self.level >= LEVEL_OPERATOR else REASON_ACCESS
 
     def check_write(self, r, src, pos, now_ms):
-        if r == self._pin_row:
+        if r == _R_ACCESS_PIN:
             return self._try_pin(src, pos, now_ms)
         return self._needs_level(r, now_ms)
 
@@ -148,25 +236,25 @@ class ModbusPoints:
             self.unlock_until_ms = ticks_add(now_ms, _UNLOCK_MS)
         if access == A_L1:
             i = self.leased.index(r)
-            lease_ms = bank.get(self._lease_s) * 1000
+            lease_ms = bank.get(_R_SETPOINT_LEASE_S) * 1000
             self.lease_until_ms[i] = ticks_add(now_ms, lease_ms)
             self.lease_active[i] = True
             self.lease_expired &= ~(1 << i)
-        elif r == self._pin_row:
+        elif r == _R_ACCESS_PIN:
             self._set_level(self._pending_level)
             self.failures = 0
             self.unlock_until_ms = ticks_add(now_ms, _UNLOCK_MS)
             bank.set_text(r, "")  # the PIN never reads back
-        elif r == self._level_row:
+        elif r == _R_ACCESS_LEVEL:
             self._set_level(LEVEL_NONE)
         elif bank.r_type[r] == T_BIT:
-            if r == self._coil_reset:
+            if r == _R_FAULT_RESET:
                 if bank.get(r):
                     self.app.reset_faults()
                 bank.set(r, 0)
-            elif r == self._coil_open and bank.get(r):
-                bank.set(self._coil_close, 0)  # open wins
-            elif r == self._coil_close and bank.get(self._coil_open):
+            elif r == _R_CONTACTOR_OPEN_REQUEST and bank.get(r):
+                bank.set(_R_CONTACTOR_CLOSE_REQUEST, 0)  # open wins
+            elif r == _R_CONTACTOR_CLOSE_REQUEST and bank.get(_R_CONTACTOR_OPEN_REQUEST):
                 bank.set(r, 0)
 
     def refresh(self, now_ms):
@@ -188,9 +276,9 @@ class ModbusPoints:
             ticks_diff(now_ms, self.lockout_until_ms) < 0
         )
         flags |= FLAG_PIN_LOCKOUT if locked_out else 0
-        flags |= FLAG_CLOSE_REQUEST if bank.get(self._coil_close) else 0
-        flags |= FLAG_OPEN_REQUEST if bank.get(self._coil_open) else 0
-        flags |= FLAG_ROTATION_REQUEST if bank.get(self._coil_rotation) else 0
+        flags |= FLAG_CLOSE_REQUEST if bank.get(_R_CONTACTOR_CLOSE_REQUEST) else 0
+        flags |= FLAG_OPEN_REQUEST if bank.get(_R_CONTACTOR_OPEN_REQUEST) else 0
+        flags |= FLAG_ROTATION_REQUEST if bank.get(_R_PUMP_ROTATION_REQUEST) else 0
         lease_left = _U16_MAX
         for i in range(len(self.leased)):
             if self.lease_active[i]:
@@ -199,47 +287,50 @@ class ModbusPoints:
                     lease_left = left
         mem_free = sched._mem_free
         heap_free = mem_free() if mem_free is not None else -1
-        s = self._status
-        bank.set(s[0], faults.active)
-        bank.set(s[1], faults.latched)
-        bank.set(s[2], faults.action_mask)
-        bank.set(s[3], run_mode)
-        bank.set(s[4], flags)
-        bank.set(s[5], self.lease_expired)
-        bank.set(s[6], lease_left)
-        bank.set(s[7], _seconds_left(now_ms, self.unlock_until_ms) if self.level else 0)
-        bank.set(s[8], self.failures)
-        bank.set(s[9], _seconds_left(now_ms, self.lockout_until_ms) if locked_out else 0)
-        bank.set(s[10], _sat(fast.last_us))
-        bank.set(s[11], _sat(fast.max_us))
-        bank.set(s[12], _sat(fast.mean_us()))
-        bank.set(s[13], _sat(ctl.max_us))
-        bank.set(s[14], _sat(ctl.mean_us()))
-        bank.set(s[15], sched.overruns)
-        bank.set(s[16], sched.missed_frames)
+        bank.set(_R_FAULTS_ACTIVE, faults.active)
+        bank.set(_R_FAULTS_LATCHED, faults.latched)
+        bank.set(_R_FAULT_ACTIONS, faults.action_mask)
+        bank.set(_R_RUN_MODE, run_mode)
+        bank.set(_R_STATUS_FLAGS, flags)
+        bank.set(_R_LEASE_EXPIRED, self.lease_expired)
+        bank.set(_R_LEASE_REMAINING_S, lease_left)
+        bank.set(
+            _R_ACCESS_REMAINING_S, _seconds_left(now_ms, self.unlock_until_ms) if self.level else 0
+        )
+        bank.set(_R_ACCESS_FAILURES, self.failures)
+        bank.set(
+            _R_ACCESS_LOCKOUT_S, _seconds_left(now_ms, self.lockout_until_ms) if locked_out else 0
+        )
+        bank.set(_R_FAST_TICK_LAST_US, _sat(fast.last_us))
+        bank.set(_R_FAST_TICK_MAX_US, _sat(fast.max_us))
+        bank.set(_R_FAST_TICK_MEAN_US, _sat(fast.mean_us()))
+        bank.set(_R_CONTROL_TICK_MAX_US, _sat(ctl.max_us))
+        bank.set(_R_CONTROL_TICK_MEAN_US, _sat(ctl.mean_us()))
+        bank.set(_R_TICK_OVERRUNS, sched.overruns)
+        bank.set(_R_MISSED_FRAMES, sched.missed_frames)
         if heap_free >= 0:
-            bank.set(s[17], heap_free)
+            bank.set(_R_HEAP_FREE_BYTES, heap_free)
         else:
-            bank.set_na(s[17])
+            bank.set_na(_R_HEAP_FREE_BYTES)
         if sched.heap_free_low >= 0:
-            bank.set(s[18], sched.heap_free_low)
+            bank.set(_R_HEAP_LOW_WATER_BYTES, sched.heap_free_low)
         else:
-            bank.set_na(s[18])
-        bank.set(s[19], app.reset_cause)
-        bank.set(s[20], app.log.boot_count & _U16_MAX)
-        bank.set(s[21], self._up_s)
+            bank.set_na(_R_HEAP_LOW_WATER_BYTES)
+        bank.set(_R_RESET_CAUSE, app.reset_cause)
+        bank.set(_R_BOOT_COUNT, app.log.boot_count & _U16_MAX)
+        bank.set(_R_UPTIME_S, self._up_s)
         if slave is not None:
-            bank.set(s[22], slave.frames_ok)
-            bank.set(s[23], slave.bad_crc)
-            bank.set(s[24], slave.other_unit)
-            bank.set(s[25], slave.exceptions)
-            bank.set(s[26], slave.broadcasts)
-            bank.set(s[27], slave.rx_overruns)
-            bank.set(s[29], _sat(slave.service_us_last))
-            bank.set(s[30], _sat(slave.service_us_max))
-        bank.set(s[28], bank.last_error)
-        bank.set(s[31], state.maintenance)
-        bank.set(s[32], state.safe_mode)
-        bank.set(s[33], self.lease_expired)
-        bank.set(s[34], self.level)
-        bank.set_bits(s[35], faults.active)
+            bank.set(_R_MODBUS_FRAMES_OK, slave.frames_ok)
+            bank.set(_R_MODBUS_BAD_CRC, slave.bad_crc)
+            bank.set(_R_MODBUS_OTHER_UNIT, slave.other_unit)
+            bank.set(_R_MODBUS_EXCEPTIONS, slave.exceptions)
+            bank.set(_R_MODBUS_BROADCASTS, slave.broadcasts)
+            bank.set(_R_MODBUS_RX_OVERRUNS, slave.rx_overruns)
+            bank.set(_R_MODBUS_SERVICE_US_LAST, _sat(slave.service_us_last))
+            bank.set(_R_MODBUS_SERVICE_US_MAX, _sat(slave.service_us_max))
+        bank.set(_R_MODBUS_LAST_ERROR, bank.last_error)
+        bank.set(_R_MAINTENANCE_MODE, state.maintenance)
+        bank.set(_R_SAFE_MODE, state.safe_mode)
+        bank.set(_R_LEASE_EXPIRED_ANY, self.lease_expired)
+        bank.set(_R_ACCESS_UNLOCKED, self.level)
+        bank.set_bits(_R_FAULT_ACTIVE, faults.active)

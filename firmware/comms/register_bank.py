@@ -103,6 +103,13 @@ class RegisterBank:
             d[p + 2] = 0 if signed else 0xFF
             d[p + 3] = 0 if signed else 0xFF
 
+    def put(self, row, value):
+        """A reading into its register: the value, or not-available when it is None."""
+        if value is None:
+            self.set_na(row)
+        else:
+            self.set(row, value)
+
     def get(self, row):
         t = self.tables[self.r_kind[row]]
         if self.r_type[row] == T_BIT:

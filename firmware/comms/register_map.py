@@ -24,7 +24,9 @@ Bump MAP_VERSION whenever a row's layout columns change; MAP_CRC (identity regis
 
 from array import array
 
-MAP_VERSION = 2  # 2: peak shaving enable, PCS setpoint, energy per token, battery rows
+MAP_VERSION = (
+    3  # 2: peak shaving enable, PCS setpoint, energy per token, battery rows; 3: interlock_status
+)
 MAGIC = 0x4750  # "GP"
 NA_U16 = 0xFFFF
 NA_S16 = 0x8000
@@ -41,7 +43,7 @@ H 7 modbus_unit u16 1 0 - R cfg:modbus_unit - -
 H 8 module_id str 16 0 - R - - -
 H 100 flow_setpoint_lpm u16 1 0 L/min L1 cfg:flow_setpoint_lpm 0 1000
 H 101 dp_setpoint_kpa u16 1 0 kPa L1 cfg:dp_setpoint_kpa 0 600
-H 102 supply_temp_setpoint_c s16 1 -1 degC L1 cfg:supply_temp_setpoint_dc 100 600
+H 102 supply_temp_setpoint_c s16 1 -1 degC L1 cfg:supply_temp_setpoint_ddegc 100 600
 H 103 grid_import_limit_kw u16 1 0 kW L1 cfg:grid_import_limit_kw 0 20000
 H 104 pcs_power_request_kw s16 1 -1 kW L1 0 -10000 10000
 H 105 peak_shaving_enable u16 1 0 - L1 0 0 1
@@ -49,7 +51,7 @@ H 110 setpoint_lease_s u16 1 0 s W1 30 1 3600
 H 120 work_tokens u32 2 0 tokens W1 0 - -
 H 200 access_level u16 1 0 - WA - 0 0
 H 201 access_pin str 4 0 - WA - - -
-H 300 supply_temp_max_c s16 1 -1 degC R cfg:supply_temp_max_dc - -
+H 300 supply_temp_max_c s16 1 -1 degC R cfg:supply_temp_max_ddegc - -
 H 301 supply_pressure_max_kpa u16 1 0 kPa R cfg:supply_pressure_max_kpa - -
 H 302 return_pressure_min_kpa u16 1 0 kPa R cfg:return_pressure_min_kpa - -
 H 303 pack_voltage_max_v u16 1 0 V R cfg:pack_voltage_max_v - -
@@ -94,6 +96,7 @@ I 42 mj_per_token_it u32 2 0 mJ R - - -
 I 44 mj_per_token_module u32 2 0 mJ R - - -
 I 46 battery_temp_c s16 1 -1 degC R - - -
 I 47 battery_power_limit_pct u16 1 0 % R - - -
+I 48 interlock_status u16 1 0 - R - - -
 I 100 faults_active u32 2 0 - R - - -
 I 102 faults_latched u32 2 0 - R - - -
 I 104 fault_actions u16 1 0 - R - - -

@@ -1,6 +1,6 @@
 """Coolant distribution unit (CDU) control, pure: pump loop, supply temperature, protections, leaks.
 
-Units: flow 0.1 L/min (dlpm), pressure mbar, temperature 0.01 degC (cdc), speed/valve 0.01 %
+Units: flow 0.1 L/min (dlpm), pressure mbar, temperature 0.01 degC (cdegc), speed/valve 0.01 %
 (cpct), time ms. Readings arrive in a preallocated Inputs object (None = invalid sensor).
 step_fast() (10 ms) isolates leaking zones: zone k leak -> close zone k valves in that tick, other
 zones stay open, latched until reset_leaks() with the rope dry. A broken rope (LEAK_CABLE) is a
@@ -62,10 +62,10 @@ class Inputs:
         self.p_supply_mbar = None
         self.p_return_mbar = None
         self.filter_dp_mbar = None
-        self.t_supply1_cdc = None
-        self.t_supply2_cdc = None
-        self.t_supply3_cdc = None
-        self.dew_point_cdc = None
+        self.t_supply1_cdegc = None
+        self.t_supply2_cdegc = None
+        self.t_supply3_cdegc = None
+        self.dew_point_cdegc = None
         self.level_ok = True
         self.rpm0 = 0
         self.rpm1 = 0
@@ -81,16 +81,16 @@ class Cooling:
         self.on_dp = bool(g("pump_on_dp", 0))
         self.flow_sp_dlpm = g("flow_setpoint_lpm", 100) * 10
         self.dp_sp_mbar = g("dp_setpoint_kpa", 30) * 10
-        self.temp_sp_cdc = g("supply_temp_setpoint_dc", 320) * 10
+        self.temp_sp_cdegc = g("supply_temp_setpoint_ddegc", 320) * 10
         self.fallback_cpct = g("pump_fallback_speed_pct", 100) * 100
         self.p_sup_max_mbar = g("supply_pressure_max_kpa", 600) * 10
         self.p_ret_min_mbar = g("return_pressure_min_kpa", 50) * 10
         self.filter_max_mbar = g("filter_dp_max_kpa", 60) * 10
         self.low_flow_pct = g("low_flow_pct", 90)
         self.low_flow_ms = g("low_flow_ms", 100000)
-        self.dew_margin_cdc = g("dew_margin_dc", 30) * 10
-        self.warn_band_cdc = g("temp_warn_band_dc", 20) * 10
-        self.warn_hyst_cdc = g("temp_warn_hyst_dc", 10) * 10
+        self.dew_margin_cdegc = g("dew_margin_ddegc", 30) * 10
+        self.warn_band_cdegc = g("temp_warn_band_ddegc", 20) * 10
+        self.warn_hyst_cdegc = g("temp_warn_hyst_ddegc", 10) * 10
         self.warn_ms = g("temp_warn_ms", 120000)
         self.inhibit_ms = g("startup_inhibit_ms", 1200000)
         self.pumps = Pumps(cfg, pumps)
@@ -102,7 +102,7 @@ class Cooling:
             _FULL,
         )
         self.temp_pid = Pid(g("temp_kp_milli", 2000), g("temp_ki_milli", 200), 0, _FULL)
-        self.voter = Voter(g("sensor_disagree_dc", 10) * 10, g("sensor_disagree_ms", 30000))
+        self.voter = Voter(g("sensor_disagree_ddegc", 10) * 10, g("sensor_disagree_ms", 30000))
         stroke = g("valve_stroke_ms", 10000)
         self.zone_sup = [OnOffSupervisor(stroke) for _ in range(zones)]
         # settle default 1.5 x a 30 s full-stroke mixing valve (the plant's), so travel is no fault
@@ -117,7 +117,7 @@ class Cooling:
         self.condensation = False
         self.sensor_fault = False
         self.mix_demand_cpct = _FULL
-        self.temp_sp_eff_cdc = self.temp_sp_cdc
+        self.temp_sp_eff_cdegc = self.temp_sp_cdegc
         self.health = HEALTH_LOST
         self.flow_proven = False
         self.flow_ok = False
@@ -163,7 +163,9 @@ class Cooling:
         flow = inp.flow_dlpm
         p_sup = inp.p_supply_mbar
         p_ret = inp.p_return_mbar
-        t_sup = self.voter.update(now_ms, inp.t_supply1_cdc, inp.t_supply2_cdc, inp.t_supply3_cdc)
+        t_sup = self.voter.update(
+            now_ms, inp.t_supply1_cdegc, inp.t_supply2_cdegc, inp.t_supply3_cdegc
+        )
         running = self.pumps.running
         if p_sup is not None and p_sup > self.p_sup_max_mbar:
             self.pressure_trip = True
@@ -230,7 +232,7 @@ class Cooling:
         self.flow_proven = (
             self._proven_ms >= 0 and ticks_diff(now_ms, self._proven_ms) < self.flow_grace_ms
         )
-        self._temperature(now_ms, dt_ms, t_sup, inp.dew_point_cdc, inp.mix_fb_cpct)
+        self._temperature(now_ms, dt_ms, t_sup, inp.dew_point_cdegc, inp.mix_fb_cpct)
         vfault = self.mix_sup.fault != VALVE_OK
         for k in range(self.zones):
             bit = 1 << k
@@ -245,12 +247,12 @@ class Cooling:
         self._publish(run, vfault, inp.level_ok)
 
     def _temperature(self, now_ms, dt_ms, t_sup, dew, fb):
-        sp = self.temp_sp_cdc
-        if dew is not None and dew + self.dew_margin_cdc > sp:
-            sp = dew + self.dew_margin_cdc  # raise the setpoint when the dew point rises
-        self.temp_sp_eff_cdc = sp
+        sp = self.temp_sp_cdegc
+        if dew is not None and dew + self.dew_margin_cdegc > sp:
+            sp = dew + self.dew_margin_cdegc  # raise the setpoint when the dew point rises
+        self.temp_sp_eff_cdegc = sp
         self.condensation = (
-            t_sup is not None and dew is not None and t_sup < dew + self.dew_margin_cdc
+            t_sup is not None and dew is not None and t_sup < dew + self.dew_margin_cdegc
         )
         self._temp_acc_ms += dt_ms
         if self._temp_acc_ms >= _TEMP_PERIOD_MS:
@@ -269,14 +271,14 @@ class Cooling:
         if t_sup is None or ticks_diff(now_ms, self._boot_ms) < self.inhibit_ms:
             self._warn_ms = -1
             return
-        if t_sup > sp + self.warn_band_cdc:
+        if t_sup > sp + self.warn_band_cdegc:
             if self._warn_ms < 0:
                 self._warn_ms = now_ms
             if ticks_diff(now_ms, self._warn_ms) >= self.warn_ms:
                 self.over_temp = True
         else:
             self._warn_ms = -1
-            if t_sup < sp + self.warn_hyst_cdc:
+            if t_sup < sp + self.warn_hyst_cdegc:
                 self.over_temp = False
 
     def _publish(self, run, vfault, level_ok):

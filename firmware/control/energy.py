@@ -1,6 +1,6 @@
 """Energy meter, pure: Wh counters and energy per AI token. Called from housekeeping with dt_ms.
 
-Counters (_E_IT, _E_COOLING, _E_BATT_IN, _E_BATT_OUT, _E_GRID_IMPORT) are 32-bit Wh kept as two 16-bit
+Counters (E_IT, E_COOLING, E_BATT_IN, E_BATT_OUT, E_GRID_IMPORT) are 32-bit Wh kept as two 16-bit
 halves (hi, lo) so every value stays a small int on a 32-bit MCU (31-bit small ints) and maps
 straight onto a high-word-first Modbus register pair; they wrap at 2**32. Sub-Wh energy is kept as
 a remainder in W*ms (|power| <= 1 MW and dt_ms <= 1000 keep it below 2**30).
@@ -11,11 +11,11 @@ accumulated since the previous write are divided by the tokens since then, at th
 
 from micropython import const
 
-_E_IT = const(0)
-_E_COOLING = const(1)
-_E_BATT_IN = const(2)
-_E_BATT_OUT = const(3)
-_E_GRID_IMPORT = const(4)
+E_IT = const(0)
+E_COOLING = const(1)
+E_BATT_IN = const(2)
+E_BATT_OUT = const(3)
+E_GRID_IMPORT = const(4)
 _N = const(5)
 _WMS_PER_WH = const(3600000)
 _J_CAP = const(0x1FFFFFFF)
@@ -52,13 +52,13 @@ class Energy:
 
     def step(self, dt_ms, it_w, cooling_w, batt_w, grid_w):
         """batt_w: discharge positive; grid_w: import positive (export is not counted)."""
-        self._add(_E_IT, it_w, dt_ms)
-        self._add(_E_COOLING, cooling_w, dt_ms)
+        self._add(E_IT, it_w, dt_ms)
+        self._add(E_COOLING, cooling_w, dt_ms)
         if batt_w >= 0:
-            self._add(_E_BATT_OUT, batt_w, dt_ms)
+            self._add(E_BATT_OUT, batt_w, dt_ms)
         else:
-            self._add(_E_BATT_IN, -batt_w, dt_ms)
-        self._add(_E_GRID_IMPORT, grid_w, dt_ms)
+            self._add(E_BATT_IN, -batt_w, dt_ms)
+        self._add(E_GRID_IMPORT, grid_w, dt_ms)
         r = self._jrem_it + it_w * dt_ms
         j = r // 1000
         self._jrem_it = r - j * 1000

@@ -32,8 +32,8 @@ class PeakShaver:
         self.ramp_w_per_s = g("pcs_ramp_kw_s", 50) * 1000
         self.charge_w = g("pcs_charge_kw", 10) * 1000
         self.soc_floor_pm = g("soc_floor_pct", 20) * 10
-        self.t_min_cdc = g("battery_temp_min_dc", 50) * 10
-        self.t_max_cdc = g("battery_temp_max_dc", 450) * 10
+        self.t_min_cdegc = g("battery_temp_min_ddegc", 50) * 10
+        self.t_max_cdegc = g("battery_temp_max_ddegc", 450) * 10
         self.tolerance_w = g("grid_tolerance_kw", 2) * 1000
         self.deadband_w = g("pcs_deadband_w", 500)
         self.request_w = 0
@@ -41,14 +41,14 @@ class PeakShaver:
         self.may_discharge = False
         self.active = False  # permitted to drive the PCS (its enable line)
 
-    def step(self, dt_ms, load_w, soc_pm, batt_temp_cdc, contactors_closed, power_pct):
+    def step(self, dt_ms, load_w, soc_pm, batt_temp_cdegc, contactors_closed, power_pct):
         """load_w: grid import + battery discharge (None when a meter failed)."""
         ok = (
             contactors_closed
             and load_w is not None
             and power_pct > 0
-            and batt_temp_cdc is not None
-            and self.t_min_cdc <= batt_temp_cdc <= self.t_max_cdc
+            and batt_temp_cdegc is not None
+            and self.t_min_cdegc <= batt_temp_cdegc <= self.t_max_cdegc
             and soc_pm is not None
         )
         self.may_discharge = bool(ok and soc_pm > self.soc_floor_pm)

@@ -1,8 +1,8 @@
 """Redundant supply-temperature voting over 3 sensors (0.01 degC ints, None = open/short).
 
 A sensor is dropped (latched, with an alarm) when it reads None (open/short), when it stays more
-than disagree_cdc away from both others, while those two agree, for disagree_ms, or when it is
-stuck (no change at all for stuck_ms while the others moved by more than disagree_cdc). The value
+than disagree_cdegc away from both others, while those two agree, for disagree_ms, or when it is
+stuck (no change at all for stuck_ms while the others moved by more than disagree_cdegc). The value
 is the average of the sensors still in; None when none is left. reset() re-admits all sensors.
 """
 
@@ -18,12 +18,12 @@ def _abs(x):
 
 
 class Voter:
-    def __init__(self, disagree_cdc=100, disagree_ms=30000, stuck_ms=600000):
-        self.disagree_cdc = disagree_cdc
+    def __init__(self, disagree_cdegc=100, disagree_ms=30000, stuck_ms=600000):
+        self.disagree_cdegc = disagree_cdegc
         self.disagree_ms = disagree_ms
         self.stuck_ms = stuck_ms
         self.dropped = 0  # bit i = sensor i out
-        self.value_cdc = None
+        self.value_cdegc = None
         self._off = [False] * _N
         self._off_ms = [0] * _N
         self._last = [0] * _N
@@ -63,11 +63,11 @@ class Voter:
         if not d & 4:
             s += t2
             n += 1
-        self.value_cdc = s // n if n else None
-        return self.value_cdc
+        self.value_cdegc = s // n if n else None
+        return self.value_cdegc
 
     def _check(self, now_ms, i, t, a, b):
-        lim = self.disagree_cdc
+        lim = self.disagree_cdegc
         others = (a + b) // 2
         off = _abs(t - a) > lim and _abs(t - b) > lim and _abs(a - b) <= lim
         if off:

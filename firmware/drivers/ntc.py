@@ -17,7 +17,7 @@ class Ntc:
     def __init__(self, adc):
         self._adc = adc
 
-    def temp_cdc(self):
+    def temp_cdegc(self):
         counts = self._adc.read_u16()
         if counts < _MARGIN_COUNTS or counts > ADC_FULL_SCALE - _MARGIN_COUNTS:
             return None

@@ -23,8 +23,8 @@ PRESSURE_RANGE_MBAR = const(10000)
 POWER_MIN_W = const(-200000)  # power transducers: 4 mA = -200 kW ...
 POWER_MAX_W = const(600000)  # ... 20 mA = +600 kW (import / consumption positive)
 FILTER_DP_RANGE_MBAR = const(2000)  # filter DP transmitter: 4..20 mA = 0..2 bar
-DEW_MIN_CDC = const(-4000)  # dew-point transmitter: 4..20 mA = -40..+60 degC
-DEW_SPAN_CDC = const(10000)
+DEW_MIN_CDEGC = const(-4000)  # dew-point transmitter: 4..20 mA = -40..+60 degC
+DEW_SPAN_CDEGC = const(10000)
 PCS_FULL_SCALE_W = const(100000)  # PCS_PWM duty 0..65535 = -100..+100 kW, discharge positive
 
 # HV divider: 1000 V -> 3.0 V, i.e. link mV = adc mV * 1000 / 3.

@@ -59,8 +59,8 @@ def make(**cfg):
     inp.p_supply_mbar = 2500
     inp.p_return_mbar = 1500
     inp.filter_dp_mbar = 200
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3200
-    inp.dew_point_cdc = 1500
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3200
+    inp.dew_point_cdegc = 1500
     inp.mix_fb_cpct = 10000
     inp.zone_open_ls = 3
     inp.zone_closed_ls = 0
@@ -336,41 +336,41 @@ def test_leak_cable_broken_is_sensor_fault_not_leak():
 
 def test_condensation_risk_raises_setpoint_above_dew_point():
     c, inp, h = make()
-    inp.dew_point_cdc = 3000  # dew point 30 degC: setpoint must become >= 33 degC
+    inp.dew_point_cdegc = 3000  # dew point 30 degC: setpoint must become >= 33 degC
     run(c, inp, h, 2000)
-    assert c.temp_sp_eff_cdc == 3300
+    assert c.temp_sp_eff_cdegc == 3300
     assert c.causes & bit(FAULT_CONDENSATION)  # supply 32 degC < 33 degC
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3350
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3350
     run(c, inp, h, 2000)
     assert not c.causes & bit(FAULT_CONDENSATION)
 
 
 def test_coolant_over_temperature_warning_after_inhibit_hold_and_hysteresis():
     c, inp, h = make(startup_inhibit_ms=10000, temp_warn_ms=120000)
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3450  # sp 32 + 2.5 K
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3450  # sp 32 + 2.5 K
     run(c, inp, h, 10000)
     run(c, inp, h, 119000)
     assert not c.over_temp
     run(c, inp, h, 2000)
     assert c.causes & bit(FAULT_COOLANT_OVER_TEMP)
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3350  # +1.5 K: in hysteresis
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3350  # +1.5 K: in hysteresis
     run(c, inp, h, 1000)
     assert c.over_temp
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3250
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3250
     run(c, inp, h, 1000)
     assert not c.over_temp
 
 
 def test_temperature_loop_more_cooling_when_hot():
     c, inp, h = make()
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3000
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3000
 
     def follow(c, inp):
         inp.mix_fb_cpct = c.mix_demand_cpct
 
     run(c, inp, h, 30000, follow)
     cold = c.mix_demand_cpct
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3400
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3400
     run(c, inp, h, 30000, follow)
     assert c.mix_demand_cpct > cold
 
@@ -421,7 +421,7 @@ def test_voting_stuck_sensor_dropped():
 
 def test_cooling_reports_dropped_sensor():
     c, inp, h = make()
-    inp.t_supply2_cdc = None
+    inp.t_supply2_cdegc = None
     run(c, inp, h, 200)
     assert c.causes & bit(FAULT_SENSOR) and c.voter.dropped == 2
 
@@ -445,7 +445,7 @@ def test_onoff_valve_both_limits_is_wiring_fault():
 
 def test_modulating_feedback_off_drives_fail_position():
     c, inp, h = make(valve_settle_ms=5000)
-    inp.t_supply1_cdc = inp.t_supply2_cdc = inp.t_supply3_cdc = 3000
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3000
 
     def stuck(c, inp):
         inp.mix_fb_cpct = 5000  # stuck at half open

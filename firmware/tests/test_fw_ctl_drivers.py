@@ -90,11 +90,11 @@ def test_ntc_against_plant_points_and_open_short():
     p = _p()
     n = Ntc(p.adc("T_SUPPLY1"))
     p.set_adc("T_SUPPLY1", 32767)  # divider midpoint = 10 kOhm = 25 degC
-    assert abs(n.temp_cdc() - 2500) <= 1
+    assert abs(n.temp_cdegc() - 2500) <= 1
     p.set_adc("T_SUPPLY1", 65535)
-    assert n.temp_cdc() is None  # open
+    assert n.temp_cdegc() is None  # open
     p.set_adc("T_SUPPLY1", 0)
-    assert n.temp_cdc() is None  # short
+    assert n.temp_cdegc() is None  # short
 
 
 def test_transmitter_4_20_and_out_of_band():
@@ -201,7 +201,7 @@ def test_transfer_consts_match_plant():
     assert (tf.POWER_MIN_W, tf.POWER_MAX_W) == (s.POWER_MIN_KW * 1000, s.POWER_MAX_KW * 1000)
     assert tf.PCS_FULL_SCALE_W == s.PCS_FULL_SCALE_KW * 1000
     assert tf.FILTER_DP_RANGE_MBAR == s.FILTER_DP_RANGE_BAR * 1000
-    assert (tf.DEW_MIN_CDC, tf.DEW_SPAN_CDC) == (
+    assert (tf.DEW_MIN_CDEGC, tf.DEW_SPAN_CDEGC) == (
         s.DEW_MIN_C * 100,
         (s.DEW_MAX_C - s.DEW_MIN_C) * 100,
     )
@@ -209,16 +209,16 @@ def test_transfer_consts_match_plant():
     t = Transmitter(p2.adc("P_SUPPLY"), tf.FILTER_DP_RANGE_MBAR)
     p2.set_adc("P_SUPPLY", s.span_counts(0.65, 0.0, s.FILTER_DP_RANGE_BAR))
     assert abs(t.value_mbar() - 650) <= 3
-    d = Transmitter(p2.adc("P_SUPPLY"), tf.DEW_SPAN_CDC)
+    d = Transmitter(p2.adc("P_SUPPLY"), tf.DEW_SPAN_CDEGC)
     p2.set_adc("P_SUPPLY", s.span_counts(18.5, s.DEW_MIN_C, s.DEW_MAX_C))
-    assert abs(d.value_mbar() + tf.DEW_MIN_CDC - 1850) <= 5
+    assert abs(d.value_mbar() + tf.DEW_MIN_CDEGC - 1850) <= 5
     assert (tf.POWER_MAX_W - tf.POWER_MIN_W) // (tf.TX_MAX_UA - tf.TX_MIN_UA) == 50  # power_meter
     # end to end through the plant's own forward functions
     p = _p()
     n = Ntc(p.adc("T_SUPPLY1"))
     for temp_c in (5.0, 25.0, 32.0, 45.0, 80.0):
         p.set_adc("T_SUPPLY1", s.ntc_counts(temp_c))
-        assert abs(n.temp_cdc() - temp_c * 100) <= 5, temp_c
+        assert abs(n.temp_cdegc() - temp_c * 100) <= 5, temp_c
     t = Transmitter(p.adc("P_SUPPLY"))
     for bar in (0.5, 3.0, 6.0):
         p.set_adc("P_SUPPLY", s.pressure_counts(bar))

@@ -79,6 +79,7 @@ DESCRIPTIONS = {
     "mj_per_token_module": "energy per AI token at the module boundary (cooling, storage losses)",
     "battery_temp_c": "battery cold-plate temperature",
     "battery_power_limit_pct": "battery power allowed by the cooling derate (100 = full)",
+    "interlock_status": "interlocks for the IT side: bit 0 cooling lost, 1 battery derated, 2 battery close permitted, 3 alarm",
     "faults_active": "active faults, bit = fault id",
     "faults_latched": "latched faults, bit = fault id",
     "fault_actions": "1 open contactors 2 pumps fallback 4 alarm",

@@ -67,7 +67,7 @@ def test_invalid_file_lists_every_error_and_writes_nothing(board, tmp_path):
     good.write_text(json.dumps(values(module_id="KEEP-ME")))
     push(board.console_port, good, yes=True, log=quiet, restart=False)
     before = device_config(board)
-    bad = values(flow_setpoint_lpm=5000, modbus_baud=12345, supply_temp_max_dc="hot")
+    bad = values(flow_setpoint_lpm=5000, modbus_baud=12345, supply_temp_max_ddegc="hot")
     del bad["modbus_unit"]
     bad["colour"] = "red"
     path = tmp_path / "bad.json"
@@ -79,7 +79,7 @@ def test_invalid_file_lists_every_error_and_writes_nothing(board, tmp_path):
     for expected in (
         "flow_setpoint_lpm: 5000 outside 0..1000 [L/min]",
         "modbus_baud: 12345 is not a standard rate [baud]",
-        "supply_temp_max_dc: 'hot' is not an integer [0.1degC]",
+        "supply_temp_max_ddegc: 'hot' is not an integer [0.1degC]",
         "modbus_unit: missing [address]",
         "colour: unknown key",
     ):

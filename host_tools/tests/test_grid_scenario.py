@@ -22,7 +22,7 @@ from test_control_closed_loop import HEAP_BYTES, _healthy, _regs
 
 LIMIT_KW = 80
 TOLERANCE_KW = 2  # config grid_tolerance_kw default (control/grid.py)
-SETPOINT_C = 32.0  # config supply_temp_setpoint_dc default 320
+SETPOINT_C = 32.0  # config supply_temp_setpoint_ddegc default 320
 SCENARIO_S = 2 * 3600
 
 MASTER_MAIN = """

@@ -1,0 +1,180 @@
+"""Battery subsystem (battery_enabled): the string's contactors (K_NEG, K_PRE, K_POS with aux
+contacts), pack and link voltage, pack current and the interlock loop, around
+control/contactors.py and control/interlocks.py.
+
+  fast (10 ms)      interlocks (app.state permit, loop, coolant flow proven) -> contactor state
+                    machine -> coils; contactor and interlock fault causes
+  control (100 ms)  the close / open coils (pulses, consumed: a request left set never re-closes
+                    after a trip; open wins)
+A close needs a Modbus close request AND, every fast tick, app.state.close_permitted() AND the
+interlock loop AND coolant flow proven. The state machine starts OPEN with no request: no
+automatic re-close after a reboot. SafeOutputs hands the coils over here (hand_over_coils) and
+still opens them in force_safe().
+"""
+
+from comms.register_bank import RegisterBank
+from control.contactors import CLOSED, Contactors
+from control.fault_rows import (
+    FAULT_BREAK_CURRENT,
+    FAULT_CONTACTOR_AUX,
+    FAULT_CONTACTOR_DROPOUT,
+    FAULT_CONTACTOR_FAIL_CLOSE,
+    FAULT_CONTACTOR_WELDED,
+    FAULT_INTERLOCK_OPEN,
+    FAULT_PRECHARGE_NOT_DECAYING,
+    FAULT_PRECHARGE_TIMEOUT,
+    FAULT_PRECHARGE_TOO_FAST,
+)
+from control.faults import ACTION_ALARM
+from control.interlocks import Interlocks
+from drivers.contactor import Contactor
+from drivers.current_sense import CurrentSense
+from drivers.hv_sense import HvSense
+from micropython import const
+
+from app import state
+
+# Register rows (comms/register_map.py order; checked by host_tools/tests/test_register_bindings.py)
+_R_K_NEG_STATE = const(43)
+_R_K_PRE_STATE = const(44)
+_R_K_POS_STATE = const(45)
+_R_PACK_VOLTAGE_V = const(46)
+_R_LINK_VOLTAGE_V = const(47)
+_R_PACK_CURRENT_A = const(48)
+_R_BATTERY_POWER_KW = const(52)
+_R_BATTERY_POWER_LIMIT_PCT = const(62)
+_R_INTERLOCK_STATUS = const(63)
+_R_CONTACTOR_STATE = const(68)
+_R_CONTACTOR_CLOSE_REQUEST = const(98)
+_R_CONTACTOR_OPEN_REQUEST = const(99)
+
+_POLE_ROWS = (_R_K_NEG_STATE, _R_K_PRE_STATE, _R_K_POS_STATE)
+_CONTACTOR_FAULTS = (
+    FAULT_PRECHARGE_TIMEOUT,
+    FAULT_PRECHARGE_TOO_FAST,
+    FAULT_PRECHARGE_NOT_DECAYING,
+    FAULT_CONTACTOR_FAIL_CLOSE,
+    FAULT_CONTACTOR_WELDED,
+    FAULT_CONTACTOR_AUX,
+    FAULT_CONTACTOR_DROPOUT,
+    FAULT_BREAK_CURRENT,
+)
+# control/cooling.py HEALTH_* (mirrored, so a battery-only module does not load the cooling code)
+_HEALTH_OK = const(0)
+_HEALTH_LOST = const(2)
+
+
+def _aux(poles):
+    return (
+        (1 if poles[0].aux_closed() else 0)
+        | (2 if poles[1].aux_closed() else 0)
+        | (4 if poles[2].aux_closed() else 0)
+    )
+
+
+class BatterySubsystem:
+    """Contactors and interlocks; the readings (v_pack_dv, v_link_dv, i_da) for the grid side."""
+
+    def __init__(self, platform, pins, cfg, faults, outputs, cooling):
+        p = platform
+        self.faults = faults
+        self.cooling = cooling  # the cooling subsystem, or None
+        # cooling hardware without its control never proves flow
+        self.needs_cooling = bool(cfg["has_cooling"])
+        coils = outputs.hand_over_coils()  # the pins SafeOutputs held open until now
+        self.poles = [
+            Contactor(coils[r + "_COIL"], p.digital_in(r + "_AUX"))
+            for r in ("K_NEG", "K_PRE", "K_POS")
+        ]
+        self.v_pack = HvSense(p.adc("V_PACK"))
+        self.v_link = HvSense(p.adc("V_LINK"))
+        self.i_pack = CurrentSense(p.adc("I_PACK"))
+        self.loop = p.digital_in("INTERLOCK_LOOP")
+        self.contactors = Contactors(cfg)
+        self.interlocks = Interlocks(cfg)
+        self.v_pack_dv = None
+        self.v_link_dv = None
+        self.i_da = None
+        print(
+            "gridpod: battery: K_NEG K_PRE K_POS with aux, precharge tau %d ms, break %d A, "
+            "cooling %s"
+            % (
+                cfg["precharge_tau_ms"],
+                cfg["break_current_a"],
+                "controlled"
+                if cooling
+                else "required, not controlled"
+                if self.needs_cooling
+                else "none",
+            )
+        )
+
+    def closed(self):
+        return self.contactors.state == CLOSED
+
+    def _cooling_health(self):
+        c = self.cooling
+        if c is not None:
+            return c.health
+        return _HEALTH_LOST if self.needs_cooling else _HEALTH_OK
+
+    # ----- fast slot ------------------------------------------------------------------------------
+    def fast(self, now_ms):
+        faults = self.faults
+        il = self.interlocks
+        c = self.cooling
+        permit = il.step(
+            state.close_permitted(),
+            self.loop.value(),
+            self._cooling_health(),
+            c is not None and c.pumps_both_failed(),
+            faults.action_mask & ACTION_ALARM,
+        )
+        self.v_pack_dv = v_pack = self.v_pack.v_dv()
+        self.v_link_dv = v_link = self.v_link.v_dv()
+        self.i_da = i_da = self.i_pack.i_da()
+        k = self.contactors
+        poles = self.poles
+        cmd = k.step(now_ms, v_pack, v_link, i_da, _aux(poles), permit)
+        poles[0].set(cmd & 1)
+        poles[1].set(cmd & 2)
+        poles[2].set(cmd & 4)
+        causes = k.causes
+        for fid in _CONTACTOR_FAULTS:
+            faults.update(fid, causes & (1 << fid), now_ms)
+        faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
+
+    # ----- control slot ---------------------------------------------------------------------------
+    def commands(self, bank: RegisterBank, now_ms):
+        """The close / open coils: pulses, consumed; open wins."""
+        if bank.get(_R_CONTACTOR_OPEN_REQUEST):
+            bank.set(_R_CONTACTOR_OPEN_REQUEST, 0)
+            bank.set(_R_CONTACTOR_CLOSE_REQUEST, 0)
+            self.contactors.request_open(now_ms)
+        elif bank.get(_R_CONTACTOR_CLOSE_REQUEST):
+            bank.set(_R_CONTACTOR_CLOSE_REQUEST, 0)  # a pulse: it can never re-close later
+            self.contactors.request_close(now_ms)
+
+    def step(self, now_ms, dt_ms):
+        """Nothing at the control rate: the contactors run in the fast tick."""
+
+    def reset(self, now_ms):
+        """Operator reset: the contactor FAULT state once its cause is gone; never closes."""
+        self.contactors.reset(now_ms, _aux(self.poles))
+
+    def publish(self, bank: RegisterBank):
+        poles = self.poles
+        for i in range(3):
+            bank.set(
+                _POLE_ROWS[i],
+                (1 if poles[i].commanded else 0) | (2 if poles[i].aux_closed() else 0),
+            )
+        vp = self.v_pack_dv
+        ip = self.i_da
+        bank.put(_R_PACK_VOLTAGE_V, vp)
+        bank.put(_R_LINK_VOLTAGE_V, self.v_link_dv)
+        bank.put(_R_PACK_CURRENT_A, ip)
+        bank.put(_R_BATTERY_POWER_KW, None if vp is None or ip is None else vp * ip // 10000)
+        bank.set(_R_CONTACTOR_STATE, self.contactors.state)
+        bank.set(_R_BATTERY_POWER_LIMIT_PCT, self.interlocks.power_limit_pct)
+        bank.set(_R_INTERLOCK_STATUS, self.interlocks.status)
