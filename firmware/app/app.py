@@ -56,18 +56,16 @@ class App:
     module: "Module | None"
     watchdog: "Any"
 
-    def __init__(self, platform, board, root="/", log_slots=256, config=None, forget=()):
-        """forget: boot-only modules to unload before the composed module is built (app/startup.py
-        passes COMPOSE_MODULES, so its construction lands in the room they leave; tests that build
-        many Apps in one process keep them loaded)."""
+    def __init__(self, platform, board, root="/", log_slots=256, config=None, after_compose=None):
+        """after_compose: called once the App is composed, before the module is built
+        (app/startup.py passes one that unloads the boot-only modules, so the module's objects
+        land in the room they leave; tests that build many Apps in one process pass none)."""
         from app.compose import compose  # boot only
 
         now_ms = compose(self, platform, board, root, log_slots, config)
         del compose  # its module can go (below)
-        if forget:
-            from app.startup import forget_modules
-
-            forget_modules(forget)
+        if after_compose is not None:
+            after_compose()
         gc.collect()
         cfg = self.config.values
         tuned = self.config.tuning  # the tuning vectors by name (boot only)

@@ -2,16 +2,10 @@
 
 app/config.py (JSON parsing, validation against the schema, canonical JSON, CRC) is needed only
 while booting; app/startup.py loads the config through load() before the App's modules are
-imported, then unloads app.config, so the 64 KiB heap never holds the parser
-and the register bank at the same time. Status codes (CONFIG_*) are defined here and re-exported
-by app.config.
+imported, then unloads app.config, so the heap never holds the parser and the register bank
+at the same time (measured: app/startup.py BOOT_ONLY). This module imports app.config only inside
+load(): app.config does not import this one (no import cycle).
 """
-
-from micropython import const
-
-CONFIG_OK = const(0)
-CONFIG_DEFAULTS = const(1)
-CONFIG_INVALID = const(2)
 
 
 def _interned(values):
@@ -35,12 +29,16 @@ def _interned(values):
 
 
 class LoadedConfig:
-    """path, values (dict), status (CONFIG_*), errors (list of str), note (console line), crc;
+    """path, values (dict), status (app.config CONFIG_*), invalid (the file was rejected: defaults
+    in use, maintenance mode), from_defaults (no file), errors (list of str), note (console line),
+    crc;
     tuning: the tuning vectors by element name (app.config.expand_tuning), for the control
     objects' constructors only: the App drops it once the module is built."""
 
-    def __init__(self, store, tuning):
+    def __init__(self, store, tuning, invalid, from_defaults):
         self.path = store.path
+        self.invalid = invalid
+        self.from_defaults = from_defaults
         self.tuning = tuning
         self.values = _interned(store.values)
         self.status = store.status
@@ -54,8 +52,14 @@ class LoadedConfig:
 
 def load(path):
     """LoadedConfig of the file at path (defaults when missing, maintenance values if invalid)."""
-    from app.config import ConfigStore, expand_tuning  # boot only; unloaded afterwards
+    from app.config import (  # boot only; unloaded afterwards
+        CONFIG_DEFAULTS,
+        CONFIG_INVALID,
+        ConfigStore,
+        expand_tuning,
+    )
 
     store = ConfigStore(path)
-    store.load()
-    return LoadedConfig(store, expand_tuning(store.values))
+    status = store.load()
+    tuning = expand_tuning(store.values)
+    return LoadedConfig(store, tuning, status == CONFIG_INVALID, status == CONFIG_DEFAULTS)

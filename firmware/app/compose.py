@@ -13,7 +13,6 @@ from control.faults import FaultTable
 from hal import RESET_WATCHDOG
 
 from app import boot_config, state
-from app.boot_config import CONFIG_DEFAULTS, CONFIG_INVALID
 from app.bootguard import BootGuard
 from app.eventlog import (
     EV_BOOT,
@@ -59,7 +58,6 @@ def compose(app, platform, board, root, log_slots, config):
 
     # config: a boot_config.LoadedConfig when startup loaded it before importing this module
     app.config = config if config is not None else boot_config.load(root + "config.json")
-    status = app.config.status
     cfg = app.config.values
     gc.collect()  # the parser's temporaries go before the long-lived tables are built
 
@@ -77,7 +75,7 @@ def compose(app, platform, board, root, log_slots, config):
     safe = app.guard.boot(now_ms)
     app.reset_cause = platform.reset_cause()
 
-    if status == CONFIG_INVALID:
+    if app.config.invalid:
         state.maintenance = True
         state.config_errors = app.config.errors
         state.add_reason("config invalid: " + "; ".join(app.config.errors))
@@ -90,10 +88,10 @@ def compose(app, platform, board, root, log_slots, config):
     flags = (1 if state.maintenance else 0) | (2 if state.safe_mode else 0)
     app.log.append(EV_BOOT, app.log.boot_count, flags, now_ms)
     app.log.append(EV_RESET_CAUSE, app.reset_cause, 0, now_ms)
-    if status == CONFIG_INVALID:
+    if app.config.invalid:
         app.log.append(EV_CONFIG_REJECTED, len(app.config.errors), 0, now_ms)
         app.faults.update(FAULT_CONFIG_INVALID, True, now_ms)
-    elif status == CONFIG_DEFAULTS:
+    elif app.config.from_defaults:
         app.log.append(EV_CONFIG_DEFAULTS, 0, 0, now_ms)
     if safe:
         app.log.append(EV_SAFE_MODE, app.guard.bad_boots, cfg["safe_mode_ms"], now_ms)

@@ -51,23 +51,7 @@ _PH_CHECK = const(5)  # opening: all off, checking for welds
 
 _LINK_BAND_MAX_DV = const(50)  # 5 V
 
-# DOMAIN.md defaults; each is overridden by the config key of the same name (lower case)
-_PRECHARGE_TAU_MS = const(470)
-_PRECHARGE_DONE_I_DA = const(10)
-_PRECHARGE_TRIES = const(3)
-_PRECHARGE_RETRY_MS = const(3000)
-_TOGGLE_WINDOW_MS = const(10000)
-_TOGGLE_MAX_CLOSES = const(3)
-_TOGGLE_LOCKOUT_MS = const(10000)
-_CONTACTOR_AUX_MS = const(300)
-_CONTACTOR_DROPOUT_MS = const(10)  # a main's aux open on 2 consecutive fast samples while CLOSED
-_CONTACTOR_CLOSE_MS = const(500)
-_CONTACTOR_POLE_GAP_MS = const(100)
-_BREAK_CURRENT_A = const(500)
-_BREAK_WAIT_MS = const(3000)
-_WELD_CHECK_MS = const(1000)
-_LINK_BLEED_TAU_MS = const(235000)
-_PRECHARGE_MARGIN_DV = const(10)  # measurement noise: done 1 V inside the DOMAIN.md band
+# The DOMAIN.md numbers are config tuning values (app/config.py TUNING: their one default).
 
 
 def _band_dv(v_pack_dv):
@@ -81,24 +65,24 @@ def _abs(x):
 
 class Contactors:
     def __init__(self, cfg):
-        self.tau_ms = cfg.get("precharge_tau_ms", _PRECHARGE_TAU_MS)
+        self.tau_ms = cfg["precharge_tau_ms"]
         t = 15 * self.tau_ms // 2  # 1.5 x 5 tau
         self.timeout_ms = t if t > 2000 else 2000
-        self.done_i_da = cfg.get("precharge_done_i_da", _PRECHARGE_DONE_I_DA)
-        self.tries_max = cfg.get("precharge_tries", _PRECHARGE_TRIES)
-        self.retry_ms = cfg.get("precharge_retry_ms", _PRECHARGE_RETRY_MS)
-        self.toggle_window_ms = cfg.get("toggle_window_ms", _TOGGLE_WINDOW_MS)
-        self.toggle_max = cfg.get("toggle_max_closes", _TOGGLE_MAX_CLOSES)
-        self.lockout_ms = cfg.get("toggle_lockout_ms", _TOGGLE_LOCKOUT_MS)
-        self.aux_ms = cfg.get("contactor_aux_ms", _CONTACTOR_AUX_MS)
-        self.dropout_ms = cfg.get("contactor_dropout_ms", _CONTACTOR_DROPOUT_MS)
-        self.close_ms = cfg.get("contactor_close_ms", _CONTACTOR_CLOSE_MS)
-        self.pole_gap_ms = cfg.get("contactor_pole_gap_ms", _CONTACTOR_POLE_GAP_MS)
-        self.break_da = cfg.get("break_current_a", _BREAK_CURRENT_A) * 10
-        self.break_wait_ms = cfg.get("break_wait_ms", _BREAK_WAIT_MS)
-        self.weld_check_ms = cfg.get("weld_check_ms", _WELD_CHECK_MS)
-        self.bleed_tau_ms = cfg.get("link_bleed_tau_ms", _LINK_BLEED_TAU_MS)
-        self.margin_dv = cfg.get("precharge_margin_dv", _PRECHARGE_MARGIN_DV)
+        self.done_i_da = cfg["precharge_done_i_da"]
+        self.tries_max = cfg["precharge_tries"]
+        self.retry_ms = cfg["precharge_retry_ms"]
+        self.toggle_window_ms = cfg["toggle_window_ms"]
+        self.toggle_max = cfg["toggle_max_closes"]
+        self.lockout_ms = cfg["toggle_lockout_ms"]
+        self.aux_ms = cfg["contactor_aux_ms"]
+        self.dropout_ms = cfg["contactor_dropout_ms"]
+        self.close_ms = cfg["contactor_close_ms"]
+        self.pole_gap_ms = cfg["contactor_pole_gap_ms"]
+        self.break_da = cfg["break_current_a"] * 10
+        self.break_wait_ms = cfg["break_wait_ms"]
+        self.weld_check_ms = cfg["weld_check_ms"]
+        self.bleed_tau_ms = cfg["link_bleed_tau_ms"]
+        self.margin_dv = cfg["precharge_margin_dv"]
         # ring of the last close-start times (oscillation lockout), preallocated
         self._starts = [0] * self.toggle_max
         self._n_starts = 0

@@ -76,37 +76,36 @@ class Inputs:
 
 class Cooling:
     def __init__(self, cfg, zones=2, pumps=2):
-        g = cfg.get
         self.zones = zones
-        self.on_dp = bool(g("pump_on_dp", 0))
-        self.flow_sp_dlpm = g("flow_setpoint_lpm", 100) * 10
-        self.dp_sp_mbar = g("dp_setpoint_kpa", 30) * 10
-        self.temp_sp_cdegc = g("supply_temp_setpoint_ddegc", 320) * 10
-        self.fallback_cpct = g("pump_fallback_speed_pct", 100) * 100
-        self.p_sup_max_mbar = g("supply_pressure_max_kpa", 600) * 10
-        self.p_ret_min_mbar = g("return_pressure_min_kpa", 50) * 10
-        self.filter_max_mbar = g("filter_dp_max_kpa", 60) * 10
-        self.low_flow_pct = g("low_flow_pct", 90)
-        self.low_flow_ms = g("low_flow_ms", 100000)
-        self.dew_margin_cdegc = g("dew_margin_ddegc", 30) * 10
-        self.warn_band_cdegc = g("temp_warn_band_ddegc", 20) * 10
-        self.warn_hyst_cdegc = g("temp_warn_hyst_ddegc", 10) * 10
-        self.warn_ms = g("temp_warn_ms", 120000)
-        self.inhibit_ms = g("startup_inhibit_ms", 1200000)
+        self.on_dp = bool(cfg["pump_on_dp"])
+        self.flow_sp_dlpm = cfg["flow_setpoint_lpm"] * 10
+        self.dp_sp_mbar = cfg["dp_setpoint_kpa"] * 10
+        self.temp_sp_cdegc = cfg["supply_temp_setpoint_ddegc"] * 10
+        self.fallback_cpct = cfg["pump_fallback_speed_pct"] * 100
+        self.p_sup_max_mbar = cfg["supply_pressure_max_kpa"] * 10
+        self.p_ret_min_mbar = cfg["return_pressure_min_kpa"] * 10
+        self.filter_max_mbar = cfg["filter_dp_max_kpa"] * 10
+        self.low_flow_pct = cfg["low_flow_pct"]
+        self.low_flow_ms = cfg["low_flow_ms"]
+        self.dew_margin_cdegc = cfg["dew_margin_ddegc"] * 10
+        self.warn_band_cdegc = cfg["temp_warn_band_ddegc"] * 10
+        self.warn_hyst_cdegc = cfg["temp_warn_hyst_ddegc"] * 10
+        self.warn_ms = cfg["temp_warn_ms"]
+        self.inhibit_ms = cfg["startup_inhibit_ms"]
         self.pumps = Pumps(cfg, pumps)
-        self.flow_grace_ms = g("flow_grace_ms", self.pumps.fail_flow_ms + self.pumps.prove_ms)
+        self.flow_grace_ms = self.pumps.fail_flow_ms + self.pumps.prove_ms
         self.flow_pid = Pid(
-            g("flow_kp_milli", 5000),
-            g("flow_ki_milli", 5000),
+            cfg["flow_kp_milli"],
+            cfg["flow_ki_milli"],
             self.pumps.min_cpct,
             _FULL,
         )
-        self.temp_pid = Pid(g("temp_kp_milli", 2000), g("temp_ki_milli", 200), 0, _FULL)
-        self.voter = Voter(g("sensor_disagree_ddegc", 10) * 10, g("sensor_disagree_ms", 30000))
-        stroke = g("valve_stroke_ms", 10000)
+        self.temp_pid = Pid(cfg["temp_kp_milli"], cfg["temp_ki_milli"], 0, _FULL)
+        self.voter = Voter(cfg["sensor_disagree_ddegc"] * 10, cfg["sensor_disagree_ms"])
+        stroke = cfg["valve_stroke_ms"]
         self.zone_sup = [OnOffSupervisor(stroke) for _ in range(zones)]
         # settle default 1.5 x a 30 s full-stroke mixing valve (the plant's), so travel is no fault
-        self.mix_sup = ModulatingSupervisor(g("valve_fb_tol_pct", 10), g("valve_settle_ms", 45000))
+        self.mix_sup = ModulatingSupervisor(cfg["valve_fb_tol_pct"], cfg["valve_settle_ms"])
         self.leak_mask = 0  # latched leaking zones
         self.cable_mask = 0  # zones whose rope is broken (sensor fault)
         self.zone_close = 0  # zone valves commanded closed (bit per zone)

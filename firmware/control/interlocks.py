@@ -24,7 +24,7 @@ _HEALTH_LOST = const(2)
 
 class Interlocks:
     def __init__(self, cfg):
-        self.derate_pct = cfg.get("derate_pct", 50)
+        self.derate_pct = cfg["derate_pct"]
         self.permit = False
         self.power_limit_pct = 0
         self.alarm = False

@@ -25,17 +25,16 @@ _SOC_FULL_PM = const(950)
 
 class PeakShaver:
     def __init__(self, cfg):
-        g = cfg.get
-        self.limit_w = g("grid_import_limit_kw", 500) * 1000  # the module copies the register
+        self.limit_w = cfg["grid_import_limit_kw"] * 1000  # the module copies the register
         self.enabled = False  # the leased peak_shaving_enable register (default 0) sets it
-        self.max_w = g("pcs_max_kw", 100) * 1000
-        self.ramp_w_per_s = g("pcs_ramp_kw_s", 50) * 1000
-        self.charge_w = g("pcs_charge_kw", 10) * 1000
-        self.soc_floor_pm = g("soc_floor_pct", 20) * 10
-        self.t_min_cdegc = g("battery_temp_min_ddegc", 50) * 10
-        self.t_max_cdegc = g("battery_temp_max_ddegc", 450) * 10
-        self.tolerance_w = g("grid_tolerance_kw", 2) * 1000
-        self.deadband_w = g("pcs_deadband_w", 500)
+        self.max_w = cfg["pcs_max_kw"] * 1000
+        self.ramp_w_per_s = cfg["pcs_ramp_kw_s"] * 1000
+        self.charge_w = cfg["pcs_charge_kw"] * 1000
+        self.soc_floor_pm = cfg["soc_floor_pct"] * 10
+        self.t_min_cdegc = cfg["battery_temp_min_ddegc"] * 10
+        self.t_max_cdegc = cfg["battery_temp_max_ddegc"] * 10
+        self.tolerance_w = cfg["grid_tolerance_kw"] * 1000
+        self.deadband_w = cfg["pcs_deadband_w"]
         self.request_w = 0
         self.setpoint_w = 0
         self.may_discharge = False

@@ -21,6 +21,7 @@ from micropython import const
 from control.ticks import ticks_diff
 
 _FULL = const(10000)
+_OVER_CURVE_MS = const(5000)  # tach above pump_max_rpm this long: over curve
 _ROT_NONE = const(0)
 _ROT_MAKE = const(1)  # both running, waiting for the new pump's tach
 _ROT_PROVE = const(2)  # old stopped, waiting for flow
@@ -29,13 +30,13 @@ _ROT_PROVE = const(2)  # old stopped, waiting for flow
 class Pumps:
     def __init__(self, cfg, count=2):
         self.count = count
-        self.min_cpct = cfg.get("pump_min_speed_pct", 15) * 100
-        self.fail_tach_ms = cfg.get("pump_fail_tach_ms", 2000)
-        self.fail_flow_pct = cfg.get("pump_fail_flow_pct", 50)
-        self.fail_flow_ms = cfg.get("pump_fail_flow_ms", 5000)
-        self.prove_ms = cfg.get("flow_prove_ms", 5000)
-        self.max_rpm = cfg.get("pump_max_rpm", 3000)
-        self.over_curve_ms = cfg.get("pump_over_curve_ms", 5000)
+        self.min_cpct = cfg["pump_min_speed_pct"] * 100
+        self.fail_tach_ms = cfg["pump_fail_tach_ms"]
+        self.fail_flow_pct = cfg["pump_fail_flow_pct"]
+        self.fail_flow_ms = cfg["pump_fail_flow_ms"]
+        self.prove_ms = cfg["flow_prove_ms"]
+        self.max_rpm = cfg["pump_max_rpm"]
+        self.over_curve_ms = _OVER_CURVE_MS
         self.floor_cpct = 0  # fault-table pump fallback: running pumps at least this fast
         self.lead = 0
         self.failed = 0  # bit per pump

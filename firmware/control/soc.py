@@ -32,8 +32,8 @@ def soc_from_ocv(cell_dmv):
 
 class Soc:
     def __init__(self, cfg):
-        self.cells = cfg.get("battery_cells", 240)
-        self.q_pm = cfg.get("battery_capacity_ah", 100) * 36000  # dA*ms in 0.1 % of capacity
+        self.cells = cfg["battery_cells"]
+        self.q_pm = cfg["battery_capacity_ah"] * 36000  # dA*ms in 0.1 % of capacity
         self.soc_pm = None
         self._rem = 0
         self._n = 0

@@ -96,3 +96,21 @@ def fake_platform(board=None):
     from hal.fake import open_platform
 
     return open_platform(board if board is not None else BOARD)
+
+
+_control_defaults = []
+
+
+def control_cfg(**overrides):
+    """What the control constructors read: every config value and tuning element at its one
+    default (app/config.py), plus `overrides`. The defaults are parsed once (heap on the VM)."""
+    if not _control_defaults:
+        from app import config
+
+        values = config.defaults()
+        cfg = config.expand_tuning(values)
+        cfg.update(values)
+        _control_defaults.append(cfg)
+    cfg = dict(_control_defaults[0])
+    cfg.update(overrides)
+    return cfg

@@ -19,6 +19,7 @@ from control.fault_rows import (
     FAULT_PRECHARGE_TIMEOUT,
     FAULT_PRECHARGE_TOO_FAST,
 )
+from support import control_cfg
 
 TICK = 10
 
@@ -65,7 +66,7 @@ class Sim:
 
 
 def make():
-    return c.Contactors({}), Sim()  # {}: every DOMAIN.md default
+    return c.Contactors(control_cfg()), Sim()  # every DOMAIN.md default
 
 
 def run(cs, sim, ms, permit=True, log=None):

