@@ -5,6 +5,7 @@ import sys
 from drivers import transfer as tf
 from drivers.contactor import Contactor
 from drivers.current_sense import CurrentSense
+from drivers.dew_point import DewPointTransmitter
 from drivers.flow_meter import FlowMeter
 from drivers.hv_sense import HvSense
 from drivers.leak_rope import LEAK_CABLE, LEAK_DRY, LEAK_WET, LeakRope
@@ -205,13 +206,16 @@ def test_transfer_consts_match_plant():
         s.DEW_MIN_C * 100,
         (s.DEW_MAX_C - s.DEW_MIN_C) * 100,
     )
-    p2 = _p()  # the filter DP and dew-point transmitters as app/module.py builds them
+    p2 = _p()  # the filter DP and dew-point transmitters as app/subsystems/cooling.py builds them
     t = Transmitter(p2.adc("P_SUPPLY"), tf.FILTER_DP_RANGE_MBAR)
     p2.set_adc("P_SUPPLY", s.span_counts(0.65, 0.0, s.FILTER_DP_RANGE_BAR))
     assert abs(t.value_mbar() - 650) <= 3
-    d = Transmitter(p2.adc("P_SUPPLY"), tf.DEW_SPAN_CDEGC)
-    p2.set_adc("P_SUPPLY", s.span_counts(18.5, s.DEW_MIN_C, s.DEW_MAX_C))
-    assert abs(d.value_mbar() + tf.DEW_MIN_CDEGC - 1850) <= 5
+    d = DewPointTransmitter(p2.adc("P_SUPPLY"))
+    for dew_c in (-30.0, 0.0, 18.5, 55.0):
+        p2.set_adc("P_SUPPLY", s.span_counts(dew_c, s.DEW_MIN_C, s.DEW_MAX_C))
+        assert abs(d.dew_point_cdegc() - dew_c * 100) <= 5, dew_c
+    p2.set_adc("P_SUPPLY", s.ma_counts(3.0))  # a broken loop: below 3.6 mA
+    assert d.dew_point_cdegc() is None
     assert (tf.POWER_MAX_W - tf.POWER_MIN_W) // (tf.TX_MAX_UA - tf.TX_MIN_UA) == 50  # power_meter
     # end to end through the plant's own forward functions
     p = _p()

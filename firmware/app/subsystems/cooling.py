@@ -30,6 +30,7 @@ from control.fault_rows import (
     FAULT_TACH_LOST,
     FAULT_VALVE,
 )
+from drivers.dew_point import DewPointTransmitter
 from drivers.flow_meter import FlowMeter
 from drivers.leak_rope import LeakRope
 from drivers.level_switch import LevelSwitch
@@ -37,7 +38,7 @@ from drivers.modulating_valve import ModulatingValve
 from drivers.ntc import Ntc
 from drivers.on_off_valve import OnOffValve
 from drivers.pump import Pump
-from drivers.transfer import DEW_MIN_CDEGC, DEW_SPAN_CDEGC, FILTER_DP_RANGE_MBAR
+from drivers.transfer import FILTER_DP_RANGE_MBAR
 from drivers.transmitter import Transmitter
 from micropython import const
 
@@ -138,8 +139,7 @@ class CoolingSubsystem:
         f = "FILTER_DP"
         self.filter_dp = Transmitter(p.adc(f), FILTER_DP_RANGE_MBAR) if f in pins else None
         d = "DEW_POINT"
-        # dew point as 0..DEW_SPAN_CDEGC above DEW_MIN_CDEGC
-        self.dew_point = Transmitter(p.adc(d), DEW_SPAN_CDEGC) if d in pins else None
+        self.dew_point = DewPointTransmitter(p.adc(d)) if d in pins else None
         self.inputs = Inputs()
         self.control = Cooling(cfg, zones, npumps)
         self.t_return_cdegc = None
@@ -234,8 +234,7 @@ class CoolingSubsystem:
         if self.filter_dp is not None:
             inp.filter_dp_mbar = self.filter_dp.value_mbar()
         if self.dew_point is not None:
-            d = self.dew_point.value_mbar()
-            inp.dew_point_cdegc = None if d is None else d + DEW_MIN_CDEGC
+            inp.dew_point_cdegc = self.dew_point.dew_point_cdegc()
         pm = self.pumps
         inp.rpm0 = pm[0].update(now_ms)
         inp.rpm1 = pm[1].update(now_ms) if len(pm) > 1 else 0
