@@ -285,8 +285,7 @@ class ModbusPoints:
                 left = _seconds_left(now_ms, self.lease_until_ms[i])
                 if left < lease_left:
                     lease_left = left
-        mem_free = sched._mem_free
-        heap_free = mem_free() if mem_free is not None else -1
+        heap_free = sched.heap_free()
         bank.set(_R_FAULTS_ACTIVE, faults.active)
         bank.set(_R_FAULTS_LATCHED, faults.latched)
         bank.set(_R_FAULT_ACTIONS, faults.action_mask)

@@ -133,6 +133,10 @@ class Scheduler:
         self.slots[slot].bits.append(bit)
         return bit
 
+    def heap_free(self):
+        """gc.mem_free() now, or -1 where the runtime has none (CPython)."""
+        return self._mem_free() if self._mem_free is not None else -1
+
     def use_watchdog(self, watchdog):
         """Watchdog object with feed(); fed only when all tasks checked in since the last feed."""
         self._watchdog = watchdog

@@ -195,7 +195,7 @@ class Cooling:
         self._was_running = run
         p = self.pumps
         p.step(now_ms, run, demand, inp.rpm0, inp.rpm1, flow, self.flow_sp_dlpm)
-        started = p.running and ticks_diff(now_ms, p._start_ms) >= p.prove_ms
+        started = p.proven_window_over(now_ms)
         # low flow warning: < low_flow_pct for low_flow_ms, clears 5 % higher
         if started and flow is not None:
             if flow * 100 < self.flow_sp_dlpm * self.low_flow_pct:

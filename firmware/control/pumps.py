@@ -55,6 +55,10 @@ class Pumps:
         self._changeover_ms = -1
         self._over_ms = [-1] * count
 
+    def proven_window_over(self, now_ms):
+        """The lead has run for the prove window (flow_prove_ms) since it started."""
+        return self.running and ticks_diff(now_ms, self._start_ms) >= self.prove_ms
+
     def both_failed(self):
         return self.failed == (1 << self.count) - 1
 
