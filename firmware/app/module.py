@@ -10,7 +10,7 @@ its flow proof), then the battery (the grid's peak shaver needs its readings and
   control (100 ms)   Modbus commands and setpoints, then each subsystem's control, fault reset,
                      then the registers
   housekeeping (1 s) grid (energy counters)
-The fast tick allocates nothing (ints only; Ntc floats run in the control tick).
+The fast tick allocates nothing (ints only); neither does a control tick's sensor reading.
 """
 
 from control.ticks import ticks_diff

@@ -4,8 +4,7 @@ control/soc.py and control/peak_shaver.py.
 
   fast (10 ms)       peak shaver (ints only) -> PCS enable + setpoint; the grid meter is read here
                      only for the shaver
-  control (100 ms)   IT meter (and the grid meter without a shaver), battery temperature (float
-                     math: control tick only), SOC; the leased registers grid_import_limit_kw,
+  control (100 ms)   IT meter (and the grid meter without a shaver), battery temperature, SOC; the leased registers grid_import_limit_kw,
                      peak_shaving_enable and pcs_power_request_kw (the bank reverts them at lease
                      expiry) and work_tokens
   housekeeping (1 s) energy counters: IT, cooling = grid + battery - IT, battery in/out, grid
@@ -130,7 +129,7 @@ class GridSubsystem:
         self.it_w = self.it_meter.w()
         if self.shaver is None:  # no peak shaving: the 100 ms reading is enough for energy
             self.grid_w = self.grid_meter.w()
-        self.t_batt_cdegc = self.t_batt.temp_cdegc()  # float math: control tick only
+        self.t_batt_cdegc = self.t_batt.temp_cdegc()
         if self.shaver is not None:
             b = self.battery
             self.soc.step(dt_ms, b.v_pack_dv, b.i_da)
