@@ -4,9 +4,9 @@ control/soc.py and control/peak_shaver.py.
 
   fast (10 ms)       peak shaver (ints only) -> PCS enable + setpoint; the grid meter is read here
                      only for the shaver
-  control (100 ms)   IT meter (and the grid meter without a shaver), battery temperature, SOC; the leased registers grid_import_limit_kw,
-                     peak_shaving_enable and pcs_power_request_kw (the bank reverts them at lease
-                     expiry) and work_tokens
+  control (100 ms)   IT meter (and the grid meter without a shaver), battery temperature, SOC;
+                     the leased registers grid_import_limit_kw, peak_shaving_enable and
+                     pcs_power_request_kw (the bank reverts them at lease expiry) and work_tokens
   housekeeping (1 s) energy counters: IT, cooling = grid + battery - IT, battery in/out, grid
 Load seen by the shaver = grid meter + battery power (V_pack x I_pack).
 """
