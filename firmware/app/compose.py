@@ -11,6 +11,7 @@ from comms.modbus_rtu import ModbusSlave
 from comms.register_bank import RegisterBank
 from control.faults import FaultTable
 from hal import RESET_WATCHDOG
+from micropython import const
 
 from app import boot_config, state
 from app.bootguard import BootGuard
@@ -35,6 +36,10 @@ from app.platform_faults import (
     FAULTS,
 )
 from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
+
+# EV_BOOT flags (the event log's boot record)
+_BOOT_MAINTENANCE = const(1)
+_BOOT_SAFE_MODE = const(2)
 
 RS485 = "RS485"
 STATUS_LED = "STATUS_LED"
@@ -85,7 +90,9 @@ def compose(app, platform, board, root, log_slots, config):
             "boot-loop guard: %d bad boots in a row, safe mode for %d s"
             % (app.guard.bad_boots, cfg["safe_mode_ms"] // 1000)
         )
-    flags = (1 if state.maintenance else 0) | (2 if state.safe_mode else 0)
+    flags = (_BOOT_MAINTENANCE if state.maintenance else 0) | (
+        _BOOT_SAFE_MODE if state.safe_mode else 0
+    )
     app.log.append(EV_BOOT, app.log.boot_count, flags, now_ms)
     app.log.append(EV_RESET_CAUSE, app.reset_cause, 0, now_ms)
     if app.config.invalid:

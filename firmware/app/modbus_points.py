@@ -84,6 +84,11 @@ _R_LEASE_EXPIRED_ANY = const(104)
 _R_ACCESS_UNLOCKED = const(105)
 _R_FAULT_ACTIVE = const(106)
 
+# run_mode bits
+_RUN_MAINTENANCE = const(1)
+_RUN_SAFE_MODE = const(2)
+_RUN_SAFE_BOOT = const(4)
+
 _UNLOCK_MS = const(300000)
 _LOCKOUT_MS = const(30000)
 _PIN_FAILURES_TO_LOCKOUT = const(3)
@@ -266,8 +271,9 @@ class ModbusPoints:
         fast = sched.slots[SLOT_FAST]
         ctl = sched.slots[SLOT_CONTROL]
         slave = self.slave
-        run_mode = (1 if state.maintenance else 0) | (2 if state.safe_mode else 0)
-        run_mode |= 4 if state.safe_boot else 0
+        run_mode = _RUN_MAINTENANCE if state.maintenance else 0
+        run_mode |= _RUN_SAFE_MODE if state.safe_mode else 0
+        run_mode |= _RUN_SAFE_BOOT if state.safe_boot else 0
         if self.level and ticks_diff(now_ms, self.unlock_until_ms) >= 0:
             self._set_level(LEVEL_NONE)
         flags = FLAG_LEASE_EXPIRED if self.lease_expired else 0

@@ -13,7 +13,7 @@ still opens them in force_safe().
 """
 
 from comms.register_bank import RegisterBank
-from control.contactors import CLOSED, Contactors
+from control.contactors import CLOSED, NEG, POS, PRE, Contactors
 from control.fault_rows import (
     FAULT_BREAK_CURRENT,
     FAULT_CONTACTOR_AUX,
@@ -48,6 +48,10 @@ _R_CONTACTOR_STATE = const(68)
 _R_CONTACTOR_CLOSE_REQUEST = const(98)
 _R_CONTACTOR_OPEN_REQUEST = const(99)
 
+# k_*_state bits
+_POLE_COMMANDED = const(1)
+_POLE_AUX_CLOSED = const(2)
+
 _POLE_ROWS = (_R_K_NEG_STATE, _R_K_PRE_STATE, _R_K_POS_STATE)
 _CONTACTOR_FAULTS = (
     FAULT_PRECHARGE_TIMEOUT,
@@ -66,9 +70,9 @@ _HEALTH_LOST = const(2)
 
 def _aux(poles):
     return (
-        (1 if poles[0].aux_closed() else 0)
-        | (2 if poles[1].aux_closed() else 0)
-        | (4 if poles[2].aux_closed() else 0)
+        (NEG if poles[0].aux_closed() else 0)
+        | (PRE if poles[1].aux_closed() else 0)
+        | (POS if poles[2].aux_closed() else 0)
     )
 
 
@@ -136,9 +140,9 @@ class BatterySubsystem:
         k = self.contactors
         poles = self.poles
         cmd = k.step(now_ms, v_pack, v_link, i_da, _aux(poles), permit)
-        poles[0].set(cmd & 1)
-        poles[1].set(cmd & 2)
-        poles[2].set(cmd & 4)
+        poles[0].set(cmd & NEG)
+        poles[1].set(cmd & PRE)
+        poles[2].set(cmd & POS)
         causes = k.causes
         for fid in _CONTACTOR_FAULTS:
             faults.update(fid, causes & (1 << fid), now_ms)
@@ -167,7 +171,8 @@ class BatterySubsystem:
         for i in range(3):
             bank.set(
                 _POLE_ROWS[i],
-                (1 if poles[i].commanded else 0) | (2 if poles[i].aux_closed() else 0),
+                (_POLE_COMMANDED if poles[i].commanded else 0)
+                | (_POLE_AUX_CLOSED if poles[i].aux_closed() else 0),
             )
         vp = self.v_pack_dv
         ip = self.i_da

@@ -69,6 +69,11 @@ _R_MIX_VALVE_PCT = const(42)
 _R_COOLING_STATE = const(69)
 _R_PUMP_ROTATION_REQUEST = const(101)
 
+# zone*_valve_state bits
+_VALVE_CLOSE_COMMANDED = const(1)
+_VALVE_AT_OPEN = const(2)
+_VALVE_AT_CLOSED = const(4)
+
 _PUMP_SPEED_ROWS = (_R_PUMP1_SPEED_PCT, _R_PUMP2_SPEED_PCT)
 _PUMP_TACH_ROWS = (_R_PUMP1_TACH_RPM, _R_PUMP2_TACH_RPM)
 _ZONE_VALVE_ROWS = (_R_ZONE1_VALVE_STATE, _R_ZONE2_VALVE_STATE)
@@ -280,9 +285,9 @@ class CoolingSubsystem:
         for i in range(len(v)):
             bank.set(
                 _ZONE_VALVE_ROWS[i],
-                (1 if v[i].close_commanded else 0)
-                | (inp.zone_open_ls >> i & 1) << 1
-                | (inp.zone_closed_ls >> i & 1) << 2,
+                (_VALVE_CLOSE_COMMANDED if v[i].close_commanded else 0)
+                | (_VALVE_AT_OPEN if inp.zone_open_ls >> i & 1 else 0)
+                | (_VALVE_AT_CLOSED if inp.zone_closed_ls >> i & 1 else 0),
             )
         bank.put(_R_MIX_VALVE_PCT, _div(inp.mix_fb_cpct, 10))
         bank.set(_R_COOLING_STATE, c.health)
