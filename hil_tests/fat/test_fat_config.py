@@ -1,12 +1,12 @@
-"""Factory acceptance of the configuration path with the product's own tool (gridpod.configtool):
+"""Factory acceptance of the configuration path with the product's own tool (gridpod.device.config):
 push a changed module id, the app restarts and reports it, pull returns the same values and CRC.
 The board is given back as found (no /config.json, power-cycled)."""
 
 import json
 
 import pytest
-from gridpod.configtool import firmware_config, pull, push
-from gridpod.device import Device
+from gridpod.device.config import firmware_config, pull, push
+from gridpod.device.session import Device
 from gridpod.hil.bench import BOOT_BANNER
 
 pytestmark = [pytest.mark.needs("console", "power", "virtual")]

@@ -1,11 +1,11 @@
-"""Factory acceptance over RS-485: the product's Modbus client (gridpod.modbus_client) against the
+"""Factory acceptance over RS-485: the product's Modbus client (gridpod.modbus.client) against the
 bench's Modbus port. Identity block, live telemetry and status, and a setpoint write refused
 without the operator access level."""
 
 import pytest
 from gridpod.hil.bench import BOOT_BANNER
-from gridpod.modbus_client import DeviceRefusedError, GridpodModbus
-from gridpod.register_map import MAP_CRC, MAP_VERSION, REGISTERS
+from gridpod.modbus.client import DeviceRefusedError, GridpodModbus
+from gridpod.modbus.register_map import MAP_CRC, MAP_VERSION, REGISTERS
 
 pytestmark = pytest.mark.needs("modbus")
 
@@ -37,7 +37,7 @@ def test_identity_block(bench, modbus):
         # the same module id and config the console announced at boot
         banner = last_banner(bench)
         assert ident["module_id"] == banner.split()[0], banner
-        from gridpod.configtool import firmware_config
+        from gridpod.device.config import firmware_config
 
         cfg = firmware_config()
         if "no /config.json" in banner:

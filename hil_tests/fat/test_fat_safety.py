@@ -3,7 +3,7 @@ configuration puts the module in maintenance mode (contactor coils never energis
 on) and a healthy boot clears the alarm again. The board is given back as found."""
 
 import pytest
-from gridpod.device import Device
+from gridpod.device.session import Device
 
 pytestmark = pytest.mark.needs("console", "plant", "power", "virtual")
 

@@ -4,7 +4,7 @@ board's own 64 KiB budget, with the real plant (training profile) and the invari
 Heap rule (gridpod.vboard.supervisor): a 32-bit budget B gives the 64-bit VM B * 2 + 32 KiB, so
 --heap 65536 is a 163840-byte VM heap, of which the runtime (REPL, VFS) takes ~28.5 KiB.
 
-The full module's layout is the ROMFS one (gridpod.firmware_tree.romfs_layout): compiled modules
+The full module's layout is the ROMFS one (gridpod.build.tree.romfs_layout): compiled modules
 in a read-only image mounted at /rom, their bytecode run in place (on a board: flash, written with
 `mpremote romfs deploy`); config, event log, board.json and main.py on littlefs.
 
@@ -17,7 +17,7 @@ The fast tick allocating nothing with every subsystem composed is checked on the
 module at HEAP_RUNS (a budget where the module boots): the check does not depend on the budget.
 """
 
-from gridpod.firmware_tree import firmware_files, romfs_layout
+from gridpod.build.tree import firmware_files, romfs_layout
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.soak import full_module_config
 from gridpod.plant import Plant

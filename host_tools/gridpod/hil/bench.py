@@ -84,7 +84,7 @@ class VirtualBench(Bench):
         self.deploy_summary: dict = {}
         self.deploy_log: list[str] = []
         if deploy:
-            from ..deploy import deploy as deploy_firmware
+            from ..device.deploy import deploy as deploy_firmware
 
             try:
                 # The product's own deploy (mpy-cross, manifest, verify, atomic switch), as a
@@ -181,7 +181,7 @@ class HilBench(Bench):
     name = "hil"
 
     def __init__(self, port: str, speed="1", seed: int = 1, profile: str = "training"):
-        from ..hil_link import HilLink
+        from ..harness.serial_link import HilLink
         from ..plant import Plant
         from .monitors import MonitoredPlant
 

@@ -10,7 +10,7 @@ Same seed and same calls -> bit-identical results (random.Random(seed) only).
 
 import random
 
-from . import sensors as tf
+from . import transfer as tf
 from .coolant import Coolant
 from .faults import FaultInjector, LinkFaults
 from .load_profiles import make_profile

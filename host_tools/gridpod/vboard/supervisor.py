@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 from .. import GridpodError
-from . import harness as h
+from ..harness import protocol as h
+from ..harness.host import EV_BROWN_OUT, EV_FLASH_KILL, EV_RESET, EV_WATCHDOG, HarnessHost
+from ..harness.plant_stub import PlantStub
 from .flash import DEFAULT_SIZE, create_blank
-from .harness_host import EV_BROWN_OUT, EV_FLASH_KILL, EV_RESET, EV_WATCHDOG, HarnessHost
-from .plant_stub import PlantStub
 from .ports import PtyPort
 from .vm import VmProcess
 

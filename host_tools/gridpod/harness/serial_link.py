@@ -16,10 +16,10 @@ import time
 
 import serial
 
-from . import GridpodError
-from .vboard import harness as h
-from .vboard.harness_host import EV_FINISHED, EV_RESET, EV_WATCHDOG, HarnessHost
-from .vboard.plant_stub import PlantStub
+from .. import GridpodError
+from . import protocol as h
+from .host import EV_FINISHED, EV_RESET, EV_WATCHDOG, HarnessHost
+from .plant_stub import PlantStub
 
 PREAMBLE = b"\xa5\x5a"
 QUERY = ord("Q")

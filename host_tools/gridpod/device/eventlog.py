@@ -3,7 +3,7 @@
 import tempfile
 from pathlib import Path
 
-from .firmware_tree import import_firmware
+from ..build.tree import import_firmware
 
 
 def event_names() -> dict[int, str]:

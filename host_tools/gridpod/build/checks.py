@@ -1,7 +1,7 @@
 """Firmware checks for CI: type check against each port's stubs, mpy-cross for each arch.
 
-  python -m gridpod.firmware_checks typecheck   mypy on firmware/ once per port (esp32, rp2)
-  python -m gridpod.firmware_checks compile     mpy-cross every firmware file -> build/mpy/<arch>/
+  python -m gridpod.build.checks typecheck   mypy on firmware/ once per port (esp32, rp2)
+  python -m gridpod.build.checks compile     mpy-cross every firmware file -> build/mpy/<arch>/
 
 Why the stubs are not taken from the venv: micropython-esp32-stubs and micropython-rp2-stubs both
 install machine.pyi, time.pyi ... at the top of site-packages, so a venv holding both has whichever
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from gridpod import GridpodError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STUBS_VERSION = "1.29.0.post1"
 STUB_PACKAGES = {
     "esp32": f"micropython-esp32-stubs=={STUBS_VERSION}",
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     checks = {"typecheck": typecheck, "compile": compile_firmware}
     if len(args) != 1 or args[0] not in checks:
-        print("usage: python -m gridpod.firmware_checks typecheck|compile", file=sys.stderr)
+        print("usage: python -m gridpod.build.checks typecheck|compile", file=sys.stderr)
         return 2
     try:
         results = checks[args[0]](ROOT)

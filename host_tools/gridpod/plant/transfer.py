@@ -1,4 +1,4 @@
-"""Sensor and actuator transfer functions: the ONE table the firmware drivers (issue 6) mirror.
+"""Sensor and actuator transfer functions: the ONE table firmware/drivers/transfer.py mirrors.
 
 Every analog input is what MicroPython's ADC.read_u16() returns: 0..65535 for 0..ADC_VREF_V.
 Every function here is pure; the plant adds noise and wiring faults around them.

@@ -1,8 +1,8 @@
-"""bench_deploy runs end to end on virtual boards and its figures are consistent with what the
+"""gridpod.perf.deploy runs end to end on virtual boards and its figures are consistent with what the
 deploys did: full sends every file, no-op sends none, one changed module sends exactly one, and
 every time is a positive measured number (no target is asserted: that is make bench's report)."""
 
-from gridpod.bench_deploy import deploy_benchmark
+from gridpod.perf.deploy import deploy_benchmark
 
 
 def test_deploy_benchmark_measures_full_noop_one_file_and_plain_copy():

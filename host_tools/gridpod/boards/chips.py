@@ -163,7 +163,7 @@ CHIPS: dict[str, dict[str, Any]] = {
 # PCF8574 lines are quasi-bidirectional: high (weak, ~100 uA) at power-up, sinking 25 mA when
 # written 0. A line written 1 is an input; an `out` line is active low (the HAL writes 0 for
 # value(1)), so its power-up and released state is off. Which roles may sit on one is a board rule
-# (gridpod.boards.MCU_ONLY_ROLE), not a chip fact.
+# (gridpod.boards.check.MCU_ONLY_ROLE), not a chip fact.
 EXT_CHIPS: dict[str, dict[str, Any]] = {
     "ADS1115": {"modes": ["adc"], "channels": 4, "addrs": [0x48, 0x49, 0x4A, 0x4B]},
     "PCF8574": {"modes": ["in", "out"], "channels": 8, "addrs": list(range(0x20, 0x28))},

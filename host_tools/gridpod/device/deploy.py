@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import GridpodError
-from .boards import load_board
-from .device import Device
-from .firmware_tree import FIRMWARE_DIR, REPO_ROOT, firmware_files, mpy_cross_version
+from .. import GridpodError
+from ..boards.check import load_board
+from ..build.tree import FIRMWARE_DIR, REPO_ROOT, firmware_files, mpy_cross_version
+from .session import Device
 
 CACHE_DIR = REPO_ROOT / "build" / "mpy-cache"
 SWITCH_SOURCE = FIRMWARE_DIR / "app" / "deploy_switch.py"

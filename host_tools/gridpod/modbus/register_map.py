@@ -4,7 +4,7 @@ the firmware serves, the client reads and the docs are generated from."""
 import importlib.util
 from typing import NamedTuple
 
-from .firmware_tree import FIRMWARE_DIR
+from ..build.tree import FIRMWARE_DIR
 
 MAP_FILE = FIRMWARE_DIR / "comms" / "register_map.py"
 

@@ -14,7 +14,7 @@ Figures (wall seconds, this host, virtual board at --speed 1 over its console pt
 Both ways end on a board running the new firmware only for deploy (it restarts the app and waits
 for its boot banner); the plain copy does neither, so the comparison favours mpremote.
 The VM heap is 128 KiB as in test_deploy: deploy is timed here, not the application's heap.
-Nothing here asserts; `python -m gridpod.bench_deploy` prints the figures and ratios.
+Nothing here asserts; `python -m gridpod.perf.deploy` prints the figures and ratios.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .deploy import build, deploy
-from .firmware_tree import FIRMWARE_DIR
-from .vboard.flash import create_blank
-from .vboard.supervisor import VirtualBoard
+from ..build.tree import FIRMWARE_DIR
+from ..device.deploy import build, deploy
+from ..vboard.flash import create_blank
+from ..vboard.supervisor import VirtualBoard
 
 BENCH_HEAP_BYTES = 128 * 1024
 BOARD = "VIRTUAL"
@@ -139,7 +139,7 @@ def deploy_benchmark(firmware_dir: Path = FIRMWARE_DIR, console_baud: int | None
 
 
 def _device_arch(port: str) -> str | None:
-    from .device import Device
+    from ..device.session import Device
 
     with Device(port, log=_quiet) as dev:
         dev.raw()

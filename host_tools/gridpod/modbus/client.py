@@ -7,7 +7,7 @@ import termios
 import minimalmodbus
 import serial
 
-from . import GridpodError
+from .. import GridpodError
 from .register_map import MAGIC, MAP_CRC, MAP_VERSION, REGISTERS, Register
 
 NA = {"u16": 0xFFFF, "s16": -0x8000, "u32": 0xFFFFFFFF, "s32": -0x80000000}

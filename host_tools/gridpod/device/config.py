@@ -19,9 +19,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import GridpodError
-from .device import Device
-from .firmware_tree import import_firmware
+from .. import GridpodError
+from ..build.tree import import_firmware
+from .session import Device
 
 DEVICE_PATH = "/config.json"
 

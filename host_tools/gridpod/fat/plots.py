@@ -23,7 +23,7 @@ def plot_trace_png(csv_path: Path, title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .hil.traces import Trace
+    from ..hil.traces import Trace
 
     trace = Trace.load_csv(csv_path)
     t_min = [t / 60 for t in trace.t_s]

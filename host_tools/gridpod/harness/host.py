@@ -1,7 +1,7 @@
 """Host end of the harness protocol: channels, plant stepping, simulated clock and pacing.
 
 Transport-agnostic, so the virtual board (socket to the VM) and HIL mode on a real board
-(serial link, gridpod.hil.l2) share one implementation. The owner feeds each message to
+(serial link, harness/serial_link.py) share one implementation. The owner feeds each message to
 handle() and gets back what to send, when to send it (wall clock, for --speed N) and whether the
 board's run ends here (watchdog, brown-out, reset request, --run-for reached).
 """
@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 
-from . import harness as h
+from . import protocol as h
 
 MAX_LAG_S = 0.2  # at finite speed, a board further behind than this re-anchors the clock
 

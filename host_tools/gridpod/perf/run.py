@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .firmware_tree import firmware_files
-from .vboard.flash import create_blank, install_tree
-from .vboard.supervisor import WORD_SCALE, VirtualBoard
+from ..build.tree import firmware_files
+from ..vboard.flash import create_blank, install_tree
+from ..vboard.supervisor import WORD_SCALE, VirtualBoard
 
 MINIMAL_LOOP = """
 import json

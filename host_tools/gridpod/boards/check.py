@@ -1,6 +1,6 @@
 """Board files: load, list and check boards/<BOARD>/board.json before anything is flashed.
 
-A board is data (see boards/README.md). The checks apply the chip tables of gridpod.chips and the
+A board is data (see boards/README.md). The checks apply the chip tables of gridpod.boards.chips and the
 role list of the VIRTUAL reference board; every problem is reported at once, each naming the
 board, the role, the pin and the rule.
 
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gridpod import GridpodError
-from gridpod.chips import CHIPS, EXT_CHIPS, HAL_OF_CHIP
+from gridpod.boards.chips import CHIPS, EXT_CHIPS, HAL_OF_CHIP
 
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
+BOARDS_DIR = Path(__file__).resolve().parents[3] / "boards"
 REFERENCE_BOARD = "VIRTUAL"
 MODES = ("out", "in", "adc", "pwm", "counter")
 OUTPUT_MODES = ("out", "pwm")
@@ -368,7 +368,3 @@ def main(argv: list[str] | None = None) -> int:
                 f"{direct} on MCU pins, {len(board['pins']) - direct} on external devices)"
             )
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

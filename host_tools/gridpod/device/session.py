@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import GridpodError
+from .. import GridpodError
 
 BANNER = re.compile(rb"gridpod: module (\S+) board (\S+) boot #(\d+) reset cause (\d+); ([^\r\n]*)")
 # sys.implementation._mpy = version | sub-version << 8 | arch << 10 (MicroPython docs, .mpy files)

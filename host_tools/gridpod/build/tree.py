@@ -12,9 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import GridpodError
+from .. import GridpodError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 FIRMWARE_DIR = REPO_ROOT / "firmware"
 BOARDS_DIR = REPO_ROOT / "boards"
 EXCLUDED_DIRS = {"tests", "__pycache__"}
