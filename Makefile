@@ -40,10 +40,11 @@ fat: $(STAMP)
 	$(VENV)/bin/gridpod fat --virtual --report reports/fat
 
 bench: $(STAMP)
-	$(PY) -m gridpod.benchmarks
-	$(PY) -m gridpod.bench_modbus
-	$(PY) -m gridpod.bench_deploy
-	$(PY) -m gridpod.bench_control
+	$(PY) -m gridpod.perf.run
+	$(PY) -m gridpod.perf.modbus
+	$(PY) -m gridpod.perf.deploy
+	$(PY) -m gridpod.perf.control
+	$(PY) -m gridpod.perf.heap
 	$(PY) -m gridpod.hil.soak
 
 lint: $(STAMP)
@@ -52,10 +53,10 @@ lint: $(STAMP)
 	$(PY) -m gridpod.boards check
 
 typecheck: $(STAMP)
-	$(PY) -m gridpod.firmware_checks typecheck
+	$(PY) -m gridpod.build.checks typecheck
 
 compile: $(STAMP)
-	$(PY) -m gridpod.firmware_checks compile
+	$(PY) -m gridpod.build.checks compile
 
 vboard: $(STAMP)
 	$(VENV)/bin/gridpod vboard --flash build/vboard-flash.img

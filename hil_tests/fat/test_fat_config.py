@@ -1,28 +1,27 @@
-"""Factory acceptance of the configuration path with the product's own tool (gridpod.configtool):
+"""Factory acceptance of the configuration path with the product's own tool (gridpod.device.config):
 push a changed module id, the app restarts and reports it, pull returns the same values and CRC.
 The board is given back as found (no /config.json, power-cycled)."""
 
 import json
 
 import pytest
-from gridpod.configtool import firmware_config, pull, push
-from gridpod.device import Device
-from gridpod.hil.bench import BOOT_BANNER
+from gridpod.device.config import firmware_config, pull, push
+from gridpod.device.session import Device
+from gridpod.hil.strategy import boot_banners
 
-pytestmark = [pytest.mark.needs("console", "power", "virtual")]
+pytestmark = [pytest.mark.needs("console", "console_log", "power")]
 
 FAT_MODULE_ID = "FAT-RT-0042"
 
 
 def banners(bench) -> list[str]:
-    log = bytes(bench.vb.console_log).split(BOOT_BANNER)[1:]
-    return [b.split(b"\n")[0].decode().strip() for b in log]
+    return boot_banners(bench.console_log.text_since(0))
 
 
 def remove_config_and_power_cycle(bench) -> None:
-    with Device(bench.console_port, log=lambda _line: None) as dev:
+    with Device(bench.console.port, log=lambda _line: None) as dev:
         dev.exec("import os\ntry:\n    os.remove('/config.json')\nexcept OSError:\n    pass")
-    bench.reset()
+    bench.strategy.reset()
     assert "no /config.json: using defaults" in banners(bench)[-1]
 
 
@@ -36,7 +35,7 @@ def test_config_round_trip(bench, tmp_path):
     src.write_text(json.dumps(values))
     seen = len(banners(bench))
     try:
-        result = push(bench.console_port, src, yes=True, log=lambda _line: None)
+        result = push(bench.console.port, src, yes=True, log=lambda _line: None)
         crc = cfg.config_crc(values)
         assert result["crc"] == f"{crc:08x}"
         assert any("module_id" in line for line in result["changes"]), result["changes"]
@@ -46,7 +45,7 @@ def test_config_round_trip(bench, tmp_path):
         assert new[-1].startswith(FAT_MODULE_ID + " board "), new[-1]
         assert "reset cause 5;" in new[-1] and f"crc32 {crc:08x}" in new[-1], new[-1]
         out = tmp_path / "pull.json"
-        pulled = pull(bench.console_port, out, log=lambda _line: None)
+        pulled = pull(bench.console.port, out, log=lambda _line: None)
         assert json.loads(out.read_text()) == values
         assert pulled["crc"] == result["crc"]
     finally:

@@ -10,10 +10,10 @@ list fails the test; a listed role the firmware does register is checked like an
 import json
 
 import pytest
-from gridpod.hil.bench import BOOT_BANNER
+from gridpod.hil.strategy import boot_banners
 from gridpod.vboard.supervisor import load_board_file
 
-pytestmark = pytest.mark.needs("plant", "power", "virtual")
+pytestmark = pytest.mark.needs("plant", "power", "console_log", "harness")
 
 OUTPUT_MODES = {"out", "pwm"}
 BEHIND_FLAGS = {  # module.py builds their drivers only when a subsystem is enabled
@@ -47,15 +47,15 @@ def test_every_board_role_registered_driven_and_read(bench):
     bench.plant.recorders.append(log)
     bench.plant.plant.registered.clear()  # a record of registrations only: refilled at boot
     try:
-        boot_ms = bench.vb.sim_ms
-        bench.reset()
+        boot_ms = round(bench.sim_s * 1000)
+        bench.strategy.reset()
         bench.run_for(1.0)
     finally:
         bench.plant.recorders.remove(log)
     registered = dict(bench.plant.registered)
     print("registered at boot:", json.dumps(registered))
-    banner = bytes(bench.vb.console_log).split(BOOT_BANNER)[-1].split(b"\n")[0]
-    assert b"reset cause 1;" in banner, banner  # a power-on, as the bench asked for
+    banner = boot_banners(bench.console_log.text_since(0))[-1]
+    assert "reset cause 1;" in banner, banner  # a power-on, as the bench asked for
 
     unknown = {r: k for r, k in registered.items() if r not in pins}
     assert not unknown, f"firmware registered roles the board file does not have: {unknown}"
@@ -71,7 +71,7 @@ def test_every_board_role_registered_driven_and_read(bench):
     driven = {role for t, role, _ in log.changes if t >= boot_ms}
     assert outputs <= driven, f"outputs never driven after boot: {sorted(outputs - driven)}"
     # each input channel got the plant's value at registration and follows it afterwards
-    sent = bench.vb.host.boot
+    sent = bench.harness.boot
     now = bench.plant.read_inputs()
     for ch, role in enumerate(sent.roles):
         if role in inputs:

@@ -1,27 +1,27 @@
-"""Factory acceptance over RS-485: the product's Modbus client (gridpod.modbus_client) against the
+"""Factory acceptance over RS-485: the product's Modbus client (gridpod.modbus.client) against the
 bench's Modbus port. Identity block, live telemetry and status, and a setpoint write refused
 without the operator access level."""
 
 import pytest
-from gridpod.hil.bench import BOOT_BANNER
-from gridpod.modbus_client import DeviceRefusedError, GridpodModbus
-from gridpod.register_map import MAP_CRC, MAP_VERSION, REGISTERS
+from gridpod.hil.strategy import boot_banners
+from gridpod.modbus.client import DeviceRefusedError
+from gridpod.modbus.register_map import MAP_CRC, MAP_VERSION, REGISTERS
 
 pytestmark = pytest.mark.needs("modbus")
 
 
 def last_banner(bench) -> str:
-    """The application's latest boot banner, after 'gridpod: module ' (virtual bench only)."""
-    return bytes(bench.vb.console_log).split(BOOT_BANNER)[-1].split(b"\n")[0].decode().strip()
+    """The application's latest boot banner, after 'gridpod: module ' (bench with a console log)."""
+    return boot_banners(bench.console_log.text_since(0))[-1]
 
 
 @pytest.fixture(scope="module")
 def modbus(bench):
     # Module scope runs before the autouse capability check: skip here on a bench without RS-485.
-    if "modbus" not in bench.capabilities:
+    if bench.modbus is None:
         pytest.skip(f"bench '{bench.name}' lacks modbus")
     # One open port for the module: re-opening a pty right after a close can fail in tcsetattr.
-    client = GridpodModbus(bench.modbus_port)
+    client = bench.modbus.open()
     yield client
     client.close()
 
@@ -33,11 +33,11 @@ def test_identity_block(bench, modbus):
     assert (ident["map_version"], ident["map_crc"]) == (MAP_VERSION, MAP_CRC)
     assert ident["modbus_unit"] == 1
     assert ident["firmware_version"] not in (None, 0)
-    if "virtual" in bench.capabilities:
+    if bench.console_log is not None:
         # the same module id and config the console announced at boot
         banner = last_banner(bench)
         assert ident["module_id"] == banner.split()[0], banner
-        from gridpod.configtool import firmware_config
+        from gridpod.device.config import firmware_config
 
         cfg = firmware_config()
         if "no /config.json" in banner:
@@ -53,12 +53,12 @@ def test_status_and_telemetry_read(bench, modbus):
     assert before["maintenance_mode"] == 0 and before["safe_mode"] == 0
     assert before["heap_free_bytes"] > 0
     assert before["tick_overruns"] == 0
-    if "virtual" in bench.capabilities:
+    if bench.console_log is not None:
         banner = last_banner(bench)  # "... boot #N reset cause C; ..."
         words = banner.split()
         assert before["boot_count"] == int(words[words.index("boot") + 1].lstrip("#")), banner
         assert before["reset_cause"] == int(words[words.index("cause") + 1].rstrip(";")), banner
-    if "plant" in bench.capabilities:
+    if bench.plant is not None:
         bench.run_for(5.0)
         after = modbus.read_many(names)
         # uptime follows the module's clock (5 s of simulated time, +-1 s of housekeeping tick)

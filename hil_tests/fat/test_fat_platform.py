@@ -3,32 +3,32 @@
 Each test names the requirement it verifies (hil_tests/requirements.csv)."""
 
 import pytest
-from gridpod.hil.bench import BOOT_BANNER, mpremote
 from gridpod.hil.signals import assert_above, assert_below, fraction_within
+from gridpod.hil.strategy import boot_banners
 
 pytestmark = pytest.mark.needs("console")
 
 
 @pytest.mark.req("REQ-BOOT-001")
-@pytest.mark.needs("virtual")
+@pytest.mark.needs("console_log")
 def test_boot_banner_names_module_and_board(bench):
-    banner = bytes(bench.vb.console_log).split(BOOT_BANNER)[-1].split(b"\n")[0].decode()
-    assert "board VIRTUAL" in banner
+    banner = boot_banners(bench.console_log.text_since(0))[-1]
+    assert f"board {bench.board_name} " in banner, banner
     assert banner.split()[0].startswith("GRIDPOD-")
 
 
 @pytest.mark.req("REQ-BOOT-002")
 def test_console_repl_answers(bench):
-    out = mpremote(bench.console_port, "exec", "import sys; print(sys.implementation.name)")
+    out = bench.console.exec("import sys; print(sys.implementation.name)")
     assert out.strip() == "micropython"
-    if "power" in bench.capabilities:
-        bench.reset()
+    if bench.strategy is not None:
+        bench.strategy.reset()
 
 
 @pytest.mark.req("REQ-CFG-001")
-@pytest.mark.needs("virtual")
+@pytest.mark.needs("console_log")
 def test_defaults_announced_without_config(bench):
-    assert b"no /config.json: using defaults" in bench.vb.console_log
+    assert "no /config.json: using defaults" in bench.console_log.text_since(0)
 
 
 @pytest.mark.req("REQ-IO-001")

@@ -3,16 +3,16 @@ configuration puts the module in maintenance mode (contactor coils never energis
 on) and a healthy boot clears the alarm again. The board is given back as found."""
 
 import pytest
-from gridpod.device import Device
+from gridpod.device.session import Device
 
-pytestmark = pytest.mark.needs("console", "plant", "power", "virtual")
+pytestmark = pytest.mark.needs("console", "console_log", "plant", "power")
 
 COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
 CORRUPT = b'{"config": {"module_id": "GRIDPOD-0000", "modbus_unit": 900}, "crc32": 1, "version": 1'
 
 
 def banner_lines(bench, since: int) -> list[str]:
-    text = bytes(bench.vb.console_log[since:]).decode(errors="replace")
+    text = bench.console_log.text_since(since)
     # a line may start with what the REPL printed before the reset: keep from "gridpod:" on
     return [
         line[line.index("gridpod:") :].strip() for line in text.splitlines() if "gridpod:" in line
@@ -20,7 +20,7 @@ def banner_lines(bench, since: int) -> list[str]:
 
 
 def write_or_remove_config(bench, data: bytes | None) -> None:
-    with Device(bench.console_port, log=lambda _line: None) as dev:
+    with Device(bench.console.port, log=lambda _line: None) as dev:
         if data is None:
             dev.exec("import os\ntry:\n    os.remove('/config.json')\nexcept OSError:\n    pass")
         else:
@@ -34,9 +34,9 @@ def test_corrupt_config_gives_maintenance_mode(bench):
     assert plant.outputs.get("ALARM_RELAY") == 0, "alarm relay already on before the fault"
     write_or_remove_config(bench, CORRUPT)
     try:
-        since = len(bench.vb.console_log)
-        boot_ms = bench.vb.sim_ms
-        bench.reset()
+        since = bench.console_log.mark()
+        boot_ms = round(bench.sim_s * 1000)
+        bench.strategy.reset()
         bench.run_for(3.0)
         lines = banner_lines(bench, since)
         assert any("MAINTENANCE MODE" in line for line in lines), lines
@@ -48,9 +48,9 @@ def test_corrupt_config_gives_maintenance_mode(bench):
         assert alarm and alarm[-1][1] == 1 and alarm[0][0] - boot_ms < 1000, alarm
     finally:
         write_or_remove_config(bench, None)
-        since = len(bench.vb.console_log)
-        bench.reset()
+        since = bench.console_log.mark()
+        bench.strategy.reset()
     bench.run_for(1.0)
     assert not any("MAINTENANCE" in line for line in banner_lines(bench, since))
-    assert b"no /config.json: using defaults" in bytes(bench.vb.console_log[since:])
+    assert "no /config.json: using defaults" in bench.console_log.text_since(since)
     assert plant.outputs.get("ALARM_RELAY") == 0, "alarm stays on after a healthy boot"

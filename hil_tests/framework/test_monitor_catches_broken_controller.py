@@ -2,15 +2,15 @@
 controller (closes K_NEG then K_POS without precharge) must be caught; the same skeleton doing a
 proper precharge must not. Both variants are small main.py files written into the flash in
 place of the application, read the board through the plant's transfer functions
-(gridpod.plant.sensors), and run on their own virtual board with a monitored plant."""
+(gridpod.plant.transfer), and run on their own virtual board with a monitored plant."""
 
 import tempfile
 from pathlib import Path
 
-from gridpod.firmware_tree import firmware_files
+from gridpod.build.tree import firmware_files
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.plant import Plant
-from gridpod.plant import sensors as tf
+from gridpod.plant import transfer as tf
 from gridpod.vboard.flash import create_blank, install_tree
 from gridpod.vboard.supervisor import VirtualBoard
 

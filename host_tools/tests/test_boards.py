@@ -21,7 +21,7 @@ if str(HOST_TOOLS) not in sys.path:  # when gridpod is not pip-installed
     sys.path.insert(0, str(HOST_TOOLS))
 
 from gridpod import GridpodError  # noqa: E402
-from gridpod.boards import (  # noqa: E402
+from gridpod.boards.check import (  # noqa: E402
     BOARDS_DIR,
     BoardError,
     check_board,

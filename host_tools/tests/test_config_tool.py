@@ -5,7 +5,7 @@ import json
 import shutil
 
 import pytest
-from gridpod.configtool import (
+from gridpod.device.config import (
     ConfigError,
     diff,
     firmware_config,
@@ -13,7 +13,7 @@ from gridpod.configtool import (
     push,
     validate_file,
 )
-from gridpod.deploy import deploy
+from gridpod.device.deploy import deploy
 from gridpod.vboard.flash import create_blank
 from gridpod.vboard.supervisor import VirtualBoard
 from test_deploy import HEAP, REPO
@@ -106,7 +106,7 @@ def test_corrupt_document_and_refused_confirmation_write_nothing(board, tmp_path
 
 
 def test_diff_names_the_changed_tuning_elements():
-    from gridpod.configtool import diff, firmware_config
+    from gridpod.device.config import diff, firmware_config
 
     old = firmware_config().defaults()
     new = dict(old, contactor_tuning=list(old["contactor_tuning"]), flow_setpoint_lpm=120)

@@ -10,7 +10,7 @@ sequence plus a task raising the contactor close request at the simulated times 
 Timings are simulated time from the plant's edge log (ms); faults come from the event log.
 """
 
-from gridpod.eventlog import read_events
+from gridpod.device.eventlog import read_events
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.operator import (  # noqa: F401 (OPERATOR_MAIN: for the other L1 files)
     OPERATOR_MAIN,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from gridpod import GridpodError
-from gridpod.deploy import DeployError, deploy
+from gridpod.device.deploy import DeployError, deploy
 from gridpod.multi import run_many, summary_table
 from gridpod.vboard.flash import FlashImage, create_blank
 from gridpod.vboard.supervisor import VirtualBoard

@@ -4,10 +4,10 @@ deploy and config (exit codes, one-line results and errors)."""
 import json
 
 import pytest
-from gridpod import doctor
 from gridpod.cli import main
-from gridpod.configtool import firmware_config
-from gridpod.deploy import deploy
+from gridpod.device import doctor
+from gridpod.device.config import firmware_config
+from gridpod.device.deploy import deploy
 from gridpod.vboard.flash import create_blank
 from gridpod.vboard.supervisor import VirtualBoard
 from test_deploy import HEAP, committed_firmware

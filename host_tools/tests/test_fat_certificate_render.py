@@ -8,9 +8,9 @@ import shutil
 import subprocess
 
 import pytest
-from gridpod.fat import render_html, summarize
-from gridpod.fat_plots import LINE_COLOUR, data_uri, plot_trace_png
-from gridpod.hil.bench import PlantBench
+from gridpod.fat.plots import LINE_COLOUR, data_uri, plot_trace_png
+from gridpod.fat.run import render_html, summarize
+from gridpod.hil.benches.plant import PlantBench
 from gridpod.hil.traces import Recorder
 
 CHROMIUM = next(

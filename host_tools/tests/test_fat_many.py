@@ -13,7 +13,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from gridpod.cli import main
-from gridpod.fat import exit_code
+from gridpod.fat.run import exit_code
 
 QUICK = "boot_banner or console_repl"
 

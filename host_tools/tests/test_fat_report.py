@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-from gridpod.fat import FAT_DIR, load_requirements, render_html, summarize
+from gridpod.fat.run import FAT_DIR, load_requirements, render_html, summarize
 
 
 def result(test, reqs, outcome):

@@ -19,7 +19,7 @@ HOST_TOOLS = Path(__file__).resolve().parents[1]
 if str(HOST_TOOLS) not in sys.path:  # when gridpod is not pip-installed
     sys.path.insert(0, str(HOST_TOOLS))
 
-from gridpod import firmware_checks as fc  # noqa: E402
+from gridpod.build import checks as fc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,7 +80,7 @@ def test_broken_file_is_reported_with_its_name_and_message(tmp_path):
 def test_cli_compile_exit_code():
     env = dict(os.environ, PYTHONPATH=str(HOST_TOOLS))
     proc = subprocess.run(
-        [sys.executable, "-m", "gridpod.firmware_checks", "compile"],
+        [sys.executable, "-m", "gridpod.build.checks", "compile"],
         capture_output=True,
         text=True,
         env=env,

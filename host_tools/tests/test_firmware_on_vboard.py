@@ -3,8 +3,8 @@
 import time
 
 import pytest
-from gridpod.eventlog import read_events
-from gridpod.firmware_tree import firmware_files, import_firmware
+from gridpod.build.tree import firmware_files, import_firmware
+from gridpod.device.eventlog import read_events
 from gridpod.vboard.flash import FlashImage
 from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash

@@ -8,7 +8,7 @@ import hashlib
 import struct
 
 import pytest
-from gridpod.boards import load_board
+from gridpod.boards.check import load_board
 from gridpod.flash import FlashError, ImageError, check_esp_image, check_uf2, flash_board
 from gridpod.flash.esp import flash_esp
 from gridpod.flash.rp2 import BootselDrives, flash_rp2040

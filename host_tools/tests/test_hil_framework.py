@@ -2,10 +2,10 @@
 test with the violation and writes its trace, signal assertions judge bands over windows."""
 
 import pytest
-from gridpod.hil.bench import PlantBench
+from gridpod.hil.benches.plant import PlantBench
 from gridpod.hil.signals import SignalAssertionError, assert_below, assert_within
 from gridpod.hil.traces import Recorder, Trace
-from gridpod.plant import sensors as tf
+from gridpod.plant import transfer as tf
 
 pytest_plugins = ["pytester"]
 

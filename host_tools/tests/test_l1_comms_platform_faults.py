@@ -20,9 +20,9 @@ import threading
 import time
 
 import serial
-from gridpod.configtool import firmware_config
-from gridpod.eventlog import read_events
-from gridpod.firmware_tree import firmware_files, import_firmware
+from gridpod.build.tree import firmware_files, import_firmware
+from gridpod.device.config import firmware_config
+from gridpod.device.eventlog import read_events
 from gridpod.hil.operator import OPERATOR_MAIN, module_flash
 from gridpod.vboard.flash import FlashImage
 from gridpod.vboard.supervisor import VirtualBoard

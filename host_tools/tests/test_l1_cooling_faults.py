@@ -24,7 +24,7 @@ import functools
 import json
 
 import pytest
-from gridpod.firmware_tree import firmware_files, romfs_layout
+from gridpod.build.tree import firmware_files, romfs_layout
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.operator import module_board
 from gridpod.plant import Plant

@@ -32,8 +32,8 @@ import functools
 import warnings
 
 import pytest
-from gridpod.eventlog import read_events
-from gridpod.firmware_tree import firmware_files, import_firmware, romfs_layout
+from gridpod.build.tree import firmware_files, import_firmware, romfs_layout
+from gridpod.device.eventlog import read_events
 from gridpod.plant.power import Power
 from gridpod.vboard.flash import FlashImage
 from test_control_closed_loop import (

@@ -34,7 +34,7 @@ STATUS_BATTERY_PERMIT = 4  # control/interlocks.py: bit 2
 
 @pytest.fixture(scope="module")
 def module(tmp_path_factory):
-    from gridpod.firmware_tree import import_firmware
+    from gridpod.build.tree import import_firmware
 
     hash_pin = import_firmware("app.access").hash_pin
     flash = module_flash(tmp_path_factory.mktemp("sp"), main=False, pin_operator=hash_pin(PIN))

@@ -6,10 +6,10 @@ import time
 import minimalmodbus
 import pytest
 import serial
-from gridpod.configtool import firmware_config
-from gridpod.firmware_tree import firmware_files
-from gridpod.modbus_client import GridpodModbus, MapMismatchError, NoAnswerError
-from gridpod.register_map import MAP_CRC, MAP_VERSION, REGISTERS
+from gridpod.build.tree import firmware_files
+from gridpod.device.config import firmware_config
+from gridpod.modbus.client import GridpodModbus, MapMismatchError, NoAnswerError
+from gridpod.modbus.register_map import MAP_CRC, MAP_VERSION, REGISTERS
 from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash
 from vboard_helpers import modbus_crc16 as crc16
@@ -83,7 +83,7 @@ def test_client_reads_by_name_and_refuses_unknown_map(board, monkeypatch):
     assert c.read("supply_temp_c") is None  # no driver yet: not available
     assert c.read("supply_temp_max_c") == pytest.approx(45.0)
     # One open port for the rest (re-opening the pty right after a close fails in tcsetattr).
-    monkeypatch.setattr("gridpod.modbus_client.MAP_VERSION", MAP_VERSION + 1)
+    monkeypatch.setattr("gridpod.modbus.client.MAP_VERSION", MAP_VERSION + 1)
     with pytest.raises(MapMismatchError, match="unknown here"):
         c.read_identity()
     c.inst.address = 9

@@ -21,8 +21,8 @@ import time
 
 import pytest
 import serial
-from gridpod.configtool import firmware_config
-from gridpod.firmware_tree import firmware_files
+from gridpod.build.tree import firmware_files
+from gridpod.device.config import firmware_config
 from gridpod.vboard.supervisor import VirtualBoard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -14,8 +14,8 @@ module: the check does not depend on the budget.
 """
 
 import pytest
-from gridpod.boards import load_board
-from gridpod.firmware_tree import firmware_files, romfs_layout
+from gridpod.boards.check import load_board
+from gridpod.build.tree import firmware_files, romfs_layout
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.soak import full_module_config
 from gridpod.plant import Plant

@@ -10,9 +10,9 @@ import sys
 import threading
 
 import pytest
-from gridpod.configtool import firmware_config
-from gridpod.firmware_tree import firmware_files
-from gridpod.register_map import MAGIC, MAP_CRC, MAP_VERSION, REGISTERS
+from gridpod.build.tree import firmware_files
+from gridpod.device.config import firmware_config
+from gridpod.modbus.register_map import MAGIC, MAP_CRC, MAP_VERSION, REGISTERS
 from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash
 
@@ -172,7 +172,7 @@ def test_not_a_gridpod_is_one_line():
 
 def test_responder_answers_a_known_map():
     """The responder is a fair stand-in: with the right identity the client gets past it."""
-    from gridpod.modbus_client import GridpodModbus
+    from gridpod.modbus.client import GridpodModbus
 
     words = [0] * 24
     words[:3] = [MAGIC, MAP_VERSION, MAP_CRC]

@@ -7,7 +7,7 @@ import pytest
 from gridpod.plant import Plant, PlantError
 from gridpod.plant import coolant as cl
 from gridpod.plant import power as pw
-from gridpod.plant import sensors as tf
+from gridpod.plant import transfer as tf
 from gridpod.plant.load_profiles import make_profile
 
 

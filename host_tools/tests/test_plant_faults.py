@@ -3,7 +3,7 @@ plant state when the board has no sensor for it), combines, and clears."""
 
 import pytest
 from gridpod.plant import Plant
-from gridpod.plant import sensors as tf
+from gridpod.plant import transfer as tf
 from gridpod.plant.faults import CATALOGUE, FaultError, FaultNotSupported
 
 

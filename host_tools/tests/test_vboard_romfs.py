@@ -2,7 +2,7 @@
 /rom (MicroPython's VfsRom, the layout `mpremote romfs deploy` writes to a board), imported from
 there with their bytecode in place; the image is flash, so the heap budget is the same as without."""
 
-from gridpod.firmware_tree import firmware_files, romfs_layout
+from gridpod.build.tree import firmware_files, romfs_layout
 from gridpod.vboard.supervisor import WORD_SCALE, VirtualBoard
 from vboard_helpers import make_flash
 

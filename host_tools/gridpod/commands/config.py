@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .. import configtool
+from ..device import config
 from ._many import add_port_arguments, run_on_ports
 
 
@@ -17,31 +17,31 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     path = Path(args.file)
     if args.action == "validate":
-        values = configtool.validate_file(path)
-        crc = configtool.firmware_config().config_crc(values)
+        values = config.validate_file(path)
+        crc = config.firmware_config().config_crc(values)
         print(f"config: {path} valid ({len(values)} keys, crc32 {crc:08x})")
         return 0
     if args.action == "push":
-        configtool.validate_file(path)  # all errors before any port is opened
+        config.validate_file(path)  # all errors before any port is opened
         several = len(args.port) > 1 or args.all
         if several and not args.yes:
             print("config: pushing to several boards needs --yes (no prompt per board)")
             return 2
 
         def job(port, log):
-            return configtool.push(port, path, yes=args.yes, log=log, restart=not args.no_restart)
+            return config.push(port, path, yes=args.yes, log=log, restart=not args.no_restart)
 
         return run_on_ports(args, job)
     if args.action == "pull":
 
         def job(port, log):
             out = path if len(args.port) <= 1 and not args.all else _per_port(path, port)
-            return configtool.pull(port, out, log=log)
+            return config.pull(port, out, log=log)
 
         return run_on_ports(args, job)
 
     def diff_job(port, log):
-        lines = configtool.diff_device(port, path, log=log)
+        lines = config.diff_device(port, path, log=log)
         for line in lines:
             log("  " + line)
         return {"summary": f"{len(lines)} difference(s)" if lines else "same as the device"}

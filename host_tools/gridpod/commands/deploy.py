@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ..deploy import deploy
-from ..firmware_tree import FIRMWARE_DIR
+from ..build.tree import FIRMWARE_DIR
+from ..device.deploy import deploy
 from ._many import add_port_arguments, run_on_ports
 
 

@@ -1,6 +1,6 @@
 """`gridpod doctor [--port P ...]`: environment, serial ports and permissions, what answers."""
 
-from ..doctor import report
+from ..device.doctor import report
 
 
 def add_arguments(p) -> None:

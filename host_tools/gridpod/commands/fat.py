@@ -10,7 +10,7 @@ any board had a bench error, else 1 if any failed, else 0."""
 
 from pathlib import Path
 
-from ..fat import FAT_DIR, FatError, run_fat, run_fat_boards, warm_compile_cache
+from ..fat.run import FAT_DIR, FatError, run_fat, run_fat_boards, warm_compile_cache
 from ..multi import log_name, resolve_ports, summary_table
 
 

@@ -6,8 +6,8 @@ sections of the view and of the `--json` object (identity, telemetry, faults, st
 import json
 import time
 
-from ..modbus_client import GridpodModbus
-from ..register_map import REGISTERS
+from ..modbus.client import GridpodModbus
+from ..modbus.register_map import REGISTERS
 
 # section -> input-register addresses [first, last] (comms/register_map.py layout)
 SECTIONS = (

@@ -7,7 +7,7 @@ import threading
 import time
 
 from .. import GridpodError
-from ..firmware_tree import firmware_files, romfs_layout
+from ..build.tree import firmware_files, romfs_layout
 from ..units import parse_size, parse_speed
 from ..vboard.flash import DEFAULT_SIZE, install_tree
 from ..vboard.supervisor import VirtualBoard, load_board_file

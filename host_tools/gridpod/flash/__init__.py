@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..boards import load_board
+from ..boards.check import load_board
 from .esp import FlashError, flash_esp
 from .images import ImageError, check_esp_image, check_uf2, flash_method
 from .rp2 import flash_rp2040

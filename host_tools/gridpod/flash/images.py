@@ -21,7 +21,7 @@ import struct
 from typing import Any
 
 from .. import GridpodError
-from ..chips import (
+from ..boards.chips import (
     ESP_HEADER_FLASH_SIZES,
     ESP_IMAGE_CHIPS,
     ESP_PARTITION_TABLE_ADDR,

@@ -1,218 +1,130 @@
-"""Benches: the virtual module (L1), the plant alone (L0) and a real board on a serial port
-(L2 console-only for now).
+"""Benches: what runs the firmware for a test, found by name, and what every bench has in common.
 
-open_bench("virtual") starts a VirtualBoard around a monitored plant model (gridpod.plant with
-the invariant monitors of hil/monitors.py), deploys the firmware with `gridpod deploy` (as on a
-real board), power-cycles it and waits for the application's boot banner. Anything that goes wrong
-on the way (VM does not start, port vanishes, no banner) is a BenchError: a bench problem, never
-a firmware verdict.
+A bench kind is one file in hil/benches/ (virtual.py, plant.py, serial.py, hil.py, ...):
+`--bench NAME[:ADDRESS]` imports gridpod.hil.benches.NAME and calls its open_bench(address,
+options), as pyserial finds `protocol_<scheme>` modules. A new bench, or an instrument that makes
+one, is one new file with a docstring, USAGE ("NAME" or "NAME:ADDRESS") and open_bench().
+
+A bench offers small capability objects (hil/capabilities.py). A test asks for the object, never
+for the bench type; an object is None when the bench lacks it, and the pytest plugin skips a test
+marked @pytest.mark.needs(...) with the reason:
+  console      Console: a MicroPython REPL on a port that unmodified mpremote drives
+  console_log  ConsoleLog: what the board printed (mark, text_since)
+  power        Power: cut and restore the board's supply (cycle)
+  modbus       ModbusPort: the module's RS-485 port (port, open -> GridpodModbus)
+  plant        the monitored plant model (hil/monitors.py); the bench then runs a simulated clock:
+               bench.run_for(sim_s), bench.sim_s, bench.stats()
+  harness      the host end of the harness (gridpod.harness.host.HarnessHost): the channels the
+               board registered and the values it was sent
+bench.strategy (hil/strategy.py) brings the board to a known state ("deploy, reset, wait for
+the banner"); it exists when the bench has power and a console log.
+
+Anything that goes wrong with the bench itself is a BenchError: a bench problem, never a
+firmware verdict.
 """
 
-import subprocess
-import sys
-import time
-from pathlib import Path
+import importlib
+import pkgutil
+from dataclasses import dataclass
 
 from .. import GridpodError
 
-BOOT_BANNER = b"gridpod: module "
+CAPABILITIES = ("console", "console_log", "power", "modbus", "plant", "harness")
+DEFAULT_BENCH = "virtual"
 
 
 class BenchError(GridpodError):
     pass
 
 
-def mpremote(port: str, *args: str, timeout_s: float = 60.0) -> str:
-    """Run unmodified mpremote; return stdout or raise BenchError with its message."""
-    cmd = [sys.executable, "-m", "mpremote", "connect", port, *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"mpremote {' '.join(args[:2])} timed out after {timeout_s} s") from None
-    if proc.returncode:
-        msg = (proc.stderr or proc.stdout).strip().splitlines()
-        raise BenchError(
-            f"mpremote {' '.join(args[:2])} failed: {msg[-1] if msg else proc.returncode}"
-        )
-    return proc.stdout
+@dataclass
+class BenchOptions:
+    """Command-line options a bench may use; each bench reads the ones it understands."""
+
+    heap_bytes: int | None = None  # virtual: heap budget of the board (None: the board file's)
+    hil_speed: str = "1"  # hil: simulated seconds per wall second ("max": lockstep)
 
 
 class Bench:
-    capabilities: frozenset = frozenset()
+    """The common face of every bench; a bench file sets the capability objects it has."""
+
     name = "bench"
-    console_port: str | None = None
-    modbus_port: str | None = None
+    board_name: str | None = None  # boards/<name>/board.json when the bench knows its board
+    console = None
+    console_log = None
+    power = None
+    modbus = None
+    plant = None
+    harness = None
+    _strategy = None
+
+    @property
+    def capabilities(self) -> frozenset:
+        return frozenset(c for c in CAPABILITIES if getattr(self, c) is not None)
+
+    def lacks(self, *needs: str) -> list[str]:
+        """The capabilities of `needs` this bench does not have (BenchError on an unknown name)."""
+        unknown = [n for n in needs if n not in CAPABILITIES]
+        if unknown:
+            raise BenchError(
+                f"unknown capability {', '.join(unknown)}: use {', '.join(CAPABILITIES)}"
+            )
+        return [n for n in needs if getattr(self, n) is None]
+
+    @property
+    def strategy(self):
+        """The boot strategy (reset: power-cycle, wait for the banner); None without power or a
+        console log."""
+        if self._strategy is None and self.power is not None and self.console_log is not None:
+            from .strategy import BootStrategy
+
+            self._strategy = BootStrategy(self.power, self.console_log, self.console)
+        return self._strategy
+
+    def run_for(self, sim_s: float) -> None:
+        raise BenchError(f"bench '{self.name}' has no simulated clock (no plant)")
+
+    @property
+    def sim_s(self) -> float:
+        raise BenchError(f"bench '{self.name}' has no simulated clock (no plant)")
+
+    def stats(self) -> dict:
+        return {}
 
     def close(self) -> None:
         pass
 
 
-class VirtualBench(Bench):
-    """The virtual module: the real firmware in the MicroPython VM with the plant around it."""
+def bench_kinds() -> dict[str, str]:
+    """Every bench file found in hil/benches/: name -> usage ("serial:PORT")."""
+    from . import benches
 
-    capabilities = frozenset({"console", "modbus", "plant", "power", "virtual"})
-    name = "virtual"
-
-    def __init__(
-        self,
-        board: str = "VIRTUAL",
-        heap_bytes: int | None = None,
-        deploy: bool = True,
-        seed: int = 1,
-        profile: str = "training",
-    ):
-        from ..plant import Plant
-        from ..vboard.supervisor import VirtualBoard
-        from .monitors import MonitoredPlant
-
-        self.board_name = board
-        self.plant = MonitoredPlant(Plant(seed=seed, profile=profile))
-        try:
-            self.vb = VirtualBoard(
-                board=board, heap_bytes=heap_bytes, speed="max", plant=self.plant
-            )
-            self.vb.start()
-        except GridpodError as e:
-            raise BenchError(f"virtual board did not start: {e}") from e
-        except OSError as e:
-            raise BenchError(f"virtual board did not start (pty/socket): {e}") from e
-        self.console_port = self.vb.console_port
-        self.modbus_port = self.vb.modbus_port
-        self.plant.plant.bench_hooks.update(
-            brown_out=self._brown_out, power_loss_during_write=self._power_loss_during_write
-        )
-        self.deploy_summary: dict = {}
-        self.deploy_log: list[str] = []
-        if deploy:
-            from ..deploy import deploy as deploy_firmware
-
-            try:
-                # The product's own deploy (mpy-cross, manifest, verify, atomic switch), as a
-                # technician runs it on a real board.
-                self.deploy_summary = deploy_firmware(
-                    self.console_port, board, log=self.deploy_log.append
-                )
-                self.reset()
-            except GridpodError as e:
-                tail = bytes(self.vb.console_log[-300:]).decode(errors="replace")
-                self.vb.close()
-                raise BenchError(
-                    f"deploy to the virtual board failed: {e}; console: {tail!r}"
-                ) from e
-
-    def _brown_out(self, on: bool, when_s: float | None = None) -> None:
-        if on:
-            self.vb.brown_out(self.sim_s if when_s is None else when_s)
-
-    def _power_loss_during_write(self, on: bool, ops: int = 1) -> None:
-        if on:
-            self.vb.brown_out_after_flash_ops(ops)
-
-    def reset(self, timeout_s: float = 30.0) -> None:
-        """Power-cycle and wait until the application printed its boot banner."""
-        seen = self.vb.console_log.count(BOOT_BANNER)
-        self.vb.power_cycle()
-        deadline = time.monotonic() + timeout_s
-        while self.vb.console_log.count(BOOT_BANNER) <= seen:
-            if time.monotonic() > deadline:
-                tail = bytes(self.vb.console_log[-400:]).decode(errors="replace")
-                raise BenchError(f"firmware did not boot after reset; console ends: {tail!r}")
-            time.sleep(0.01)
-
-    def run_for(self, sim_s: float) -> None:
-        self.vb.run_until(self.vb.sim_ms / 1000 + sim_s)
-
-    @property
-    def sim_s(self) -> float:
-        return self.vb.sim_ms / 1000
-
-    def stats(self) -> dict:
-        return self.vb.stats()
-
-    def close(self) -> None:
-        self.vb.close()
+    kinds = {}
+    for info in sorted(pkgutil.iter_modules(benches.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            kinds[info.name] = getattr(_bench_module(info.name), "USAGE", info.name)
+    return kinds
 
 
-class PlantBench(Bench):
-    """L0: the monitored plant model with no firmware; the test plays the controller by calling
-    bench.drive({role: value}) and bench.run_for(s). Used to test tests and the framework."""
-
-    capabilities = frozenset({"plant"})
-    name = "plant"
-
-    def __init__(self, seed: int = 1, profile: str = "training"):
-        from ..plant import Plant
-        from .monitors import MonitoredPlant
-
-        self.plant = MonitoredPlant(Plant(seed=seed, profile=profile))
-        self.now_ms = 0
-
-    def drive(self, outputs: dict) -> None:
-        self.plant.apply_outputs(self.now_ms, outputs)
-
-    def run_for(self, sim_s: float, step_ms: int = 10) -> None:
-        end = self.now_ms + int(sim_s * 1000)
-        while self.now_ms < end:
-            self.now_ms = min(end, self.now_ms + step_ms)
-            self.plant.advance(self.now_ms)
-
-    @property
-    def sim_s(self) -> float:
-        return self.now_ms / 1000
-
-
-class SerialBench(Bench):
-    """A real board on a serial port: console checks only until HIL mode (L2) lands."""
-
-    capabilities = frozenset({"console"})
-    name = "serial"
-
-    def __init__(self, port: str):
-        if not Path(port).exists():
-            raise BenchError(f"no serial port {port}: plug the board in or check `gridpod doctor`")
-        self.console_port = port
-
-
-class HilBench(Bench):
-    """L2: a real board running its firmware in HIL mode ("hal": "hil" in its board file); the
-    monitored plant runs here and serves every pin over the board's serial link."""
-
-    capabilities = frozenset({"plant", "hil"})
-    name = "hil"
-
-    def __init__(self, port: str, speed="1", seed: int = 1, profile: str = "training"):
-        from ..hil_link import HilLink
-        from ..plant import Plant
-        from .monitors import MonitoredPlant
-
-        self.plant = MonitoredPlant(Plant(seed=seed, profile=profile))
-        try:
-            self.link = HilLink(port, plant=self.plant, speed=speed)
-            self.link.run_until(0.5, timeout_s=30)
-        except GridpodError as e:
-            raise BenchError(f"HIL board on {port} did not come up: {e}") from e
-
-    def run_for(self, sim_s: float) -> None:
-        self.link.run_until(self.link.sim_ms / 1000 + sim_s)
-
-    @property
-    def sim_s(self) -> float:
-        return self.link.sim_ms / 1000
-
-    def stats(self) -> dict:
-        return {**self.link.host.stats(), "resets": self.link.boots - 1}
-
-    def close(self) -> None:
-        self.link.close()
+def usage_text(default: str | None = DEFAULT_BENCH, quote: bool = False) -> str:
+    """'virtual (default), hil:PORT, plant or serial:PORT' from the files found."""
+    kinds = bench_kinds()
+    q = (lambda s: f"'{s}'") if quote else (lambda s: s)
+    words = [q(kinds[default]) + ("" if quote else " (default)")] if default in kinds else []
+    words += [q(usage) for name, usage in kinds.items() if name != default]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def open_bench(spec: str, heap_bytes: int | None = None, hil_speed: str = "1") -> Bench:
-    if spec == "virtual":
-        return VirtualBench(heap_bytes=heap_bytes)
-    if spec == "plant":
-        return PlantBench()
-    if spec.startswith("serial:"):
-        return SerialBench(spec.split(":", 1)[1])
-    if spec.startswith("hil:"):
-        return HilBench(spec.split(":", 1)[1], speed=hil_speed)
-    raise BenchError(f"--bench {spec!r}: use 'virtual', 'plant', 'serial:PORT' or 'hil:PORT'")
+    """Open the bench `spec` names ("virtual", "serial:/dev/ttyUSB0", ...)."""
+    name, colon, address = spec.partition(":")
+    kinds = bench_kinds()
+    usage = kinds.get(name)
+    if usage is None or (":" in usage) != bool(colon) or (colon and not address):
+        raise BenchError(f"--bench {spec!r}: use {usage_text(quote=True)}")
+    module = _bench_module(name)
+    return module.open_bench(address or None, BenchOptions(heap_bytes, hil_speed))
+
+
+def _bench_module(name: str):
+    return importlib.import_module(f"{__package__}.benches.{name}")

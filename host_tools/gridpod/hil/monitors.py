@@ -21,7 +21,7 @@ Invariants (DOMAIN.md, issue 5):
 """
 
 from .. import GridpodError
-from ..plant import sensors as tf
+from ..plant import transfer as tf
 
 LEAK_CLOSE_MS = 200
 GRID_GRACE_MS = 2000

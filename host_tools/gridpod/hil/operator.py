@@ -1,5 +1,5 @@
 """The virtual module with every control subsystem on, driven by a scripted operator: shared by
-the L1 closed-loop tests and `make bench` (gridpod.bench_control).
+the L1 closed-loop tests and `make bench` (gridpod.perf.control).
 
 OPERATOR_MAIN is app/startup.py's boot (startup.build) plus one control-slot task that raises the contactor
 close request (the same bank coil a Modbus FC05 write sets; the PIN/access path is covered by the
@@ -9,7 +9,7 @@ Modbus tests) at the simulated times given, and prints selected registers ("REG 
 import tempfile
 from pathlib import Path
 
-from ..firmware_tree import compile_module, firmware_files, import_firmware, romfs_layout
+from ..build.tree import compile_module, firmware_files, import_firmware, romfs_layout
 from ..vboard.flash import FlashImage, create_blank
 from ..vboard.supervisor import VirtualBoard
 

@@ -3,6 +3,7 @@ invariant monitors and traces.
 
 @pytest.mark.req("REQ-HB-001")          requirement this test verifies (reported in the FAT)
 @pytest.mark.needs("plant", "power")    skipped with the reason on a bench that lacks them
+                                        (capability names: hil/bench.py CAPABILITIES)
 @pytest.mark.trace_period(10.0)         trace sample period in simulated seconds (default 1 s)
 
 On a bench with a plant, every test gets a fresh trace recorder and the invariant monitors of
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .bench import open_bench
+from .bench import DEFAULT_BENCH, BenchError, open_bench, usage_text
 from .monitors import InvariantViolation
 from .traces import Recorder
 
@@ -25,9 +26,7 @@ _STATE = {}
 
 def pytest_addoption(parser):
     group = parser.getgroup("gridpod bench")
-    group.addoption(
-        "--bench", default="virtual", help="virtual (default), plant, serial:PORT or hil:PORT"
-    )
+    group.addoption("--bench", default=DEFAULT_BENCH, help=usage_text())
     group.addoption(
         "--hil-speed", default="1", help="hil bench: simulated time per wall second (1 or max)"
     )
@@ -61,7 +60,14 @@ def _bench_capabilities(request):
     if marker is None:
         return
     b = request.getfixturevalue("bench")
-    missing = [cap for cap in marker.args if cap not in b.capabilities]
+    try:
+        missing = b.lacks(*marker.args)
+    except BenchError as e:
+        missing, unknown = [], f"@pytest.mark.needs: {e}"
+    else:
+        unknown = None
+    if unknown:
+        pytest.fail(unknown, pytrace=False)
     if missing:
         pytest.skip(f"bench '{b.name}' lacks {', '.join(missing)}")
 

@@ -10,7 +10,7 @@ violations, heap low-water).
 full_module: config flags cooling_enabled, battery_enabled and grid_enabled on (issue #6: the
 24-hour soak at --heap 64K). The heap low-water is the harness's lowest free-heap report (VM
 bytes; the firmware samples gc.mem_free() once per housekeeping second, before its gc.collect()),
-also given in 32-bit board terms (VM bytes / WORD_SCALE, as gridpod.benchmarks does).
+also given in 32-bit board terms (VM bytes / WORD_SCALE, as gridpod.perf.run does).
 
     python -m gridpod.hil.soak [--heap BYTES] [--hours H] [--platform-only]
 """
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..firmware_tree import firmware_files, import_firmware, romfs_layout
+from ..build.tree import firmware_files, import_firmware, romfs_layout
 from ..plant import Plant
 from ..vboard.flash import create_blank, install_tree
 from ..vboard.supervisor import WORD_SCALE, VirtualBoard

@@ -47,7 +47,7 @@ micropython.qstr_info()
 
 
 def _files(layout: str) -> tuple[dict, bytes | None]:
-    from ..firmware_tree import firmware_files, romfs_layout
+    from ..build.tree import firmware_files, romfs_layout
 
     rom = layout == "romfs"
     files = firmware_files("VIRTUAL", rom=rom)
@@ -95,7 +95,7 @@ def measure(heap_bytes: int, layout: str) -> dict:
 
 
 def main(argv=None) -> int:
-    from ..boards import load_board
+    from ..boards.check import load_board
 
     ap = argparse.ArgumentParser(prog="python -m gridpod.perf.heap")
     default = load_board("VIRTUAL")["heap_bytes"]

@@ -6,15 +6,9 @@ fault injection), stepped by the virtual board's simulated clock. See docs/plant
     VirtualBoard(plant=plant, speed="max")
 """
 
-from .. import GridpodError
+from .errors import PlantError
+from .model import Plant
 
 PLANT_MODEL_VERSION = "1.0.0"
-
-
-class PlantError(GridpodError):
-    pass
-
-
-from .model import Plant  # noqa: E402
 
 __all__ = ["PLANT_MODEL_VERSION", "Plant", "PlantError"]

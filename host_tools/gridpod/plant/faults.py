@@ -15,7 +15,7 @@ raises FaultNotSupported on a bench without it.
 
 import random
 
-from . import PlantError
+from .errors import PlantError
 
 
 class FaultError(PlantError):

@@ -13,6 +13,8 @@ profile is a pure function of (seed, t_s) for monotonic calls.
 
 import random
 
+from .errors import PlantError
+
 IT_RATED_KW = 80.0
 
 
@@ -108,8 +110,6 @@ PROFILES = {cls.name: cls for cls in (Idle, Training, Inference, SpikeTrain, Tra
 
 
 def make_profile(name: str, seed: int = 0, rated_kw: float = IT_RATED_KW):
-    from . import PlantError
-
     try:
         return PROFILES[name](seed, rated_kw)
     except KeyError:

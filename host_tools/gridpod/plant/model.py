@@ -1,6 +1,6 @@
 """Plant: the composite the virtual board calls (register / apply_outputs / advance /
 read_inputs / next_event_ms), built from coolant.Coolant, power.Power, a load profile, the
-sensor layer below and the fault injector.
+sensor layer (sensors.SensorBank) and the fault injector.
 
 Stepping: the clock is integer ms. Power steps every STEP_MS while it is active (a contactor
 moving, a precharge transient) and otherwise in one exact-exponential chunk up to the next
@@ -10,155 +10,20 @@ Same seed and same calls -> bit-identical results (random.Random(seed) only).
 
 import random
 
-from . import sensors as tf
+from . import transfer as tf
 from .coolant import Coolant
 from .faults import FaultInjector, LinkFaults
 from .load_profiles import make_profile
 from .power import Power
+from .sensors import LEAK_SUP_COUNTS, SensorBank
 
 STEP_MS = 10
 SLOW_MS = 100
-ANALOG_NOISE = {  # 1-sigma, physical units
-    "ntc": 0.05,
-    "pressure_4_20": 0.005,
-    "hv_divider": 0.5,
-    "current_shunt": 0.2,
-    "valve_feedback": 0.2,
-    "power_4_20": 0.1,
-    "dp_4_20": 0.002,
-    "dew_4_20": 0.05,
-}
-BATTERY_ABOVE_SUPPLY_K = 3.0  # the pack's cold plate sits on the coolant supply
 HIGH_BY_DEFAULT = ("LEVEL_OK", "INTERLOCK_LOOP")
 _ZONE_ROLES = tuple(
     (f"ZONE{k}_VALVE_OPEN_LS", f"ZONE{k}_VALVE_CLOSED_LS", f"LEAK_ZONE{k}", f"LEAK_ZONE{k}_SUP")
     for k in (1, 2)
 )
-# leak rope supervision voltage (fraction of Vref): 0.2 leak, 0.5 healthy, 1.0 cable broken
-_LEAK_SUP_COUNTS = {f: tf.volts_to_counts(tf.ADC_VREF_V * f) for f in (0.2, 0.5, 1.0)}
-
-
-class Tach:
-    def __init__(self):
-        self.broken = False
-        self.frozen: int | None = None
-
-
-class SensorBank:
-    """Physical values -> what the board reads, with noise and wiring faults."""
-
-    analog_roles = tuple(r for r, (kind, _) in tf.TRANSFER_TABLE.items() if kind in ANALOG_NOISE)
-
-    def __init__(self, plant, noise: bool):
-        self.plant = plant
-        self.noise_on = noise
-        self.noise = dict.fromkeys(self.analog_roles, 0.0)
-        self.faults: dict[str, tuple[str, dict]] = {}
-        self.tachs = [Tach(), Tach()]
-        self.mix_fb_offset_pct = 0.0
-        self._last_counts: dict[str, tuple[float, int]] = {}  # role -> (value, counts)
-
-    def tach(self, pump: int = 1) -> Tach:
-        if pump not in (1, 2):
-            from .faults import FaultError
-
-            raise FaultError(f"pump must be 1 or 2, not {pump!r}")
-        return self.tachs[pump - 1]
-
-    def draw_noise(self, rng: random.Random) -> None:
-        if self.noise_on:
-            for role in self.analog_roles:
-                self.noise[role] = rng.gauss(0.0, ANALOG_NOISE[tf.TRANSFER_TABLE[role][0]])
-
-    def physical(self, role: str) -> float:
-        return self.physical_values()[role]
-
-    def physical_values(self) -> dict[str, float]:
-        """Every analog role's physical value, each model property evaluated once."""
-        c, p = self.plant.coolant, self.plant.power
-        t_supply = c.t_supply_c
-        return {
-            "T_SUPPLY1": t_supply,
-            "T_SUPPLY2": t_supply,
-            "T_SUPPLY3": t_supply,
-            "T_RETURN": c.return_temp_c,
-            "P_SUPPLY": c.supply_pressure_bar,
-            "P_RETURN": c.return_pressure_bar,
-            "V_PACK": p.v_pack_v,
-            "V_LINK": p.v_link_v,
-            "I_PACK": p.i_pack_a,
-            "MIX_VALVE_FB": c.mix.position * 100.0 + self.mix_fb_offset_pct,
-            "T_BATTERY": t_supply + BATTERY_ABOVE_SUPPLY_K,
-            "IT_KW": self.plant.it_kw,
-            "GRID_KW": self.plant.grid_import_kw,
-            "FILTER_DP": c.dp_filter_bar,
-            "DEW_POINT": c.dew_point_c,
-        }
-
-    def clean_counts(self, role: str, value: float) -> int:
-        kind = tf.TRANSFER_TABLE[role][0]
-        if kind == "ntc":
-            return tf.ntc_counts(value)
-        if kind == "pressure_4_20":
-            return tf.pressure_counts(value)
-        if kind == "hv_divider":
-            return tf.hv_counts(value)
-        if kind == "current_shunt":
-            return tf.current_counts(value)
-        if kind == "power_4_20":
-            return tf.power_counts(value)
-        if kind == "dp_4_20":
-            return tf.span_counts(value, 0.0, tf.FILTER_DP_RANGE_BAR)
-        if kind == "dew_4_20":
-            return tf.span_counts(value, tf.DEW_MIN_C, tf.DEW_MAX_C)
-        return tf.valve_fb_counts(value)
-
-    def analog_counts(self, phys: dict[str, float]) -> dict[str, int]:
-        """counts() of every analog role. A clean role whose value (physical + noise) is the
-        one of the last scan keeps its counts: the transfer functions are pure, and the supervisor
-        scans twice per exchange (before and after the tick's short power step)."""
-        out = {}
-        noise, faults, last = self.noise, self.faults, self._last_counts
-        for role in self.analog_roles:
-            if role in faults:
-                out[role] = self.counts(role, phys[role])
-                continue
-            value = phys[role] + noise[role]
-            hit = last.get(role)
-            if hit is not None and hit[0] == value:
-                out[role] = hit[1]
-            else:
-                out[role] = last_counts = self.clean_counts(role, value)
-                last[role] = (value, last_counts)
-        return out
-
-    def counts(self, role: str, physical: float | None = None) -> int:
-        fault = self.faults.get(role)
-        value = (self.physical(role) if physical is None else physical) + self.noise[role]
-        if fault is None:
-            return self.clean_counts(role, value)
-        mode, extra = fault
-        if mode == "open":
-            return tf.ADC_FULL_SCALE
-        if mode == "short":
-            return 0
-        if mode == "ma":
-            return tf.ma_counts(extra["i_ma"])
-        if mode == "offset":
-            return self.clean_counts(role, value + extra["offset"])
-        if "value" not in extra:  # stuck / stale: the value at the moment of the fault
-            extra["value"] = self.clean_counts(role, value)
-        return extra["value"]
-
-    def tach_count(self, pump_index: int) -> int:
-        t = self.tachs[pump_index]
-        live = int(self.plant.coolant.pumps[pump_index].revs * tf.TACH_PULSES_PER_REV)
-        if not t.broken:
-            t.frozen = None
-            return live
-        if t.frozen is None:
-            t.frozen = live
-        return t.frozen
 
 
 class Plant:
@@ -272,7 +137,7 @@ class Plant:
             sensed = self.leak_sensed[k] and self.leak_cable_ok[k]
             v[leak] = int(sensed)
             sup = 0.2 if sensed else 0.5
-            v[leak_sup] = _LEAK_SUP_COUNTS[sup if self.leak_cable_ok[k] else 1.0]
+            v[leak_sup] = LEAK_SUP_COUNTS[sup if self.leak_cable_ok[k] else 1.0]
         v["LEVEL_OK"] = int(c.level_ok)
         v["INTERLOCK_LOOP"] = int(p.loop_closed)
         for k in p.contactors:

@@ -1,193 +1,153 @@
-"""Sensor and actuator transfer functions: the ONE table the firmware drivers (issue 6) mirror.
+"""The plant's sensor layer: physical values -> what the board reads (ADC counts, pulse counts),
+through the transfer functions of transfer.py, with analog noise and the wiring faults the fault
+injector sets (open, short, stuck, offset, a forced loop current, a broken or frozen tach).
 
-Every analog input is what MicroPython's ADC.read_u16() returns: 0..65535 for 0..ADC_VREF_V.
-Every function here is pure; the plant adds noise and wiring faults around them.
-
-  NTC          10 kOhm @ 25 degC, beta 3950, low side of a divider from 3.3 V through 10 kOhm
-               (open NTC -> full scale, shorted NTC -> 0 counts)
-  4-20 mA      transmitter current through a 150 Ohm shunt (20 mA -> 3.0 V); pressure 0..10 bar
-  HV divider   pack and link voltage, 1000 V -> 3.0 V (ratio 1/333.3)
-  current      bidirectional shunt amplifier, 1.65 V at 0 A, 3 mV/A (+-500 A), discharge positive
-  valve fb     modulating valve position 0..100 % -> 0.3..3.0 V
-  power 4-20   IT load and grid import power transducers, 4..20 mA for -200..+600 kW through the
-               same 150 Ohm shunt (import / consumption positive)
-  filter DP    4-20 mA differential-pressure transmitter across the filter, 0..2 bar
-  dew point    4-20 mA dew-point transmitter (room air at the cold plates), -40..+60 degC
-  PCS PWM      PCS power setpoint: duty 0..65535 -> -100..+100 kW (discharge positive), followed
-               only while PCS_ENABLE is 1 (a dead controller or a broken enable wire -> 0 kW)
-  tach         2 pulses per pump revolution, counted cumulatively
-  flow meter   K-factor 10 pulses per litre
-  PWM          pump speed and mixing-valve demand are INVERTED: duty 0 (or a broken wire) means
-               full speed / full cooling, duty 65535 means stop / no cooling (DOMAIN.md: "a broken
-               control wire means full speed")
-  digital      1 = contact closed / condition true: K_*_AUX (contact closed), *_LS (at limit),
-               LEVEL_OK (level above low switch), INTERLOCK_LOOP (loop closed), LEAK_ZONEk (leak)
-  zone valves  ZONEk_VALVE = 1 energises to CLOSE (fail-open: a dead controller keeps cooling)
+Units: ANALOG_NOISE is 1 sigma in each transfer kind's physical unit (degC, bar, V, A, %, kW);
+counts are what MicroPython's ADC.read_u16() returns.
 """
 
-import math
+import random
 
-ADC_VREF_V = 3.3
-ADC_FULL_SCALE = 65535
+from . import transfer as tf
 
-NTC_R25_OHM = 10_000.0
-NTC_BETA_K = 3950.0
-NTC_DIVIDER_OHM = 10_000.0
-KELVIN = 273.15
+# Bridge, not API: firmware/tests/test_fw_ctl_drivers.py (firmware/ is outside the host reorg)
+# still reads the transfer numbers as gridpod.plant.sensors.*. Use gridpod.plant.transfer;
+# host_tools/tests/test_host_layout.py fails once no firmware test needs this line any more.
+from .transfer import *  # noqa: F403
 
-TX_SHUNT_OHM = 150.0
-TX_MIN_MA, TX_MAX_MA = 4.0, 20.0
-TX_FAULT_LOW_MA, TX_FAULT_HIGH_MA = 3.6, 21.0
-PRESSURE_RANGE_BAR = 10.0
-POWER_MIN_KW, POWER_MAX_KW = -200.0, 600.0
-FILTER_DP_RANGE_BAR = 2.0
-DEW_MIN_C, DEW_MAX_C = -40.0, 60.0
-PCS_FULL_SCALE_KW = 100.0
-
-HV_VOLTS_PER_ADC_VOLT = 1000.0 / 3.0
-I_OFFSET_V = 1.65
-I_V_PER_A = 0.003
-
-VALVE_FB_MIN_V, VALVE_FB_MAX_V = 0.3, 3.0
-
-TACH_PULSES_PER_REV = 2
-FLOW_PULSES_PER_L = 10.0
-
-PWM_FULL = 65535
-
-# One row per board role: (transfer, unit of the physical value). The firmware's drivers carry
-# the same numbers; docs/plant-model.md prints this table.
-TRANSFER_TABLE = {
-    "T_SUPPLY1": ("ntc", "degC"),
-    "T_SUPPLY2": ("ntc", "degC"),
-    "T_SUPPLY3": ("ntc", "degC"),
-    "T_RETURN": ("ntc", "degC"),
-    "P_SUPPLY": ("pressure_4_20", "bar"),
-    "P_RETURN": ("pressure_4_20", "bar"),
-    "V_PACK": ("hv_divider", "V"),
-    "V_LINK": ("hv_divider", "V"),
-    "I_PACK": ("current_shunt", "A"),
-    "MIX_VALVE_FB": ("valve_feedback", "%"),
-    "T_BATTERY": ("ntc", "degC"),
-    "IT_KW": ("power_4_20", "kW"),
-    "GRID_KW": ("power_4_20", "kW"),
-    "FILTER_DP": ("dp_4_20", "bar"),
-    "DEW_POINT": ("dew_4_20", "degC"),
-    "PUMP1_TACH": ("tach", "rev"),
-    "PUMP2_TACH": ("tach", "rev"),
-    "FLOW_PULSE": ("flow_meter", "L"),
+ANALOG_NOISE = {  # 1-sigma, physical units
+    "ntc": 0.05,
+    "pressure_4_20": 0.005,
+    "hv_divider": 0.5,
+    "current_shunt": 0.2,
+    "valve_feedback": 0.2,
+    "power_4_20": 0.1,
+    "dp_4_20": 0.002,
+    "dew_4_20": 0.05,
 }
+BATTERY_ABOVE_SUPPLY_K = 3.0  # the pack's cold plate sits on the coolant supply
+# leak rope supervision voltage (fraction of Vref): 0.2 leak, 0.5 healthy, 1.0 cable broken
+LEAK_SUP_COUNTS = {f: tf.volts_to_counts(tf.ADC_VREF_V * f) for f in (0.2, 0.5, 1.0)}
 
 
-def volts_to_counts(v: float) -> int:
-    return max(0, min(ADC_FULL_SCALE, int(round(v / ADC_VREF_V * ADC_FULL_SCALE))))
+class Tach:
+    def __init__(self):
+        self.broken = False
+        self.frozen: int | None = None
 
 
-def counts_to_volts(counts: int) -> float:
-    return counts * ADC_VREF_V / ADC_FULL_SCALE
+class SensorBank:
+    """Physical values -> what the board reads, with noise and wiring faults."""
 
+    analog_roles = tuple(r for r, (kind, _) in tf.TRANSFER_TABLE.items() if kind in ANALOG_NOISE)
 
-def ntc_ohm(temp_c: float) -> float:
-    t_k = temp_c + KELVIN
-    return NTC_R25_OHM * math.exp(NTC_BETA_K * (1.0 / t_k - 1.0 / (25.0 + KELVIN)))
+    def __init__(self, plant, noise: bool):
+        self.plant = plant
+        self.noise_on = noise
+        self.noise = dict.fromkeys(self.analog_roles, 0.0)
+        self.faults: dict[str, tuple[str, dict]] = {}
+        self.tachs = [Tach(), Tach()]
+        self.mix_fb_offset_pct = 0.0
+        self._last_counts: dict[str, tuple[float, int]] = {}  # role -> (value, counts)
 
+    def tach(self, pump: int = 1) -> Tach:
+        if pump not in (1, 2):
+            from .faults import FaultError
 
-def ntc_counts(temp_c: float) -> int:
-    r = ntc_ohm(temp_c)
-    return volts_to_counts(ADC_VREF_V * r / (NTC_DIVIDER_OHM + r))
+            raise FaultError(f"pump must be 1 or 2, not {pump!r}")
+        return self.tachs[pump - 1]
 
+    def draw_noise(self, rng: random.Random) -> None:
+        if self.noise_on:
+            for role in self.analog_roles:
+                self.noise[role] = rng.gauss(0.0, ANALOG_NOISE[tf.TRANSFER_TABLE[role][0]])
 
-def ntc_temp_c(counts: int) -> float | None:
-    """Inverse (what the firmware computes); None for open or short (never a plausible value)."""
-    if counts <= 0 or counts >= ADC_FULL_SCALE:
-        return None
-    r = NTC_DIVIDER_OHM * counts / (ADC_FULL_SCALE - counts)
-    inv_t = 1.0 / (25.0 + KELVIN) + math.log(r / NTC_R25_OHM) / NTC_BETA_K
-    return 1.0 / inv_t - KELVIN
+    def physical(self, role: str) -> float:
+        return self.physical_values()[role]
 
+    def physical_values(self) -> dict[str, float]:
+        """Every analog role's physical value, each model property evaluated once."""
+        c, p = self.plant.coolant, self.plant.power
+        t_supply = c.t_supply_c
+        return {
+            "T_SUPPLY1": t_supply,
+            "T_SUPPLY2": t_supply,
+            "T_SUPPLY3": t_supply,
+            "T_RETURN": c.return_temp_c,
+            "P_SUPPLY": c.supply_pressure_bar,
+            "P_RETURN": c.return_pressure_bar,
+            "V_PACK": p.v_pack_v,
+            "V_LINK": p.v_link_v,
+            "I_PACK": p.i_pack_a,
+            "MIX_VALVE_FB": c.mix.position * 100.0 + self.mix_fb_offset_pct,
+            "T_BATTERY": t_supply + BATTERY_ABOVE_SUPPLY_K,
+            "IT_KW": self.plant.it_kw,
+            "GRID_KW": self.plant.grid_import_kw,
+            "FILTER_DP": c.dp_filter_bar,
+            "DEW_POINT": c.dew_point_c,
+        }
 
-def ma_counts(i_ma: float) -> int:
-    return volts_to_counts(i_ma / 1000.0 * TX_SHUNT_OHM)
+    def clean_counts(self, role: str, value: float) -> int:
+        kind = tf.TRANSFER_TABLE[role][0]
+        if kind == "ntc":
+            return tf.ntc_counts(value)
+        if kind == "pressure_4_20":
+            return tf.pressure_counts(value)
+        if kind == "hv_divider":
+            return tf.hv_counts(value)
+        if kind == "current_shunt":
+            return tf.current_counts(value)
+        if kind == "power_4_20":
+            return tf.power_counts(value)
+        if kind == "dp_4_20":
+            return tf.span_counts(value, 0.0, tf.FILTER_DP_RANGE_BAR)
+        if kind == "dew_4_20":
+            return tf.span_counts(value, tf.DEW_MIN_C, tf.DEW_MAX_C)
+        return tf.valve_fb_counts(value)
 
+    def analog_counts(self, phys: dict[str, float]) -> dict[str, int]:
+        """counts() of every analog role. A clean role whose value (physical + noise) is the
+        one of the last scan keeps its counts: the transfer functions are pure, and the supervisor
+        scans twice per exchange (before and after the tick's short power step)."""
+        out = {}
+        noise, faults, last = self.noise, self.faults, self._last_counts
+        for role in self.analog_roles:
+            if role in faults:
+                out[role] = self.counts(role, phys[role])
+                continue
+            value = phys[role] + noise[role]
+            hit = last.get(role)
+            if hit is not None and hit[0] == value:
+                out[role] = hit[1]
+            else:
+                out[role] = last_counts = self.clean_counts(role, value)
+                last[role] = (value, last_counts)
+        return out
 
-def counts_ma(counts: int) -> float:
-    return counts_to_volts(counts) / TX_SHUNT_OHM * 1000.0
+    def counts(self, role: str, physical: float | None = None) -> int:
+        fault = self.faults.get(role)
+        value = (self.physical(role) if physical is None else physical) + self.noise[role]
+        if fault is None:
+            return self.clean_counts(role, value)
+        mode, extra = fault
+        if mode == "open":
+            return tf.ADC_FULL_SCALE
+        if mode == "short":
+            return 0
+        if mode == "ma":
+            return tf.ma_counts(extra["i_ma"])
+        if mode == "offset":
+            return self.clean_counts(role, value + extra["offset"])
+        if "value" not in extra:  # stuck / stale: the value at the moment of the fault
+            extra["value"] = self.clean_counts(role, value)
+        return extra["value"]
 
-
-def pressure_ma(pressure_bar: float) -> float:
-    frac = max(0.0, min(1.0, pressure_bar / PRESSURE_RANGE_BAR))
-    return TX_MIN_MA + frac * (TX_MAX_MA - TX_MIN_MA)
-
-
-def pressure_counts(pressure_bar: float) -> int:
-    return ma_counts(pressure_ma(pressure_bar))
-
-
-def counts_pressure_bar(counts: int) -> float | None:
-    i_ma = counts_ma(counts)
-    if i_ma < TX_FAULT_LOW_MA or i_ma > TX_FAULT_HIGH_MA:
-        return None
-    return (i_ma - TX_MIN_MA) / (TX_MAX_MA - TX_MIN_MA) * PRESSURE_RANGE_BAR
-
-
-def span_counts(value: float, lo: float, hi: float) -> int:
-    """A 4-20 mA transmitter for lo..hi (clamped to its range) on the shunt, in ADC counts."""
-    frac = max(0.0, min(1.0, (value - lo) / (hi - lo)))
-    return ma_counts(TX_MIN_MA + frac * (TX_MAX_MA - TX_MIN_MA))
-
-
-def power_counts(kw: float) -> int:
-    frac = max(0.0, min(1.0, (kw - POWER_MIN_KW) / (POWER_MAX_KW - POWER_MIN_KW)))
-    return ma_counts(TX_MIN_MA + frac * (TX_MAX_MA - TX_MIN_MA))
-
-
-def counts_power_kw(counts: int) -> float | None:
-    i_ma = counts_ma(counts)
-    if i_ma < TX_FAULT_LOW_MA or i_ma > TX_FAULT_HIGH_MA:
-        return None
-    frac = (i_ma - TX_MIN_MA) / (TX_MAX_MA - TX_MIN_MA)
-    return POWER_MIN_KW + frac * (POWER_MAX_KW - POWER_MIN_KW)
-
-
-def pcs_duty_kw(duty_u16: int | None) -> float:
-    """PCS setpoint from its PWM duty (no signal -> 0 kW; the enable gates it anyway)."""
-    if duty_u16 is None:
-        return 0.0
-    return (max(0, min(PWM_FULL, duty_u16)) * 2 - PWM_FULL) / PWM_FULL * PCS_FULL_SCALE_KW
-
-
-def hv_counts(v: float) -> int:
-    return volts_to_counts(v / HV_VOLTS_PER_ADC_VOLT)
-
-
-def counts_hv_v(counts: int) -> float:
-    return counts_to_volts(counts) * HV_VOLTS_PER_ADC_VOLT
-
-
-def current_counts(i_a: float) -> int:
-    return volts_to_counts(I_OFFSET_V + i_a * I_V_PER_A)
-
-
-def counts_current_a(counts: int) -> float:
-    return (counts_to_volts(counts) - I_OFFSET_V) / I_V_PER_A
-
-
-def valve_fb_counts(position_pct: float) -> int:
-    frac = max(0.0, min(1.0, position_pct / 100.0))
-    return volts_to_counts(VALVE_FB_MIN_V + frac * (VALVE_FB_MAX_V - VALVE_FB_MIN_V))
-
-
-def counts_valve_pct(counts: int) -> float:
-    v = counts_to_volts(counts)
-    return (v - VALVE_FB_MIN_V) / (VALVE_FB_MAX_V - VALVE_FB_MIN_V) * 100.0
-
-
-def pwm_demand_frac(duty_u16: int | None) -> float:
-    """Inverted PWM: no signal (None, broken wire) or duty 0 -> 1.0 (full speed / cooling)."""
-    if duty_u16 is None:
-        return 1.0
-    return 1.0 - max(0, min(PWM_FULL, duty_u16)) / PWM_FULL
-
-
-def demand_pwm_duty(frac: float) -> int:
-    return int(round((1.0 - max(0.0, min(1.0, frac))) * PWM_FULL))
+    def tach_count(self, pump_index: int) -> int:
+        t = self.tachs[pump_index]
+        live = int(self.plant.coolant.pumps[pump_index].revs * tf.TACH_PULSES_PER_REV)
+        if not t.broken:
+            t.frozen = None
+            return live
+        if t.frozen is None:
+            t.frozen = live
+        return t.frozen

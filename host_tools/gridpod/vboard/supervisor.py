@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 from .. import GridpodError
-from . import harness as h
+from ..harness import protocol as h
+from ..harness.host import EV_BROWN_OUT, EV_FLASH_KILL, EV_RESET, EV_WATCHDOG, HarnessHost
+from ..harness.plant_stub import PlantStub
 from .flash import DEFAULT_SIZE, create_blank
-from .harness_host import EV_BROWN_OUT, EV_FLASH_KILL, EV_RESET, EV_WATCHDOG, HarnessHost
-from .plant_stub import PlantStub
 from .ports import PtyPort
 from .vm import VmProcess
 
@@ -120,6 +120,7 @@ class VirtualBoard:
             create_blank(self.flash_path, flash_size)
         self._links = (link_console, link_modbus)
         self.console_log = bytearray()
+        self.console_dropped = 0  # bytes cut from the front of console_log (kept to 1 MiB)
         self.resets = 0
         self.soft_reboots = 0
         self.boots = 0
@@ -413,7 +414,9 @@ class VirtualBoard:
     def _console_out(self, data: bytes) -> None:
         self.console_log += data
         if len(self.console_log) > 1 << 20:
-            del self.console_log[: len(self.console_log) - (1 << 19)]
+            cut = len(self.console_log) - (1 << 19)
+            del self.console_log[:cut]
+            self.console_dropped += cut
         self.console.write(data)
         if self.console_echo is not None:
             self.console_echo(data)

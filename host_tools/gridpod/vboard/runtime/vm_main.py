@@ -23,11 +23,20 @@ import sys
 
 import micropython
 import vfs
+from micropython import const
 
 EXIT_SOFT_REBOOT = 80
 EXIT_SOFT_REBOOT_RAW = 81
 
-# Harness message types; the supervisor's harness.py holds the same table.
+# REPL control bytes, named as in MicroPython's shared/readline/readline.h (CHAR_CTRL_A ...).
+_CTRL_A = const(0x01)  # enter the raw REPL; in raw-paste, the window increment
+_CTRL_B = const(0x02)  # leave the raw REPL / friendly banner
+_CTRL_C = const(0x03)  # interrupt; clears the line
+_CTRL_D = const(0x04)  # end of input: execute (raw REPL), soft reboot (empty line)
+_CTRL_E = const(0x05)  # raw-paste mode (from the raw REPL)
+
+# Harness message types; the host's gridpod/harness/protocol.py holds the same table (a host test
+# checks the three copies: there, here and firmware/hal/harness.py).
 MSG_HELLO = 0x48  # 'H'
 MSG_INTR = 0x4B  # 'K'
 MSG_BROWN_OUT = 0x42  # 'B'
@@ -198,14 +207,251 @@ def _cpu_clock():
     return cpu_us
 
 
+class Board:
+    """The board's ROM side on stdin/stdout, once the flash is mounted: the boot sequence
+    (boot.py, main.py), the friendly REPL, the raw REPL and raw-paste mode, and execute(), which
+    runs user code with Ctrl-C armed. Every exit of the VM is a power-off or a soft reboot."""
+
+    def __init__(self, link, hello):
+        self.link = link
+        self.raw_in = sys.stdin.buffer
+        self.raw_out = sys.stdout.buffer
+        self.out = CookedOut(self.raw_out)
+        self.intr_state = False
+        self.repl_globals = {"__name__": "__main__"}
+        v = sys.implementation.version
+        self.banner = "MicroPython v%d.%d.%d on Gridpod virtual module; unix port with %s\r\n" % (
+            v[0],
+            v[1],
+            v[2],
+            hello.get("board", "VIRTUAL"),
+        )
+
+    # ----- what user code sees (installed over builtins, sys and micropython by run()) ---------
+    def set_intr(self, enabled):
+        if self.intr_state == enabled and not enabled:
+            return
+        self.link.buf[3] = 1 if enabled else 0
+        self.link.request(MSG_INTR, 1)
+        self.intr_state = enabled
+
+    def kbd_intr(self, ch):
+        # mpremote's mount protocol turns Ctrl-C off while it moves binary data.
+        self.set_intr(ch == _CTRL_C)
+
+    def print_exception(self, exc, file=None):
+        sys.print_exception(exc, file if file is not None else self.out)
+
+    def print(self, *args, sep=" ", end="\n", file=None):
+        (file if file is not None else self.out).write(sep.join([str(a) for a in args]) + end)
+
+    # ----- running code --------------------------------------------------------------------------
+    def execute(self, src, file_name):
+        """Run user code with Ctrl-C enabled; return (soft_reset_requested, exception or None)."""
+        try:
+            self.set_intr(True)
+            if file_name:
+                with open(src) as f:
+                    src = f.read()
+                src = compile(src, file_name, "exec")
+            exec(src, self.repl_globals)
+            self.set_intr(False)
+        except SystemExit:
+            self.set_intr(False)
+            return True, None
+        except BaseException as e:  # noqa: BLE001 - the REPL reports everything, like a board
+            self.intr_state = False  # the supervisor disarms Ctrl-C after delivering it
+            try:
+                self.set_intr(False)
+            except BaseException:  # noqa: BLE001
+                pass
+            return False, e
+        return False, None
+
+    def execute_and_report(self, src, file_name):
+        reboot, exc = self.execute(src, file_name)
+        if exc is not None:
+            self.print_exception(exc)
+        return reboot
+
+    def run_file(self, name):
+        try:
+            os.stat(name)
+        except OSError:
+            return False
+        return self.execute_and_report(name, name)
+
+    def readch(self):
+        c = self.raw_in.read(1)
+        if not c:
+            raise SystemExit  # the supervisor closed our stdin: power off
+        return c[0]
+
+    def soft_reboot(self, code):
+        self.raw_out.write(b"MPY: soft reboot\r\n")
+        sys.exit(code)
+
+    # ----- raw REPL and raw paste (what mpremote speaks) -----------------------------------------
+    def raw_repl(self):
+        """pyexec raw REPL; returns on Ctrl-B, soft-reboots on an empty Ctrl-D."""
+        raw_out = self.raw_out
+        raw_out.write(b"raw REPL; CTRL-B to exit\r\n")
+        while True:
+            raw_out.write(b">")
+            line = bytearray()
+            while True:
+                try:
+                    c = self.readch()
+                except KeyboardInterrupt:
+                    c = _CTRL_C
+                if c == _CTRL_A:
+                    raw_out.write(b"raw REPL; CTRL-B to exit\r\n>")
+                    line = bytearray()
+                elif c == _CTRL_B:
+                    raw_out.write(b"\r\n")
+                    return
+                elif c == _CTRL_C:
+                    line = bytearray()
+                elif c == _CTRL_D:
+                    break
+                elif c == _CTRL_E and not line:
+                    self.raw_paste()
+                    line = None
+                    break
+                else:
+                    line.append(c)
+            if line is None:
+                continue
+            raw_out.write(b"OK")
+            if not line:
+                raw_out.write(b"\r\n")
+                self.soft_reboot(EXIT_SOFT_REBOOT_RAW)
+            self.run_raw(bytes(line))
+
+    def run_raw(self, src):
+        """Compile and run one raw-REPL input; its output and its error each end with Ctrl-D."""
+        raw_out = self.raw_out
+        try:
+            code = compile(src, "<stdin>", "exec")
+        except BaseException as e:  # noqa: BLE001
+            raw_out.write(b"\x04")
+            self.print_exception(e)
+            raw_out.write(b"\x04")
+            return
+        reboot, exc = self.execute(code, None)
+        raw_out.write(b"\x04")
+        if exc is not None:
+            self.print_exception(exc)
+        raw_out.write(b"\x04")
+        if reboot:
+            self.soft_reboot(EXIT_SOFT_REBOOT_RAW)
+
+    def raw_paste(self):
+        """Raw-paste mode: 'A' Ctrl-A from the host, flow control by a 512-byte window that the
+        board re-opens with a Ctrl-A, the input ends with Ctrl-D (Ctrl-C aborts)."""
+        raw_out = self.raw_out
+        if self.readch() != 0x41 or self.readch() != _CTRL_A:  # 'A' Ctrl-A
+            raw_out.write(b"R\x00")
+            return
+        window = 512
+        raw_out.write(b"R\x01" + struct.pack("<H", window) + b"\x01")
+        data = bytearray()
+        while True:
+            c = self.readch()
+            if c == _CTRL_D:
+                raw_out.write(b"\x04")
+                break
+            if c == _CTRL_C:
+                raw_out.write(b"\x04")
+                return
+            data.append(c)
+            if len(data) % window == 0:  # the host may send one more window
+                raw_out.write(b"\x01")
+        self.run_raw(bytes(data))
+
+    # ----- friendly REPL -------------------------------------------------------------------------
+    def friendly_repl(self):
+        """Line-based friendly REPL; returns True when the raw REPL was requested."""
+        out, raw_out = self.out, self.raw_out
+        out.write(self.banner + 'Type "help()" for more information.\n')
+        while True:
+            prompt = ">>> "
+            lines = []
+            buf = bytearray()
+            out.write(prompt)
+            while True:
+                try:
+                    c = self.readch()
+                except KeyboardInterrupt:
+                    c = _CTRL_C
+                if c == _CTRL_A:
+                    raw_out.write(b"\r\n")
+                    return True
+                if c == _CTRL_B:
+                    out.write("\n" + self.banner + 'Type "help()" for more information.\n' + prompt)
+                    lines, buf = [], bytearray()
+                    continue
+                if c == _CTRL_C:
+                    out.write("\n" + ">>> ")
+                    lines, buf, prompt = [], bytearray(), ">>> "
+                    continue
+                if c == _CTRL_D and not buf and not lines:
+                    raw_out.write(b"\r\n")
+                    self.soft_reboot(EXIT_SOFT_REBOOT)
+                if c in (8, 127):  # backspace, delete
+                    if buf:
+                        buf = buf[:-1]
+                        raw_out.write(b"\x08 \x08")
+                    continue
+                if c == 13 or c == 10:  # CR, LF
+                    raw_out.write(b"\r\n")
+                    text = bytes(buf).decode()
+                    buf = bytearray()
+                    lines.append(text)
+                    src = "\n".join(lines)
+                    if text.rstrip().endswith(":") or (len(lines) > 1 and text.strip()):
+                        out.write("... ")  # a block goes on until an empty line
+                        continue
+                    break
+                if c >= 32:
+                    buf.append(c)
+                    raw_out.write(bytes((c,)))
+            if not src.strip():
+                continue
+            try:
+                try:
+                    compile(src, "<stdin>", "eval")
+                    # an expression: print its value, as the board's REPL does
+                    code = compile(
+                        "_ = " + src + "\nif _ is not None: print(repr(_))\n", "<stdin>", "exec"
+                    )
+                except SyntaxError:
+                    code = compile(src + "\n", "<stdin>", "exec")
+            except BaseException as e:  # noqa: BLE001
+                self.print_exception(e)
+                continue
+            if self.execute_and_report(code, None):
+                self.soft_reboot(EXIT_SOFT_REBOOT)
+
+    # ----- power-on ------------------------------------------------------------------------------
+    def run(self, mode):
+        """Boot sequence of a real port: boot.py, then main.py unless the raw REPL asked for the
+        reboot (mode "raw"), then the REPLs for ever."""
+        if self.run_file("boot.py"):
+            self.soft_reboot(EXIT_SOFT_REBOOT)
+        raw = mode == "raw"
+        if not raw and self.run_file("main.py"):
+            self.soft_reboot(EXIT_SOFT_REBOOT)
+        while True:
+            if raw:
+                self.raw_repl()
+                raw = False
+            raw = self.friendly_repl()
+
+
 def run(argv):
     link = Link(argv[1].encode())
     image = argv[2]
-    mode = argv[3]
-    raw_in = sys.stdin.buffer
-    raw_out = sys.stdout.buffer
-    out = CookedOut(raw_out)
-    real_sys = sys
 
     # Hello: the supervisor tells us the reset cause and any armed flash kill point.
     link.buf[3:5] = b"{}"
@@ -222,7 +468,7 @@ def run(argv):
     try:
         fs = vfs.VfsLfs2(bdev)
     except OSError:
-        raw_out.write(b"gridpod: formatting blank flash (littlefs2)\r\n")
+        sys.stdout.buffer.write(b"gridpod: formatting blank flash (littlefs2)\r\n")
         vfs.VfsLfs2.mkfs(bdev)
         fs = vfs.VfsLfs2(bdev)
     vfs.umount("/")
@@ -233,256 +479,30 @@ def run(argv):
     sys.path.clear()
     sys.path.extend(["", ".frozen", "/rom", "/rom/lib", "/lib"])  # a ROMFS board's sys.path
 
-    intr_state = [False]
-
-    def set_intr(enabled):
-        if intr_state[0] == enabled and not enabled:
-            return
-        link.buf[3] = 1 if enabled else 0
-        link.request(MSG_INTR, 1)
-        intr_state[0] = enabled
-
-    def kbd_intr(ch):
-        # mpremote's mount protocol turns Ctrl-C off while it moves binary data.
-        set_intr(ch == 3)
-
-    def print_exception(exc, file=None):
-        real_sys.print_exception(exc, file if file is not None else out)
-
-    def cooked_print(*args, sep=" ", end="\n", file=None):
-        (file if file is not None else out).write(sep.join([str(a) for a in args]) + end)
-
-    repl_globals = {"__name__": "__main__"}
-
-    class MainProxy:
-        def __getattr__(self, name):
-            try:
-                return repl_globals[name]
-            except KeyError:
-                raise AttributeError(name) from None
-
+    board = Board(link, hello)
     vboard = {
         "link": link,
         "hello": hello,
         "MSG_RESUME": MSG_RESUME,
         "cpu_us": cpu_us,
     }
-    builtins.print = cooked_print
+    # What user code imports: this module keeps the real sys, os and vfs in its globals.
+    builtins.print = board.print
     modules = sys.modules
     modules["sys"] = Proxy(
-        real_sys, (), {"stdout": out, "stderr": out, "print_exception": print_exception}
+        sys,
+        (),
+        {"stdout": board.out, "stderr": board.out, "print_exception": board.print_exception},
     )
     modules["os"] = Proxy(
         os, ("system", "getenv", "putenv", "unsetenv", "VfsPosix"), {"umount": vfs.umount}
     )
     modules["vfs"] = Proxy(vfs, ("VfsPosix",), {})
-    modules["micropython"] = Proxy(micropython, (), {"kbd_intr": kbd_intr})
+    modules["micropython"] = Proxy(micropython, (), {"kbd_intr": board.kbd_intr})
     modules["_vboard"] = Proxy(vboard, (), vboard)
-    modules["__main__"] = MainProxy()
+    modules["__main__"] = Proxy(None, (), board.repl_globals)  # the REPL's globals
     del vboard
-
-    def execute(src, file_name):
-        """Run user code with Ctrl-C enabled; return (soft_reset_requested, exception or None)."""
-        try:
-            set_intr(True)
-            if file_name:
-                with open(src) as f:
-                    src = f.read()
-                src = compile(src, file_name, "exec")
-            exec(src, repl_globals)
-            set_intr(False)
-        except SystemExit:
-            set_intr(False)
-            return True, None
-        except BaseException as e:  # noqa: BLE001 - the REPL reports everything, like a board
-            intr_state[0] = False  # the supervisor disarms Ctrl-C after delivering it
-            try:
-                set_intr(False)
-            except BaseException:  # noqa: BLE001
-                pass
-            return False, e
-        return False, None
-
-    def execute_and_report(src, file_name):
-        reboot, exc = execute(src, file_name)
-        if exc is not None:
-            print_exception(exc)
-        return reboot
-
-    def run_file(name):
-        try:
-            os.stat(name)
-        except OSError:
-            return False
-        return execute_and_report(name, name)
-
-    def readch():
-        c = raw_in.read(1)
-        if not c:
-            raise SystemExit  # the supervisor closed our stdin: power off
-        return c[0]
-
-    banner = "MicroPython v%d.%d.%d on Gridpod virtual module; unix port with %s\r\n" % (
-        real_sys.implementation.version[0],
-        real_sys.implementation.version[1],
-        real_sys.implementation.version[2],
-        hello.get("board", "VIRTUAL"),
-    )
-
-    def soft_reboot(code):
-        raw_out.write(b"MPY: soft reboot\r\n")
-        real_sys.exit(code)
-
-    def raw_repl():
-        """pyexec raw REPL; returns on Ctrl-B, soft-reboots on an empty Ctrl-D."""
-        raw_out.write(b"raw REPL; CTRL-B to exit\r\n")
-        while True:
-            raw_out.write(b">")
-            line = bytearray()
-            while True:
-                try:
-                    c = readch()
-                except KeyboardInterrupt:
-                    c = 3
-                if c == 1:
-                    raw_out.write(b"raw REPL; CTRL-B to exit\r\n>")
-                    line = bytearray()
-                elif c == 2:
-                    raw_out.write(b"\r\n")
-                    return
-                elif c == 3:
-                    line = bytearray()
-                elif c == 4:
-                    break
-                elif c == 5 and not line:
-                    raw_paste()
-                    line = None
-                    break
-                else:
-                    line.append(c)
-            if line is None:
-                continue
-            raw_out.write(b"OK")
-            if not line:
-                raw_out.write(b"\r\n")
-                soft_reboot(EXIT_SOFT_REBOOT_RAW)
-            run_raw(bytes(line))
-
-    def run_raw(src):
-        try:
-            code = compile(src, "<stdin>", "exec")
-        except BaseException as e:  # noqa: BLE001
-            raw_out.write(b"\x04")
-            print_exception(e)
-            raw_out.write(b"\x04")
-            return
-        reboot, exc = execute(code, None)
-        raw_out.write(b"\x04")
-        if exc is not None:
-            print_exception(exc)
-        raw_out.write(b"\x04")
-        if reboot:
-            soft_reboot(EXIT_SOFT_REBOOT_RAW)
-
-    def raw_paste():
-        if readch() != 0x41 or readch() != 0x01:
-            raw_out.write(b"R\x00")
-            return
-        window = 512
-        raw_out.write(b"R\x01" + struct.pack("<H", window) + b"\x01")
-        data = bytearray()
-        used = 0
-        while True:
-            c = readch()
-            if c == 4:
-                raw_out.write(b"\x04")
-                break
-            if c == 3:
-                raw_out.write(b"\x04")
-                return
-            data.append(c)
-            used += 1
-            if used == window:
-                used = 0
-                raw_out.write(b"\x01")
-        run_raw(bytes(data))
-
-    def friendly_repl():
-        """Line-based friendly REPL; returns True when the raw REPL was requested."""
-        out.write(banner + 'Type "help()" for more information.\n')
-        while True:
-            prompt = ">>> "
-            lines = []
-            buf = bytearray()
-            out.write(prompt)
-            while True:
-                try:
-                    c = readch()
-                except KeyboardInterrupt:
-                    c = 3
-                if c == 1:
-                    raw_out.write(b"\r\n")
-                    return True
-                if c == 2:
-                    out.write("\n" + banner + 'Type "help()" for more information.\n' + prompt)
-                    lines, buf = [], bytearray()
-                    continue
-                if c == 3:
-                    out.write("\n" + ">>> ")
-                    lines, buf, prompt = [], bytearray(), ">>> "
-                    continue
-                if c == 4 and not buf and not lines:
-                    raw_out.write(b"\r\n")
-                    soft_reboot(EXIT_SOFT_REBOOT)
-                if c in (8, 127):
-                    if buf:
-                        buf = buf[:-1]
-                        raw_out.write(b"\x08 \x08")
-                    continue
-                if c == 13 or c == 10:
-                    raw_out.write(b"\r\n")
-                    text = bytes(buf).decode()
-                    buf = bytearray()
-                    lines.append(text)
-                    src = "\n".join(lines)
-                    more = text.rstrip().endswith(":") or (len(lines) > 1 and text.strip())
-                    if more:
-                        out.write("... ")
-                        continue
-                    break
-                if c >= 32:
-                    buf.append(c)
-                    raw_out.write(bytes((c,)))
-            if not src.strip():
-                continue
-            try:
-                try:
-                    code = compile(src, "<stdin>", "eval")
-                    is_expr = True
-                except SyntaxError:
-                    code = compile(src + "\n", "<stdin>", "exec")
-                    is_expr = False
-            except BaseException as e:  # noqa: BLE001
-                print_exception(e)
-                continue
-            if is_expr:
-                code = compile(
-                    "_ = " + src + "\nif _ is not None: print(repr(_))\n", "<stdin>", "exec"
-                )
-            if execute_and_report(code, None):
-                soft_reboot(EXIT_SOFT_REBOOT)
-
-    # Boot sequence of a real port: boot.py, then main.py unless the raw REPL asked for reboot.
-    if run_file("boot.py"):
-        soft_reboot(EXIT_SOFT_REBOOT)
-    raw = mode == "raw"
-    if not raw and run_file("main.py"):
-        soft_reboot(EXIT_SOFT_REBOOT)
-    while True:
-        if raw:
-            raw_repl()
-            raw = False
-        raw = friendly_repl()
+    board.run(argv[3])
 
 
 run(sys.argv)

