@@ -9,7 +9,7 @@ from gridpod.vboard.flash import FlashImage
 from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash
 
-# Tests of one behaviour each; memory is the subject of the 64K test alone.
+# Tests of one behaviour each; memory is the subject of the board-budget test alone.
 ROOMY_HEAP = 128 * 1024
 
 
@@ -19,9 +19,9 @@ def flash_with_firmware(path, extra=None):
     return make_flash(path, files, with_hal=False)
 
 
-def test_one_simulated_hour_at_64k_heap(tmp_path):
+def test_one_simulated_hour_at_the_board_budget(tmp_path):
     flash = flash_with_firmware(tmp_path / "f.img")
-    with VirtualBoard(flash=flash, speed="max", heap_bytes=64 * 1024, run_for_s=3600) as vb:
+    with VirtualBoard(flash=flash, speed="max", run_for_s=3600) as vb:
         vb.run_until(3600)
         assert vb.finished.is_set()
         stats = vb.stats()

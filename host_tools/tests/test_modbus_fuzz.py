@@ -30,8 +30,7 @@ from vboard_helpers import make_flash
 from vboard_helpers import modbus_crc16 as crc16
 from vboard_helpers import modbus_frame as frame
 
-# Same heap as test_modbus_conformance.py until the 64 KiB boot is fixed (issue 4).
-BOARD_HEAP_KB = 96
+BOARD_HEAP_BYTES = None  # the VIRTUAL board file's budget
 UNIT = 1
 SUPPORTED = (1, 2, 3, 4, 5, 6, 15, 16)
 # Simulated time after the last byte by which any answer has gone out: t3.5 (3 ms at 19200 baud)
@@ -213,7 +212,7 @@ def board(tmp_path_factory):
     files = firmware_files()
     files["/config.json"] = cfgmod.encode(cfgmod.defaults())
     flash = make_flash(tmp_path_factory.mktemp("fuzz") / "f.img", files, with_hal=False)
-    with VirtualBoard(flash=flash, speed=1, heap_bytes=BOARD_HEAP_KB * 1024) as vb:
+    with VirtualBoard(flash=flash, speed=1, heap_bytes=BOARD_HEAP_BYTES) as vb:
         vb.run_until(0.5)
         yield vb
 

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
     p.add_argument("--flash", help="littlefs2 flash image; created and formatted when missing")
     p.add_argument("--flash-size", default=str(DEFAULT_SIZE), help="size of a new image (2M)")
     p.add_argument(
-        "--heap", help="VM heap for the firmware (default: the board's budget), e.g. 64K"
+        "--heap", help="VM heap for the firmware (default: the board's budget), e.g. 160K"
     )
     p.add_argument(
         "--speed", default="1", help="1 = wall clock, N = N times faster, max = lockstep"
@@ -40,7 +40,7 @@ def add_arguments(p) -> None:
         "--romfs",
         action="store_true",
         help="with --install-firmware: compiled modules in a ROMFS image mounted at /rom (run in "
-        "place, as `mpremote romfs deploy` puts them on a board; the full module needs it at 64K)",
+        "place, as `mpremote romfs deploy` puts them on a board; the full module is measured in this layout)",
     )
     p.add_argument("--quiet", action="store_true", help="do not copy the console to stderr")
     p.add_argument(

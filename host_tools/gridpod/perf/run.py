@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..boards.check import load_board
 from ..build.tree import firmware_files
 from ..vboard.flash import create_blank, install_tree
 from ..vboard.supervisor import WORD_SCALE, VirtualBoard
@@ -112,12 +113,12 @@ def main() -> int:
         f"closed loop, minimal 10 ms loop, --speed max: {r['ratio']}x real time "
         f"({r['sim_s']:.0f} sim s in {r['wall_s']} s, {r['ticks']} ticks) [target >= 500x]"
     )
-    r = closed_loop_speed(firmware_files("VIRTUAL"), 600.0, heap_bytes=64 * 1024)
+    r = closed_loop_speed(firmware_files("VIRTUAL"), 600.0)  # the board file's budget
     print(
-        f"closed loop, full firmware, --heap 64K: {r['ratio']}x real time "
+        f"closed loop, platform firmware, VIRTUAL budget: {r['ratio']}x real time "
         f"({r['ticks']} ticks, resets {r['resets']}, overruns {r['overruns']})"
     )
-    d = firmware_tick_durations(30000, 64 * 1024)
+    d = firmware_tick_durations(30000, load_board("VIRTUAL")["heap_bytes"])
     budget = 10_000
     print(
         f"fast tick (10 ms) on the unix port: mean {d['fast_mean_us']} us, max {d['fast_max_us']} us "
@@ -131,7 +132,7 @@ def main() -> int:
     )
     low = d["heap_free_low"]
     print(
-        f"heap low-water at --heap 64K: {low} B free of the VM heap "
+        f"heap low-water, platform firmware, VIRTUAL budget: {low} B free of the VM heap "
         f"(~{low // WORD_SCALE} B in 32-bit board terms), overruns {d['overruns']}"
     )
     m = mpremote_round_trip()
