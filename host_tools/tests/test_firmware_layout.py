@@ -120,3 +120,11 @@ def test_layers_point_down():
             assert all(d.startswith(("drivers.", "control.ticks")) for d in deps), name
         if top != "app":
             assert "app" not in tops, f"{name} imports app/: {deps}"
+
+
+def test_no_test_double_in_the_deployed_image():
+    from gridpod.build.tree import firmware_files
+
+    files = firmware_files("VIRTUAL", compiled=False)
+    assert "/hal/virtual.py" in files and "/app/subsystems/cooling.py" in files
+    assert not [f for f in files if f.startswith("/hal/fake") or "/tests/" in f], sorted(files)

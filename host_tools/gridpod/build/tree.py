@@ -18,6 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 FIRMWARE_DIR = REPO_ROOT / "firmware"
 BOARDS_DIR = REPO_ROOT / "boards"
 EXCLUDED_DIRS = {"tests", "__pycache__"}
+# Test doubles live beside the code they stand in for, but never reach a board's flash.
+TEST_DOUBLES = {"hal/fake.py"}
 SOURCE_ONLY = {"boot.py", "main.py"}
 
 
@@ -108,7 +110,7 @@ def firmware_files(
     files = {}
     for path in sorted(Path(firmware_dir).rglob("*.py")):
         rel = path.relative_to(firmware_dir)
-        if EXCLUDED_DIRS.intersection(rel.parts[:-1]):
+        if EXCLUDED_DIRS.intersection(rel.parts[:-1]) or rel.as_posix() in TEST_DOUBLES:
             continue
         name = "/" + rel.as_posix()
         if compiled and rel.as_posix() not in SOURCE_ONLY:
