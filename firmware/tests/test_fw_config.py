@@ -145,6 +145,22 @@ def test_version_2_file_is_read_with_the_new_tuning_vectors_at_their_defaults():
     assert s.load() == CONFIG_INVALID and _has_error(s.errors, "grid_tuning")
 
 
+def test_version_3_file_is_read_with_the_renamed_keys():
+    """Version 4 renamed the 0.1 degC keys *_dc -> *_ddegc; a version 3 file keeps its values."""
+    s = _store()
+    old = defaults()
+    old["supply_temp_max_dc"] = old.pop("supply_temp_max_ddegc")
+    old["supply_temp_setpoint_dc"] = old.pop("supply_temp_setpoint_ddegc") + 10
+    _write_doc(s, old, version=3)
+    assert s.load() == CONFIG_OK, s.errors
+    assert s.values["supply_temp_setpoint_ddegc"] == defaults()["supply_temp_setpoint_ddegc"] + 10
+    assert "supply_temp_setpoint_dc" not in s.values
+    old = defaults()
+    old["supply_temp_max_dc"] = old.pop("supply_temp_max_ddegc")
+    _write_doc(s, old, version=CONFIG_VERSION)  # the old name in a current file: an error
+    assert s.load() == CONFIG_INVALID and _has_error(s.errors, "supply_temp_max_dc")
+
+
 def test_tuning_vector_elements_are_checked_by_name():
     values = defaults()
     vector = list(values["contactor_tuning"])
