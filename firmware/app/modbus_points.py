@@ -123,7 +123,7 @@ class ModbusPoints:
         self.cfg = config.values
         bank.hooks = self
         self.slave = None
-        self.leased = []
+        self.leased: list = []
         self._init_images(config, board)
         n = len(self.leased)
         self.lease_until_ms = [0] * n

@@ -92,7 +92,9 @@ class Module:
     def housekeeping(self, now_ms):
         dt_ms = ticks_diff(now_ms, self._hk_ms)
         self._hk_ms = now_ms
-        self.grid.housekeeping(now_ms, dt_ms)
+        grid = self.grid
+        if grid is not None:  # scheduled only with the grid subsystem
+            grid.housekeeping(now_ms, dt_ms)
         return True
 
 

@@ -18,7 +18,7 @@ _SHIFT = const(9)
 _STEP_COUNTS = const(512)  # 1 << _SHIFT: 128 intervals over the 16-bit range
 _POINTS = const(129)
 
-_curve = []  # [array of cdegc at every _STEP_COUNTS counts], built by the first Ntc
+_curve: list = []  # [array of cdegc at every _STEP_COUNTS counts], built by the first Ntc
 
 
 def _beta_cdegc(counts):
