@@ -1,10 +1,15 @@
 """Safety outputs owned by the platform layer: contactor coils held open, alarm relay.
 
-Fast slot task. Coils (roles K_*_COIL present on the board) are driven 0 every fast tick until the
-contactor sequencer (app/module.py, battery_enabled) takes them over with hand_over_coils(); it
-obeys app.state.close_permitted(). ALARM_RELAY is 1 (energised = alarm) whenever the module is not in
-normal mode or an active fault demands ACTION_ALARM, so a fatal fault reaches the outputs within
-one fast tick. force_safe() is for leaving the loop (Ctrl-C, crash): coils 0, alarm 1.
+Fast slot task, the first of the slot. Coils (roles K_*_COIL present on the board) are driven 0
+every fast tick until the contactor sequencer (app/subsystems/battery.py) takes them over with
+hand_over_coils(); it obeys app.state.close_permitted() and opens in order (break-current rule).
+The sequencer reports every completed step with sequencer_alive(); a fast tick that finds no
+report since the previous one (the sequencer or a task before it in the module's fast step raised:
+TASK_ERROR) drives every coil 0 at once, so a dead sequencer never holds a contactor closed
+until the watchdog bites (safety review M1: 2.04 s measured before).
+ALARM_RELAY is 1 (energised = alarm) whenever the module is not in normal mode or an active fault
+demands ACTION_ALARM, so a fatal fault reaches the outputs within one fast tick. force_safe() is
+for leaving the loop (Ctrl-C, crash): coils 0, alarm 1.
 """
 
 from control.faults import ACTION_ALARM
@@ -23,6 +28,8 @@ class SafeOutputs:
         self.drive_coils = True  # False once the contactor sequencer (app/module.py) owns them
         self.alarm = platform.digital_out(ALARM_ROLE, 0) if ALARM_ROLE in pins else None
         self.alarm_on = False
+        self._alive = True  # the sequencer completed a step since the last tick
+        self.sequencer_lost = 0  # fast ticks that found the sequencer dead (coils forced 0)
 
     def hand_over_coils(self):
         """{role: pin} for the contactor sequencer, which then drives them; force_safe() still
@@ -30,10 +37,19 @@ class SafeOutputs:
         self.drive_coils = False
         return {self._roles[i]: self.coils[i] for i in range(len(self.coils))}
 
+    def sequencer_alive(self):
+        """Called by the sequencer after every completed fast step (no allocation)."""
+        self._alive = True
+
     def tick(self, now_ms):
         if self.drive_coils:
             for coil in self.coils:
                 coil.value(0)
+        elif not self._alive:
+            self.sequencer_lost += 1
+            for coil in self.coils:
+                coil.value(0)
+        self._alive = False
         faults = state.faults
         alarm = not state.is_normal() or (faults is not None and faults.action_mask & ACTION_ALARM)
         self.alarm_on = bool(alarm)

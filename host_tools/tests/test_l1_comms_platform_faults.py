@@ -32,6 +32,7 @@ from vboard_helpers import make_flash
 from vboard_helpers import modbus_frame as frame
 
 TICK_OVERRUN = import_firmware("app.platform_faults").FAULT_TICK_OVERRUN
+TASK_ERROR = import_firmware("app.platform_faults").FAULT_TASK_ERROR
 COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
 PIN = "1357"
 
@@ -135,6 +136,53 @@ def test_tick_overrun_opens_the_contactors_within_a_tick_and_latches(tmp_path):
     assert max(offs) - min(offs) == 100  # then the other pole after the 100 ms pole gap
     assert all(plant.outputs.get(c) == 0 for c in COILS)
     assert plant.edges["ALARM_RELAY"][-1][1] == 1
+
+
+BREAK_CURRENT_SENSE = """
+class Breaker:
+    # at 25 s the pack current driver starts raising inside the sequencer's fast step (a driver
+    # bug, a dead ADC library): the contactor state machine no longer runs
+    def __init__(self):
+        self.done = False
+
+    def tick(self, now_ms):
+        if not self.done and now_ms >= 25000:
+            self.done = True
+
+            def broken():
+                raise OSError(5)
+
+            app.module.battery.i_pack.i_da = broken
+        return True
+
+
+from app.scheduler import SLOT_CONTROL
+app.scheduler.add(Breaker(), SLOT_CONTROL)
+app.run()
+"""
+
+
+def test_a_raising_sequencer_has_its_coils_opened_within_a_tick(tmp_path):
+    """Safety review M1: a fast task that raises used to leave the coils energised until the
+    watchdog bit (2.04 s measured); SafeOutputs now opens them within one fast tick."""
+    flash = module_flash(tmp_path, main=False)
+    img = FlashImage(flash)
+    main = OPERATOR_MAIN.replace("app.run()", BREAK_CURRENT_SENSE) % ((15000,), ())
+    img.write("/main.py", main.encode())
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(27)
+        log = bytes(vb.console_log)
+    assert plant.violation is None, plant.violation
+    raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == TASK_ERROR]
+    assert raised and 25000 <= raised[0] <= 25110, (raised, log[-600:])
+    on = [c for c in COILS if [v for t, v in plant.edges[c] if t < raised[0]][-1] == 1]
+    assert on == ["K_NEG_COIL", "K_POS_COIL"], plant.edges  # the mains were closed
+    offs = [_first(plant, c, 0, after_ms=raised[0] - 10) for c in on]
+    assert all(t is not None for t in offs), plant.edges
+    assert max(offs) - raised[0] <= 10, (offs, raised)  # every coil off within one fast tick
+    assert vb.resets == 0  # not the watchdog's doing
 
 
 def test_corrupted_config_full_module_never_closes(tmp_path):

@@ -85,6 +85,7 @@ class BatterySubsystem:
         self.cooling = cooling  # the cooling subsystem, or None
         # cooling hardware without its control never proves flow
         self.needs_cooling = bool(cfg["has_cooling"])
+        self.outputs = outputs
         coils = outputs.hand_over_coils()  # the pins SafeOutputs held open until now
         self.poles = [
             Contactor(coils[r + "_COIL"], p.digital_in(r + "_AUX"))
@@ -147,6 +148,7 @@ class BatterySubsystem:
         for fid in _CONTACTOR_FAULTS:
             faults.update(fid, causes & (1 << fid), now_ms)
         faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
+        self.outputs.sequencer_alive()  # last: a step that raised leaves SafeOutputs to open
 
     # ----- control slot ---------------------------------------------------------------------------
     def commands(self, bank: RegisterBank, now_ms):

@@ -1,0 +1,49 @@
+"""SafeOutputs (app/outputs.py): coils held open until handed over; a dead sequencer's coils are
+opened within one fast tick (safety review M1); the alarm follows the fault table."""
+
+from app import state
+from app.outputs import SafeOutputs
+from support import BOARD, fake_platform
+
+
+def _outputs():
+    state.reset()
+    p = fake_platform()
+    return p, SafeOutputs(p, BOARD)
+
+
+def _levels(p):
+    return [p.outputs[r].level for r in ("K_POS_COIL", "K_PRE_COIL", "K_NEG_COIL")]
+
+
+def test_coils_held_open_until_handed_over():
+    p, out = _outputs()
+    for coil in out.coils:
+        coil.value(1)
+    out.tick(0)
+    assert _levels(p) == [0, 0, 0]
+
+
+def test_a_live_sequencer_keeps_its_coils():
+    p, out = _outputs()
+    coils = out.hand_over_coils()
+    coils["K_NEG_COIL"].value(1)
+    coils["K_POS_COIL"].value(1)
+    for t in range(0, 100, 10):
+        out.tick(t)
+        out.sequencer_alive()  # the sequencer's fast step completed
+    assert _levels(p) == [1, 0, 1] and out.sequencer_lost == 0
+
+
+def test_a_dead_sequencer_has_its_coils_opened_within_one_tick():
+    p, out = _outputs()
+    coils = out.hand_over_coils()
+    out.tick(0)
+    coils["K_NEG_COIL"].value(1)
+    coils["K_POS_COIL"].value(1)
+    out.sequencer_alive()
+    out.tick(10)  # the step of frame 0 completed: coils stay
+    assert _levels(p) == [1, 0, 1]
+    # frame 1: the sequencer raised before reporting (TASK_ERROR); frame 2 opens everything
+    out.tick(20)
+    assert _levels(p) == [0, 0, 0] and out.sequencer_lost == 1
