@@ -38,10 +38,14 @@ class FlashImage:
     def __init__(self, path: Path):
         self.path = Path(path)
         if not self.path.exists():
-            raise FlashImageError(f"no flash image at {self.path}: start the board once or create one")
+            raise FlashImageError(
+                f"no flash image at {self.path}: start the board once or create one"
+            )
         data = self.path.read_bytes()
         if len(data) % BLOCK_SIZE:
-            raise FlashImageError(f"{self.path}: size {len(data)} is not a multiple of {BLOCK_SIZE}")
+            raise FlashImageError(
+                f"{self.path}: size {len(data)} is not a multiple of {BLOCK_SIZE}"
+            )
         self.context = UserContext(len(data))
         self.context.buffer[:] = data
         self.fs = LittleFS(
