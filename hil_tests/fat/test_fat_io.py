@@ -11,7 +11,7 @@ import json
 
 import pytest
 from gridpod.hil.strategy import boot_banners
-from gridpod.vboard.supervisor import load_board_file
+from gridpod.vboard.board_file import load_board_file
 
 pytestmark = pytest.mark.needs("plant", "power", "console_log", "harness")
 

@@ -5,7 +5,8 @@ import time
 import pytest
 import serial
 from gridpod.vboard.flash import FlashImage
-from gridpod.vboard.supervisor import WORD_SCALE, VirtualBoard
+from gridpod.vboard.supervisor import VirtualBoard
+from gridpod.vboard.vm import WORD_SCALE
 from vboard_helpers import BLINK_MAIN, make_flash, mpremote
 
 

@@ -3,7 +3,8 @@
 there with their bytecode in place; the image is flash, so the heap budget is the same as without."""
 
 from gridpod.build.tree import firmware_files, romfs_layout
-from gridpod.vboard.supervisor import WORD_SCALE, VirtualBoard
+from gridpod.vboard.supervisor import VirtualBoard
+from gridpod.vboard.vm import WORD_SCALE
 from vboard_helpers import make_flash
 
 PROBE = """

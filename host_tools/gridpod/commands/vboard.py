@@ -9,8 +9,9 @@ import time
 from .. import GridpodError
 from ..build.tree import firmware_files, romfs_layout
 from ..units import parse_size, parse_speed
+from ..vboard.board_file import load_board_file
 from ..vboard.flash import DEFAULT_SIZE, install_tree
-from ..vboard.supervisor import VirtualBoard, load_board_file
+from ..vboard.supervisor import VirtualBoard
 
 
 def add_arguments(p) -> None:

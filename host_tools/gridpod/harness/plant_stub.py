@@ -1,4 +1,5 @@
-"""Plant stub: the smallest plant that closes the loop (a real plant model comes with issue 5).
+"""Plant stub: the smallest plant that closes the loop, for a board run without a plant model
+(the plant model is gridpod.plant).
 
 It remembers every output the firmware drives, logs the edges of digital outputs with their
 simulated time, and answers inputs with healthy constants: level switch made, interlock loop

@@ -1,8 +1,9 @@
 """Harness protocol between the supervisor and the firmware's hal/virtual.py.
 
 One AF_UNIX stream socket per VM. Every message is [u8 type][u16 length][payload], little endian;
-the VM sends a request, the supervisor answers with the lower-case type. The VM side mirrors this
-table in runtime/vm_main.py and firmware/hal/virtual.py.
+the VM sends a request, the supervisor answers with the lower-case type. The board side mirrors
+this table in vboard/runtime/vm_main.py, firmware/hal/harness.py and firmware/hal/hil.py;
+host_tools/tests/test_harness_tables.py fails when a copy drifts.
 
   H hello     payload "{}"                       -> h  JSON: reset_cause, board, kill_after_ops, romfs
   R register  u8 kind, role name (ascii)         -> r  u16 channel, u32 initial input value

@@ -25,7 +25,8 @@ from ..boards.check import load_board
 from ..build.tree import firmware_files, import_firmware, romfs_layout
 from ..plant import Plant
 from ..vboard.flash import create_blank, install_tree
-from ..vboard.supervisor import WORD_SCALE, VirtualBoard
+from ..vboard.supervisor import VirtualBoard
+from ..vboard.vm import WORD_SCALE
 from .bench import BenchError
 from .monitors import MonitoredPlant
 

@@ -19,7 +19,7 @@ from ..hil.monitors import COILS, MonitoredPlant
 from ..hil.operator import OPERATOR_MAIN, module_board, module_flash
 from ..plant import Plant
 from ..vboard.flash import FlashImage
-from ..vboard.supervisor import WORD_SCALE
+from ..vboard.vm import WORD_SCALE
 
 FAST_TICK_MS = 10
 CLOSE_AT_MS = 15000

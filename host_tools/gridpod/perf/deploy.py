@@ -80,7 +80,7 @@ def deploy_benchmark(firmware_dir: Path = FIRMWARE_DIR, console_baud: int | None
     """Time deploy (full, no-op, one file) and mpremote cp -r on fresh virtual boards.
 
     console_baud None: a native-USB console (RP2040, S3); 115200: an ESP32 DevKitC's USB-UART."""
-    with tempfile.TemporaryDirectory(prefix="gridpod-bench-deploy-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="gridpod-perf-deploy-") as tmp_name:
         tmp = Path(tmp_name)
         changed = tmp / "firmware-changed"
         shutil.copytree(firmware_dir, changed, ignore=shutil.ignore_patterns("tests"))

@@ -15,7 +15,8 @@ from pathlib import Path
 from ..boards.check import load_board
 from ..build.tree import firmware_files
 from ..vboard.flash import create_blank, install_tree
-from ..vboard.supervisor import WORD_SCALE, VirtualBoard
+from ..vboard.supervisor import VirtualBoard
+from ..vboard.vm import WORD_SCALE
 
 MINIMAL_LOOP = """
 import json

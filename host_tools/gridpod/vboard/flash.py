@@ -16,14 +16,15 @@ BLOCK_SIZE = 4096
 DEFAULT_SIZE = 2 * 1024 * 1024
 
 
-class FlashError(GridpodError):
-    pass
+class FlashImageError(GridpodError):
+    """The virtual board's flash image cannot be made or read (gridpod.flash's FlashError is about
+    writing a real chip)."""
 
 
 def create_blank(path: Path, size_bytes: int = DEFAULT_SIZE) -> None:
     """An erased flash chip: every byte 0xFF. The VM formats it at first boot."""
     if size_bytes % BLOCK_SIZE or size_bytes < 16 * BLOCK_SIZE:
-        raise FlashError(
+        raise FlashImageError(
             f"flash size {size_bytes} B: use a multiple of {BLOCK_SIZE} B, at least 64 KiB"
         )
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -37,10 +38,14 @@ class FlashImage:
     def __init__(self, path: Path):
         self.path = Path(path)
         if not self.path.exists():
-            raise FlashError(f"no flash image at {self.path}: start the board once or create one")
+            raise FlashImageError(
+                f"no flash image at {self.path}: start the board once or create one"
+            )
         data = self.path.read_bytes()
         if len(data) % BLOCK_SIZE:
-            raise FlashError(f"{self.path}: size {len(data)} is not a multiple of {BLOCK_SIZE}")
+            raise FlashImageError(
+                f"{self.path}: size {len(data)} is not a multiple of {BLOCK_SIZE}"
+            )
         self.context = UserContext(len(data))
         self.context.buffer[:] = data
         self.fs = LittleFS(

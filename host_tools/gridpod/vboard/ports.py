@@ -9,6 +9,7 @@ oldest bytes are dropped, as a USB-UART bridge drops what nobody collects.
 
 import errno
 import os
+import selectors
 import termios
 import tty
 from pathlib import Path
@@ -40,6 +41,12 @@ class PtyPort:
 
     def fileno(self) -> int:
         return self.master_fd
+
+    def want_events(self) -> int:
+        """Selector events to wait for: read always, write while output waits and the line
+        rate lets it go."""
+        writable = self.pending and self.rate.wait_s() == 0
+        return selectors.EVENT_READ | (selectors.EVENT_WRITE if writable else 0)
 
     def read(self) -> bytes:
         try:

@@ -9,6 +9,7 @@ supervisor is killed with SIGKILL.
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,14 @@ from pathlib import Path
 from .line_rate import LineRate
 
 RUNTIME = Path(__file__).parent / "runtime" / "vm_main.py"
+# On a real board the REPL, raw REPL and VFS code live in ROM. Here they are Python bytecode on
+# the VM's heap (runtime/vm_main.py, measured ~27 KiB), so the VM gets this much on top of the
+# board's budget; a test checks that boot.py still starts with at least the budget free.
+RUNTIME_RESERVE_BYTES = 32 * 1024
+# Board heap budgets are for 32-bit MCUs. MicroPython's GC block is 4 machine words (16 bytes on
+# ESP32/RP2040, 32 on a 64-bit host) and every object header and pointer doubles too, so the
+# same firmware needs twice the bytes here: the VM's heap is budget x WORD_SCALE.
+WORD_SCALE = max(1, struct.calcsize("P") // 4)
 
 # Runs in the child before MicroPython starts: die with the parent, then hand over to the VM.
 _LAUNCHER = """
@@ -29,11 +38,29 @@ sys.exit(run_main(sys.argv))
 """
 
 
+def vm_heap_bytes(budget_bytes: int, romfs: bytes | None = None) -> int:
+    """The VM's -X heapsize for a board heap budget (32-bit bytes).
+
+    ROMFS (MicroPython >= 1.25): a read-only image in the board's flash whose .mpy files run in
+    place, their bytecode never copied to RAM. The unix port has no memory-mapped flash, so the
+    VM reads the image into its heap at power-on, before the budget is measured: the image's
+    bytes are added on top (they are flash on a board, not heap)."""
+    heap = budget_bytes * WORD_SCALE + RUNTIME_RESERVE_BYTES
+    return heap if romfs is None else heap + len(romfs) + 1024
+
+
 class VmProcess:
     def __init__(
-        self, heap_bytes: int, harness_path: str, image_path: str, mode: str, console_baud=None
+        self,
+        heap_bytes: int,
+        harness_path: str,
+        image_path: str,
+        mode: str,
+        console_baud=None,
+        reset_cause: int = 1,
     ):
         self.mode = mode
+        self.reset_cause = reset_cause  # what the runtime's hello reports to the firmware
         cmd = [
             sys.executable,
             "-c",

@@ -9,7 +9,8 @@ It makes the VM look like a board:
     Ctrl-D in the raw REPL), like pyexec on a real port;
   * friendly REPL, raw REPL and raw-paste mode on stdin/stdout with the real CR/LF conventions;
   * exports the harness link as module `_vboard` (used only by firmware/hal/virtual.py).
-Ctrl-C reaches us as SIGINT, sent by the supervisor only while user code runs (see set_intr).
+Ctrl-C reaches us only while user code runs (see set_intr): as the answer to a harness exchange
+(the HAL raises KeyboardInterrupt), or as SIGINT for code that never exchanges.
 Exit code 80 asks the supervisor for a soft reboot into main.py, 81 into the raw REPL.
 """
 
