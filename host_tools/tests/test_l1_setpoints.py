@@ -12,10 +12,10 @@ never reached the control, and the dew point read "not available" forever.
 
 import time
 
-import minimalmodbus
 import pytest
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.operator import module_board, module_flash
+from gridpod.modbus.client import instrument
 from gridpod.plant import Plant
 
 PIN = "2468"
@@ -47,8 +47,7 @@ def module(tmp_path_factory):
 @pytest.fixture(scope="module")
 def master(module):
     vb, _ = module
-    inst = minimalmodbus.Instrument(vb.modbus_port, 1)
-    inst.serial.timeout = 1.0  # a pty has no line settings (baud, parity): it keeps its own
+    inst = instrument(vb.modbus_port, 1)
     inst.clear_buffers_before_each_transaction = True
     words = PIN.encode().ljust(8, b"\0")
     inst.write_registers(H_ACCESS_PIN, [words[i] << 8 | words[i + 1] for i in range(0, 8, 2)])

@@ -3,12 +3,11 @@ minimalmodbus, pymodbus and raw frames (pyserial). Heap: the VIRTUAL board's bud
 
 import time
 
-import minimalmodbus
 import pytest
 import serial
 from gridpod.build.tree import firmware_files
 from gridpod.device.config import firmware_config
-from gridpod.modbus.client import GridpodModbus, MapMismatchError, NoAnswerError
+from gridpod.modbus.client import GridpodModbus, MapMismatchError, NoAnswerError, instrument
 from gridpod.modbus.register_map import MAP_CRC, MAP_VERSION, REGISTERS
 from gridpod.vboard.supervisor import VirtualBoard
 from vboard_helpers import make_flash
@@ -67,8 +66,7 @@ def input_reg(port, name):
 
 
 def test_identity_with_minimalmodbus(board):
-    inst = minimalmodbus.Instrument(board.modbus_port, 1)
-    inst.serial.timeout = 1.0
+    inst = instrument(board.modbus_port, 1)
     words = inst.read_registers(0, 3)
     assert words == [0x4750, MAP_VERSION, MAP_CRC]
     inst.serial.close()

@@ -57,22 +57,35 @@ def _encode(reg: Register, value) -> list[int]:
     return [raw] if reg.words == 1 else [raw >> 16, raw & 0xFFFF]
 
 
+def instrument(
+    port: str, unit: int = 1, baud: int = 19200, parity: str = "E", timeout_s: float = 1.0
+) -> minimalmodbus.Instrument:
+    """A minimalmodbus Instrument on `port` with the line settings a real RS-485 adapter takes.
+
+    A pty (the virtual board) refuses some of them (termios EINVAL for parity). pyserial has then
+    already stored the refused value, and minimalmodbus keeps one Serial object per port name for
+    the whole process, so a refused setting left in place would fail the next open of a pty that
+    reuses the name: the old value is put back."""
+    try:
+        inst = minimalmodbus.Instrument(port, unit)
+    except serial.SerialException as e:
+        raise NoPortError(
+            f"cannot open {port}: {e} (check the name; `gridpod doctor` lists serial ports)"
+        ) from e
+    for name, value in (("timeout", timeout_s), ("baudrate", baud), ("parity", parity)):
+        old = getattr(inst.serial, name)
+        try:
+            setattr(inst.serial, name, value)
+        except (serial.SerialException, termios.error):
+            setattr(inst.serial, name, old)  # a pty has no line settings: keep its own
+    return inst
+
+
 class GridpodModbus:
     def __init__(
         self, port: str, unit: int = 1, baud: int = 19200, parity: str = "E", timeout_s: float = 1.0
     ):
-        try:
-            self.inst = minimalmodbus.Instrument(port, unit)
-        except serial.SerialException as e:
-            raise NoPortError(
-                f"cannot open {port}: {e} (check the name; `gridpod doctor` lists serial ports)"
-            ) from e
-        try:
-            self.inst.serial.timeout = timeout_s
-            self.inst.serial.baudrate = baud
-            self.inst.serial.parity = parity
-        except (serial.SerialException, termios.error):
-            pass  # a pty (virtual board) has no line settings: keep its defaults
+        self.inst = instrument(port, unit, baud, parity, timeout_s)
         self.port = port
         self.identity = self.read_identity()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import minimalmodbus
 
 from ..build.tree import firmware_files
+from ..modbus.client import instrument
 from ..modbus.register_map import REGISTERS
 from ..vboard.flash import create_blank, install_tree
 from ..vboard.supervisor import VirtualBoard
@@ -51,8 +52,7 @@ def modbus_round_trip(n: int = 200, speed: float | str = 1) -> dict:
         install_tree(flash, firmware_files("VIRTUAL"))
         with VirtualBoard(flash=flash, speed=speed, heap_bytes=BENCH_HEAP_BYTES) as vb:
             vb.run_until(0.5)
-            inst = minimalmodbus.Instrument(vb.modbus_port, 1)
-            inst.serial.timeout = 2.0
+            inst = instrument(vb.modbus_port, 1, timeout_s=2.0)
             try:
                 for _ in range(5):  # warm-up: first requests pay for imports and caches
                     inst.read_registers(0, READ_REGISTERS)
