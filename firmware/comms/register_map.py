@@ -1,8 +1,8 @@
 """The Modbus register map: ONE text table, read by the firmware (comms/register_bank.py), the
-host client (gridpod.modbus_client) and the generated docs/register-map.md. Columns are separated
+host client (gridpod.modbus.client) and the generated docs/register-map.md. Columns are separated
 by single spaces and carry no prose, because the text is heap on the board; each register's
-one-line description lives with the docs generator (gridpod/register_docs.py, a test checks that
-both name the same registers).
+one-line description lives with the docs generator (gridpod/modbus/register_docs.py, a test
+checks that both name the same registers).
 
 Plain Python with no MicroPython-only imports, so CPython loads this very file. Columns:
   kind   H holding (FC03/06/16), I input (FC04), C coil (FC01/05/15), D discrete input (FC02)

@@ -1,4 +1,4 @@
-"""Sensor and actuator transfer numbers, mirrored from host_tools/gridpod/plant/sensors.py.
+"""Sensor and actuator transfer numbers, mirrored from host_tools/gridpod/plant/transfer.py.
 
 A host test (test_fw_ctl_drivers.test_transfer_consts_match_plant) compares every const here with
 the plant table so the two cannot drift. Integer units only (mV, uA, mbar, ohm) so that conversions

@@ -3,7 +3,7 @@
 Shared by hal/virtual.py (the virtual board: a socket to the supervisor) and hal/hil.py (HIL mode
 on a real board: the same protocol over its serial link). A link offers `buf` (bytearray, the
 message at buf[3:]), `request(type, payload_len) -> (reply type, reply len)` with the reply at
-buf[3:], and `send_only(type, payload_len)`. Wire format: host_tools/gridpod/vboard/harness.py.
+buf[3:], and `send_only(type, payload_len)`. Wire format: host_tools/gridpod/harness/protocol.py.
 
 Time is simulated: ticks_ms() only moves inside wait_until_ms(), which is the one exchange point
 per fast tick. The supervisor may grant a hold window (inputs unchanged until hold_until_ms); the

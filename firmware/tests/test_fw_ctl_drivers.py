@@ -174,7 +174,7 @@ def test_transfer_consts_match_plant():
         return  # the plant package is host-only; the CPython run of this file checks it
     root = __file__.rsplit("/firmware/", 1)[0]
     sys.path.insert(0, root + "/host_tools")
-    from gridpod.plant import sensors as s
+    from gridpod.plant import transfer as s
 
     assert tf.ADC_VREF_MV == round(s.ADC_VREF_V * 1000) and tf.ADC_FULL_SCALE == s.ADC_FULL_SCALE
     assert (tf.NTC_R25_OHM, tf.NTC_BETA_K, tf.NTC_DIVIDER_OHM) == (
@@ -260,7 +260,7 @@ def test_power_meter_and_pcs_match_the_plant_transfer():
         return  # the plant package is host-only; the CPython run of this file checks it
     root = __file__.rsplit("/firmware/", 1)[0]
     sys.path.insert(0, root + "/host_tools")
-    from gridpod.plant import sensors as s
+    from gridpod.plant import transfer as s
 
     p = _p()
     m = PowerMeter(p.adc("GRID_KW"))

@@ -83,19 +83,3 @@ def test_every_module_opens_with_a_docstring():
         if ast.get_docstring(ast.parse(p.read_text())) is None
     ]
     assert missing == [], f"modules without a docstring saying what they are: {missing}"
-
-
-def test_plant_sensors_bridge_goes_when_the_firmware_tests_stop_needing_it():
-    """plant/sensors.py re-exports the transfer table only for firmware/tests, which still read it
-    as gridpod.plant.sensors (firmware/ was outside the host reorganisation)."""
-    users = [
-        p.relative_to(ROOT).as_posix()
-        for p in sorted((ROOT / "firmware").rglob("*.py"))
-        if "gridpod.plant import sensors" in p.read_text()
-        or "gridpod.plant.sensors" in p.read_text()
-    ]
-    bridged = "from .transfer import *" in (PACKAGE / "plant" / "sensors.py").read_text()
-    if users:
-        assert bridged, f"{users} read transfer numbers from gridpod.plant.sensors"
-    else:
-        assert not bridged, "no firmware test needs it: drop the bridge in plant/sensors.py"

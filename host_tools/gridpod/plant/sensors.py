@@ -10,11 +10,6 @@ import random
 
 from . import transfer as tf
 
-# Bridge, not API: firmware/tests/test_fw_ctl_drivers.py (firmware/ is outside the host reorg)
-# still reads the transfer numbers as gridpod.plant.sensors.*. Use gridpod.plant.transfer;
-# host_tools/tests/test_host_layout.py fails once no firmware test needs this line any more.
-from .transfer import *  # noqa: F403
-
 ANALOG_NOISE = {  # 1-sigma, physical units
     "ntc": 0.05,
     "pressure_4_20": 0.005,
