@@ -37,6 +37,7 @@ SUPPORTED = (1, 2, 3, 4, 5, 6, 15, 16)
 # rounds up to the next 10 ms fast tick, plus one tick for the exchange that carries the answer.
 ANSWER_BY_MS = 40
 TIMEOUT_S = 5.0
+QUIET_S = 0.02  # wall time without a byte that ends an answer
 TICK_OVERRUNS = 125  # input registers (u32)
 FAST_TICK_MAX_US = 121
 MODBUS_BAD_CRC = 141
@@ -161,8 +162,18 @@ class Wire:
         self.port.write(data)
         self.port.flush()
         self._wait_sim(t0 + ANSWER_BY_MS)
-        time.sleep(0.003)  # the pty hop after the exchange that carried the answer
-        return self.port.read(self.port.in_waiting)
+        # the pty hop after the exchange that carried the answer: collect until the line has
+        # been quiet for QUIET_S of wall time (a loaded host delays the hop, never the answer)
+        out = b""
+        deadline = time.monotonic() + TIMEOUT_S
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < QUIET_S and time.monotonic() < deadline:
+            time.sleep(0.002)
+            got = self.port.read(self.port.in_waiting)
+            if got:
+                out += got
+                quiet_since = time.monotonic()
+        return out
 
     def ask(self, req: bytes, n: int) -> bytes:
         self.port.write(req)
