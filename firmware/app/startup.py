@@ -24,7 +24,7 @@ from app import fsutil, state
 #   COMPOSE_MODULES      1.3 KB / the littlefs layout does not boot without it (MemoryError)
 #   AFTER_APP_MODULES    0.9 KB / 1.4 KB (its own entries, beyond COMPOSE_MODULES)
 # Config parser, before the App's imports:
-BEFORE_APP_MODULES = ("app.config", "app.canonical_json")
+BEFORE_APP_MODULES = ("app.config", "app.config_rules", "app.canonical_json")
 # Inside App(): the App's construction code, the register map text and its parser, the platform
 # fault rows (the FaultTable keeps byte columns), before the composed module is built.
 COMPOSE_MODULES = (

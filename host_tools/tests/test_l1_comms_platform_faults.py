@@ -201,6 +201,21 @@ def test_corrupted_config_full_module_never_closes(tmp_path):
     assert plant.edges["ALARM_RELAY"][-1][1] == 1
 
 
+def test_battery_without_coolant_proof_is_refused_and_never_closes(tmp_path):
+    """Safety review M4: has_cooling 0 with battery_enabled passed validation, and the battery
+    closed on request with no coolant proof at all. Now the config is refused: maintenance mode,
+    the close request is ignored."""
+    flash = module_flash(tmp_path, close_at_ms=(15000,), has_cooling=False, cooling_enabled=False)
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(20)
+        log = _healthy(vb, plant)
+    assert b"MAINTENANCE MODE" in log and b"has_cooling: 0 with battery_enabled" in log, log[-800:]
+    assert b"OP close request at 15" in log  # the operator really asked
+    for coil in COILS:
+        assert _first(plant, coil, 1) is None, plant.edges.get(coil)
+
+
 def test_repeated_watchdog_resets_enter_safe_mode(tmp_path):
     files = firmware_files("VIRTUAL")
     files["/main.py"] = STUCK_MAIN.encode()
