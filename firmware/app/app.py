@@ -105,8 +105,14 @@ class App:
         if self.module is not None:
             self.module.reset(now_ms)  # latched control faults clear once their causes report gone
         cleared = self.faults.reset_latched(now_ms)
-        self.log.append(EV_FAULTS_RESET, cleared, 0, now_ms)
+        self.log_reset(cleared, now_ms)
         return cleared
+
+    def log_reset(self, cleared, now_ms):
+        """A reset is logged only when it cleared something: a master that resets cyclically
+        must not flush the event log's history out of its ring (safety review M6)."""
+        if cleared:
+            self.log.append(EV_FAULTS_RESET, cleared, 0, now_ms)
 
     def run(self, frames=-1):
         """Run the scan loop (forever by default). Ctrl-C leaves outputs safe and returns."""

@@ -18,6 +18,7 @@ from micropython import const
 from app import fsutil
 from app.access import is_valid_hash
 from app.canonical_json import canonical_json, emit_json
+from app.config_rules import cross_key_errors
 
 CONFIG_OK = const(0)
 CONFIG_DEFAULTS = const(1)
@@ -289,33 +290,7 @@ def validate(values, version=CONFIG_VERSION):
             errors.append("%s: unknown key" % key)
     if errors:
         return errors
-    # Cross-key rules, checked once every value is individually sane.
-    fast, ctl, hk = values["fast_tick_ms"], values["control_tick_ms"], values["housekeeping_ms"]
-    if ctl % fast:
-        errors.append("control_tick_ms: %d not a multiple of fast_tick_ms %d [ms]" % (ctl, fast))
-    if hk % ctl:
-        errors.append("housekeeping_ms: %d not a multiple of control_tick_ms %d [ms]" % (hk, ctl))
-    if values["watchdog_timeout_ms"] < 2 * hk:
-        errors.append(
-            "watchdog_timeout_ms: below 2 x housekeeping_ms (fed once per housekeeping) [ms]"
-        )
-    if values["safe_mode_ms"] < values["good_boot_ms"]:
-        errors.append("safe_mode_ms: shorter than good_boot_ms [ms]")
-    if values["modbus_parity"] == "E" and values["modbus_stop_bits"] != 1:
-        errors.append(
-            "modbus_stop_bits: 8E%d is not a Modbus frame; use 8E1 [bits]"
-            % values["modbus_stop_bits"]
-        )
-    for enabled, present in (
-        ("cooling_enabled", "has_cooling"),
-        ("battery_enabled", "has_battery"),
-        ("grid_enabled", "has_grid"),
-    ):
-        if values[enabled] and not values[present]:
-            errors.append("%s: the module has none (%s is 0)" % (enabled, present))
-    if values["pump_min_speed_pct"] > values["pump_fallback_speed_pct"]:
-        errors.append("pump_fallback_speed_pct: below pump_min_speed_pct [%]")
-    return errors
+    return cross_key_errors(values, expand_tuning(values))
 
 
 def parse(stream):

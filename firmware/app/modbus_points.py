@@ -14,6 +14,13 @@ Commands: contactor close/open (open wins) and pump rotation are request flags; 
 battery / cooling composed (app/module.py) the control tick consumes them (one pulse each) and
 publishes the physical telemetry; without, they stay flags and the telemetry stays not-available.
 fault_reset runs App.reset_faults() and reads back 0.
+Safety commands (DOMAIN.md "Resets and commands", safety review M6):
+- close and reset act on a rising edge of what the master writes: a master rewriting its coil
+  image with 1 every cycle makes one request, not one per cycle (write 0, then 1, to ask again),
+  so a SCADA that writes reset + close cyclically does not re-close after every trip;
+- at most _RESETS_PER_WINDOW resets per _RESET_WINDOW_MS; the next one locks resets (exception
+  04) until a local action (a reboot);
+- broadcast (unit 0) never executes contactor close, fault reset or the access PIN.
 """
 
 from comms.register_bank import (
@@ -89,6 +96,12 @@ _RUN_MAINTENANCE = const(1)
 _RUN_SAFE_MODE = const(2)
 _RUN_SAFE_BOOT = const(4)
 
+# command coils the master last wrote 1 to (the rising-edge rule)
+_HELD_CLOSE = const(1)
+_HELD_RESET = const(2)
+_RESETS_PER_WINDOW = const(3)
+_RESET_WINDOW_MS = const(600000)  # 10 min
+
 _UNLOCK_MS = const(300000)
 _LOCKOUT_MS = const(30000)
 _PIN_FAILURES_TO_LOCKOUT = const(3)
@@ -104,6 +117,7 @@ FLAG_PIN_LOCKOUT = const(4)
 FLAG_CLOSE_REQUEST = const(8)
 FLAG_OPEN_REQUEST = const(16)
 FLAG_ROTATION_REQUEST = const(32)
+FLAG_RESET_LOCKOUT = const(64)
 
 
 def _sat(v):
@@ -135,6 +149,10 @@ class ModbusPoints:
         self.failures = 0
         self.lockout_until_ms = now_ms
         self._last_ms = now_ms
+        self._held = 0
+        self._reset_ms = [now_ms] * _RESETS_PER_WINDOW  # when the last resets ran (a ring)
+        self._resets = 0  # resets run since boot
+        self.resets_locked = False
         self._up_s = 0
         self._up_rem_ms = 0
 
@@ -202,11 +220,41 @@ class ModbusPoints:
 
     def check_write(self, r, src, pos, now_ms):
         if r == _R_ACCESS_PIN:
+            if self.bank.broadcast:
+                return REASON_ACCESS  # a PIN sent to every module on the bus
             return self._try_pin(src, pos, now_ms)
         return self._needs_level(r, now_ms)
 
     def check_bit(self, r, bit, now_ms):
+        if r == _R_CONTACTOR_CLOSE_REQUEST or r == _R_FAULT_RESET:
+            if self.bank.broadcast and bit:
+                return REASON_ACCESS  # never close or reset every module on the bus at once
+            edge = bit and not self._held & _HELD_RESET
+            if r == _R_FAULT_RESET and edge and not self._reset_budget_left(now_ms):
+                return REASON_LOCKOUT
         return self._needs_level(r, now_ms)
+
+    def _edge(self, r, held_bit):
+        """Track what the master wrote to a command coil; True on a rising edge (0 -> 1)."""
+        if not self.bank.get(r):
+            self._held &= ~held_bit
+            return False
+        rising = not self._held & held_bit
+        self._held |= held_bit
+        return rising
+
+    def _reset_budget_left(self, now_ms):
+        """Rate limit: the oldest of the last _RESETS_PER_WINDOW resets must be older than the
+        window; otherwise resets lock until a reboot (a local action)."""
+        if self.resets_locked:
+            return False
+        i = self._resets % _RESETS_PER_WINDOW
+        if self._resets >= _RESETS_PER_WINDOW and (
+            ticks_diff(now_ms, self._reset_ms[i]) < _RESET_WINDOW_MS
+        ):
+            self.resets_locked = True
+            return False
+        return True
 
     def _try_pin(self, src, pos, now_ms):
         # Rare path: may allocate (decoding, sha256).
@@ -254,13 +302,16 @@ class ModbusPoints:
             self._set_level(LEVEL_NONE)
         elif bank.r_type[r] == T_BIT:
             if r == _R_FAULT_RESET:
-                if bank.get(r):
+                if self._edge(r, _HELD_RESET):  # check_bit has charged the rate limit
+                    self._reset_ms[self._resets % _RESETS_PER_WINDOW] = now_ms
+                    self._resets += 1
                     self.app.reset_faults()
                 bank.set(r, 0)
             elif r == _R_CONTACTOR_OPEN_REQUEST and bank.get(r):
                 bank.set(_R_CONTACTOR_CLOSE_REQUEST, 0)  # open wins
-            elif r == _R_CONTACTOR_CLOSE_REQUEST and bank.get(_R_CONTACTOR_OPEN_REQUEST):
-                bank.set(r, 0)
+            elif r == _R_CONTACTOR_CLOSE_REQUEST:
+                if not self._edge(r, _HELD_CLOSE) or bank.get(_R_CONTACTOR_OPEN_REQUEST):
+                    bank.set(r, 0)  # a held 1 rewritten is no new request; open wins
 
     def refresh(self, now_ms):
         """Status registers from the App; called by the slave before every read (no allocation)."""
@@ -285,6 +336,7 @@ class ModbusPoints:
         flags |= FLAG_CLOSE_REQUEST if bank.get(_R_CONTACTOR_CLOSE_REQUEST) else 0
         flags |= FLAG_OPEN_REQUEST if bank.get(_R_CONTACTOR_OPEN_REQUEST) else 0
         flags |= FLAG_ROTATION_REQUEST if bank.get(_R_PUMP_ROTATION_REQUEST) else 0
+        flags |= FLAG_RESET_LOCKOUT if self.resets_locked else 0
         lease_left = _U16_MAX
         for i in range(len(self.leased)):
             if self.lease_active[i]:

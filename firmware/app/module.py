@@ -83,7 +83,7 @@ class Module:
         if self.reset_pending:
             # after the reset objects reported their causes again (fast ran earlier this frame)
             self.reset_pending = False
-            self.faults.reset_latched(now_ms)
+            self.app.log_reset(self.faults.reset_latched(now_ms), now_ms)
         if bank is not None:
             for s in parts:
                 s.publish(bank)

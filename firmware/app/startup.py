@@ -24,7 +24,7 @@ from app import fsutil, state
 #   COMPOSE_MODULES      1.3 KB / the littlefs layout does not boot without it (MemoryError)
 #   AFTER_APP_MODULES    0.9 KB / 1.4 KB (its own entries, beyond COMPOSE_MODULES)
 # Config parser, before the App's imports:
-BEFORE_APP_MODULES = ("app.config", "app.canonical_json")
+BEFORE_APP_MODULES = ("app.config", "app.config_rules", "app.canonical_json")
 # Inside App(): the App's construction code, the register map text and its parser, the platform
 # fault rows (the FaultTable keeps byte columns), before the composed module is built.
 COMPOSE_MODULES = (
@@ -93,8 +93,8 @@ def forget_modules(names):
 # Safe-boot escape: reasons not to start the application at all, so mpremote can always get in.
 #
 # Either the file <root>SAFE_BOOT exists, or the SAFE_MODE_BUTTON role (when the board has one)
-# reads active at boot. Active level: 1, or 0 when the board's pin entry says "active_low": true;
-# the entry's "pull" ("up"/"down") is passed to the HAL.
+# reads active (1) at boot. The HAL gives the logical level: a button that pulls its line low says
+# "active_low": true in the board file; the entry's "pull" ("up"/"down") is passed to the HAL.
 SAFE_BOOT_FILE = "SAFE_BOOT"
 BUTTON_ROLE = "SAFE_MODE_BUTTON"
 
@@ -107,7 +107,7 @@ def escape_reason(root, platform, board):
     pin = board.get("pins", {}).get(BUTTON_ROLE)
     if pin is not None:
         level = platform.digital_in(BUTTON_ROLE, pin.get("pull")).value()
-        if level == (0 if pin.get("active_low") else 1):
+        if level == 1:
             return "%s held at boot; to leave: release it and reset" % BUTTON_ROLE
     return None
 

@@ -231,7 +231,9 @@ class ModbusSlave:
         else:
             self.frames_ok = (self.frames_ok + 1) & _COUNT_MASK
         fc = rx[1]
+        self.bank.broadcast = broadcast  # the hooks refuse safety commands sent to everyone
         length = self._execute(fc, n, broadcast, now_ms)
+        self.bank.broadcast = False
         if not broadcast:
             if length < 0:
                 self.exceptions = (self.exceptions + 1) & _COUNT_MASK

@@ -50,6 +50,7 @@ class RegisterBank:
         from comms.bank_build import build  # boot only (app/startup.py forgets it)
 
         self.hooks = hooks
+        self.broadcast = False  # set by the slave while it executes a broadcast (unit 0) write
         (
             self.tables,
             self.r_kind,

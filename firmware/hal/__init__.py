@@ -19,6 +19,9 @@ Each module exposes `open_platform(board) -> Platform` where `board` is the dict
   I/O by role (a role is a key of board["pins"], e.g. "PUMP1_PWM"; never a pin number)
     digital_out(role, value=0) -> obj with value(v=None), on(), off()
     digital_in(role, pull=None) -> obj with value()           pull: None, "up" or "down"
+                                  value() is the logical level: on a real line (hal/mcu.py) a
+                                  board entry "active_low": true inverts it; the harness HALs
+                                  carry logical levels by role already
     adc(role) -> obj with read_u16()
     pwm(role, freq_hz, duty_u16=0) -> obj with duty_u16(d=None)
     pulse_counter(role) -> obj with count()                   cumulative rising edges

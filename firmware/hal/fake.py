@@ -51,13 +51,17 @@ class FakeOut:
 
 
 class FakeIn:
-    def __init__(self, platform, role, pull):
+    """set_input() sets the line; value() is the logical level, inverted for an "active_low"
+    board entry as the real HAL does."""
+
+    def __init__(self, platform, role, pull, active_low=False):
         self._platform = platform
         self.role = role
         self.pull = pull
+        self._invert = 1 if active_low else 0
 
     def value(self):
-        return self._platform.inputs.get(self.role, 0)
+        return self._platform.inputs.get(self.role, 0) ^ self._invert
 
 
 class FakeAdc:
@@ -238,7 +242,7 @@ class FakePlatform:
 
     def digital_in(self, role, pull=None):
         self._check_role(role)
-        return FakeIn(self, role, pull)
+        return FakeIn(self, role, pull, self.board["pins"][role].get("active_low"))
 
     def adc(self, role):
         self._check_role(role)

@@ -199,6 +199,20 @@ class _ExtChannel:
         return self._dev.read_bit(self._ch)
 
 
+class _ActiveLow:
+    """An input line that is pulled low when active (board entry "active_low": true). value() is
+    the logical level, so everything passive reads 0: a released line (pull-up, the PCF8574's
+    weak pull-up), a broken wire, a failed expander read (read_bit returns 1). Safety inputs whose
+    0 is the unsafe reading (INTERLOCK_LOOP open, LEVEL_OK low) are wired this way on an
+    expander; the board checker enforces it."""
+
+    def __init__(self, line):
+        self._line = line
+
+    def value(self):
+        return self._line.value() ^ 1
+
+
 class _ExtOut:
     """One PCF8574 line as an output, like machine.Pin: value(v=None), on(), off()."""
 
@@ -333,10 +347,13 @@ class Platform:
         return machine.Pin(spec["pin"], machine.Pin.OUT, value=value)
 
     def digital_in(self, role, pull=None):
+        """The role's logical level: a board entry with "active_low": true is inverted here."""
         spec = self._spec(role, "in")
         if "ext" in spec:
-            return self._ext(spec)
-        return machine.Pin(spec["pin"], machine.Pin.IN, self._pull(spec, pull))
+            line = self._ext(spec)
+        else:
+            line = machine.Pin(spec["pin"], machine.Pin.IN, self._pull(spec, pull))
+        return _ActiveLow(line) if spec.get("active_low") else line
 
     def adc(self, role):
         spec = self._spec(role, "adc")

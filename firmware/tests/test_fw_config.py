@@ -326,3 +326,37 @@ def test_canonical_json_matches_cpython_json_dumps():
     except TypeError:
         return  # MicroPython's json has no sort_keys: the literal above is the reference there
     assert canonical_json(doc) == reference
+
+
+def test_values_that_switch_a_protection_off_are_refused():
+    """Safety review M4: each of these passed the range checks and defeated a protection."""
+    assert validate(defaults()) == []
+    cases = (
+        ("flow_setpoint_lpm", 0, "flow_setpoint_lpm: 0 below the safety floor 10"),
+        ("pump_fallback_speed_pct", 20, "pump_fallback_speed_pct: 20 below the safety floor 50"),
+        ("return_pressure_min_kpa", 0, "return_pressure_min_kpa: 0 below the safety floor 10"),
+        ("watchdog_timeout_ms", 8388, "watchdog_timeout_ms: 8388 above the safety limit 2000"),
+    )
+    for key, value, message in cases:
+        values = defaults()
+        values[key] = value
+        errors = validate(values)
+        assert len(errors) == 1 and errors[0].startswith(message), (key, errors)
+    names = [e[0] for e in config.tuning_rows("cooling_tuning")]
+    values = defaults()
+    vector = list(values["cooling_tuning"])
+    vector[names.index("pump_fail_flow_pct")] = 0
+    values["cooling_tuning"] = vector
+    assert validate(values)[0].startswith("pump_fail_flow_pct: 0 below the safety floor 20")
+    names = [e[0] for e in config.tuning_rows("contactor_tuning")]
+    for element, value in (("break_wait_ms", 60000), ("derate_pct", 100), ("toggle_lockout_ms", 0)):
+        values = defaults()
+        vector = list(values["contactor_tuning"])
+        vector[names.index(element)] = value
+        values["contactor_tuning"] = vector
+        errors = validate(values)
+        assert len(errors) == 1 and errors[0].startswith(element + ": %d " % value), errors
+    values = dict(defaults(), battery_enabled=True, has_cooling=False)
+    assert validate(values) == [
+        "has_cooling: 0 with battery_enabled: the battery would close with no coolant proof"
+    ]

@@ -212,3 +212,80 @@ def test_fault_reset_coil_reads_back_zero_and_open_wins():
     assert r == _frame(1, 15, 0, 0, 0, 2)
     r = m.ask(_frame(1, 1, 0, 0, 0, 4))
     assert r[3] == 0b0010  # open wins; fault_reset already back to 0
+
+
+# ---- safety commands (safety review M6) -----------------------------------------------------------
+CLOSE = 0
+RESET = 2
+
+
+def _coil(m, addr, on, unit=1):
+    """FC05; returns the reply (b"" for a broadcast)."""
+    return m.ask(_frame(unit, 5, 0, addr, 0xFF if on else 0, 0))
+
+
+def _coils(m):
+    return m.ask(_frame(1, 1, 0, 0, 0, 4))[3]
+
+
+def _resets_logged(m):
+    from app.eventlog import EV_FAULTS_RESET
+
+    m.app.log.flush()
+    return [r for r in m.app.log.read() if r[3] == EV_FAULTS_RESET]
+
+
+def test_a_master_rewriting_close_cyclically_makes_one_request():
+    m = Module()
+    assert m.pin(PIN) == 0
+    assert _coil(m, CLOSE, True) == _frame(1, 5, 0, CLOSE, 0xFF, 0)
+    assert _coils(m) & 1  # one request
+    m.app.points.bank.set(m.app.points.bank.find(("contactor_close_request",))[0], 0)  # consumed
+    for _ in range(5):  # the master's coil image, rewritten every cycle
+        assert _coil(m, CLOSE, True) == _frame(1, 5, 0, CLOSE, 0xFF, 0)  # acknowledged ...
+        assert not _coils(m) & 1  # ... but no new request
+    _coil(m, CLOSE, False)
+    _coil(m, CLOSE, True)  # a new rising edge: a new request
+    assert _coils(m) & 1
+
+
+def test_resets_act_on_an_edge_are_rate_limited_and_only_logged_when_they_clear():
+    m = Module()
+    assert m.pin(PIN) == 0
+    from app.platform_faults import FAULT_WATCHDOG_RESET
+
+    faults = m.app.faults
+    faults.update(FAULT_WATCHDOG_RESET, True, m.now_ms)  # a latched warning, cause gone
+    faults.update(FAULT_WATCHDOG_RESET, False, m.now_ms)
+    logged = len(_resets_logged(m))
+    _coil(m, RESET, True)
+    assert not faults.latched and len(_resets_logged(m)) == logged + 1  # cleared: logged
+    _coil(m, RESET, True)  # rewritten: no second reset
+    assert m.app.points._resets == 1
+    _coil(m, RESET, False)
+    _coil(m, RESET, True)  # a reset that clears nothing is not logged
+    assert m.app.points._resets == 2 and len(_resets_logged(m)) == logged + 1
+    _coil(m, RESET, False)
+    _coil(m, RESET, True)
+    assert m.app.points._resets == 3
+    _coil(m, RESET, False)
+    r = _coil(m, RESET, True)  # a 4th within 10 minutes: refused, resets locked
+    assert r[1] == 0x85 and r[2] == 4, r
+    assert m.inp(STATUS_FLAGS) & 64
+    m.advance(11 * 60 * 1000)
+    r = _coil(m, RESET, True)
+    assert r[1] == 0x85 and r[2] == 4  # locked until a local action (a reboot)
+
+
+def test_broadcast_never_closes_resets_or_unlocks():
+    m = Module()
+    assert _coil(m, CLOSE, True, unit=0) == b""  # no reply to a broadcast
+    raw = PIN.encode() + b"\0" * 4
+    assert m.ask(_frame(0, 16, 0, ACCESS_PIN, 0, 4, 8, *raw)) == b""
+    assert m.inp(STATUS_FLAGS) & 2 == 0  # not unlocked by a broadcast PIN
+    assert m.pin(PIN) == 0
+    assert _coil(m, CLOSE, True, unit=0) == b""
+    assert _coil(m, RESET, True, unit=0) == b""
+    assert not _coils(m) & 1 and m.app.points._resets == 0
+    assert _coil(m, CLOSE, True) == _frame(1, 5, 0, CLOSE, 0xFF, 0)  # unit 1: executed
+    assert _coils(m) & 1

@@ -34,6 +34,8 @@ HEAP_KB = {
     "test_fw_config": 192,  # the control objects' defaults vs the tuning vectors
     "test_fw_modbus_slave": 96,  # the register map text and a bank per test
     "test_fw_modbus_points": 168,  # the App
+    "test_fw_ctl_cooling": 136,  # the config schema, parsed once for support.control_cfg
+    "test_fw_ctl_grid": 136,  # the same
 }
 BOARD_HEAP_BYTES = json.loads((FIRMWARE.parent / "boards/VIRTUAL/board.json").read_text())[
     "heap_bytes"

@@ -235,7 +235,7 @@ def test_pwm_and_counters_never_on_an_external_chip():
         ("K_POS_COIL", {"ext": "DOUT", "ch": 2, "mode": "out"}),
         ("ZONE2_VALVE", {"ext": "DOUT", "ch": 2, "mode": "out"}),
         ("LEAK_ZONE1", {"ext": "DIN", "ch": 7, "mode": "in"}),
-        ("SAFE_MODE_BUTTON", {"ext": "DIN", "ch": 7, "mode": "in"}),
+        ("SAFE_MODE_BUTTON", {"ext": "DIN", "ch": 7, "mode": "in", "active_low": True}),
     ],
 )
 def test_coils_valves_leaks_and_button_stay_on_mcu_pins(role, spec):
@@ -304,3 +304,21 @@ def test_cli_check_prints_one_line_per_board_and_fails_on_a_bad_one(tmp_path):
 
 def test_boards_dir_is_the_repo_boards_folder():
     assert (BOARDS_DIR / "VIRTUAL" / "board.json").is_file()
+
+
+def test_safety_inputs_must_read_unsafe_when_their_wire_breaks():
+    """Safety review C1: on a PCF8574 a released line and a failed read read 1, which used to be
+    "loop closed / level OK". The checker refuses a safety input whose passive level reads 1."""
+    b = board("ESP32_DEVKITC")
+    del b["pins"]["INTERLOCK_LOOP"]["active_low"]  # the shipped wiring before the fix
+    assert only_error(b) == (
+        "ESP32_DEVKITC: INTERLOCK_LOOP: a released line or a failed PCF8574 read would read 1 "
+        '(closed / OK): wire it active low ("active_low": true) or give it a pull-down'
+    )
+    b = board("RPI_PICO")
+    b["pins"]["SAFE_MODE_BUTTON"] = {"pin": 21, "mode": "in", "pull": "up"}  # no active_low
+    assert "a broken wire would read 1" in only_error(b)
+    b["pins"]["SAFE_MODE_BUTTON"] = {"pin": 21, "mode": "in"}  # floating: no passive level
+    assert "needs a defined passive level" in only_error(b)
+    b["pins"]["SAFE_MODE_BUTTON"] = {"pin": 21, "mode": "in", "pull": "down"}
+    assert check_board(b) == []

@@ -17,7 +17,6 @@ LONG_MODULES = {
     "control/contactors.py": "one state machine (close sequence, opening order, weld and aux "
     "checks) whose phases share their timers; split, each part would reach into the others",
     "hal/mcu.py": "the one HAL of the real chips (GPIO, ADC, PWM, counters, UART, I2C expanders)",
-    "app/config.py": "two data tables (SCHEMA, TUNING: ~90 lines) and the code that validates them",
 }
 PACKAGES = ("app", "comms", "control", "drivers", "hal")
 

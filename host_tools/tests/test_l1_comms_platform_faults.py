@@ -201,6 +201,71 @@ def test_corrupted_config_full_module_never_closes(tmp_path):
     assert plant.edges["ALARM_RELAY"][-1][1] == 1
 
 
+def test_battery_without_coolant_proof_is_refused_and_never_closes(tmp_path):
+    """Safety review M4: has_cooling 0 with battery_enabled passed validation, and the battery
+    closed on request with no coolant proof at all. Now the config is refused: maintenance mode,
+    the close request is ignored."""
+    flash = module_flash(tmp_path, close_at_ms=(15000,), has_cooling=False, cooling_enabled=False)
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(20)
+        log = _healthy(vb, plant)
+    assert b"MAINTENANCE MODE" in log and b"has_cooling: 0 with battery_enabled" in log, log[-800:]
+    assert b"OP close request at 15" in log  # the operator really asked
+    for coil in COILS:
+        assert _first(plant, coil, 1) is None, plant.edges.get(coil)
+
+
+CYCLIC_MASTER = """
+import gc
+from app import startup
+from app.scheduler import SLOT_CONTROL
+app = startup.build('/')
+points = app.points
+bank = points.bank
+rows = bank.find(('contactor_close_request', 'fault_reset'))
+points._set_level(1)  # the operator level, as after a PIN (its unlock slides with each write)
+points.unlock_until_ms = 300000
+gc.collect()
+
+
+class CyclicMaster:
+    # a SCADA that rewrites its coil image (close = 1, reset = 1) every control tick, through the
+    # same hook an FC05/FC15 write runs (ModbusPoints.check_bit, then written)
+    def tick(self, now_ms):
+        if now_ms >= 15000:
+            for r in rows:
+                if points.check_bit(r, 1, now_ms) == 0:
+                    bank.set(r, 1)
+                    points.written(r, now_ms)
+        return True
+
+
+app.scheduler.add(CyclicMaster(), SLOT_CONTROL)
+app.run()
+"""
+
+
+def test_a_cyclic_master_writing_reset_and_close_does_not_reclose_after_trips(tmp_path):
+    """Safety review M6: a master writing reset + close every cycle re-closed after every trip
+    (15 re-closes in 60 s while the interlock loop opened for 0.3 s every 4 s). A rewritten 1 is
+    no new request, so the battery closes once and stays open after the first trip."""
+    flash = module_flash(tmp_path, main=False)
+    img = FlashImage(flash)
+    img.write("/main.py", CYCLIC_MASTER.encode())
+    img.save()
+    vb, plant = _board(flash)
+    for k in range(10):  # the loop opens for 0.3 s every 4 s from 25 s on
+        at = 25.0 + 4 * k
+        plant.faults.schedule("interlock_open", at_s=at, clear_at_s=at + 0.3)
+    with vb:
+        vb.run_until(65)
+        _healthy(vb, plant)  # monitors on: contactor_after_trip flags a re-close
+    closes = [t for t, v in plant.edges["K_POS_COIL"] if v == 1]
+    assert len(closes) == 1 and closes[0] < 25000, closes  # closed once, before the first trip
+    assert plant.outputs.get("K_POS_COIL") == 0 and plant.outputs.get("K_NEG_COIL") == 0
+
+
 def test_repeated_watchdog_resets_enter_safe_mode(tmp_path):
     files = firmware_files("VIRTUAL")
     files["/main.py"] = STUCK_MAIN.encode()

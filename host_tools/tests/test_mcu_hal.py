@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gridpod.build.tree import import_firmware
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_DIR = Path(__file__).resolve().parent / "fake_machine"
@@ -33,6 +34,7 @@ _spec = importlib.util.spec_from_file_location(
 assert _spec is not None and _spec.loader is not None
 fake = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fake)
+FAULT_INTERLOCK_OPEN = import_firmware("control.fault_rows").FAULT_INTERLOCK_OPEN
 
 
 def run_vm(board_json: Path) -> dict[str, Any]:
@@ -130,8 +132,10 @@ def test_external_roles_reach_their_chip(recorded):
         elif dev["chip"] == "PCF8574":
             writes = [c for c in calls if c["call"] == "I2C.writeto"]
             assert [bus_id, dev["addr"], [255]] in [w["args"] for w in writes], role
-            # inputs read 1 (the fake's lines are high); outputs start off
-            assert out["seen"][role] == (1 if spec["mode"] == "in" else 0), role
+            # inputs: the fake's lines are high (released), an active-low input reads that as 0;
+            # outputs start off
+            released = 0 if spec.get("active_low") else 1
+            assert out["seen"][role] == (released if spec["mode"] == "in" else 0), role
         else:
             pytest.fail(f"{role}: no assertion for chip {dev['chip']}")
 
@@ -149,6 +153,20 @@ def test_no_pin_outside_the_board_file_and_none_driven_high(recorded):
     de_pins = {spec["de"] for spec in board["uarts"].values()}
     raised = [c for c in calls if c["call"] == "Pin.value" and c["args"][1] == 1]
     assert {c["args"][0] for c in raised} <= de_pins, "an output was switched on"
+
+
+def test_safety_inputs_on_an_expander_read_unsafe_on_a_released_line_and_a_dead_bus(recorded):
+    """Safety review C1: the interlock loop and the level switch sit on a PCF8574, whose released
+    line and failed read are 1. Wired active low they read 0 (loop open, level low) then, and the
+    real interlock logic raises INTERLOCK_OPEN and refuses the permit on a dead bus."""
+    board, out = recorded
+    safety = out["safety"]
+    assert set(safety) == {"INTERLOCK_LOOP", "LEVEL_OK"}, safety  # both sit on an expander
+    for role, r in safety.items():
+        assert (r["released"], r["pulled_low"], r["bus_error"]) == (0, 1, 0), (role, r)
+    loop = safety["INTERLOCK_LOOP"]
+    assert loop["permit_on_dead_bus"] is False
+    assert loop["causes_on_dead_bus"] == 1 << FAULT_INTERLOCK_OPEN
 
 
 def test_uart_pins_and_rs485_direction(recorded):

@@ -28,6 +28,9 @@ REQUIRED_KEYS = ("board", "chip", "hal", "mpy_arch", "heap_bytes", "flash_bytes"
 # "External chips"): an I2C expander keeps its last state while the MCU resets and is lost with
 # the bus, so contactor coils and zone valves must drop with the MCU, and leak inputs and the
 # safe-mode button must be read without the bus. PWM and counters are MCU-only by their mode.
+# Safety inputs whose logical 0 is the safe reading (loop open, level low, button released): a
+# broken wire, a floating line or a failed expander read must read 0 (DOMAIN.md "Fail-safe inputs").
+FAIL_SAFE_INPUTS = ("INTERLOCK_LOOP", "LEVEL_OK", "SAFE_MODE_BUTTON")
 MCU_ONLY_ROLE = re.compile(r"K_\w+_COIL|ZONE\d+_VALVE|LEAK_\w+|SAFE_MODE_BUTTON")
 MIN_HEAP_BYTES = 16 * 1024
 # The application, its buffers and MicroPython itself must fit beside the heap.
@@ -250,6 +253,8 @@ class _Checker:
             pull = spec.get("pull")
             if pull not in PULLS or (pull is not None and mode not in ("in", "counter")):
                 self.err(role, None, f"pull {pull!r} not allowed for mode {mode}")
+            if role in FAIL_SAFE_INPUTS:
+                self.check_fail_safe(role, spec)
             if "ext" in spec:
                 if MCU_ONLY_ROLE.fullmatch(role):
                     self.err(role, None, "must stay on an MCU pin, not on an external chip")
@@ -269,6 +274,32 @@ class _Checker:
                 if output in pwm_outputs:
                     self.err(role, pin, f"PWM output {output} already drives {pwm_outputs[output]}")
                 pwm_outputs[output] = role
+
+    def check_fail_safe(self, role: str, spec: dict[str, Any]) -> None:
+        """The passive level of the line (pull, or the expander's released line and failed read),
+        seen through "active_low", must be the unsafe logical 0."""
+        if "ext" in spec:
+            dev = self.board.get("ext", {}).get(spec["ext"], {})
+            passive = EXT_CHIPS.get(dev.get("chip"), {}).get("passive_in")
+            where = f"a released line or a failed {dev.get('chip')} read"
+        else:
+            passive = {"up": 1, "down": 0}.get(spec.get("pull"))
+            where = "a broken wire"
+        if passive is None:
+            self.err(
+                role,
+                None,
+                'a safety input needs a defined passive level: "pull": "down", '
+                'or "pull": "up" with "active_low": true',
+            )
+            return
+        if passive ^ bool(spec.get("active_low")):
+            self.err(
+                role,
+                None,
+                f"{where} would read 1 (closed / OK): wire it active low "
+                '("active_low": true) or give it a pull-down',
+            )
 
     def check_adc(self, role: str, pin: int) -> None:
         channel = self.chip["adc"].get(pin)

@@ -166,7 +166,14 @@ CHIPS: dict[str, dict[str, Any]] = {
 # (gridpod.boards.check.MCU_ONLY_ROLE), not a chip fact.
 EXT_CHIPS: dict[str, dict[str, Any]] = {
     "ADS1115": {"modes": ["adc"], "channels": 4, "addrs": [0x48, 0x49, 0x4A, 0x4B]},
-    "PCF8574": {"modes": ["in", "out"], "channels": 8, "addrs": list(range(0x20, 0x28))},
+    # passive_in: what an input line reads when nothing drives it (weak pull-up) and what the HAL
+    # returns for a failed read: the level a broken wire or a dead bus shows the firmware
+    "PCF8574": {
+        "modes": ["in", "out"],
+        "channels": 8,
+        "addrs": list(range(0x20, 0x28)),
+        "passive_in": 1,
+    },
 }
 
 # The HAL each chip runs; "virtual" is the only non-mcu one.

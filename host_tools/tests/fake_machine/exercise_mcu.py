@@ -50,6 +50,31 @@ for role in board["pins"]:
             machine.pins[board["pins"][role]["pin"]].fire()
         edges[role] = [n_edges, counter.count()]
 
+# Fail-safe inputs on an expander (safety review C1): the line released (no loop current: the
+# PCF8574's weak pull-up), pulled low (loop closed, level made), and the bus dead. The dead-bus
+# reading goes through the real interlock logic.
+safety = {}
+for role in ("INTERLOCK_LOOP", "LEVEL_OK"):
+    spec = board["pins"].get(role)
+    if spec is None or "ext" not in spec:
+        continue
+    from control.interlocks import Interlocks
+
+    dev_spec = board["ext"][spec["ext"]]
+    bus = machine.i2cs[board["i2c"][dev_spec["bus"]]["id"]]
+    line = platform.digital_in(role)
+    result = {"released": line.value()}
+    bus.byte_in[dev_spec["addr"]] = bytes((0xFF & ~(1 << spec["ch"]),))
+    result["pulled_low"] = line.value()
+    bus.fail_reads = True
+    result["bus_error"] = dead = line.value()
+    bus.fail_reads = False
+    bus.byte_in.pop(dev_spec["addr"])
+    interlocks = Interlocks({"derate_pct": 50})
+    result["permit_on_dead_bus"] = interlocks.step(True, dead, 0, False, 0)
+    result["causes_on_dead_bus"] = interlocks.causes
+    safety[role] = result
+
 mark = len(machine.calls)
 uart_results = {}
 for name in board["uarts"]:
@@ -157,6 +182,7 @@ print(
             "all_on_mark": all_on_mark,
             "all_off_mark": all_off_mark,
             "seen": seen,
+            "safety": safety,
             "edges": edges,
             "uart_written": uart_results,
             "wdt_request_ms": WDT_REQUEST_MS,

@@ -152,6 +152,7 @@ class I2C:
         self.regs = {}
         self.byte_in = {}
         self.fail_writes = False
+        self.fail_reads = False
         self.failed = 0
         self.quiet = False
         self.quiet_writes = 0
@@ -179,6 +180,9 @@ class I2C:
         buf[: len(data)] = data
 
     def readfrom_into(self, addr, buf):
+        if self.fail_reads:
+            self.failed += 1
+            raise OSError(19)  # ENODEV: a dead bus or a chip that lost power
         buf[0] = self.byte_in.get(addr, b"\xff")[0]
 
 
