@@ -286,20 +286,11 @@ class _Checker:
             passive = {"up": 1, "down": 0}.get(spec.get("pull"))
             where = "a broken wire"
         if passive is None:
-            self.err(
-                role,
-                None,
-                'a safety input needs a defined passive level: "pull": "down", '
-                'or "pull": "up" with "active_low": true',
-            )
-            return
-        if passive ^ bool(spec.get("active_low")):
-            self.err(
-                role,
-                None,
-                f"{where} would read 1 (closed / OK): wire it active low "
-                '("active_low": true) or give it a pull-down',
-            )
+            need = '"pull": "down", or "pull": "up" with "active_low": true'
+            self.err(role, None, f"a safety input needs a defined passive level: {need}")
+        elif passive ^ bool(spec.get("active_low")):
+            fix = 'wire it active low ("active_low": true) or give it a pull-down'
+            self.err(role, None, f"{where} would read 1 (closed / OK): {fix}")
 
     def check_adc(self, role: str, pin: int) -> None:
         channel = self.chip["adc"].get(pin)
