@@ -55,6 +55,7 @@ class EventLog:
         self._buf = bytearray(RECORD_BYTES * buffer_records)
         self._cap = buffer_records
         self.pending = 0
+        self.urgent = False  # a fatal record waits: UrgentFlush writes it at the next control tick
         self.dropped = 0
         self.flash_writes = 0  # flush sessions that wrote records
         self.records_written = 0

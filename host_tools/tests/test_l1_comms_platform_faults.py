@@ -322,6 +322,53 @@ def test_a_pin_brute_force_slows_down_exponentially_and_is_logged(tmp_path):
     assert len([e for e in events if e["event"] == "pin_failed"]) == checked
 
 
+FATAL_IN_FAST = """
+from app import startup
+from app.platform_faults import FAULT_TASK_ERROR
+from app.scheduler import SLOT_FAST
+app = startup.build('/')
+log = app.log
+
+
+class FastFault:
+    # a fatal fault raised from the fast slot at 20 s: flash writes counted across the call
+    def __init__(self):
+        self.done = False
+
+    def tick(self, now_ms):
+        if not self.done and now_ms >= 20000:
+            self.done = True
+            before = log.flash_writes
+            app.faults.update(FAULT_TASK_ERROR, True, now_ms)
+            print('FAST_SLOT_FLASH_WRITES', log.flash_writes - before, 'AT', now_ms)
+        return True
+
+
+app.scheduler.add(FastFault(), SLOT_FAST)
+app.run()
+"""
+
+
+def test_a_fatal_fault_in_the_fast_slot_reaches_flash_outside_it(tmp_path):
+    """Safety review M10: a fatal raise wrote the event log to flash inside the 10 ms fast slot
+    (a sector erase is tens of ms on a chip). Now the fast slot writes nothing; the record is on
+    the littlefs flash within one control period."""
+    flash = module_flash(tmp_path, main=False)
+    img = FlashImage(flash)
+    img.write("/main.py", FATAL_IN_FAST.encode())
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.wait_console(b"FAST_SLOT_FLASH_WRITES", timeout_s=60)
+        vb.run_until(20.2)
+        log = bytes(vb.console_log)
+        vb.power_off()  # cut: only what reached the flash counts
+    line = log[log.index(b"FAST_SLOT_FLASH_WRITES") :].split(b"\n")[0].split()
+    assert line[1] == b"0", line
+    raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == TASK_ERROR]
+    assert raised == [int(line[3])], (raised, line)
+
+
 def _hash(pin):
     return import_firmware("app.access").hash_pin(pin)
 
