@@ -54,6 +54,7 @@ def compose(app, platform, board, root, log_slots, config):
     app.outputs.force_safe()
     now_ms = platform.ticks_ms()
 
+    app.root = root
     app.log = EventLog(root + "events.bin", log_slots)
     try:
         app.log.open()
