@@ -95,7 +95,9 @@ class App:
             severity = self.faults.severity(fault_id)
             self.log.append(EV_FAULT_RAISED, fault_id, severity, now_ms)
             if severity == SEVERITY_FATAL:
-                self.log.flush()  # fatal: do not wait for housekeeping
+                # fatal: written at the next control tick (app/housekeeping.py UrgentFlush), not
+                # here: a fault raised in the fast slot must not wait for a sector erase there
+                self.log.urgent = True
         else:
             self.log.append(EV_FAULT_CLEARED, fault_id, 0, now_ms)
 

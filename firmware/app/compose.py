@@ -24,7 +24,7 @@ from app.eventlog import (
     EventLog,
 )
 from app.heartbeat import Heartbeat
-from app.housekeeping import Housekeeping
+from app.housekeeping import Housekeeping, UrgentFlush
 from app.modbus_points import ModbusPoints
 from app.outputs import SafeOutputs
 from app.platform_faults import (
@@ -54,6 +54,7 @@ def compose(app, platform, board, root, log_slots, config):
     app.outputs.force_safe()
     now_ms = platform.ticks_ms()
 
+    app.root = root
     app.log = EventLog(root + "events.bin", log_slots)
     try:
         app.log.open()
@@ -147,6 +148,7 @@ def compose(app, platform, board, root, log_slots, config):
         app.heartbeat = Heartbeat(platform.digital_out(STATUS_LED, 0))
         app.scheduler.add(app.heartbeat, SLOT_CONTROL)
     app.housekeeping = Housekeeping(app.log, app.guard, app.faults)
+    app.scheduler.add(UrgentFlush(app.log), SLOT_CONTROL)
     app.scheduler.add(app.housekeeping, SLOT_HOUSEKEEPING)
     app.watchdog = None
     return now_ms  # the composed module (app/app.py) is built once this code is forgotten

@@ -10,8 +10,11 @@ commit the old firmware is untouched; after it every boot rolls the switch forwa
      deployed module and be compiled on the device's heap);
   3. rename the staged manifest to <root>manifest.json (the new set is now the recorded one);
   4. remove the pending flag, then the staging directory.
-Each step is idempotent, so a power loss anywhere only means the next boot repeats the remaining
-steps; the application never starts on a half-switched set. Only os and json: this module must
+Before the first rename every file of the new set is checked against the manifest's sha256 where
+it is now (staged, or already live from an earlier run or an unchanged file); a mismatch raises
+and nothing moves. Each step is idempotent, so a power loss anywhere only means the next boot
+repeats the remaining steps. While the pending flag remains (a switch that raised or was cut),
+app/startup.py does not start the application: it never runs on a half-switched set. Only os and json: this module must
 work whatever else the new set changes. Data files (config.json, events.bin) are never listed.
 """
 
@@ -80,6 +83,32 @@ def _read_json(path):
         return None
 
 
+def sha256_hex(path):
+    """sha256 of a file as lowercase hex (what `gridpod deploy` writes in the manifest)."""
+    import hashlib
+    from binascii import hexlify
+
+    h = hashlib.sha256()
+    buf = bytearray(512)
+    view = memoryview(buf)
+    with open(path, "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+    return hexlify(h.digest()).decode()
+
+
+def _verify(root, stage, files):
+    for path in sorted(files):
+        where = stage + path if _exists(stage + path) else root + path[1:]
+        if not _exists(where) or sha256_hex(where) != files[path]:
+            raise ValueError(
+                "%s does not match the deploy manifest: run gridpod deploy again" % path
+            )
+
+
 def pending_id(root="/"):
     try:
         with open(root + DEPLOY_DIR + "/" + PENDING) as f:
@@ -117,6 +146,7 @@ def run(root="/", rename=None):
         return None
     old = _read_json(root + MANIFEST) or {"files": {}}
     files = new["files"]
+    _verify(root, stage, files)  # raises before anything moves; the pending flag stays
     for path in sorted(files):
         staged = stage + path
         if _exists(staged):

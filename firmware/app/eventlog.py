@@ -28,6 +28,7 @@ EV_SAFE_MODE = const(9)  # arg1 consecutive bad boots, arg2 safe mode duration m
 EV_SAFE_MODE_END = const(10)
 EV_GOOD_BOOT = const(11)  # arg1 uptime ms when the boot counter was cleared
 EV_FAULTS_RESET = const(12)  # arg1 number of latched faults cleared
+EV_PIN_FAILED = const(13)  # arg1 wrong PINs in a row, arg2 lockout that follows (s)
 
 RECORD_BYTES = const(24)
 _BODY_BYTES = const(20)
@@ -54,6 +55,7 @@ class EventLog:
         self._buf = bytearray(RECORD_BYTES * buffer_records)
         self._cap = buffer_records
         self.pending = 0
+        self.urgent = False  # a fatal record waits: UrgentFlush writes it at the next control tick
         self.dropped = 0
         self.flash_writes = 0  # flush sessions that wrote records
         self.records_written = 0

@@ -1,9 +1,25 @@
 """Housekeeping slot task (1 s): flush the event log, run the boot-loop guard and leave safe mode
-when its time is up. GC and telemetry run in the same frame, inside the scheduler."""
+when its time is up. GC and telemetry run in the same frame, inside the scheduler. UrgentFlush
+(control slot) writes a fatal fault's record within 100 ms, outside the fast slot."""
 
 from app import state
 from app.eventlog import EV_GOOD_BOOT, EV_SAFE_MODE_END
 from app.platform_faults import FAULT_BOOT_LOOP_SAFE_MODE, FAULT_LOG_WRITE_ERROR
+
+
+class UrgentFlush:
+    """Control slot (100 ms): writes the event log when a fatal fault asked for it, so its record
+    reaches flash within one control period but never inside the fast slot (DOMAIN.md: the fast
+    tick never waits on flash; a littlefs write can need a sector erase of tens of ms)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def tick(self, now_ms):
+        if self.log.urgent:
+            self.log.urgent = False
+            self.log.flush()
+        return True
 
 
 class Housekeeping:
@@ -13,6 +29,7 @@ class Housekeeping:
         self.faults = faults
 
     def tick(self, now_ms):
+        self.log.urgent = False
         ok = self.log.flush()
         self.faults.update(FAULT_LOG_WRITE_ERROR, not ok, now_ms)
         event = self.guard.tick(now_ms)

@@ -3,9 +3,14 @@ level and command effects. The hooks of comms/register_bank.RegisterBank, and a 
 
 Access. An operator (W1/L1 registers, command coils) write needs an unlocked level: write the PIN
 as ASCII to access_pin; it is checked against the config's salted hashes (pin_service -> level 2,
-pin_operator -> level 1; an empty hash can never unlock). _PIN_FAILURES_TO_LOCKOUT wrong PINs in a
-row lock PIN attempts for _LOCKOUT_MS (refused with exception 04 without being checked). An unlock
-expires _UNLOCK_MS after the last write made with it; writing 0 to access_level locks at once.
+pin_operator -> level 1; an empty hash can never unlock). Every wrong PIN is logged
+(EV_PIN_FAILED). From the _PIN_FAILURES_TO_LOCKOUT-th wrong PIN in a row on, each one locks PIN
+attempts (refused with exception 04 without being checked) for _LOCKOUT_MS, doubled with every
+further failure up to _LOCKOUT_MAX_MS: a brute force slows down exponentially (a 4-digit PIN takes
+years), and a stranger's wrong PINs never lock the operator out for longer than the cap. The
+count is forgotten after _FAILURE_FORGET_MS without a failure, or by a right PIN. An unlock ends
+_UNLOCK_MS after the PIN, however many writes are made with it (an absolute expiry: a master
+re-sends the PIN); writing 0 to access_level locks at once (safety review M7).
 
 Leases. Every L1 setpoint written gets a lease of setpoint_lease_s; when the master stops rewriting
 it, the control tick puts the default back and sets its bit in lease_expired (and status bit 1).
@@ -37,6 +42,7 @@ from micropython import const
 
 from app import state
 from app.access import check_pin
+from app.eventlog import EV_PIN_FAILED
 from app.scheduler import SLOT_CONTROL, SLOT_FAST
 
 # Register rows (comms/register_map.py order; checked by host_tools/tests/test_register_bindings.py)
@@ -103,7 +109,9 @@ _RESETS_PER_WINDOW = const(3)
 _RESET_WINDOW_MS = const(600000)  # 10 min
 
 _UNLOCK_MS = const(300000)
-_LOCKOUT_MS = const(30000)
+_LOCKOUT_MS = const(30000)  # the first lockout; doubled by each failure after it
+_LOCKOUT_MAX_MS = const(900000)  # 15 min
+_FAILURE_FORGET_MS = const(3600000)
 _PIN_FAILURES_TO_LOCKOUT = const(3)
 _U16_MAX = const(0xFFFF)
 
@@ -148,6 +156,7 @@ class ModbusPoints:
         self.unlock_until_ms = now_ms
         self.failures = 0
         self.lockout_until_ms = now_ms
+        self._failure_ms = now_ms
         self._last_ms = now_ms
         self._held = 0
         self._reset_ms = [now_ms] * _RESETS_PER_WINDOW  # when the last resets ran (a ring)
@@ -261,6 +270,7 @@ class ModbusPoints:
         if self.failures >= _PIN_FAILURES_TO_LOCKOUT:
             if ticks_diff(now_ms, self.lockout_until_ms) < 0:
                 return REASON_LOCKOUT
+        if self.failures and ticks_diff(now_ms, self._failure_ms) >= _FAILURE_FORGET_MS:
             self.failures = 0
         n = 0
         while n < 8 and src[pos + n]:
@@ -276,8 +286,15 @@ class ModbusPoints:
             level = LEVEL_OPERATOR
         if level == LEVEL_NONE:
             self.failures += 1
+            self._failure_ms = now_ms
+            lock_ms = 0
             if self.failures >= _PIN_FAILURES_TO_LOCKOUT:
-                self.lockout_until_ms = ticks_add(now_ms, _LOCKOUT_MS)
+                doublings = self.failures - _PIN_FAILURES_TO_LOCKOUT
+                lock_ms = _LOCKOUT_MAX_MS
+                if doublings < 5:  # 30 s << 5 = 16 min: past the cap
+                    lock_ms = min(_LOCKOUT_MS << doublings, _LOCKOUT_MAX_MS)
+                self.lockout_until_ms = ticks_add(now_ms, lock_ms)
+            self.app.log.append(EV_PIN_FAILED, self.failures, lock_ms // 1000, now_ms)
             return REASON_PIN
         self._pending_level = level
         return 0
@@ -285,8 +302,6 @@ class ModbusPoints:
     def written(self, r, now_ms):
         bank = self.bank
         access = bank.r_access[r]
-        if access == A_W1 or access == A_L1:
-            self.unlock_until_ms = ticks_add(now_ms, _UNLOCK_MS)
         if access == A_L1:
             i = self.leased.index(r)
             lease_ms = bank.get(_R_SETPOINT_LEASE_S) * 1000

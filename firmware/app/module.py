@@ -42,7 +42,7 @@ class Module:
         if cfg["grid_enabled"]:
             from app.subsystems.grid import GridSubsystem
 
-            grid = GridSubsystem(platform, pins, cfg, battery)
+            grid = GridSubsystem(platform, pins, cfg, battery, app.root)
         self.cooling = cooling
         self.battery = battery
         self.grid = grid

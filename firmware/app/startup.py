@@ -96,6 +96,7 @@ def forget_modules(names):
 # reads active (1) at boot. The HAL gives the logical level: a button that pulls its line low says
 # "active_low": true in the board file; the entry's "pull" ("up"/"down") is passed to the HAL.
 SAFE_BOOT_FILE = "SAFE_BOOT"
+DEPLOY_PENDING = ".deploy/pending"  # app/deploy_switch.py: removed once a switch completes
 BUTTON_ROLE = "SAFE_MODE_BUTTON"
 
 
@@ -104,6 +105,11 @@ def escape_reason(root, platform, board):
     flag = root + SAFE_BOOT_FILE
     if fsutil.exists(flag):
         return "%s exists; to leave: mpremote rm :%s then reset" % (flag, flag)
+    if fsutil.exists(root + DEPLOY_PENDING):
+        return "a firmware switch did not complete (%s%s): run gridpod deploy again" % (
+            root,
+            DEPLOY_PENDING,
+        )
     pin = board.get("pins", {}).get(BUTTON_ROLE)
     if pin is not None:
         level = platform.digital_in(BUTTON_ROLE, pin.get("pull")).value()

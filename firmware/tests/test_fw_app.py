@@ -137,3 +137,35 @@ def test_safe_mode_button_skips_app():
 
 def test_missing_board_file_does_not_raise():
     assert startup.main(tmp_dir(), frames=1) is None
+
+
+def test_a_fatal_fault_in_the_fast_slot_is_written_at_the_next_control_tick_not_there():
+    """Safety review M10: a fatal raise flushed the event log inside the fast slot (a sector
+    erase of tens of ms on a chip, before the contactor step)."""
+    from app.platform_faults import FAULT_TASK_ERROR
+    from app.scheduler import SLOT_FAST
+
+    app = _app(tmp_dir())
+    app.run(frames=20)
+    log = app.log
+    writes = []
+
+    class FastFault:  # raises a fatal fault from the fast slot at frame 5
+        def __init__(self):
+            self.n = 0
+
+        def tick(self, now_ms):
+            self.n += 1
+            if self.n == 5:
+                before = log.flash_writes
+                app.faults.update(FAULT_TASK_ERROR, True, now_ms)
+                writes.append(log.flash_writes - before)  # flash writes inside the fast slot
+            return True
+
+    app.scheduler.add(FastFault(), SLOT_FAST)
+    app.run(frames=4)
+    assert EV_FAULT_RAISED not in _codes(app)
+    app.run(frames=1)
+    assert writes == [0] and log.urgent  # raised, recorded in RAM, nothing written in the slot
+    app.run(frames=10)  # one control period
+    assert not log.urgent and EV_FAULT_RAISED in _codes(app)  # on flash within 100 ms

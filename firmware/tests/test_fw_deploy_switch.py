@@ -4,6 +4,8 @@ the next boot's rerun, in exactly the new set."""
 
 import json
 import os
+from binascii import hexlify
+from hashlib import sha256
 
 from app import deploy_switch
 from support import exists, read_bytes, tmp_dir, write_bytes
@@ -28,7 +30,8 @@ def _install(root, files, ident):
 
 
 def _fake_hashes(files):
-    return {path: "h-" + data.decode() for path, data in files.items()}
+    """The manifest's sha256 hex of each file, as `gridpod deploy` writes it."""
+    return {path: hexlify(sha256(data).digest()).decode() for path, data in files.items()}
 
 
 def _stage(root, ident, changed, commit=True):
@@ -115,3 +118,29 @@ def test_pending_without_manifest_is_dropped():
     assert deploy_switch.run(root) is None
     assert read_bytes(root + "app/a.mpy") == b"old a"
     assert not exists(root + ".deploy/pending")
+
+
+def test_a_staged_file_that_does_not_match_its_hash_moves_nothing_and_blocks_the_app():
+    """Safety review M12: the switch moved whatever was staged, and boot.py went on to main.py
+    after a switch that raised: a mixed or corrupt firmware set ran."""
+    from app import startup
+
+    root = tmp_dir()
+    _install(root, OLD, "A")
+    _stage(root, "B", ["/app/a.mpy", "/app/b/c.mpy"])
+    write_bytes(root + ".deploy/B/app/b/c.mpy", b"new c, corrupted")  # e.g. a flash bit error
+    try:
+        deploy_switch.run(root)
+        raised = None
+    except ValueError as e:
+        raised = str(e)
+    assert raised and "/app/b/c.mpy does not match" in raised, raised
+    for path, data in OLD.items():  # nothing moved
+        assert read_bytes(root + path[1:]) == data, path
+    assert deploy_switch.pending_id(root) == "B"
+    why = startup.escape_reason(root, None, {"pins": {}})
+    assert why and "firmware switch did not complete" in why, why
+    write_bytes(root + ".deploy/B/app/b/c.mpy", NEW["/app/b/c.mpy"])  # deployed again
+    assert deploy_switch.run(root) == "B"
+    _assert_new_set(root)
+    assert startup.escape_reason(root, None, {"pins": {}}) is None

@@ -266,6 +266,113 @@ def test_a_cyclic_master_writing_reset_and_close_does_not_reclose_after_trips(tm
     assert plant.outputs.get("K_POS_COIL") == 0 and plant.outputs.get("K_NEG_COIL") == 0
 
 
+BRUTE_FORCE = """
+import gc
+from app import startup
+from comms.register_bank import REASON_LOCKOUT
+from app.scheduler import SLOT_CONTROL
+app = startup.build('/')
+points = app.points
+pin_row = points.bank.find(('access_pin',))[0]
+gc.collect()
+
+
+class Guesser:
+    # tries the next 4-digit PIN through the access_pin hook every control tick (10 per second,
+    # faster than the bus carries them) and counts the guesses the firmware really checked
+    def __init__(self):
+        self.n = 0
+        self.checked = 0
+        self.buf = bytearray(8)
+
+    def tick(self, now_ms):
+        self.buf[0:4] = b'%04d' % (self.n % 10000)
+        self.n += 1
+        if points.check_write(pin_row, self.buf, 0, now_ms) != REASON_LOCKOUT:  # else unchecked
+            self.checked += 1
+        if now_ms >= 1200000 and self.n > 0:
+            print('GUESSES', self.n, 'CHECKED', self.checked)
+            self.n = -10**9
+        return True
+
+
+app.scheduler.add(Guesser(), SLOT_CONTROL)
+app.run()
+"""
+
+
+def test_a_pin_brute_force_slows_down_exponentially_and_is_logged(tmp_path):
+    """Safety review M7: 3 PINs checked per 30 s sustained (7.7 per minute, a 4-digit PIN in
+    under 22 h) and no failure logged. Over 20 simulated minutes of guessing 10 PINs a second,
+    the firmware now checks 8 (30 s lockout doubling per failure, 15 min cap) and logs each."""
+    flash = module_flash(tmp_path, main=False, pin_operator=_hash("2468"))
+    img = FlashImage(flash)
+    img.write("/main.py", BRUTE_FORCE.encode())
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.wait_console(b"CHECKED", timeout_s=120)
+        log = bytes(vb.console_log)
+        vb.power_off()
+    line = log[log.index(b"GUESSES") :].split(b"\n")[0].split()
+    guesses, checked = int(line[1]), int(line[3])
+    assert guesses >= 11000, line  # the guesser really kept trying
+    assert checked == 8, line
+    events = read_events(FlashImage(flash).read("/events.bin"))
+    assert len([e for e in events if e["event"] == "pin_failed"]) == checked
+
+
+FATAL_IN_FAST = """
+from app import startup
+from app.platform_faults import FAULT_TASK_ERROR
+from app.scheduler import SLOT_FAST
+app = startup.build('/')
+log = app.log
+
+
+class FastFault:
+    # a fatal fault raised from the fast slot at 20 s: flash writes counted across the call
+    def __init__(self):
+        self.done = False
+
+    def tick(self, now_ms):
+        if not self.done and now_ms >= 20000:
+            self.done = True
+            before = log.flash_writes
+            app.faults.update(FAULT_TASK_ERROR, True, now_ms)
+            print('FAST_SLOT_FLASH_WRITES', log.flash_writes - before, 'AT', now_ms)
+        return True
+
+
+app.scheduler.add(FastFault(), SLOT_FAST)
+app.run()
+"""
+
+
+def test_a_fatal_fault_in_the_fast_slot_reaches_flash_outside_it(tmp_path):
+    """Safety review M10: a fatal raise wrote the event log to flash inside the 10 ms fast slot
+    (a sector erase is tens of ms on a chip). Now the fast slot writes nothing; the record is on
+    the littlefs flash within one control period."""
+    flash = module_flash(tmp_path, main=False)
+    img = FlashImage(flash)
+    img.write("/main.py", FATAL_IN_FAST.encode())
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.wait_console(b"FAST_SLOT_FLASH_WRITES", timeout_s=60)
+        vb.run_until(20.2)
+        log = bytes(vb.console_log)
+        vb.power_off()  # cut: only what reached the flash counts
+    line = log[log.index(b"FAST_SLOT_FLASH_WRITES") :].split(b"\n")[0].split()
+    assert line[1] == b"0", line
+    raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == TASK_ERROR]
+    assert raised == [int(line[3])], (raised, line)
+
+
+def _hash(pin):
+    return import_firmware("app.access").hash_pin(pin)
+
+
 def test_repeated_watchdog_resets_enter_safe_mode(tmp_path):
     files = firmware_files("VIRTUAL")
     files["/main.py"] = STUCK_MAIN.encode()

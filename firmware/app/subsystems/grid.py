@@ -7,7 +7,8 @@ control/soc.py and control/peak_shaver.py.
   control (100 ms)   IT meter (and the grid meter without a shaver), battery temperature, SOC;
                      the leased registers grid_import_limit_kw, peak_shaving_enable and
                      pcs_power_request_kw (the bank reverts them at lease expiry) and work_tokens
-  housekeeping (1 s) energy counters: IT, cooling = grid + battery - IT, battery in/out, grid
+  housekeeping (1 s) energy counters: IT, cooling = grid + battery - IT, battery in/out, grid;
+                     saved once a minute and restored at boot (app/counters.py)
 Load seen by the shaver = grid meter + battery power (V_pack x I_pack).
 """
 
@@ -17,6 +18,8 @@ from control.ticks import ticks_diff
 from drivers.ntc import Ntc
 from drivers.power_meter import PowerMeter
 from micropython import const
+
+from app import counters
 
 # Register rows (comms/register_map.py order; checked by host_tools/tests/test_register_bindings.py)
 _R_GRID_IMPORT_LIMIT_KW = const(11)
@@ -59,10 +62,13 @@ def _div(v, d):
 
 
 class GridSubsystem:
-    def __init__(self, platform, pins, cfg, battery):
+    def __init__(self, platform, pins, cfg, battery, root="/"):
         p = platform
         self.battery = battery  # the battery subsystem, or None (then no peak shaving)
         self.energy = Energy()
+        self._counters_path = root + counters.FILE_NAME
+        restored = counters.restore(self._counters_path, self.energy)
+        self._since_save_ms = 0
         self.it_meter = PowerMeter(p.adc("IT_KW"))
         self.grid_meter = PowerMeter(p.adc("GRID_KW"))
         self.t_batt = Ntc(p.adc("T_BATTERY"))
@@ -81,8 +87,11 @@ class GridSubsystem:
             self.shaver = PeakShaver(cfg)
             self.pcs = Pcs(p.digital_out("PCS_ENABLE", 0), p.pwm("PCS_PWM", 1000, 32768))
         print(
-            "gridpod: grid: IT and grid meters, energy counters, peak shaving %s"
-            % ("limit %d kW" % cfg["grid_import_limit_kw"] if self.shaver else "off (no battery)")
+            "gridpod: grid: IT and grid meters, energy counters %s, peak shaving %s"
+            % (
+                "restored" if restored else "from 0",
+                "limit %d kW" % cfg["grid_import_limit_kw"] if self.shaver else "off (no battery)",
+            )
         )
 
     def _battery_w(self):
@@ -172,3 +181,10 @@ class GridSubsystem:
         if it_w is not None and grid_w is not None:
             cool_w = grid_w + batt_w - it_w
         self.energy.step(dt_ms, it_w or 0, cool_w if cool_w > 0 else 0, batt_w, grid_w or 0)
+        self._since_save_ms += dt_ms
+        if self._since_save_ms >= counters.SAVE_PERIOD_MS:
+            self._since_save_ms = 0
+            try:
+                counters.save(self._counters_path, self.energy)
+            except OSError as e:  # a full or failing flash: counting goes on, in RAM
+                print("gridpod: energy counters not saved:", e)

@@ -145,9 +145,12 @@ Map version {version}, map CRC {crc:#06x} (holding registers 1 and 2).
   last 04 is in input register `modbus_last_error` (1 range, 2 access, 3 PIN, 4 lockout).
   A request that gets an exception changes nothing.
 - Access: W1/L1 registers and the command coils need the operator level: write the PIN (ASCII) to
-  `access_pin` (service PIN gives level 2, operator PIN level 1). 3 wrong PINs in a row lock PIN
-  attempts for 30 s; an unlock expires 300 s after the last write made with it; write 0 to
-  `access_level` to lock. Safety limits (holding 300-307) are read-only over Modbus.
+  `access_pin` (service PIN gives level 2, operator PIN level 1). From the 3rd wrong PIN in a row
+  each one locks PIN attempts for 30 s, doubled per further failure up to 15 min, and is logged;
+  an unlock expires 300 s after the PIN (writes do not extend it: send the PIN again); write 0 to
+  `access_level` to lock. A broadcast never carries a PIN, a close or a fault reset. Close and
+  reset act on a rising edge of the written value (0 then 1); at most 3 resets per 10 min, then
+  resets are locked until a reboot. Safety limits (holding 300-307) are read-only over Modbus.
 - Leases: an L1 setpoint reverts to its default when it is not rewritten within
   `setpoint_lease_s`; its bit is set in `lease_expired` and status flag 1 until it is written again.
 - Bad CRC and frames for other units are dropped silently and counted (`modbus_bad_crc`,
