@@ -30,7 +30,7 @@ def sleep_ms(ms):
     while t < end:
         t += 10
         p.wait_until_ms(t)
-sleep_ms(1000)
+sleep_ms(4000)  # coolant flow proven (the pumps run from power-up)
 k_neg.value(1)
 sleep_ms(100)
 if PRECHARGE:
@@ -62,7 +62,7 @@ def run_variant(precharge: bool):
         create_blank(flash)
         install_tree(flash, files)
         with VirtualBoard(flash=flash, speed="max", plant=plant) as vb:
-            vb.run_until(8.0, timeout_s=120)
+            vb.run_until(11.0, timeout_s=120)
             console = bytes(vb.console_log)
     return plant, console
 

@@ -150,3 +150,18 @@ def test_energy_counters_survive_a_power_cycle(tmp_path):
         _healthy(vb, plant)
         vb.power_off()
     assert _it_wh(flash) > saved + 1000, (saved, _it_wh(flash))  # counted on, not from 0
+
+
+def test_a_close_before_coolant_flow_is_proven_is_refused(tmp_path):
+    """Safety review M2: every L1 close came at 15 s, long after flow was proven, so a permit
+    that ignored cooling passed them all. A request at 2 s (pumps starting, flow not proven) is
+    refused and dropped; the request at 8 s closes. close_without_flow is on (MonitoredPlant)."""
+    flash = _flash(tmp_path, close_at_ms=(2000, 8000), print_at_ms=(12000,))
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(12.5)
+        log = _healthy(vb, plant)
+    assert b"OP close request at 2000" in log
+    neg = _first(plant, "K_NEG_COIL", 1)
+    assert neg is not None and neg >= 8000, plant.edges.get("K_NEG_COIL")  # not the 2 s request
+    assert plant.power.mains_closed()

@@ -10,6 +10,16 @@ from gridpod.plant import transfer as tf
 pytest_plugins = ["pytester"]
 
 
+FLOWING_S = 4.0  # the pumps run from power-up (inverted PWM): coolant flow proven by then
+
+
+def flowing():
+    """A plant bench whose coolant flow is proven (close_without_flow allows a close)."""
+    b = PlantBench()
+    b.run_for(FLOWING_S)
+    return b
+
+
 def precharged_close(b):
     b.drive({"K_NEG_COIL": 1, "K_PRE_COIL": 1})
     b.run_for(3.0)
@@ -20,18 +30,31 @@ def precharged_close(b):
 
 
 def test_closing_without_precharge_is_caught_with_its_time():
-    b = PlantBench()
-    b.run_for(1.0)
+    b = flowing()
     b.drive({"K_NEG_COIL": 1})
     b.run_for(0.1)
     b.drive({"K_POS_COIL": 1})
     v = b.plant.violation
-    assert v is not None and v.name == "contactor_precharge" and v.t_ms == 1100
+    assert v is not None and v.name == "contactor_precharge" and v.t_ms == 4100
     assert "precharge incomplete" in str(v)
 
 
-def test_a_correct_sequence_passes_every_monitor():
+def test_closing_before_coolant_flow_is_proven_is_caught():
     b = PlantBench()
+    b.run_for(1.0)  # pumps spinning up
+    b.drive({"K_NEG_COIL": 1})
+    v = b.plant.violation
+    assert v is not None and v.name == "close_without_flow" and v.t_ms == 1000, v
+    b2 = flowing()
+    b2.plant.faults.inject("pump_seized", pump=1)
+    b2.plant.faults.inject("pump_seized", pump=2)
+    b2.run_for(3.0)  # both pumps stopped: no flow
+    b2.drive({"K_NEG_COIL": 1})
+    assert b2.plant.violation is not None and b2.plant.violation.name == "close_without_flow"
+
+
+def test_a_correct_sequence_passes_every_monitor():
+    b = flowing()
     precharged_close(b)
     b.run_for(5.0)
     assert b.plant.violations == []
@@ -39,7 +62,7 @@ def test_a_correct_sequence_passes_every_monitor():
 
 
 def test_reclose_after_trip_needs_operator_reset():
-    b = PlantBench()
+    b = flowing()
     precharged_close(b)
     b.plant.faults.inject("interlock_open")
     b.run_for(0.2)
@@ -49,7 +72,7 @@ def test_reclose_after_trip_needs_operator_reset():
     assert b.plant.violations == []
     b.drive({"K_NEG_COIL": 1})
     assert b.plant.violation.name == "contactor_after_trip"
-    b2 = PlantBench()
+    b2 = flowing()
     b2.plant.faults.inject("interlock_open")
     b2.run_for(0.1)
     b2.plant.faults.clear("interlock_open")
@@ -68,7 +91,7 @@ def _precharge_try(b):
     "gap_s, tries, violated", [(3.5, 3, False), (3.5, 4, True), (1.0, 2, True)]
 )
 def test_precharge_retries_allowed_up_to_three_tries_3s_apart(gap_s, tries, violated):
-    b = PlantBench()
+    b = flowing()
     b.plant.faults.inject("precharge_resistor_open")
     for _ in range(tries):
         _precharge_try(b)
@@ -135,6 +158,7 @@ def test_grid_limit_while_battery_could_discharge():
     assert b.plant.violation.name == "grid_limit"
     ok = PlantBench()
     ok.plant.plant.grid_limit_kw = 50.0
+    ok.run_for(FLOWING_S)
     precharged_close(ok)
     ok.plant.power.pcs_setpoint_kw = 30.0  # what a peak-shaving controller would request
     ok.run_for(5.0)
@@ -179,12 +203,14 @@ PLUGIN_TESTS = """
 import pytest
 
 def test_bad_controller(bench):
+    bench.run_for(4.0)  # coolant flow proven
     bench.drive({"K_NEG_COIL": 1})
     bench.run_for(0.1)
     bench.drive({"K_POS_COIL": 1})
     bench.run_for(0.1)
 
 def test_good_controller(bench):
+    bench.run_for(4.0)
     bench.drive({"K_NEG_COIL": 1, "K_PRE_COIL": 1})
     bench.run_for(3.0)
     bench.drive({"K_POS_COIL": 1})

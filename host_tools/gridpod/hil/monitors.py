@@ -18,6 +18,9 @@ Invariants (DOMAIN.md, issue 5):
                         open for more than 300 ms (the control tick reads it every 100 ms)
   leak_isolation        a zone's valve not commanded closed 200 ms after its leak input went 1
   grid_limit            grid import above the limit for > 2 s while the battery could discharge
+  close_without_flow    a contactor coil commanded on while the coolant has not flowed at
+                        >= FLOW_PROVEN_LPM for FLOW_PROVE_MS (the battery closes only with
+                        coolant flow proven; the firmware's own proof is stricter)
 """
 
 from .. import GridpodError
@@ -28,6 +31,8 @@ GRID_GRACE_MS = 2000
 GRID_TOLERANCE_KW = 1.0
 PUMP_TURNING_FRAC = 0.05
 DRY_RUN_GRACE_MS = 300
+FLOW_PROVEN_LPM = 20.0
+FLOW_PROVE_MS = 3000
 PRECHARGE_FAULTS = {
     "precharge_resistor_open",
     "precharge_too_fast",
@@ -82,6 +87,7 @@ class MonitoredPlant:
         self._last_trip_ms = 0
         self._opening_ms: int | None = None
         self._level_open_since: int | None = None
+        self._flow_since: int | None = None  # coolant flowing at FLOW_PROVEN_LPM since
 
     def __getattr__(self, name):  # plant attributes (edges, outputs, faults, coolant ...)
         return getattr(self.plant, name)
@@ -136,6 +142,21 @@ class MonitoredPlant:
         closing = [r for r in COILS if changes.get(r) == 1]
         if self._on("contactor_after_trip"):
             self._check_reclose(now_ms, active, closing, changes)
+        if (
+            self._on("close_without_flow")
+            and closing
+            and not any(p.outputs.get(r, 0) for r in COILS if r not in closing)
+        ):
+            since = self._flow_since
+            if since is None or now_ms - since < FLOW_PROVE_MS:
+                flowing = 0 if since is None else now_ms - since
+                self._violate(
+                    "close_without_flow",
+                    now_ms,
+                    f"{', '.join(closing)} commanded on with coolant flow "
+                    f"{p.coolant.flow_lpm:.1f} L/min, at >= {FLOW_PROVEN_LPM:.0f} L/min for "
+                    f"{flowing} ms (needs {FLOW_PROVE_MS} ms: flow not proven)",
+                )
         if self._on("contactor_precharge") and changes.get("K_POS_COIL") == 1:
             if not p.precharge_complete():
                 v_pack, v_link = p.power.v_pack_v, p.power.v_link_v
@@ -188,6 +209,10 @@ class MonitoredPlant:
 
     def _check_state(self, now_ms):
         p = self.plant
+        if p.coolant.flow_lpm < FLOW_PROVEN_LPM:
+            self._flow_since = None
+        elif self._flow_since is None:
+            self._flow_since = now_ms
         if any(p.outputs.get(r, 0) for r in COILS):
             self._armed |= set(getattr(p.faults, "active", ())) & TRIPPING_FAULTS
         level_open = not p.read_inputs().get("LEVEL_OK", 1)
