@@ -5,13 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test fat bench lint typecheck compile vboard clean help browser
+.PHONY: setup test fat bench mutate lint typecheck compile vboard clean help browser
 
 help:
 	@echo "make setup      install everything into $(VENV)"
 	@echo "make test       lint, typecheck, compile, then all tests (what CI runs)"
 	@echo "make fat        factory acceptance run on a virtual module -> reports/fat/"
 	@echo "make bench      performance figures of the virtual board and firmware"
+	@echo "make mutate     apply each curated safety mutant and show the test that kills it"
 	@echo "make lint       ruff check + format check"
 	@echo "make typecheck  firmware against the esp32 and rp2 stubs"
 	@echo "make compile    mpy-cross every firmware file for xtensawin and armv6m"
@@ -46,6 +47,9 @@ bench: $(STAMP)
 	$(PY) -m gridpod.perf.control
 	$(PY) -m gridpod.perf.heap
 	$(PY) -m gridpod.hil.soak
+
+mutate: $(STAMP)
+	$(PY) -m gridpod.hil.mutate
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
