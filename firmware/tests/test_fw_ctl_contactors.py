@@ -358,3 +358,14 @@ def test_reboot_starts_open_and_never_closes_by_itself():
     sim.v_link = 3000.0  # link still charged from before the brown-out
     run(cs, sim, 20000)
     assert cs.state == c.OPEN and cs.cmd == 0 and cs.operations == 0
+
+
+def test_a_close_aborted_during_precharge_drops_k_pre_in_that_tick():
+    """Precharge first, always: a permit lost while the link charges opens K_PRE at once (the
+    resistor is not rated to stay on a collapsing sequence), then the mains."""
+    cs, sim = make()
+    cs.request_close(sim.t)
+    run_until(cs, sim, lambda: cs.cmd & c.PRE, 2000)
+    assert cs.state == c.PRECHARGING and cs.cmd & c.PRE
+    cmd = cs.step(sim.t, int(sim.v_pack), int(sim.v_link), sim.i_da, sim.aux(), False)
+    assert not cmd & c.PRE, cmd

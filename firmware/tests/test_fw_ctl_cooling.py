@@ -467,3 +467,13 @@ def test_leak_states_match_driver_consts():
     from drivers import leak_rope as lr
 
     assert (cl.LEAK_DRY, cl.LEAK_WET, cl.LEAK_CABLE) == (lr.LEAK_DRY, lr.LEAK_WET, lr.LEAK_CABLE)
+
+
+def test_flow_below_the_fail_fraction_of_the_setpoint_is_not_ok():
+    """Flow is judged against the setpoint: pumps running at full demand that deliver a third of
+    the flow (a blocked strainer) never count as coolant flow for the battery."""
+    c, inp, h = make()
+    h.flow_scale = 0.3
+    run(c, inp, h, 20000)
+    assert c.pumps.running and inp.flow_dlpm > 0
+    assert not c.flow_ok and c.health != cl.HEALTH_OK

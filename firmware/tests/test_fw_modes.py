@@ -75,3 +75,12 @@ def test_ten_bad_boots_safe_mode_for_five_minutes():
     assert p.outputs["ALARM_RELAY"].level == 0
     app2 = _app(root)
     assert not state.safe_mode and app2.guard.bad_boots == 0
+
+
+def test_an_active_open_contactors_action_forbids_a_close():
+    from app.platform_faults import FAULT_TICK_OVERRUN
+
+    app = _app(tmp_dir())
+    assert state.close_permitted()
+    app.faults.update(FAULT_TICK_OVERRUN, True, 0)  # fatal: open contactors, latched
+    assert not state.close_permitted()

@@ -14,7 +14,6 @@ L0_POINTS = "firmware/tests/test_fw_modbus_points.py"
 L0_CONFIG = "firmware/tests/test_fw_config.py"
 L1_LOOP = "host_tools/tests/test_control_closed_loop.py"
 L1_POWER = "host_tools/tests/test_l1_power_faults.py"
-L1_COOLING = "host_tools/tests/test_l1_cooling_faults.py"
 L1_PLATFORM = "host_tools/tests/test_l1_comms_platform_faults.py"
 
 MUTANTS = (
@@ -82,7 +81,7 @@ MUTANTS = (
         FW + "control/contactors.py",
         "self.cmd &= ~PRE  # precharge first, always",
         "pass",
-        [L0_CONTACTORS, L1_POWER, "-k", "interlock"],
+        [L0_CONTACTORS],
     ),
     # ---- cooling: leaks, dry run, pressure, flow proof ----------------------------------------
     (
@@ -123,7 +122,7 @@ MUTANTS = (
         FW + "app/subsystems/cooling.py",
         "faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms)",
         "faults.update(FAULT_LEAK, False, now_ms)",
-        [L1_COOLING, "-k", "leak"],
+        [L1_LOOP + "::test_leak_zone1_isolated_within_200ms_zone2_kept_cooled_latched"],
     ),
     (
         "M14",
@@ -148,7 +147,7 @@ MUTANTS = (
         FW + "app/state.py",
         "return ft is None or not ft.action_mask & ACTION_OPEN_CONTACTORS",
         "return True",
-        ["firmware/tests/test_fw_modes.py", "firmware/tests/test_fw_faults.py"],
+        ["firmware/tests/test_fw_modes.py"],
     ),
     (
         "M17",
