@@ -128,7 +128,7 @@ class App:
             self.stop_safe()
             print("gridpod: stopped (Ctrl-C); outputs safe. app.state.reason:", repr(state.reason))
             return
-        except Exception:
+        except BaseException:  # anything else (SystemExit too) leaves with the outputs safe
             self.stop_safe()
             raise
 

@@ -108,6 +108,7 @@ class Scheduler:
         self._n_tasks = 0
         self._frame = 0
         self._tripped = False
+        self._failed_this_frame = False
         self.ticks = 0
         self.overruns = 0
         self.task_errors = 0
@@ -171,6 +172,7 @@ class Scheduler:
 
     def _task_failed(self, task, exc, now_ms):
         # Not checked in: the watchdog starves unless the task recovers. Rare path, may allocate.
+        self._failed_this_frame = True
         self.task_errors += 1
         if self.task_errors <= 3:
             print("scheduler: task", task, "raised", repr(exc))
@@ -182,6 +184,7 @@ class Scheduler:
         p = self._p
         t0 = p.ticks_us()
         self._tripped = False
+        self._failed_this_frame = False
         self._run_slot(self.slots[SLOT_FAST], now_ms)
         phase = self._frame % self._control_div
         if phase == 0:
@@ -196,6 +199,9 @@ class Scheduler:
             self.overruns += 1
         if self._faults is not None and self._overrun_fault >= 0:
             self._faults.update(self._overrun_fault, self._tripped, now_ms)
+        if self._faults is not None and self._task_error_fault >= 0 and not self._failed_this_frame:
+            # a frame without a raising task: the cause is gone (the latch waits for a reset)
+            self._faults.update(self._task_error_fault, False, now_ms)
         if self._checked_in == self._all_bits:
             self._checked_in = 0
             if self._watchdog is not None:

@@ -372,7 +372,9 @@ class Contactors:
                 # no reading with both mains closed (shunt amplifier at a rail: above ~550 A, or
                 # dead) cannot prove the current is below the rating: treat it as above
                 i_abs = self.break_da + 1
-            if i_abs > self.break_da and self.cmd & _MAINS:
+            if i_abs > self.break_da and self.cmd & _MAINS == _MAINS:
+                # the pack current flows through the mains only when both are closed: from
+                # precharge (K_NEG and K_PRE) a bogus reading must not hold the opening
                 if el < self.break_wait_ms:
                     return
                 self.causes |= 1 << FAULT_BREAK_CURRENT  # alert, then open anyway

@@ -169,3 +169,25 @@ def test_a_fatal_fault_in_the_fast_slot_is_written_at_the_next_control_tick_not_
     assert writes == [0] and log.urgent  # raised, recorded in RAM, nothing written in the slot
     app.run(frames=10)  # one control period
     assert not log.urgent and EV_FAULT_RAISED in _codes(app)  # on flash within 100 ms
+
+
+def test_leaving_the_loop_by_any_exception_leaves_the_outputs_safe():
+    """Safety review m11: App.run handled KeyboardInterrupt and Exception only; SystemExit (or
+    any BaseException) left without force_safe()."""
+    from app.scheduler import SLOT_FAST
+
+    p = fake_platform()
+    app = _app(tmp_dir(), p)
+    app.run(frames=5)
+    assert p.outputs["ALARM_RELAY"].level == 0
+
+    class Exit:
+        def tick(self, now_ms):
+            raise SystemExit
+
+    app.scheduler.add(Exit(), SLOT_FAST)
+    try:
+        app.run(frames=5)
+    except SystemExit:
+        pass
+    assert p.outputs["ALARM_RELAY"].level == 1  # force_safe ran: alarm on, coils open

@@ -369,3 +369,16 @@ def test_a_close_aborted_during_precharge_drops_k_pre_in_that_tick():
     assert cs.state == c.PRECHARGING and cs.cmd & c.PRE
     cmd = cs.step(sim.t, int(sim.v_pack), int(sim.v_link), sim.i_da, sim.aux(), False)
     assert not cmd & c.PRE, cmd
+
+
+def test_an_abort_from_precharge_does_not_wait_on_a_bogus_current():
+    """Safety review m9: from PRECHARGING (K_NEG and K_PRE, no main path) a bogus current above
+    the break rating held the opening for break_wait_ms."""
+    cs, sim = make()
+    cs.request_close(sim.t)
+    run_until(cs, sim, lambda: cs.cmd & c.PRE, 2000)
+    bogus_da = cs.break_da + 100
+    t0 = sim.t
+    while cs.cmd and sim.t - t0 < 5000:
+        sim.apply(cs.step(sim.t, int(sim.v_pack), int(sim.v_link), bogus_da, sim.aux(), False))
+    assert cs.cmd == 0 and sim.t - t0 <= 200, sim.t - t0

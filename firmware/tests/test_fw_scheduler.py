@@ -283,3 +283,29 @@ def test_periods_must_be_multiples():
     except ValueError:
         return
     raise AssertionError("accepted 95 ms control period with a 10 ms fast tick")
+
+
+def test_task_error_reports_its_cause_gone_so_a_reset_can_clear_it():
+    """Safety review m2: TASK_ERROR was only ever reported present, so no reset could clear it."""
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, task_error_fault_id=FAULT_TASK_ERROR)
+
+    class Once:
+        def __init__(self):
+            self.n = 0
+
+        def tick(self, now_ms):
+            self.n += 1
+            if self.n == 3:
+                raise ValueError("a one-off bug")
+            return True
+
+    s.add(Once(), SLOT_FAST)
+    s.run(frames=2)
+    assert not ft.is_active(FAULT_TASK_ERROR)
+    s.run(frames=1)
+    assert ft.is_active(FAULT_TASK_ERROR)  # fatal, latched
+    s.run(frames=10)  # the task runs clean again: cause gone, still latched
+    assert ft.is_active(FAULT_TASK_ERROR)
+    assert ft.reset_latched(p.ticks_ms()) == 1 and not ft.is_active(FAULT_TASK_ERROR)
