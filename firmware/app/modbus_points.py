@@ -3,13 +3,9 @@ level and command effects. The hooks of comms/register_bank.RegisterBank, and a 
 
 Access. An operator (W1/L1 registers, command coils) write needs an unlocked level: write the PIN
 as ASCII to access_pin; it is checked against the config's salted hashes (pin_service -> level 2,
-pin_operator -> level 1; an empty hash can never unlock). Every wrong PIN is logged
-(EV_PIN_FAILED). From the _PIN_FAILURES_TO_LOCKOUT-th wrong PIN in a row on, each one locks PIN
-attempts (refused with exception 04 without being checked) for _LOCKOUT_MS, doubled with every
-further failure up to _LOCKOUT_MAX_MS: a brute force slows down exponentially (a 4-digit PIN takes
-years), and a stranger's wrong PINs never lock the operator out for longer than the cap. The
-count is forgotten after _FAILURE_FORGET_MS without a failure, or by a right PIN. An unlock ends
-_UNLOCK_MS after the PIN, however many writes are made with it (an absolute expiry: a master
+pin_operator -> level 1; an empty hash can never unlock). Wrong PINs are logged and throttled
+exponentially (app/access.py PinGuard; refused with exception 04, unchecked, while locked out).
+An unlock ends _UNLOCK_MS after the PIN, however many writes are made with it (an absolute expiry: a master
 re-sends the PIN); writing 0 to access_level locks at once (safety review M7).
 
 Leases. Every L1 setpoint written gets a lease of setpoint_lease_s; when the master stops rewriting
@@ -41,7 +37,7 @@ from control.ticks import ticks_add, ticks_diff
 from micropython import const
 
 from app import state
-from app.access import check_pin
+from app.access import LEVEL_NONE, LEVEL_OPERATOR, PinGuard
 from app.eventlog import EV_PIN_FAILED
 from app.scheduler import SLOT_CONTROL, SLOT_FAST
 
@@ -109,15 +105,8 @@ _RESETS_PER_WINDOW = const(3)
 _RESET_WINDOW_MS = const(600000)  # 10 min
 
 _UNLOCK_MS = const(300000)
-_LOCKOUT_MS = const(30000)  # the first lockout; doubled by each failure after it
-_LOCKOUT_MAX_MS = const(900000)  # 15 min
-_FAILURE_FORGET_MS = const(3600000)
-_PIN_FAILURES_TO_LOCKOUT = const(3)
 _U16_MAX = const(0xFFFF)
 
-LEVEL_NONE = const(0)
-LEVEL_OPERATOR = const(1)
-LEVEL_SERVICE = const(2)
 
 FLAG_LEASE_EXPIRED = const(1)
 FLAG_UNLOCKED = const(2)
@@ -154,9 +143,7 @@ class ModbusPoints:
         self.level = LEVEL_NONE
         self._pending_level = LEVEL_NONE
         self.unlock_until_ms = now_ms
-        self.failures = 0
-        self.lockout_until_ms = now_ms
-        self._failure_ms = now_ms
+        self.pins = PinGuard(now_ms)
         self._last_ms = now_ms
         self._held = 0
         self._reset_ms = [now_ms] * _RESETS_PER_WINDOW  # when the last resets ran (a ring)
@@ -266,12 +253,6 @@ class ModbusPoints:
         return True
 
     def _try_pin(self, src, pos, now_ms):
-        # Rare path: may allocate (decoding, sha256).
-        if self.failures >= _PIN_FAILURES_TO_LOCKOUT:
-            if ticks_diff(now_ms, self.lockout_until_ms) < 0:
-                return REASON_LOCKOUT
-        if self.failures and ticks_diff(now_ms, self._failure_ms) >= _FAILURE_FORGET_MS:
-            self.failures = 0
         n = 0
         while n < 8 and src[pos + n]:
             n += 1
@@ -279,22 +260,10 @@ class ModbusPoints:
             pin = bytes(src[pos : pos + n]).decode()
         except UnicodeError:
             pin = ""
-        level = LEVEL_NONE
-        if pin and check_pin(self.cfg["pin_service"], pin):
-            level = LEVEL_SERVICE
-        elif pin and check_pin(self.cfg["pin_operator"], pin):
-            level = LEVEL_OPERATOR
+        level = self.pins.attempt(self.cfg, pin, now_ms, self.app.log, EV_PIN_FAILED)
+        if level is None:
+            return REASON_LOCKOUT
         if level == LEVEL_NONE:
-            self.failures += 1
-            self._failure_ms = now_ms
-            lock_ms = 0
-            if self.failures >= _PIN_FAILURES_TO_LOCKOUT:
-                doublings = self.failures - _PIN_FAILURES_TO_LOCKOUT
-                lock_ms = _LOCKOUT_MAX_MS
-                if doublings < 5:  # 30 s << 5 = 16 min: past the cap
-                    lock_ms = min(_LOCKOUT_MS << doublings, _LOCKOUT_MAX_MS)
-                self.lockout_until_ms = ticks_add(now_ms, lock_ms)
-            self.app.log.append(EV_PIN_FAILED, self.failures, lock_ms // 1000, now_ms)
             return REASON_PIN
         self._pending_level = level
         return 0
@@ -310,7 +279,7 @@ class ModbusPoints:
             self.lease_expired &= ~(1 << i)
         elif r == _R_ACCESS_PIN:
             self._set_level(self._pending_level)
-            self.failures = 0
+            self.pins.failures = 0
             self.unlock_until_ms = ticks_add(now_ms, _UNLOCK_MS)
             bank.set_text(r, "")  # the PIN never reads back
         elif r == _R_ACCESS_LEVEL:
@@ -344,9 +313,8 @@ class ModbusPoints:
             self._set_level(LEVEL_NONE)
         flags = FLAG_LEASE_EXPIRED if self.lease_expired else 0
         flags |= FLAG_UNLOCKED if self.level else 0
-        locked_out = self.failures >= _PIN_FAILURES_TO_LOCKOUT and (
-            ticks_diff(now_ms, self.lockout_until_ms) < 0
-        )
+        pins = self.pins
+        locked_out = pins.locked_out(now_ms)
         flags |= FLAG_PIN_LOCKOUT if locked_out else 0
         flags |= FLAG_CLOSE_REQUEST if bank.get(_R_CONTACTOR_CLOSE_REQUEST) else 0
         flags |= FLAG_OPEN_REQUEST if bank.get(_R_CONTACTOR_OPEN_REQUEST) else 0
@@ -369,9 +337,9 @@ class ModbusPoints:
         bank.set(
             _R_ACCESS_REMAINING_S, _seconds_left(now_ms, self.unlock_until_ms) if self.level else 0
         )
-        bank.set(_R_ACCESS_FAILURES, self.failures)
+        bank.set(_R_ACCESS_FAILURES, pins.failures)
         bank.set(
-            _R_ACCESS_LOCKOUT_S, _seconds_left(now_ms, self.lockout_until_ms) if locked_out else 0
+            _R_ACCESS_LOCKOUT_S, _seconds_left(now_ms, pins.lockout_until_ms) if locked_out else 0
         )
         bank.set(_R_FAST_TICK_LAST_US, _sat(fast.last_us))
         bank.set(_R_FAST_TICK_MAX_US, _sat(fast.max_us))

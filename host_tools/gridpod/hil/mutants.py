@@ -71,7 +71,7 @@ MUTANTS = (
         "M07",
         "mains wait below the break-current rating",
         FW + "control/contactors.py",
-        "            if i_abs > self.break_da and self.cmd & _MAINS:",
+        "            if i_abs > self.break_da and self.cmd & _MAINS == _MAINS:",
         "            if False:",
         [L0_CONTACTORS],
     ),
@@ -209,7 +209,7 @@ MUTANTS = (
     (
         "M24",
         "wrong PINs slow down exponentially",
-        FW + "app/modbus_points.py",
+        FW + "app/access.py",
         "lock_ms = min(_LOCKOUT_MS << doublings, _LOCKOUT_MAX_MS)",
         "lock_ms = _LOCKOUT_MS",
         [L0_POINTS],
