@@ -47,7 +47,7 @@ def _emit_str(s, out):
 
 def emit_json(obj, out):
     """Stream canonical JSON of obj as small str pieces to out(piece): no large contiguous string,
-    which matters on a fragmented 64 KiB heap. Byte-identical to CPython's
+    which matters on a fragmented heap. Byte-identical to CPython's
     json.dumps(obj, sort_keys=True, separators=(",", ":")) for ints, bools, str, None, lists, dicts."""
     if obj is None:
         out("null")

@@ -40,7 +40,7 @@ CONFIG_INVALID = const(2)
 # Type v = a tuning vector: a list of integers whose elements are the rows of TUNING with that key,
 # in order (name, unit, min, max, default). The control numbers of DOMAIN.md (contactor timing,
 # cooling supervision, PCS and battery limits) live there: one config key per subsystem instead of
-# ~50 keys, because every config key is a qstr and a dict entry for the whole run on a 64 KiB heap.
+# ~50 keys, because every config key is a qstr and a dict entry for the whole run on the heap.
 # The element names exist only while booting (app/boot_config.py expands the vectors for the
 # control objects' constructors, then drops them). `gridpod config diff` names changed elements.
 CONFIG_VERSION = const(4)  # 2: cooling/battery/grid_enabled; 3: the tuning vectors; 4: _ddegc

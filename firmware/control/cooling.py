@@ -39,7 +39,7 @@ from control.ticks import ticks_diff
 from control.valves import VALVE_OK, ModulatingSupervisor, OnOffSupervisor
 from control.voter import Voter
 
-# Same values as drivers/sensors.py LeakRope (control/ must not import drivers/).
+# Same values as drivers/leak_rope.py (control/ must not import drivers/).
 LEAK_DRY = const(0)
 LEAK_WET = const(1)
 LEAK_CABLE = const(2)

@@ -2,7 +2,7 @@
 
 Kept apart from app/platform_faults.py (the platform rows) so that a module without battery or
 cooling does not pay their heap: the composition builds its FaultTable from
-fault_table.FAULTS + CONTROL_FAULTS only when a subsystem exists. The control modules report
+app/platform_faults.py FAULTS + CONTROL_FAULTS only when a subsystem exists. The control modules report
 causes as bitmasks of these ids; their timing (debounce) is done in control/ with config values,
 so every row here debounces 1 sample. Which pump / zone / sensor is in the owning module's state.
 """

@@ -268,7 +268,7 @@ class Platform:
                 self._ext_dev(spec["ext"])
 
     def release_boot(self):
-        """Pins are made at boot only: drop the board dict and its pin tables (on a 64 KiB heap
+        """Pins are made at boot only: drop the board dict and its pin tables (on a small heap
         the board file costs several KiB). Channels already made keep their own objects."""
         self.board = None
         self._released = True

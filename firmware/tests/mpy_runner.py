@@ -1,6 +1,6 @@
 """Run firmware test modules on the MicroPython unix port (no pytest there).
 
-usage: micropython -X heapsize=64K mpy_runner.py [-v] test_fw_faults [test_fw_config ...]
+usage: micropython -X heapsize=110000 mpy_runner.py [-v] test_fw_faults [test_fw_config ...]
 (-v prints each passing test with the free heap after it)
 MICROPYPATH must hold .frozen, firmware/ and firmware/tests/. Every test_* function of each module
 runs; each failure prints one line plus its traceback; the last line is exactly

@@ -1,16 +1,17 @@
-"""Interlocks, peak shaving, SOC and energy (control/interlocks.py, control/grid.py)."""
+"""Interlocks, peak shaving, SOC and energy (control/interlocks.py, peak_shaver.py, soc.py,
+energy.py)."""
 
 from control import energy as en
 from control import interlocks as il
 from control.cooling import HEALTH_DEGRADED, HEALTH_LOST, HEALTH_OK
+from control.energy import E_BATT_IN, E_BATT_OUT, E_COOLING, E_GRID_IMPORT, E_IT
 from control.fault_rows import FAULT_INTERLOCK_OPEN
 from control.peak_shaver import PeakShaver
 from control.soc import OCV_MV, OCV_PM, REST_SAMPLES, Soc, soc_from_ocv
 from support import IS_MICROPYTHON, control_cfg
 
-# Private consts of control/grid.py and control/interlocks.py (a public const is a qstr and a
-# module global on the board; these are only read here): the same numbers, in the same order.
-E_IT, E_COOLING, E_BATT_IN, E_BATT_OUT, E_GRID_IMPORT = 0, 1, 2, 3, 4
+# Private consts of control/interlocks.py (the interlock_status bits; only read here): the same
+# numbers, in the same order.
 STATUS_COOLING_LOST, STATUS_DERATED, STATUS_BATTERY_PERMIT, STATUS_ALARM = 1, 2, 4, 8
 
 

@@ -5,7 +5,7 @@ VIRTUAL board's heap budget (boards/VIRTUAL/board.json) except the App-level mod
 the test code need ~60 KiB live on the 64-bit unix port, where every pointer and object header is
 twice the size it is on an ESP32/RP2040. Fails with the runner's output. Firmware and tests are first
 compiled with mpy-cross, as `gridpod deploy` does for a board: compiling .py on the device
-fragments a 64 KiB heap (parse trees interleave with the bytecode that stays), which real
+fragments a small heap (parse trees interleave with the bytecode that stays), which real
 deployments avoid. The modules run from .mpy, the test logic is the same file pytest runs.
 """
 
@@ -25,7 +25,7 @@ FIRMWARE = TESTS.parent
 BIN = Path(sys.executable).parent
 MICROPYTHON = BIN / "micropython"
 MPY_CROSS = BIN / "mpy-cross"
-# Heap per module where 64 KiB is not enough on the 64-bit unix port (see the docstring).
+# Heap per module where the board's budget is not enough on the 64-bit unix port (see above).
 # Each about 16 KiB above the smallest heap that passes (measured, 8 KiB steps).
 HEAP_KB = {
     "test_fw_app": 192,

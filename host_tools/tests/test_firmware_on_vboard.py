@@ -99,7 +99,9 @@ def test_brown_out_during_config_write_keeps_old_or_new(tmp_path):
     seen = set()
     kill_points = 0
     image = tmp_path / "f.img"
-    files = {k: v for k, v in firmware_files("VIRTUAL").items() if k.startswith("/app/")}
+    files = {
+        k: v for k, v in firmware_files("VIRTUAL").items() if k.startswith(("/app/", "/control/"))
+    }
     files.update({"/main.py": SAVE_MAIN, "/config.json": old_file})
     for kill_at in range(1, 60):
         make_flash(image, files, with_hal=False)

@@ -127,7 +127,7 @@ def test_install_firmware_and_heap_option(tmp_path, layout):
             "--install-firmware",
             *layout,
             "--heap",
-            "64K",
+            "120K",
             "--speed",
             "max",
             "--run-for",
