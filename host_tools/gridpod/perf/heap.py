@@ -25,7 +25,8 @@ from ..hil.monitors import MonitoredPlant
 from ..hil.soak import full_module_config
 from ..plant import Plant
 from ..vboard.flash import create_blank, install_tree
-from ..vboard.supervisor import WORD_SCALE, VirtualBoard
+from ..vboard.supervisor import VirtualBoard
+from ..vboard.vm import WORD_SCALE
 
 GOAL_FREE_PCT = 40  # issue 11: at least 40 % of the budget free at the low-water mark
 # The layout the full module is built for (the exit status follows it); the littlefs .mpy layout
