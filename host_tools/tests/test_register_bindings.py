@@ -117,9 +117,9 @@ def _config_keys():
 
 @pytest.mark.parametrize("key", _config_keys())
 def test_every_config_key_has_a_reader(key):
-    if key in UNENFORCED_LIMITS:
-        pytest.xfail("a published safety limit: test_published_safety_limit_is_enforced")
     readers = [f for f, t in SOURCES.items() if re.search(rf"[\[(,]\s*\"{key}\"", t)]
+    if not readers and key in UNENFORCED_LIMITS:
+        pytest.xfail("a published safety limit nothing reads yet: issue 12")
     assert readers, f"config key {key}: validated and stored, read by no firmware code"
 
 
