@@ -131,8 +131,14 @@ class Contactors:
 
     def reset(self, now_ms, aux):
         """Leave FAULT when its cause is gone (every aux open; for a weld also the link no longer
-        tracking the pack, as seen by the last step()). Never closes anything by itself."""
+        tracking the pack, as seen by the last step()). Outside FAULT, once open, it acknowledges
+        the BREAK_CURRENT alert of an opening above the rating (safety review m1: it stuck until
+        a reboot). Never closes anything by itself."""
         if self.state != FAULT:
+            alert = 1 << FAULT_BREAK_CURRENT
+            if self.state == OPEN and self.causes & alert:
+                self.causes &= ~alert
+                return True
             return False
         if self.causes & (1 << self.fault_id) and self.fault_id in (
             FAULT_CONTACTOR_WELDED,

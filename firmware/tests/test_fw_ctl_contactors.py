@@ -382,3 +382,18 @@ def test_an_abort_from_precharge_does_not_wait_on_a_bogus_current():
     while cs.cmd and sim.t - t0 < 5000:
         sim.apply(cs.step(sim.t, int(sim.v_pack), int(sim.v_link), bogus_da, sim.aux(), False))
     assert cs.cmd == 0 and sim.t - t0 <= 200, sim.t - t0
+
+
+def test_the_break_current_alert_is_acknowledged_by_a_reset_once_open():
+    """Safety review m1: after an opening above the rating the BREAK_CURRENT alert could never be
+    reset (reset() acted only in FAULT) and the alarm stayed on until a reboot."""
+    cs, sim = make()
+    closed(cs, sim)
+    sim.load_da = 6000
+    run(cs, sim, TICK)
+    cs.request_open(sim.t)
+    run_until(cs, sim, lambda: cs.state == c.OPEN, 6000)
+    assert cs.causes & (1 << FAULT_BREAK_CURRENT)
+    sim.load_da = 0
+    assert cs.reset(sim.t, sim.aux()) and not cs.causes & (1 << FAULT_BREAK_CURRENT)
+    assert cs.state == c.OPEN and cs.cmd == 0  # acknowledged, nothing closes

@@ -506,6 +506,29 @@ def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path, trigg
     print(f"break current ({trigger}): K_POS opened {pos_off - t_trip} ms after the trip")
 
 
+def test_the_break_current_alert_is_reset_by_the_operator(tmp_path):
+    """Safety review m1: after an opening above the rating the BREAK_CURRENT alert (alarm) could
+    not be reset without a reboot. The operator's reset at 31 s clears it and the alarm."""
+    flash, plant, _, _ = _run(
+        tmp_path,
+        33,
+        [("trip_above_break_current", {"at_s": 25.0, "clear_at_s": 30.0})],
+        close_at_ms=(CLOSE_MS,),
+        open_at_ms=(26000,),
+        reset_at_ms=(31000,),
+    )
+    (raised,) = _raised(flash, BREAK_CURRENT)
+    cleared = [
+        e["uptime_ms"]
+        for e in _events(flash)
+        if e["event"] == "fault_cleared" and e["arg1"] == BREAK_CURRENT
+    ]
+    assert cleared and 31000 <= cleared[0] <= 31000 + 2 * CONTROL_MS, (raised, cleared)
+    alarm_off = _first(plant, "ALARM_RELAY", 0, after_ms=raised + 1)
+    assert alarm_off is not None and 31000 <= alarm_off <= 31000 + 2 * CONTROL_MS, alarm_off
+    _assert_no_close_after(plant, raised)
+
+
 @pytest.mark.parametrize(
     "fault,params,fault_id",
     [

@@ -83,6 +83,14 @@ MUTANTS = (
         "pass",
         [L0_CONTACTORS],
     ),
+    (
+        "M32",
+        "the break-current alert can be acknowledged once open",
+        FW + "control/contactors.py",
+        "if self.state == OPEN and self.causes & alert:",
+        "if False:",
+        [L0_CONTACTORS],
+    ),
     # ---- cooling: leaks, dry run, pressure, flow proof ----------------------------------------
     (
         "M09",
