@@ -19,7 +19,8 @@ from array import array
 
 from micropython import const
 
-from hal import RESET_POWER_ON
+from hal import RESET_POWER_ON, boot_wdt_ms, window_ms
+from hal.window import send as send_maintenance
 
 _MSG_REGISTER = const(0x52)  # 'R'
 _MSG_EXCHANGE = const(0x58)  # 'X'
@@ -158,6 +159,7 @@ class _Watchdog:
 
 class HarnessPlatform:
     _cpu_clock = None  # the VM's CPU-time clock (hal/virtual.py); None in HIL mode
+    _console = None  # the console stream (hal/virtual.py); None in HIL mode (it is the link)
 
     def __init__(self, board, link, hello):
         # Only role -> mode (one string, hal/roles.py) and the uart names are kept, not the
@@ -168,6 +170,8 @@ class HarnessPlatform:
         self._uart_names = tuple(board.get("uarts", {}))
         self._link = link
         self._hello = hello
+        self._window_ms = window_ms(board)
+        self._wdt_ms = boot_wdt_ms(board)
         self._now_ms = 0
         self._hold_ms = 0
         self._ticks = 0
@@ -254,7 +258,25 @@ class HarnessPlatform:
         _put_u32(link.buf, 3, timeout_ms)
         link.request(_MSG_WATCHDOG, 4)
         self._last_feed_ms = self._now_ms
+        self._wdt_ms = timeout_ms
         return _Watchdog(self)
+
+    def console(self):
+        return self._console
+
+    def maintenance(self, opened):
+        if opened:
+            # The outputs were just forced safe; on a board a pin write takes effect at once,
+            # here it reaches the plant at the next exchange, and no scan loop makes one now.
+            for _ in range(2):  # a Ctrl-C that was still waiting may answer the first one
+                try:
+                    self._exchange(self._now_ms)
+                    break
+                except KeyboardInterrupt:
+                    pass
+        length_ms = self._window_ms if opened else 0
+        send_maintenance(self._link, length_ms, self._wdt_ms)
+        return length_ms
 
     def reset_cause(self):
         return self._hello.get("reset_cause", RESET_POWER_ON)

@@ -13,6 +13,11 @@ low-side driver with a pull-down, so the floating pins during reset also mean "o
 comes up with every line high (released), which is "off" for its active-low outputs; it keeps
 its state while the MCU resets, so the Platform releases every output line of every expander
 that carries outputs as soon as it opens, before any role is built.
+Console: the REPL's stdin/stdout while the application runs (the service channel, app/service.py):
+polled without blocking, one byte per poll (sys.stdin.buffer.read blocks until it has all it
+was asked for). The maintenance window (hal/window.py): a machine.Timer feeds the hardware
+watchdog while no scan loop does (boot, or the application stopped for a host tool), then
+machine.reset().
 """
 
 import time
@@ -26,7 +31,10 @@ from hal import (
     RESET_POWER_ON,
     RESET_SOFT,
     RESET_WATCHDOG,
+    boot_wdt_ms,
+    window_ms,
 )
+from hal.window import close_mcu, open_mcu
 
 _ADS_REG_CONVERSION = const(0)
 _ADS_REG_CONFIG = const(1)
@@ -245,6 +253,36 @@ class _Watchdog:
         self._wdt.feed()
 
 
+class _Console:
+    """The REPL's stream while the application runs; read_into never blocks."""
+
+    def __init__(self):
+        import select
+        import sys
+
+        self._in = sys.stdin.buffer
+        self._out = sys.stdout.buffer
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+        self._one = bytearray(1)
+
+    def _ready(self):
+        for _ in self._poll.ipoll(0):  # ipoll: no list allocated per call
+            return True
+        return False
+
+    def read_into(self, buf, start, end):
+        n = start
+        while n < end and self._ready():
+            self._in.readinto(self._one)
+            buf[n] = self._one[0]
+            n += 1
+        return n - start
+
+    def write(self, data):
+        return self._out.write(data)
+
+
 class Platform:
     """Board pins by role through `machine`; see hal/__init__.py for the contract."""
 
@@ -258,6 +296,10 @@ class Platform:
         self._i2c_buses = {}
         self._ext_devs = {}
         self._wdt_max_ms = board.get("wdt_max_ms")
+        self._window_ms = window_ms(board)
+        self._wdt = None  # machine.WDT once watchdog() started it
+        self._wdt_ms = boot_wdt_ms(board)
+        self._console = None
         atten_db = board.get("adc_atten_db")
         self._adc_atten = None
         if atten_db is not None:
@@ -398,7 +440,21 @@ class Platform:
     def watchdog(self, timeout_ms):
         if self._wdt_max_ms is not None and timeout_ms > self._wdt_max_ms:
             timeout_ms = self._wdt_max_ms
-        return _Watchdog(machine.WDT(id=0, timeout=timeout_ms))
+        self._wdt = machine.WDT(id=0, timeout=timeout_ms)
+        self._wdt_ms = timeout_ms
+        return _Watchdog(self._wdt)
+
+    def maintenance(self, opened):
+        if opened:
+            open_mcu(self._window_ms, self._wdt_ms, self._wdt)
+            return self._window_ms
+        close_mcu()
+        return 0
+
+    def console(self):
+        if self._console is None:
+            self._console = _Console()
+        return self._console
 
     def reset_cause(self):
         return reset_cause()

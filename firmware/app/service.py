@@ -1,0 +1,396 @@
+"""Service channel: read-only answers to host tools on the console, from inside the scan loop.
+
+A host tool (gridpod doctor, monitor on the console, config pull/diff, the event log read, the
+no-op deploy decision) must never stop a live module: Ctrl-C into the raw REPL forces the outputs
+safe, and the battery contactors of a live module open. It sends framed requests on the console
+instead, and this control-slot task answers them without leaving the loop (docs/service-channel.md).
+
+Frame: one ASCII line: preamble, length, payload, CRC.
+    #GP>LLLL<payload: 2 x LLLL hex digits>CCCC\\r     host -> board
+    #GP<LLLL<payload: 2 x LLLL hex digits>CCCC\\r\\n   board -> host
+LLLL: payload bytes; CCCC: CRC-16/MODBUS of the payload bytes (comms/modbus_rtu.crc16), 4 hex
+digits. Every byte of a frame is printable ASCII: no frame can ever be a REPL control character
+(Ctrl-A/B raw REPL, Ctrl-C interrupt, Ctrl-D soft reset, Ctrl-E paste), and a friendly REPL (an
+application that is not running) reads the line as a Python comment and does nothing.
+Payload: request = seq u8, command u8, arguments; reply = the request's seq, status u8, data.
+Commands (all read only; numbers big endian):
+  S  status: JSON (board, firmware, deploy id, config crc32/status, MicroPython, unique id,
+     module id, run mode, uptime, boot count, reset cause, active fault names)
+  R  u32 offset, u16 max, path: u32 file size, then up to min(max, 256) bytes from offset
+  V  the deployed files against <root>manifest.json: JSON {"id", "files", "bad", "first"}
+     (sha256 of every listed file; the no-op deploy decision)
+  G  u8 kind (comms.register_bank K_*), u16 address, u16 count (<= 120): registers as Modbus
+     sends them (words high byte first, bits packed LSB first); monitor on the console
+Status: 0 ok, 1 bad request, 2 not found, 3 not available here, 4 error (data: its text).
+Bounded work per tick: at most one receive buffer of input read, one request answered (one reply
+line written), and a verify hashes in _STEP-byte steps until _BUDGET_US of work. Nothing raises
+into the scheduler (a task error would raise a fault): the task always checks in.
+"""
+
+import hashlib
+import json
+import sys
+from binascii import hexlify, unhexlify
+
+from comms.modbus_rtu import crc16
+from micropython import const
+
+from app import state
+from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
+
+TYPE_CHECKING = False  # mypy reads this as True; MicroPython skips the block
+if TYPE_CHECKING:
+    from typing import Any
+
+_RX = const(256)  # longest request line (payload <= 121 bytes)
+_DATA_MAX = const(256)  # longest reply data chunk: a 538-character line
+_BUDGET_US = const(3000)  # work per tick of a verify in progress
+_STEP = const(1024)  # bytes hashed per step
+_SCAN = const(128)  # manifest bytes scanned per step (at most: a string's end ends the step)
+_TOK = const(80)  # longest manifest string kept (paths, digests)
+_REGS_MAX = const(120)
+
+ST_OK = const(0)
+ST_BAD_REQUEST = const(1)
+ST_NOT_FOUND = const(2)
+ST_NOT_AVAILABLE = const(3)
+ST_ERROR = const(4)
+
+_PRE_IN = b"#GP>"
+_PRE_OUT = b"#GP<"
+_EOL = b"\r\n"
+_CONFIG_STATUS = ("ok", "defaults", "invalid")  # app.config CONFIG_OK/DEFAULTS/INVALID
+
+
+def frame_crc(data, crc=0xFFFF):
+    return crc16(data, len(data), crc)
+
+
+class _Verify:
+    """The files <root>manifest.json lists, hashed and compared with it, a bounded step at a
+    time. The manifest is scanned as a stream of JSON strings (no json.load: its dict of paths
+    and digests would cost the heap several KiB): a string after "id" is the deploy id, a string
+    that starts with "/" a path, and the string after a path its sha256."""
+
+    def __init__(self, root):
+        self.root = root
+        self.manifest = open(root + "manifest.json", "rb")
+        self.buf = bytearray(_STEP)  # file bytes being hashed
+        self.text = bytearray(_SCAN)  # manifest bytes being scanned
+        self.n = 0
+        self.pos = 0
+        self.tok = bytearray(_TOK)
+        self.tok_len = -1  # -1: between strings
+        self.after_id = False
+        self.ident = None
+        self.path = None
+        self.want = None
+        self.hashed: Any = None  # the file being hashed
+        self.sha: Any = None
+        self.files = 0
+        self.bad = 0
+        self.first = []
+
+    def close(self):
+        self.manifest.close()
+        if self.hashed is not None:
+            self.hashed.close()
+
+    def result(self):
+        return {"id": self.ident, "files": self.files, "bad": self.bad, "first": self.first}
+
+    def _mismatch(self, path):
+        self.bad += 1
+        if len(self.first) < 3:
+            self.first.append(path)
+
+    def step(self):
+        """One bounded step; True when the whole manifest was checked."""
+        if self.hashed is not None:
+            n = self.hashed.readinto(self.buf)
+            if n:
+                self.sha.update(memoryview(self.buf)[:n])
+                return False
+            self.hashed.close()
+            self.hashed = None
+            self.files += 1
+            if hexlify(self.sha.digest()) != self.want:
+                self._mismatch(self.path)
+            return False
+        if self.pos >= self.n:
+            self.n = self.manifest.readinto(self.text)
+            self.pos = 0
+            if not self.n:
+                return True
+        buf = self.text
+        tok = self.tok
+        while self.pos < self.n:
+            c = buf[self.pos]
+            self.pos += 1
+            if self.tok_len < 0:
+                if c == 0x22:  # opening quote
+                    self.tok_len = 0
+                continue
+            if c != 0x22:
+                if self.tok_len < _TOK:
+                    tok[self.tok_len] = c
+                self.tok_len += 1  # an overlong string compares with nothing
+                continue
+            self._string(bytes(tok[: min(self.tok_len, _TOK)]), self.tok_len <= _TOK)
+            self.tok_len = -1
+            if self.hashed is not None:
+                return False
+        return False
+
+    def _string(self, s, whole):
+        if self.after_id:
+            self.after_id = False
+            self.ident = s.decode()
+        elif s == b"id":
+            self.after_id = True
+        elif self.path is not None and self.want is None:
+            self.want = s
+            try:
+                self.hashed = open(self.root + self.path[1:], "rb")
+            except OSError:
+                self.files += 1
+                self._mismatch(self.path)
+                self.path = None
+                self.want = None
+                return
+            self.sha = hashlib.sha256()
+        elif whole and s[:1] == b"/":
+            self.path = s.decode()
+            self.want = None
+
+
+class Service:
+    """Control-slot task: one request line at a time, answered from the running App."""
+
+    def __init__(self, app, console, board_name, root):
+        self.app = app
+        self.console = console
+        self.board_name = board_name
+        self.root = root
+        self.rx = bytearray(_RX)
+        self.rx_len = 0
+        self.scanned = 0  # rx[:scanned] holds no line end
+        self.skipping = False  # the current line overflowed the buffer: drop it to its end
+        self.seq = 0  # of the request being answered
+        self.job: Any = None  # a verify in progress (for request self.seq)
+        self.requests = 0
+        self.bad_frames = 0
+        self._up_ms = 0
+        self._last_ms = None
+
+    # ----- the task --------------------------------------------------------------------------------
+    def tick(self, now_ms):
+        p = self.app.platform
+        if self._last_ms is not None:
+            self._up_ms += p.ticks_diff(now_ms, self._last_ms)
+        self._last_ms = now_ms
+        try:
+            if self.job is not None:
+                self._continue(p)
+            else:
+                self._receive(now_ms)
+        except Exception as e:  # noqa: BLE001 - a read must never become a task fault
+            self._drop_job()
+            self._error(self.seq, e)
+        return True
+
+    def _receive(self, now_ms):
+        rx = self.rx
+        end = self.rx_len
+        end += self.console.read_into(rx, end, _RX)
+        for i in range(self.scanned, end):
+            c = rx[i]
+            if c == 0x0D or c == 0x0A:
+                if not self.skipping and i >= 4 and rx[:4] == _PRE_IN:
+                    self._line(i, now_ms)
+                self.skipping = False
+                rest = end - i - 1
+                rx[:rest] = rx[i + 1 : end]
+                self.rx_len = rest
+                self.scanned = 0
+                return  # one line per tick; a next one waits in rx
+        if end >= _RX:
+            self.skipping = True  # no line end within the buffer: not a request of ours
+            end = 0
+        self.rx_len = end
+        self.scanned = end
+
+    def _line(self, end, now_ms):
+        """rx[:end] is a whole '#GP>' line: check it, answer it (or count it as bad)."""
+        rx = self.rx
+        try:
+            n = int(bytes(rx[4:8]), 16)
+            if end != 12 + 2 * n:
+                raise ValueError
+            payload = unhexlify(bytes(rx[8 : 8 + 2 * n]))
+            crc = int(bytes(rx[8 + 2 * n : end]), 16)
+        except ValueError:
+            self.bad_frames += 1
+            return
+        if n < 2 or frame_crc(payload) != crc:
+            self.bad_frames += 1
+            return
+        self.requests += 1
+        self.seq = payload[0]
+        self._dispatch(payload[0], payload[1], payload, now_ms)
+
+    # ----- replies ---------------------------------------------------------------------------------
+    def _reply(self, seq, status, data=b""):
+        head = bytes((seq, status))
+        out = self.console.write
+        out(_PRE_OUT)
+        out(b"%04x" % (2 + len(data)))
+        out(hexlify(head))
+        if data:
+            out(hexlify(data))
+        out(b"%04x" % frame_crc(data, frame_crc(head)))
+        out(_EOL)
+
+    def _json(self, seq, obj):
+        self._reply(seq, ST_OK, json.dumps(obj).encode())
+
+    def _error(self, seq, exc):
+        self._reply(seq, ST_ERROR, repr(exc)[:_DATA_MAX].encode())
+
+    def _drop_job(self):
+        job = self.job
+        self.job = None
+        if job is not None:
+            try:
+                job.close()
+            except OSError:
+                pass
+
+    # ----- commands --------------------------------------------------------------------------------
+    def _dispatch(self, seq, cmd, payload, now_ms):
+        if cmd == 0x53:  # 'S'
+            self._json(seq, self.status())
+        elif cmd == 0x52:  # 'R'
+            self._read(seq, payload)
+        elif cmd == 0x56:  # 'V'
+            try:
+                self.job = _Verify(self.root)
+            except OSError:
+                self._reply(seq, ST_NOT_FOUND)
+                return
+            self._continue(self.app.platform)
+        elif cmd == 0x47:  # 'G'
+            self._registers(seq, payload, now_ms)
+        else:
+            self._reply(seq, ST_BAD_REQUEST)
+
+    def _continue(self, p):
+        job = self.job
+        t0 = p.ticks_us()
+        while True:
+            if job.step():
+                self._drop_job()
+                self._json(self.seq, job.result())
+                return
+            if p.ticks_diff(p.ticks_us(), t0) >= _BUDGET_US:
+                return
+
+    def _read(self, seq, payload):
+        if len(payload) < 9:
+            self._reply(seq, ST_BAD_REQUEST)
+            return
+        offset = int.from_bytes(payload[2:6], "big")
+        want = min(int.from_bytes(payload[6:8], "big"), _DATA_MAX)
+        path = payload[8:].decode()
+        if path[:1] != "/":
+            self._reply(seq, ST_BAD_REQUEST)
+            return
+        try:
+            f = open(self.root + path[1:], "rb")
+        except OSError:
+            self._reply(seq, ST_NOT_FOUND)
+            return
+        try:
+            size = f.seek(0, 2)
+            f.seek(offset)
+            data = f.read(want)
+        finally:
+            f.close()
+        self._reply(seq, ST_OK, size.to_bytes(4, "big") + data)
+
+    def _registers(self, seq, payload, now_ms):
+        points = self.app.points
+        if points is None:
+            self._reply(seq, ST_NOT_AVAILABLE)  # no RS-485 on this board: no register bank
+            return
+        if len(payload) != 7:
+            self._reply(seq, ST_BAD_REQUEST)
+            return
+        kind = payload[2]
+        start = int.from_bytes(payload[3:5], "big")
+        count = int.from_bytes(payload[5:7], "big")
+        if kind > 3 or not 0 < count <= _REGS_MAX:
+            self._reply(seq, ST_BAD_REQUEST)
+            return
+        bank = points.bank
+        bank.hooks_refresh(now_ms)
+        out = bytearray(2 * count if kind < 2 else (count + 7) >> 3)
+        if kind < 2:
+            code = bank.read_regs(kind, start, count, out, 0)
+        else:
+            code = bank.read_bits(kind, start, count, out, 0)
+        if code:
+            self._reply(seq, ST_BAD_REQUEST)
+            return
+        self._reply(seq, ST_OK, out)
+
+    def status(self):
+        app = self.app
+        cfg = app.config
+        faults = app.faults
+        active = []
+        mask = faults.active
+        i = 0
+        while mask:
+            if mask & 1:
+                active.append(faults.name(i))
+            mask >>= 1
+            i += 1
+        impl = sys.implementation
+        mode = "normal"
+        if state.maintenance:
+            mode = "maintenance"
+        elif state.safe_mode:
+            mode = "safe_mode"
+        return {
+            "board": self.board_name,
+            "firmware": "%d.%d" % (FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR),
+            "deploy": self._deploy_id(),
+            "config_crc32": "%08x" % cfg.crc if not cfg.invalid else None,
+            "config_status": _CONFIG_STATUS[cfg.status],
+            "micropython": "%d.%d.%d" % impl.version[:3],
+            "mpy": getattr(impl, "_mpy", 0),
+            "platform": sys.platform,
+            "unique_id": hexlify(app.platform.unique_id()).decode(),
+            "module_id": cfg.values["module_id"],
+            "mode": mode,
+            "reason": state.reason,
+            "uptime_s": self._up_ms // 1000,
+            "boot": app.log.boot_count,
+            "reset_cause": app.reset_cause,
+            "faults": active,
+        }
+
+    def _deploy_id(self):
+        """The id gridpod deploy wrote first in <root>manifest.json (None without one)."""
+        try:
+            with open(self.root + "manifest.json", "rb") as f:
+                head = f.read(64)
+        except OSError:
+            return None
+        i = head.find(b'"id"')
+        if i < 0:
+            return None
+        start = head.find(b'"', i + 4) + 1
+        end = head.find(b'"', start)
+        return head[start:end].decode() if 0 < start < end else None
