@@ -17,6 +17,8 @@ COMMANDS = {
     "config": "validate, push, pull or diff the module configuration",
     "vboard": "run a virtual module: the real MicroPython VM behind two serial ports",
     "monitor": "live telemetry, faults and loop timing of a module over Modbus RTU",
+    "stop": "stop a board's application (outputs safe) for work at its REPL; asks first",
+    "start": "start a board's application again (it also restarts when its window ends)",
     "fat": "factory acceptance test -> JUnit, JSON and an HTML certificate",
 }
 

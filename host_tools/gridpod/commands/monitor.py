@@ -1,12 +1,15 @@
 """`gridpod monitor`: live telemetry, faults and loop timing of a module over Modbus RTU.
 
 One read of every input register per refresh, grouped by input-register address range into the
-sections of the view and of the `--json` object (identity, telemetry, faults, status, timing)."""
+sections of the view and of the `--json` object (identity, telemetry, faults, status, timing).
+Given a board's console instead of its RS-485 port, the same reads go to the running application
+on its service channel (modbus/console_client.py): Modbus bytes on a console would stop it."""
 
 import json
 import time
 
 from ..modbus.client import GridpodModbus
+from ..modbus.console_client import open_client
 from ..modbus.register_map import REGISTERS
 
 # section -> input-register addresses [first, last] (comms/register_map.py layout)
@@ -63,7 +66,7 @@ def _render(snap: dict) -> str:
 
 
 def run(args) -> int:
-    client = GridpodModbus(args.port, args.unit, args.baud, args.parity)
+    client = open_client(args.port, args.unit, args.baud, args.parity)
     try:
         while True:
             snap = snapshot(client)

@@ -8,6 +8,9 @@ edit) or the device's document {"config": {...}, "crc32": N, "version": 1} (CRC 
 On the device: /config.json, written as /config.json.tmp, hashed, then renamed over (atomic on
 littlefs2), read back and its CRC compared; then a soft reset, and the app's boot banner must
 report the same CRC ("/config.json ok, crc32 xxxxxxxx").
+pull, diff and the read before a push go through the running application's service channel (it
+keeps running); a push that writes stops the application (it says so and asks first), and the
+soft reset that applies the new config starts it again.
 """
 
 from __future__ import annotations
@@ -100,7 +103,8 @@ def read_device(dev: Device) -> tuple[dict[str, Any] | None, list[str], bytes | 
 
 
 def pull(port: str, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    with Device(port, log=log) as dev:
+    with Device(port, log=log, read_only=True) as dev:
+        dev.probe()
         values, errors, raw = read_device(dev)
     if raw is None:
         raise ConfigError(f"{port}: no {DEVICE_PATH} (the board runs on schema defaults)")
@@ -116,7 +120,8 @@ def pull(port: str, out: Path, log: Callable[[str], None] = print) -> dict[str, 
 
 def diff_device(port: str, path: Path, log: Callable[[str], None] = print) -> list[str]:
     new = validate_file(path)
-    with Device(port, log=log) as dev:
+    with Device(port, log=log, read_only=True) as dev:
+        dev.probe()
         old, _errors, _raw = read_device(dev)
     return diff(old, new)
 
@@ -135,18 +140,36 @@ def push(
     data = cfg.encode(values)
     crc = cfg.config_crc(values)
     with Device(port, log=log) as dev:
+        live = dev.probe() is not None
         old, _errors, raw = read_device(dev)
         changes = diff(old, values)
         if raw == data:
             log(f"{port}: device already holds this config (crc32 {crc:08x}), nothing written")
             return {"port": port, "crc": f"{crc:08x}", "summary": f"unchanged, crc32 {crc:08x}"}
+        if live and not restart:
+            raise ConfigError(
+                f"{port}: the application is running: writing the config stops it and the "
+                "restart that applies it starts it again; drop --no-restart (nothing written)"
+            )
         for line in changes or ["(same values, file bytes differ: rewriting canonical form)"]:
             log("  " + line)
-        if not yes and ask(f"write {len(changes)} change(s) to {port}? [y/N] ").strip() not in (
+        stops = (
+            " This stops the application (outputs safe, contactors open) and restarts it with"
+            " the new config."
+            if live
+            else ""
+        )
+        if yes:
+            if stops:
+                log(f"{port}:{stops}")
+        elif ask(f"write {len(changes)} change(s) to {port}?{stops} [y/N] ").strip() not in (
             "y",
             "yes",
         ):
-            raise ConfigError("not confirmed: nothing written")
+            runs_on = ", the application runs on" if live else ""
+            raise ConfigError("not confirmed: nothing written" + runs_on)
+        if live:
+            dev.stop_app()
         tmp = DEVICE_PATH + ".tmp"
         dev.write_file(tmp, data)
         if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():
