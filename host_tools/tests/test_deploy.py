@@ -3,8 +3,11 @@ three boards plus a bad port in parallel.
 
 The firmware trees are copies of the application at APP_REV (a known-good commit: firmware/ is
 edited concurrently by others; move the pin forward when the application is stable again) with
-the current deploy mechanism (firmware/boot.py, app/deploy_switch.py) laid over it, in tmp dirs with small code changes (a marker printed
-by main.py, a constant added to modules), so "which firmware boots" is visible on the console.
+the current deploy mechanism (firmware/boot.py, app/deploy_switch.py, the maintenance window)
+laid over it, in tmp dirs with small code changes (a marker printed by main.py, a constant added
+to modules), so "which firmware boots" is visible on the console. That application has no
+service channel: these deploys take the raw REPL, as they do on any board whose application
+does not answer.
 The VM heap is raised to 128 KiB: these tests are about deploy, the 64 KiB budget of the
 application is the firmware tests' business, and others change the application concurrently.
 """
@@ -32,7 +35,10 @@ def quiet(_line):
 
 
 APP_REV = "2bef1a6"
-DEPLOY_MECHANISM = ["boot.py", "app/deploy_switch.py"]
+# boot.py opens the maintenance window (hal/window.py): without it, the watchdog the running
+# application started resets the board ~2 s into a session after mpremote's soft reset, as it
+# would a real board's.
+DEPLOY_MECHANISM = ["boot.py", "app/deploy_switch.py", "hal/__init__.py", "hal/window.py"]
 
 
 def committed_firmware(base: Path) -> Path:
