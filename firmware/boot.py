@@ -31,7 +31,11 @@ else:
     try:
         import hal.window
 
-        hal.window.boot()
+        if not hal.window.boot():  # no timer of its own runs (virtual board, HIL): forget it
+            import sys
+
+            sys.modules.pop("hal.window", None)
+            hal.__dict__.pop("window", None)
     except ImportError:
         pass  # a firmware older than the window
     except Exception as e:  # noqa: BLE001 - a board file or a HAL that cannot: boot on

@@ -15,7 +15,8 @@ application that is not running) reads the line as a Python comment and does not
 Payload: request = seq u8, command u8, arguments; reply = the request's seq, status u8, data.
 Commands (all read only; numbers big endian):
   S  status: JSON (board, firmware, deploy id, config crc32/status, MicroPython, unique id,
-     module id, run mode, uptime, boot count, reset cause, active fault names)
+     module id, run mode and reason, uptime, boot count, reset cause, active faults: their
+     count and the first names)
   R  u32 offset, u16 max, path: u32 file size, then up to min(max, 256) bytes from offset
   V  the deployed files against <root>manifest.json: JSON {"id", "files", "bad", "first"}
      (sha256 of every listed file; the no-op deploy decision)
@@ -23,8 +24,9 @@ Commands (all read only; numbers big endian):
      sends them (words high byte first, bits packed LSB first); monitor on the console
 Status: 0 ok, 1 bad request, 2 not found, 3 not available here, 4 error (data: its text).
 Bounded work per tick: at most one receive buffer of input read, one request answered (one reply
-line written), and a verify hashes in _STEP-byte steps until _BUDGET_US of work. Nothing raises
-into the scheduler (a task error would raise a fault): the task always checks in.
+line written, at most about 1.4 KB: a status with a long reason), and a verify hashes in
+_STEP-byte steps until _BUDGET_US of work. Nothing raises into the scheduler (a task error would
+raise a fault): the task always checks in.
 """
 
 import hashlib
@@ -49,6 +51,8 @@ _STEP = const(1024)  # bytes hashed per step
 _SCAN = const(128)  # manifest bytes scanned per step (at most: a string's end ends the step)
 _TOK = const(80)  # longest manifest string kept (paths, digests)
 _REGS_MAX = const(120)
+_FAULT_NAMES = const(6)  # the status line stays short: names of the first 6 active faults
+_REASON = const(120)  # and the run-mode reason cut here (all of it: the REPL's app.state.reason)
 
 ST_OK = const(0)
 ST_BAD_REQUEST = const(1)
@@ -180,7 +184,8 @@ class Service:
         self.job: Any = None  # a verify in progress (for request self.seq)
         self.requests = 0
         self.bad_frames = 0
-        self._up_ms = 0
+        self._up_s = 0  # seconds, so the count stays a small int (ms would pass 2**30 in 12 days)
+        self._up_ms = 0  # the part of a second not counted yet
         self._last_ms = None
 
     # ----- the task --------------------------------------------------------------------------------
@@ -188,6 +193,9 @@ class Service:
         p = self.app.platform
         if self._last_ms is not None:
             self._up_ms += p.ticks_diff(now_ms, self._last_ms)
+            if self._up_ms >= 1000:
+                self._up_s += self._up_ms // 1000
+                self._up_ms %= 1000
         self._last_ms = now_ms
         try:
             if self.job is not None:
@@ -348,12 +356,15 @@ class Service:
         app = self.app
         cfg = app.config
         faults = app.faults
-        active = []
+        active: list = []
+        count = 0
         mask = faults.active
         i = 0
         while mask:
             if mask & 1:
-                active.append(faults.name(i))
+                count += 1
+                if len(active) < _FAULT_NAMES:
+                    active.append(faults.name(i))
             mask >>= 1
             i += 1
         impl = sys.implementation
@@ -374,11 +385,12 @@ class Service:
             "unique_id": hexlify(app.platform.unique_id()).decode(),
             "module_id": cfg.values["module_id"],
             "mode": mode,
-            "reason": state.reason,
-            "uptime_s": self._up_ms // 1000,
+            "reason": state.reason[:_REASON],
+            "uptime_s": self._up_s,
             "boot": app.log.boot_count,
             "reset_cause": app.reset_cause,
             "faults": active,
+            "fault_count": count,
         }
 
     def _deploy_id(self):

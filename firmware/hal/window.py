@@ -3,11 +3,12 @@ feeds the hardware watchdog (boot, or the application stopped for a host tool wi
 timer feeds it for at most the board's window (board file "maintenance_window_ms", default
 hal.MAINTENANCE_WINDOW_MS), then the board resets into the application.
 
-A module of its own, small, so that boot.py opens the window at every boot without loading a
-whole HAL (boot(); the hardware watchdog survives a soft reset, a timer does not):
+A module of its own, so that boot.py opens the window at every boot without building a Platform
+(boot(); the hardware watchdog survives a soft reset, a timer does not):
   "mcu"      a machine.Timer (a soft IRQ: it runs at the REPL too) feeds machine.WDT, then
              machine.reset(); the state lives here, shared by boot.py and hal/mcu.py's Platform
-  "virtual"  the supervisor plays the watchdog and the timer: one harness message (send())
+  "virtual"  the supervisor plays the watchdog and the timer: one harness message
+             (hal/harness.py send_maintenance); boot.py forgets this module again
   "hil"      nothing here: the host plays the watchdog over the link (HarnessPlatform)
 """
 
@@ -15,19 +16,8 @@ from micropython import const
 
 from hal import boot_wdt_ms, window_ms
 
-_MSG_MAINTENANCE = const(0x4D)  # 'M': harness message (gridpod/harness/protocol.py)
 _MIN_FEED_PERIOD_MS = const(100)
 _open: list = [None]  # the open window on a board (mcu)
-
-
-def send(link, length_ms, wdt_timeout_ms):
-    """The window on a harness board (the virtual board, HIL): length_ms > 0 opens it (a
-    watchdog not started yet is started with wdt_timeout_ms), 0 closes it."""
-    buf = link.buf
-    for pos, v in ((3, length_ms), (7, wdt_timeout_ms)):
-        for i in range(4):
-            buf[pos + i] = (v >> (8 * i)) & 0xFF
-    link.request(_MSG_MAINTENANCE, 8)
 
 
 class _Window:
@@ -91,5 +81,7 @@ def boot(path="/board.json"):
     if hal == "virtual":
         import _vboard
 
-        send(_vboard.link, window_ms(board), boot_wdt_ms(board))
+        from hal.harness import send_maintenance
+
+        send_maintenance(_vboard.link, window_ms(board), boot_wdt_ms(board))
     return False

@@ -141,8 +141,11 @@ def _config_text(app: dict[str, Any]) -> str:
 
 def _application_text(app: dict[str, Any]) -> str:
     faults = app.get("faults") or []
+    more = (app.get("fault_count") or len(faults)) - len(faults)
     text = f"running {app.get('mode')}, up {app.get('uptime_s')} s, boot #{app.get('boot')}"
-    return text + (f", faults: {', '.join(faults)}" if faults else ", no fault")
+    if not faults:
+        return text + ", no fault"
+    return text + f", faults: {', '.join(faults)}" + (f" and {more} more" if more > 0 else "")
 
 
 def report(ports: list[str] | None = None) -> tuple[bool, list[str]]:
