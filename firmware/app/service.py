@@ -29,7 +29,6 @@ _STEP-byte steps until _BUDGET_US of work. Nothing raises into the scheduler (a 
 raise a fault): the task always checks in.
 """
 
-import hashlib
 import json
 import sys
 from binascii import hexlify, unhexlify
@@ -47,9 +46,6 @@ if TYPE_CHECKING:
 _RX = const(256)  # longest request line (payload <= 121 bytes)
 _DATA_MAX = const(256)  # longest reply data chunk: a 538-character line
 _BUDGET_US = const(3000)  # work per tick of a verify in progress
-_STEP = const(1024)  # bytes hashed per step
-_SCAN = const(128)  # manifest bytes scanned per step (at most: a string's end ends the step)
-_TOK = const(80)  # longest manifest string kept (paths, digests)
 _REGS_MAX = const(120)
 _FAULT_NAMES = const(6)  # the status line stays short: names of the first 6 active faults
 _REASON = const(120)  # and the run-mode reason cut here (all of it: the REPL's app.state.reason)
@@ -68,104 +64,6 @@ _CONFIG_STATUS = ("ok", "defaults", "invalid")  # app.config CONFIG_OK/DEFAULTS/
 
 def frame_crc(data, crc=0xFFFF):
     return crc16(data, len(data), crc)
-
-
-class _Verify:
-    """The files <root>manifest.json lists, hashed and compared with it, a bounded step at a
-    time. The manifest is scanned as a stream of JSON strings (no json.load: its dict of paths
-    and digests would cost the heap several KiB): a string after "id" is the deploy id, a string
-    that starts with "/" a path, and the string after a path its sha256."""
-
-    def __init__(self, root):
-        self.root = root
-        self.manifest = open(root + "manifest.json", "rb")
-        self.buf = bytearray(_STEP)  # file bytes being hashed
-        self.text = bytearray(_SCAN)  # manifest bytes being scanned
-        self.n = 0
-        self.pos = 0
-        self.tok = bytearray(_TOK)
-        self.tok_len = -1  # -1: between strings
-        self.after_id = False
-        self.ident = None
-        self.path = None
-        self.want = None
-        self.hashed: Any = None  # the file being hashed
-        self.sha: Any = None
-        self.files = 0
-        self.bad = 0
-        self.first = []
-
-    def close(self):
-        self.manifest.close()
-        if self.hashed is not None:
-            self.hashed.close()
-
-    def result(self):
-        return {"id": self.ident, "files": self.files, "bad": self.bad, "first": self.first}
-
-    def _mismatch(self, path):
-        self.bad += 1
-        if len(self.first) < 3:
-            self.first.append(path)
-
-    def step(self):
-        """One bounded step; True when the whole manifest was checked."""
-        if self.hashed is not None:
-            n = self.hashed.readinto(self.buf)
-            if n:
-                self.sha.update(memoryview(self.buf)[:n])
-                return False
-            self.hashed.close()
-            self.hashed = None
-            self.files += 1
-            if hexlify(self.sha.digest()) != self.want:
-                self._mismatch(self.path)
-            return False
-        if self.pos >= self.n:
-            self.n = self.manifest.readinto(self.text)
-            self.pos = 0
-            if not self.n:
-                return True
-        buf = self.text
-        tok = self.tok
-        while self.pos < self.n:
-            c = buf[self.pos]
-            self.pos += 1
-            if self.tok_len < 0:
-                if c == 0x22:  # opening quote
-                    self.tok_len = 0
-                continue
-            if c != 0x22:
-                if self.tok_len < _TOK:
-                    tok[self.tok_len] = c
-                self.tok_len += 1  # an overlong string compares with nothing
-                continue
-            self._string(bytes(tok[: min(self.tok_len, _TOK)]), self.tok_len <= _TOK)
-            self.tok_len = -1
-            if self.hashed is not None:
-                return False
-        return False
-
-    def _string(self, s, whole):
-        if self.after_id:
-            self.after_id = False
-            self.ident = s.decode()
-        elif s == b"id":
-            self.after_id = True
-        elif self.path is not None and self.want is None:
-            self.want = s
-            try:
-                self.hashed = open(self.root + self.path[1:], "rb")
-            except OSError:
-                self.files += 1
-                self._mismatch(self.path)
-                self.path = None
-                self.want = None
-                return
-            self.sha = hashlib.sha256()
-        elif whole and s[:1] == b"/":
-            self.path = s.decode()
-            self.want = None
 
 
 class Service:
@@ -266,6 +164,7 @@ class Service:
         self._reply(seq, ST_ERROR, repr(exc)[:_DATA_MAX].encode())
 
     def _drop_job(self):
+        """End a deploy check (done or failed) and forget its module (heap)."""
         job = self.job
         self.job = None
         if job is not None:
@@ -273,6 +172,10 @@ class Service:
                 job.close()
             except OSError:
                 pass
+        sys.modules.pop("app.deploy_check", None)
+        package = sys.modules.get("app")
+        if package is not None:
+            package.__dict__.pop("deploy_check", None)
 
     # ----- commands --------------------------------------------------------------------------------
     def _dispatch(self, seq, cmd, payload, now_ms):
@@ -281,9 +184,12 @@ class Service:
         elif cmd == 0x52:  # 'R'
             self._read(seq, payload)
         elif cmd == 0x56:  # 'V'
+            from app.deploy_check import DeployCheck  # loaded for this request only
+
             try:
-                self.job = _Verify(self.root)
+                self.job = DeployCheck(self.root)
             except OSError:
+                self._drop_job()
                 self._reply(seq, ST_NOT_FOUND)
                 return
             self._continue(self.app.platform)

@@ -38,7 +38,7 @@ class _Window:
     def _tick(self, _timer):
         self._left_ms -= self._period_ms
         if self._left_ms <= 0:
-            print("gridpod: maintenance window over: reset into the application")
+            print("gridpod: maintenance window over: reset")
             self._machine.reset()
         self._wdt.feed()
 

@@ -6,6 +6,7 @@ bounded work per tick; and Ctrl-C opening the HAL's maintenance window.
 Frames are built here with a CRC-16/MODBUS written independently of the firmware's."""
 
 import json
+import sys
 from binascii import hexlify, unhexlify
 
 from app.app import App
@@ -112,6 +113,7 @@ def test_deploy_check_hashes_the_manifest_files_a_bounded_step_per_tick():
     ((_, status, data),) = _ask(app, p, request(3, "V"), frames=5 * CONTROL_FRAMES)
     assert status == 0
     assert json.loads(data) == {"id": "0123456789abcdef", "files": 3, "bad": 0, "first": []}
+    assert "app.deploy_check" not in sys.modules  # loaded for the request only (heap)
     assert json.loads(_ask(app, p, request(4, "S"))[0][2])["deploy"] == "0123456789abcdef"
 
     write_bytes(root + "lib/b.mpy", b"changed")

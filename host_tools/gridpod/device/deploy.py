@@ -178,8 +178,9 @@ def _decide_live(
         raise DeployError(f"{port}: the application reports no board: pass --board")
     board_dict = load_board(name)
     _check_mpy(impl, board_dict, port)
-    check = dev.service.verify_deploy()  # the board hashes its files while it runs
+    asked = dev.service.send("V")  # the board hashes its files while it runs, and we build
     files, manifest = build(name, impl["mpy_arch"], firmware_dir)
+    check = dev.service.verify_deploy(asked)
     ident = manifest["id"]
     if (
         name == device_board

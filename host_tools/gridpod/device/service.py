@@ -86,24 +86,28 @@ class ServiceChannel:
     def request(self, cmd: str, args: bytes = b"", timeout_s: float = REQUEST_S) -> bytes:
         """The reply data of one request; ServiceError (NotFound) for an error status,
         TimeoutError when nothing answered in time."""
+        return self.answer(self.send(cmd, args), timeout_s)
+
+    def send(self, cmd: str, args: bytes = b"") -> int:
+        """Send a request without waiting (the host can work meanwhile); its seq for answer()."""
         self._seq = (self._seq + 1) & 0xFF
+        self._buf.clear()
+        self.serial.reset_input_buffer()
+        self.serial.write(encode(self._seq, cmd, args))
+        return self._seq
+
+    def answer(self, seq: int, timeout_s: float = REQUEST_S) -> bytes:
+        """The reply data of the request sent as seq (see request())."""
         old_timeout = self.serial.timeout
         self.serial.timeout = 0.02
         try:
-            return self._request(self._seq, cmd, args, timeout_s)
+            return self._answer(seq, timeout_s)
         finally:
             self.serial.timeout = old_timeout
 
-    def _request(self, seq: int, cmd: str, args: bytes, timeout_s: float) -> bytes:
-        self._buf.clear()
-        self.serial.reset_input_buffer()
-        self.serial.write(encode(seq, cmd, args))
+    def _answer(self, seq: int, timeout_s: float) -> bytes:
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            chunk = self.serial.read(self.serial.in_waiting or 1)
-            if not chunk:
-                continue
-            self._buf += chunk
+        while True:
             found = self._take(seq)
             if found is not None:
                 status, data = found
@@ -113,8 +117,11 @@ class ServiceChannel:
                 detail = f" ({data.decode(errors='replace')})" if data else ""
                 cls = NotFound if status == ST_NOT_FOUND else ServiceError
                 raise cls(f"{self.port}: the application answered {text}{detail}")
-            if self.repl_echo:
-                break  # a REPL, not an application: nothing will answer
+            if self.repl_echo or time.monotonic() >= deadline:
+                break  # a REPL echoed the request: no application will answer
+            chunk = self.serial.read(self.serial.in_waiting or 1)
+            if chunk:
+                self._buf += chunk
         raise TimeoutError(f"{self.port}: no answer on the service channel")
 
     def _take(self, seq: int) -> tuple[int, int] | None:
@@ -154,11 +161,12 @@ class ServiceChannel:
             data += reply[4:]
         return bytes(data[:size])
 
-    def verify_deploy(self) -> dict[str, Any] | None:
+    def verify_deploy(self, seq: int | None = None) -> dict[str, Any] | None:
         """The deployed files checked on the board against its /manifest.json: {"id", "files",
-        "bad", "first"}; None when the board has no manifest."""
+        "bad", "first"}; None when the board has no manifest. seq: a "V" request already sent
+        (send("V")), so the host could build meanwhile."""
         try:
-            return json.loads(self.request("V", timeout_s=VERIFY_S))
+            return json.loads(self.answer(self.send("V") if seq is None else seq, VERIFY_S))
         except NotFound:
             return None
 

@@ -8,9 +8,8 @@
 One supervisor thread owns everything (ptys, harness socket, VM process, plant) and runs a
 selector loop, so the plant and the clock advance only at harness exchanges, in one order:
 lockstep runs are deterministic. Public methods post commands to that thread and wait.
-At a finite --speed the clock also follows the wall clock while the firmware is out of its scan
-loop (at the REPL, booting, stopped by a host tool) and a watchdog or a maintenance window runs
-(harness/host.py idle_advance), so a board at the REPL is reset as a real one would be.
+At a finite --speed the clock also runs while the firmware is out of its scan loop and a watchdog
+or a maintenance window runs (harness/host.py idle_advance), as a board's does.
 """
 
 import os
@@ -22,15 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..harness import host as hh
 from ..harness import protocol as h
-from ..harness.host import (
-    EV_BROWN_OUT,
-    EV_FLASH_KILL,
-    EV_RESET,
-    EV_WATCHDOG,
-    EV_WINDOW_END,
-    HarnessHost,
-)
 from ..harness.plant_stub import PlantStub
 from .board_file import VirtualBoardError, load_board_file
 from .console import Console
@@ -72,7 +64,7 @@ class VirtualBoard:
             self.speed = float(speed)
             if self.speed <= 0:
                 raise VirtualBoardError(f"--speed {speed}: use a positive number or 'max'")
-        self.host = HarnessHost(
+        self.host = hh.HarnessHost(
             plant if plant is not None else PlantStub(), self.speed, max_hold_ms, self._uart_out
         )
         self.host.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
@@ -399,23 +391,20 @@ class VirtualBoard:
 
     def _board_event(self, event: str) -> None:
         """An event that ends the VM's run (harness/host.py EV_*)."""
-        if event == EV_WATCHDOG:
+        if event == hh.EV_WATCHDOG:
             self.console.write(b"\r\n[vboard] watchdog expired: reset\r\n")
             self._kill_and_restart("boot", RESET_WATCHDOG)
-        elif event == EV_BROWN_OUT:
+        elif event == hh.EV_BROWN_OUT:
             self.brown_outs += 1
             self._kill_and_restart("boot", RESET_BROWN_OUT)
-        elif event == EV_FLASH_KILL:
+        elif event == hh.EV_FLASH_KILL:
             self.brown_outs += 1
             if self._power_returns:
                 self._kill_and_restart("boot", RESET_BROWN_OUT)
             else:
                 self._end_vm()
-        elif event == EV_RESET:
+        elif event == hh.EV_RESET:
             self._kill_and_restart("boot", RESET_HARD)
-        elif event == EV_WINDOW_END:
-            # what the HAL's timer prints on a board before machine.reset() (hal/mcu.py)
-            self.console.write(
-                b"\r\ngridpod: maintenance window over: reset into the application\r\n"
-            )
+        elif event == hh.EV_WINDOW_END:  # the HAL's timer prints this before machine.reset()
+            self.console.write(b"\r\ngridpod: maintenance window over: reset\r\n")
             self._kill_and_restart("boot", RESET_HARD)
