@@ -5,7 +5,7 @@ monitors on) runs the stock boot plus an operator task that requests the contact
 15 s; it was deployed the way `gridpod deploy` lays it out (littlefs .mpy files and the manifest),
 so the deploy below has nothing to send. Once the battery is closed the real CLI is pointed at its
 console, one command after another: doctor, monitor --once, config pull, config diff, a config
-push that is declined, a no-op deploy. Then: the contactors never opened, no fault was raised,
+push that is declined, a no-op deploy, the event log read. Then: the contactors never opened, no fault was raised,
 the heartbeat never paused, the application never restarted, and the monitors saw nothing.
 The board runs in lockstep (--speed max) throughout: every wall second of the tools is many
 simulated seconds of the module, all of it watched (tens of simulated seconds here); the same
@@ -19,7 +19,7 @@ import shutil
 from gridpod.cli import main
 from gridpod.device import doctor
 from gridpod.device.deploy import build
-from gridpod.device.eventlog import read_events
+from gridpod.device.eventlog import read_device_events, read_events
 from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.operator import OPERATOR_MAIN, module_config
 from gridpod.plant import Plant
@@ -93,12 +93,14 @@ def test_field_tools_never_disturb_a_live_module(tmp_path, monkeypatch, capsys):
         assert main(["deploy", "--port", port, "--firmware-dir", str(fw)]) == 0
         assert "nothing sent, not restarted" in capsys.readouterr().out
 
+        events = read_device_events(port)  # the event log, read while the module runs
+        assert [e["event"] for e in events[:2]] == ["boot", "reset_cause"], events
+
         t_done = vb.sim_ms
         vb.run_until(t_done / 1000 + 2.0)
         end = vb.sim_ms
         log = bytes(vb.console_log)
 
-    print("SIM", t_tools, end)
     assert end - t_tools > 5000, end - t_tools  # the module ran on while the tools talked
     assert b"Traceback" not in log and b"MemoryError" not in log, log[-800:]
     assert b"stopped (Ctrl-C)" not in log and log.count(b"gridpod: module ") == 1, log[-800:]
