@@ -102,7 +102,10 @@ class Service:
                 self._receive(now_ms)
         except Exception as e:  # noqa: BLE001 - a read must never become a task fault
             self._drop_job()
-            self._error(self.seq, e)
+            try:
+                self._error(self.seq, e)
+            except Exception:  # noqa: BLE001 - the console itself failed: nobody to tell
+                pass
         return True
 
     def _receive(self, now_ms):

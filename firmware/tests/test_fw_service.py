@@ -173,3 +173,16 @@ def test_ctrl_c_opens_the_maintenance_window_and_a_run_closes_it():
     app2.scheduler.add(CtrlC(), SLOT_FAST)
     app2.run()
     assert p2.windows == [0, 5000]
+
+
+def test_a_console_that_fails_is_never_a_task_fault():
+    app, p = _app()
+
+    def broken(_data):
+        raise OSError(5)
+
+    p.console_port.write = broken
+    p.console_port.inject(request(1, "S"))
+    app.run(frames=2 * CONTROL_FRAMES)
+    assert app.service.requests == 1
+    assert app.scheduler.task_errors == 0 and app.faults.active == 0
