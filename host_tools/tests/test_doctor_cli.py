@@ -31,7 +31,8 @@ def test_doctor_probes_the_board(board):
     assert info["micropython"].startswith("1.29.0 (linux, mpy v6.3 x64)")
     assert info["board"] == "VIRTUAL"
     assert info["deployed"] == board.deploy_id
-    assert info["config"] == "none (schema defaults)"
+    assert info["config"].endswith("(schema defaults, no /config.json)")
+    assert info["application"].startswith("running normal")  # asked, not stopped
     ok, lines = doctor.report([board.console_port])
     assert any(board.console_port in line and "board VIRTUAL" in line for line in lines)
     assert any(line.startswith("ok    MicroPython VM (micropython_run)") for line in lines)

@@ -261,6 +261,7 @@ def _finish(
         "bytes_sent": dev.bytes_sent,
         "boot": banner["boot"],
         "health": health,
+        "restarted": True,
         "seconds": round(time.monotonic() - t0, 2),
         "summary": f"firmware {ident} on {name}, boot #{banner['boot']}, {health}",
     }
