@@ -303,8 +303,8 @@ MUTANTS = (
         "M72",
         "every boot opens the maintenance window (the watchdog survives a soft reset)",
         FW + "boot.py",
-        "        hal.window.boot()",
-        "        pass",
+        "if not hal.window.boot():",
+        "if True:",
         [L1_MAINTENANCE],
     ),
 )
