@@ -92,8 +92,10 @@ class App:
 
     def _on_fault(self, fault_id, raised, now_ms):
         if raised:
-            severity = self.faults.severity(fault_id)
-            self.log.append(EV_FAULT_RAISED, fault_id, severity, now_ms)
+            faults = self.faults
+            severity = faults.severity(fault_id)
+            # arg2: severity in the low byte, the sub-code (which sensor, pump, zone) above it
+            self.log.append(EV_FAULT_RAISED, fault_id, severity | faults.sub[fault_id] << 8, now_ms)
             if severity == SEVERITY_FATAL:
                 # fatal: written at the next control tick (app/housekeeping.py UrgentFlush), not
                 # here: a fault raised in the fast slot must not wait for a sector erase there

@@ -18,7 +18,7 @@ from micropython import const
 
 EV_BOOT = const(1)  # arg1 boot count, arg2 mode flags (1 maintenance, 2 safe mode)
 EV_RESET_CAUSE = const(2)  # arg1 hal.RESET_* constant
-EV_FAULT_RAISED = const(3)  # arg1 fault id, arg2 severity
+EV_FAULT_RAISED = const(3)  # arg1 fault id, arg2 severity | sub-code << 8 (control/fault_rows.py)
 EV_FAULT_CLEARED = const(4)  # arg1 fault id
 EV_CONFIG_CHANGED = const(5)  # arg1 new crc32 as i32
 EV_CONFIG_REJECTED = const(6)  # arg1 number of errors

@@ -92,6 +92,8 @@ _R_SAFE_MODE = const(103)
 _R_LEASE_EXPIRED_ANY = const(104)
 _R_ACCESS_UNLOCKED = const(105)
 _R_FAULT_ACTIVE = const(106)
+_R_FAULTS_ACTIVE_HI = const(107)
+_R_FAULTS_LATCHED_HI = const(108)
 
 # run_mode bits
 _RUN_MAINTENANCE = const(1)
@@ -327,8 +329,12 @@ class ModbusPoints:
                 if left < lease_left:
                     lease_left = left
         heap_free = sched.heap_free()
-        bank.set(_R_FAULTS_ACTIVE, faults.active)
-        bank.set(_R_FAULTS_LATCHED, faults.latched)
+        active = faults.active_words
+        latched = faults.latched_words
+        bank.set(_R_FAULTS_ACTIVE, active[0])
+        bank.set(_R_FAULTS_LATCHED, latched[0])
+        bank.set(_R_FAULTS_ACTIVE_HI, active[1])
+        bank.set(_R_FAULTS_LATCHED_HI, latched[1])
         bank.set(_R_FAULT_ACTIONS, faults.action_mask)
         bank.set(_R_RUN_MODE, run_mode)
         bank.set(_R_STATUS_FLAGS, flags)
@@ -373,4 +379,5 @@ class ModbusPoints:
         bank.set(_R_SAFE_MODE, state.safe_mode)
         bank.set(_R_LEASE_EXPIRED_ANY, self.lease_expired)
         bank.set(_R_ACCESS_UNLOCKED, self.level)
-        bank.set_bits(_R_FAULT_ACTIVE, faults.active)
+        bank.set_bits(_R_FAULT_ACTIVE, active[0])
+        bank.set_bits(_R_FAULT_ACTIVE, active[1], 30)

@@ -85,6 +85,13 @@ class Cooling:
         self.p_sup_max_mbar = cfg["supply_pressure_max_kpa"] * 10
         self.p_ret_min_mbar = cfg["return_pressure_min_kpa"] * 10
         self.filter_max_mbar = cfg["filter_dp_max_kpa"] * 10
+        # supply over-temperature trip (FAULT_SUPPLY_OVER_TEMP, debounced by its row)
+        self.t_sup_trip_cdegc = cfg["supply_temp_max_ddegc"] * 10
+        self.supply_over_temp = 0  # control/pack_limits.py SUB_*: 1 above the limit, 2 no value
+        # sub-codes of the merged faults (control/fault_rows.py): which input, zone, direction
+        self.sensor_sub = 0
+        self.pressure_sub = 0
+        self.valve_sub = 0
         self.low_flow_pct = cfg["low_flow_pct"]
         self.low_flow_ms = cfg["low_flow_ms"]
         self.dew_margin_cdegc = cfg["dew_margin_ddegc"] * 10
@@ -149,6 +156,7 @@ class Cooling:
     def reset(self):
         """Operator reset of the latched cooling faults (pumps, pressure, valves, sensors)."""
         self.pressure_trip = False
+        self.pressure_sub = 0
         self.pumps.reset()
         self.voter.reset()
         self.mix_sup.reset()
@@ -168,10 +176,25 @@ class Cooling:
         running = self.pumps.running
         if p_sup is not None and p_sup > self.p_sup_max_mbar:
             self.pressure_trip = True
+            self.pressure_sub |= 1
         if running and p_ret is not None and p_ret < self.p_ret_min_mbar:
             self.pressure_trip = True
+            self.pressure_sub |= 2
+        # a voted supply temperature that is gone (every sensor dropped) counts as too hot
+        if t_sup is None:
+            self.supply_over_temp = 2
+        else:
+            self.supply_over_temp = 1 if t_sup > self.t_sup_trip_cdegc else 0
         self.sensor_fault = (
             p_sup is None or p_ret is None or flow is None or self.voter.dropped != 0
+        )
+        self.sensor_sub = (
+            self.voter.dropped
+            | (8 if p_sup is None else 0)
+            | (16 if p_ret is None else 0)
+            | (32 if flow is None else 0)
+            | (64 if inp.dew_point_cdegc is None else 0)
+            | (128 if inp.filter_dp_mbar is None else 0)
         )
         run = inp.level_ok and not self.pressure_trip
         # pump loop: flow or DP; an invalid measurement -> fallback speed, integral frozen
@@ -232,7 +255,7 @@ class Cooling:
             self._proven_ms >= 0 and ticks_diff(now_ms, self._proven_ms) < self.flow_grace_ms
         )
         self._temperature(now_ms, dt_ms, t_sup, inp.dew_point_cdegc, inp.mix_fb_cpct)
-        vfault = self.mix_sup.fault != VALVE_OK
+        vsub = 0x100 if self.mix_sup.fault != VALVE_OK else 0
         for k in range(self.zones):
             bit = 1 << k
             s = self.zone_sup[k].step(
@@ -242,8 +265,9 @@ class Cooling:
                 bool(inp.zone_closed_ls & bit),
             )
             if s != VALVE_OK:
-                vfault = True
-        self._publish(run, vfault, inp.level_ok)
+                vsub |= bit
+        self.valve_sub = vsub
+        self._publish(run, vsub != 0, inp.level_ok)
 
     def _temperature(self, now_ms, dt_ms, t_sup, dew, fb):
         sp = self.temp_sp_cdegc
@@ -279,6 +303,27 @@ class Cooling:
             self._warn_ms = -1
             if t_sup < sp + self.warn_hyst_cdegc:
                 self.over_temp = False
+
+    def sub_code(self, fault_id):
+        """Which pump / zone / input / direction a fault of this module concerns (0: none)."""
+        p = self.pumps
+        if fault_id == FAULT_PUMP_FAILED:
+            return p.failed
+        if fault_id == FAULT_TACH_LOST:
+            return p.tach_lost
+        if fault_id == FAULT_PUMP_PWM_WIRE:
+            return p.pwm_wire
+        if fault_id == FAULT_LEAK:
+            return self.leak_mask
+        if fault_id == FAULT_LEAK_CABLE:
+            return self.cable_mask
+        if fault_id == FAULT_SENSOR:
+            return self.sensor_sub
+        if fault_id == FAULT_PRESSURE:
+            return self.pressure_sub
+        if fault_id == FAULT_VALVE:
+            return self.valve_sub
+        return 0
 
     def _publish(self, run, vfault, level_ok):
         p = self.pumps

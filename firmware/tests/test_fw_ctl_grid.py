@@ -222,7 +222,8 @@ def test_control_fault_rows_combine_with_platform_rows_in_one_table():
     from control.faults import ACTION_OPEN_CONTACTORS, FaultTable
 
     ft = FaultTable(FAULTS + CONTROL_FAULTS)  # raises on a duplicate or out-of-range id
-    assert len(FAULTS) + len(CONTROL_FAULTS) == 30
+    ids = sorted(r[0] for r in FAULTS + CONTROL_FAULTS)
+    assert ids == list(range(len(ids))) and len(ids) <= 50  # contiguous, room to grow to 60
     assert ft.update(FAULT_CONTACTOR_WELDED, True, 0)  # control/ did the timing: 1 sample
     assert ft.action_mask & ACTION_OPEN_CONTACTORS
     ft.update(FAULT_CONTACTOR_WELDED, False, 10)

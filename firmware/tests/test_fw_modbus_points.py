@@ -271,7 +271,9 @@ def test_resets_act_on_an_edge_are_rate_limited_and_only_logged_when_they_clear(
     faults.update(FAULT_WATCHDOG_RESET, False, m.now_ms)
     logged = len(_resets_logged(m))
     _coil(m, RESET, True)
-    assert not faults.latched and len(_resets_logged(m)) == logged + 1  # cleared: logged
+    assert (
+        faults.latched_words == [0, 0] and len(_resets_logged(m)) == logged + 1
+    )  # cleared: logged
     _coil(m, RESET, True)  # rewritten: no second reset
     assert m.app.points._resets == 1
     _coil(m, RESET, False)

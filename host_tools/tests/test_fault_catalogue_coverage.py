@@ -83,6 +83,16 @@ COVERAGE = {
     ],
     "aux_contact_disagree": [f"{POWER}::test_aux_contacts_disagree_fault_after_300ms"],
     "contactor_dropout": [f"{POWER}::test_unexpected_dropout_opens_all_and_never_recloses"],
+    "pack_over_voltage": [
+        f"{POWER}::test_a_pack_limit_trips_the_battery_open_latched[pack_over_voltage]"
+    ],
+    "pack_over_current": [
+        f"{POWER}::test_a_pack_limit_trips_the_battery_open_latched[pack_over_current]",
+        f"{POWER}::test_trip_above_break_current_waits_3s_then_alerts_and_opens",
+    ],
+    "pack_over_temperature": [
+        f"{POWER}::test_a_pack_limit_trips_the_battery_open_latched[pack_over_temperature]"
+    ],
     "trip_above_break_current": [
         f"{POWER}::test_trip_above_break_current_waits_3s_then_alerts_and_opens"
     ],

@@ -58,6 +58,10 @@ AUX = _ids.FAULT_CONTACTOR_AUX
 DROPOUT = _ids.FAULT_CONTACTOR_DROPOUT
 BREAK_CURRENT = _ids.FAULT_BREAK_CURRENT
 INTERLOCK_OPEN = _ids.FAULT_INTERLOCK_OPEN
+PACK_OVER_VOLTAGE = _ids.FAULT_PACK_OVER_VOLTAGE
+PACK_OVER_CURRENT = _ids.FAULT_PACK_OVER_CURRENT
+PACK_OVER_TEMP = _ids.FAULT_PACK_OVER_TEMP
+SUPPLY_OVER_TEMP = _ids.FAULT_SUPPLY_OVER_TEMP
 LEAK = _ids.FAULT_LEAK
 PRESSURE = _ids.FAULT_PRESSURE
 TICK_OVERRUN = import_firmware("app.platform_faults").FAULT_TICK_OVERRUN
@@ -468,42 +472,93 @@ def test_unexpected_dropout_opens_all_and_never_recloses(tmp_path, contactor):
 # ----- bus: break current, interlock, coil supply, brown-out --------------------------------------
 
 
-@pytest.mark.parametrize("trigger", ["operator_open", "leak_trip", "contactor_fault"])
-def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path, trigger):
+def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path):
     """trip_above_break_current: a 0.5 ohm short on the closed link (~1.4 kA, the shunt
-    saturates). An open (operator; a fatal leak trip through the permit; a contactor FAULT, here
-    K_PRE's aux disagreeing) must not break it: K_POS waits 3 s for the fuse (the plant has
-    none), then BREAK_CURRENT is raised (alarm) and it opens anyway. Through the permit K_NEG
-    follows after the pole gap; from the FAULT state every coil goes at once (both break)."""
-    opens = (26000,) if trigger == "operator_open" else ()
-    faults = [("trip_above_break_current", {"at_s": 25.0})]
-    if trigger == "leak_trip":
-        faults.append(("leak", {"at_s": 26.0, "zone": 1}))
-    if trigger == "contactor_fault":
-        faults.append(("aux_contact_disagree", {"at_s": 26.0, "contactor": "K_PRE"}))
+    saturates, and a saturated shunt reads as over-current). PACK_OVER_CURRENT trips after its
+    100 ms debounce (safety review M3: before it, nothing but an operator open, another trip or
+    a contactor fault opened a shorted link). The trip must not break the current: K_POS waits
+    3 s for the fuse (the plant has none), then BREAK_CURRENT is raised (alarm) and it opens
+    anyway; K_NEG follows after the pole gap. The other ways into the break wait (an operator
+    open, a contactor FAULT state) are the L0 tests' (firmware/tests/test_fw_ctl_contactors.py)."""
     flash, plant, _, _ = _run(
-        tmp_path, 32, faults, close_at_ms=(CLOSE_MS,), print_at_ms=(31500,), open_at_ms=opens
+        tmp_path, 30, [("trip_above_break_current", {"at_s": 25.0})], close_at_ms=(CLOSE_MS,)
     )
     _closed(plant, flash, 25000)
-    if trigger == "leak_trip":
-        (t_trip,) = _raised(flash, LEAK)
-    elif trigger == "contactor_fault":
-        (t_trip,) = _raised(flash, AUX)
-    else:
-        t_trip = 26000 + CONTROL_MS  # consumed by the next control tick
+    (t_trip,) = _raised(flash, PACK_OVER_CURRENT)
+    assert 9 * TICK_MS <= t_trip - 25000 <= 12 * TICK_MS, t_trip
     pos_off = _first(plant, "K_POS_COIL", 0, after_ms=25000)
     neg_off = _first(plant, "K_NEG_COIL", 0, after_ms=25000)
     assert pos_off is not None and neg_off is not None, plant.edges
     assert BREAK_WAIT_MS <= pos_off - t_trip <= BREAK_WAIT_MS + 2 * TICK_MS, (t_trip, pos_off)
-    gap_ms = 0 if trigger == "contactor_fault" else POLE_GAP_MS
-    assert gap_ms <= neg_off - pos_off <= gap_ms + TICK_MS, (pos_off, neg_off)
+    assert POLE_GAP_MS <= neg_off - pos_off <= POLE_GAP_MS + TICK_MS, (pos_off, neg_off)
     raised = _raised(flash, BREAK_CURRENT)
     assert raised == [pos_off], (raised, pos_off)  # the alert comes with the forced opening
-    _assert_alarm(plant, pos_off if trigger == "operator_open" else t_trip)
-    assert plant.power.breaks_above_rating == (2 if trigger == "contactor_fault" else 1)
+    _assert_alarm(plant, t_trip)
+    assert plant.power.breaks_above_rating == 1
     assert plant.power.k_pos.open_currents_a[-1] > BREAK_RATING_A  # it really broke above
     _assert_no_close_after(plant, pos_off)
-    print(f"break current ({trigger}): K_POS opened {pos_off - t_trip} ms after the trip")
+    print(f"break current: K_POS opened {pos_off - t_trip} ms after the over-current trip")
+
+
+@pytest.mark.parametrize(
+    "fault,fault_id,window_ms",
+    [  # debounce: 2 fast samples, 10 fast samples, 2 s
+        pytest.param(
+            "pack_over_voltage", PACK_OVER_VOLTAGE, (TICK_MS, 3 * TICK_MS), id="pack_over_voltage"
+        ),
+        pytest.param(
+            "pack_over_current",
+            PACK_OVER_CURRENT,
+            (9 * TICK_MS, 12 * TICK_MS),
+            id="pack_over_current",
+        ),
+        pytest.param(
+            "pack_over_temperature",
+            PACK_OVER_TEMP,
+            (2000, 2000 + 2 * CONTROL_MS),
+            id="pack_over_temperature",
+        ),
+    ],
+)
+def test_a_pack_limit_trips_the_battery_open_latched(tmp_path, fault, fault_id, window_ms):
+    """Safety review M3: the published pack limits (over-voltage 876 V, over-current 300 A
+    either way, over-temperature 55 degC) were enforced by nothing. Each now trips through the
+    permit after its row's debounce: K_POS (breaking, below its rating) in one tick, K_NEG after
+    the pole gap, alarm on, latched (the close request at 25 s, the cause still present, closes
+    nothing), and the raise record carries sub-code 1 (value above the limit, not a dead
+    sensor)."""
+    flash, plant, _, _ = _run(
+        tmp_path, 26, [(fault, {"at_s": 20.0})], close_at_ms=(CLOSE_MS, 25000)
+    )
+    _closed(plant, flash, 20000)
+    raised = [e for fid, e in _faults(flash) if fid == fault_id]
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]["uptime_ms"]
+    assert window_ms[0] <= t - 20000 <= window_ms[1], t
+    assert raised[0]["sub"] == 1 and raised[0]["severity"] == "fatal", raised[0]
+    pos_off, neg_off = _assert_permit_trip(plant, t)
+    _assert_alarm(plant, t)
+    assert plant.power.breaks_above_rating == 0
+    print(f"{fault}: raised {t - 20000} ms after the cause, K_POS off {pos_off - t} ms later")
+
+
+def test_supply_over_temperature_trips_the_battery_open_latched(tmp_path):
+    """Safety review M3: supply_temp_max (45 degC, holding register 300) was published and
+    enforced by nothing. All three supply sensors reading 30 K high (the voted supply above 45 degC:
+    the sensors agree, so none is dropped) raise SUPPLY_OVER_TEMP after its 5 s debounce, and the
+    battery opens through the permit, latched, with the alarm on."""
+    drift = [
+        ("sensor_drift", {"at_s": 20.0, "role": f"T_SUPPLY{k}", "offset": 30.0}) for k in (1, 2, 3)
+    ]
+    flash, plant, _, _ = _run(tmp_path, 27, drift, close_at_ms=(CLOSE_MS, 26000))
+    _closed(plant, flash, 20000)
+    raised = [e for fid, e in _faults(flash) if fid == SUPPLY_OVER_TEMP]
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]["uptime_ms"]
+    assert 5000 <= t - 20000 <= 5000 + 2 * CONTROL_MS, t
+    assert raised[0]["sub"] == 1, raised[0]
+    _assert_permit_trip(plant, t)
+    _assert_alarm(plant, t)
 
 
 def test_the_break_current_alert_is_reset_by_the_operator(tmp_path):

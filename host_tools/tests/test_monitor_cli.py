@@ -113,13 +113,15 @@ def test_once_json_has_identity_telemetry_faults_and_timing(board):
     assert ident["module_id"] == "GRIDPOD-0000" and ident["modbus_unit"] == 1
     assert snap["telemetry"]["supply_temp_c"] is None  # no driver yet: the n/a sentinel
     assert "flow_lpm" in snap["telemetry"] and "energy_it_kwh" in snap["telemetry"]
-    assert snap["faults"]["faults_active"] == 0
+    assert snap["faults"]["faults_active"] == 0 and snap["faults"]["faults_active_hi"] == 0
+    assert snap["faults"]["active"] == [] and snap["faults"]["latched"] == []
     timing = snap["timing"]
     assert 0 < timing["fast_tick_max_us"] < 10000
     assert timing["uptime_s"] >= 0 and timing["heap_free_bytes"] > 0
     assert snap["modbus"]["modbus_frames_ok"] >= 1
     inputs = {n for n, r in REGISTERS.items() if r.kind == "I"}
     shown = {n for section, values in snap.items() if section != "identity" for n in values}
+    shown -= {"active", "latched"}  # the fault words decoded to names
     assert shown == inputs  # every input register, each in one section
 
 

@@ -27,6 +27,7 @@ from control.fault_rows import (
     FAULT_RESERVOIR_LOW,
     FAULT_ROTATION_FAILED,
     FAULT_SENSOR,
+    FAULT_SUPPLY_OVER_TEMP,
     FAULT_TACH_LOST,
     FAULT_VALVE,
 )
@@ -188,8 +189,8 @@ class CoolingSubsystem:
         for i in range(len(v)):
             v[i].command_close(close & (1 << i))
         faults = self.faults
-        faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms)
-        faults.update(FAULT_LEAK_CABLE, c.cable_mask != 0, now_ms)
+        faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms, c.leak_mask)
+        faults.update(FAULT_LEAK_CABLE, c.cable_mask != 0, now_ms, c.cable_mask)
 
     # ----- control slot ---------------------------------------------------------------------------
     def commands(self, bank: RegisterBank, now_ms):
@@ -222,7 +223,12 @@ class CoolingSubsystem:
         causes = c.causes
         faults = self.faults
         for fid in _CONTROL_FAULTS:
-            faults.update(fid, causes & (1 << fid), now_ms)
+            if causes & (1 << fid):
+                faults.update(fid, True, now_ms, c.sub_code(fid))
+            else:
+                faults.update(fid, False, now_ms)
+        sot = c.supply_over_temp
+        faults.update(FAULT_SUPPLY_OVER_TEMP, sot, now_ms, sot)
 
     def _read(self, now_ms):
         inp = self.inputs

@@ -7,9 +7,12 @@ import json
 import time
 
 from ..modbus.client import GridpodModbus
+from ..modbus.faults import active_names
 from ..modbus.register_map import REGISTERS
 
-# section -> input-register addresses [first, last] (comms/register_map.py layout)
+# section -> input-register addresses [first, last] (comms/register_map.py layout); the second
+# fault words (ids 30..59, map v4) sit at 115-118 and are shown with the faults
+FAULT_WORDS_HI = ("faults_active_hi", "faults_latched_hi")
 SECTIONS = (
     ("telemetry", 0, 99),
     ("faults", 100, 104),
@@ -42,7 +45,11 @@ def snapshot(client: GridpodModbus) -> dict:
     for name, _, _ in SECTIONS:
         snap[name] = {}
     for name, v in values.items():
-        snap.setdefault(_section(REGISTERS[name].addr), {})[name] = v
+        section = "faults" if name in FAULT_WORDS_HI else _section(REGISTERS[name].addr)
+        snap.setdefault(section, {})[name] = v
+    f = snap["faults"]
+    f["active"] = active_names(f.get("faults_active") or 0, f.get("faults_active_hi") or 0)
+    f["latched"] = active_names(f.get("faults_latched") or 0, f.get("faults_latched_hi") or 0)
     return snap
 
 
@@ -56,7 +63,10 @@ def _render(snap: dict) -> str:
             continue
         lines.append(section)
         for name, v in values.items():
-            unit = REGISTERS[name].unit
+            unit = REGISTERS[name].unit if name in REGISTERS else "-"
+            if isinstance(v, list):
+                lines.append(f"  {name:<26} {', '.join(v) or 'none'}")
+                continue
             shown = "n/a" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
             lines.append(f"  {name:<26} {shown:>12} {'' if unit == '-' else unit}")
     return "\n".join(lines)

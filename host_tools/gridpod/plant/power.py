@@ -114,6 +114,12 @@ class Power:
         self.external_link_v: float | None = None  # link fed from elsewhere
         self.link_load_ohm: float | None = None  # leakage / short on the link
         self.insulation_kohm = 10_000.0
+        self.v_pack_offset_v = (
+            0.0  # an overcharged pack (a failed charger / BMS): pack_over_voltage
+        )
+        self.cell_heat_k = (
+            0.0  # cells above their cold plate (internal fault): pack_over_temperature
+        )
         self.breaks_above_rating = 0
 
     @property
@@ -123,7 +129,7 @@ class Power:
     @property
     def v_pack_v(self) -> float:
         """Pack terminal voltage (the V_PACK sensor sits on the pack side of the contactors)."""
-        return pack_ocv_v(self.soc) - self.i_pack_a * PACK_R_OHM
+        return pack_ocv_v(self.soc) + self.v_pack_offset_v - self.i_pack_a * PACK_R_OHM
 
     def coil_powered(self, c: Contactor) -> bool:
         return bool(c.coil_cmd) and self.coil_supply_ok and self.loop_closed
