@@ -420,6 +420,36 @@ def test_voting_stuck_sensor_dropped():
     assert v.dropped == 1
 
 
+def test_voting_sensors_left_that_disagree_fail_to_the_higher_reading():
+    """Safety review m6: once one sensor was dropped the two left were averaged unchecked, so
+    one reading 3 K low hid half of a real over-temperature. Two left more than the band apart
+    (or three of which no two agree): which one lies is unknown, so the value is the higher
+    (the unsafe side for a supply temperature), low_cdegc the lower, and disagree is set."""
+    v = Voter(100, 30000)
+    assert v.update(0, None, 3200, 3250) == 3225 and not v.disagree  # in the band: average
+    assert v.update(1000, None, 3200, 3500) == 3500 and v.disagree and v.low_cdegc == 3200
+    assert v.update(2000, None, 3500, 3200) == 3500 and v.low_cdegc == 3200  # either one
+    assert v.update(3000, None, 3200, 3290) == 3245 and not v.disagree  # agree again: average
+    assert v.low_cdegc == 3245
+    v = Voter(100, 30000)
+    assert v.update(0, 3000, 3200, 3400) == 3400 and v.disagree and v.low_cdegc == 3000
+    assert v.update(1000, 3000, 3050, 3400) == 3150 and not v.disagree  # two agree: 30 s rule
+
+
+def test_cooling_two_supply_sensors_left_disagreeing_is_a_sensor_fault_on_the_hot_side():
+    c, inp, h = make()
+    run(c, inp, h, 20000)
+    inp.t_supply3_cdegc = 3500  # all three apart by more than 1 K: no two agree
+    inp.t_supply1_cdegc = 2900
+    run(c, inp, h, 200)
+    assert c.causes & bit(FAULT_SENSOR) and c.voter.dropped == 0
+    assert c.voter.value_cdegc == 3500
+    inp.t_supply1_cdegc = None  # dropped; the two left (3200, 3500) still disagree
+    run(c, inp, h, 200)
+    assert c.voter.dropped == 1 and c.voter.value_cdegc == 3500
+    assert c.voter.low_cdegc == 3200
+
+
 def test_cooling_reports_dropped_sensor():
     c, inp, h = make()
     inp.t_supply2_cdegc = None

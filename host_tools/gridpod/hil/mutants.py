@@ -298,6 +298,14 @@ MUTANTS = (
         [HAL_MCU + "::test_ads_first_reads_after_boot_are_out_of_band"],
     ),
     (
+        "M53",
+        "two supply sensors left that disagree fail to the higher reading",
+        FW + "control/voter.py",
+        "self.disagree = hi - lo > lim",
+        "self.disagree = False",
+        [L0_COOLING],
+    ),
+    (
         "M54",
         "ADS1115 conversions progress in the idle wait (bounded age whichever tick reads)",
         FW + "hal/mcu.py",
