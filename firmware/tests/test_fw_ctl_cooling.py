@@ -24,6 +24,7 @@ from control.fault_rows import (
     FAULT_VALVE,
 )
 from control.pid import Pid
+from control.pumps import Pumps
 from control.voter import Voter
 from support import control_cfg
 
@@ -191,9 +192,45 @@ def test_pwm_wire_broken_runs_full_and_alarms():
     c, inp, h = make()
     run(c, inp, h, 20000)
     h.pwm_broken[0] = True
-    run(c, inp, h, 1000)
+    # the flow loop takes the command below 70 % within ~0.5 s, then the 1.5 s settle time
+    run(c, inp, h, 2500)
     assert c.causes & bit(FAULT_PUMP_PWM_WIRE)
     assert not c.pumps.failed  # it runs (full): cooling is kept
+
+
+def test_pwm_wire_alarm_waits_until_a_healthy_lead_would_have_slowed_down():
+    """Safety review m10: in a healthy L1 run (seed 1, close at 6 s) the flow loop took the lead
+    from ~85 % down to 72.6..68.6 % over 9.0-9.4 s while one tach window read 3000 rpm (the
+    next 1980: the true ~2500 split unevenly between two 0.5 s windows). PUMP_PWM_WIRE was
+    raised at once (9.30 s) and cleared 0.2 s later. A lead near full rpm is a broken wire only
+    once its command has stayed low (below 70 %, not back above 80 %) for 1.5 s."""
+    p = Pumps(control_cfg())
+    full = p.max_rpm
+    t = 0
+    for _ in range(50):  # 5 s at 85 %, the tach on the curve
+        p.step(t, True, 8500, full * 83 // 100, 0, 1000, 1000)
+        t += DT
+    dip = [(cmd, 100) for cmd in (7260, 7160, 7060, 6960, 6860)]  # one window reads full
+    dip += [(8740, 66), (8820, 66), (8900, 66), (8980, 66), (9060, 66)]  # the next one short
+    for cmd, rpm_pct in dip:
+        p.step(t, True, cmd, full * rpm_pct // 100, 0, 1000, 1000)
+        assert not p.pwm_wire, (t, cmd, rpm_pct)
+        t += DT
+    for _ in range(20):  # settled
+        p.step(t, True, 8700, full * 86 // 100, 0, 1000, 1000)
+        t += DT
+    assert not p.pwm_wire
+    # the wire breaks: full speed while the loop backs off, hovering around 70 % at first (the
+    # wait runs on until the command is back above 80 %)
+    t_low = t
+    while t - t_low < 1500:
+        dt_low = t - t_low
+        cmd = 6900 if dt_low < 300 else 7300 if dt_low < 800 else 6000
+        p.step(t, True, cmd, full, 0, 1000, 1000)
+        assert not p.pwm_wire, dt_low
+        t += DT
+    p.step(t, True, 6000, full, 0, 1000, 1000)
+    assert p.pwm_wire == 1 and not p.failed
 
 
 def test_pump_fallback_floor_is_the_commanded_speed_not_a_pwm_wire_fault():

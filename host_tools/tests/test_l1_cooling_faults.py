@@ -272,6 +272,20 @@ def test_pwm_wire_broken_pump_runs_full_and_alarms(tmp_path):
     assert plant.coolant.flow_lpm >= 100.0
 
 
+def test_healthy_start_with_an_early_close_raises_no_pwm_wire_alarm(tmp_path):
+    """Safety review m10: with the close request at 6 s (seed 1) the flow loop took the lead
+    from ~85 % to 69.6 % at 9.3 s while one tach window read 3000 rpm (the next 1980; the pump
+    turned ~2500: the plant advances pump revolutions in 100 ms steps, and one 0.5 s window got
+    six of them), and the PWM-wire rule raised PUMP_PWM_WIRE at once (9.30 s, cleared 9.51 s).
+    The rule now waits until a healthy lead would have slowed down
+    (test_pwm_wire_broken_pump_runs_full_and_alarms above keeps the broken wire caught in its
+    window, at 32.7 s). A healthy run raises no fault at all."""
+    faults, plant = _run(tmp_path, [], 12, close_at_ms=(6000,))
+    assert faults == [], [(fid, e["uptime_ms"]) for fid, e in faults]
+    _check_coils_closed(plant)
+    _check_no_alarm(plant)
+
+
 @pytest.mark.parametrize("at_s", [0, 30], ids=["from_boot", "at_30s"])
 def test_pump_overspeed_above_its_curve_alarms(tmp_path, at_s):
     # 25 % above the speed it is commanded to: the flow loop settles at a lower command, so only
