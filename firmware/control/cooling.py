@@ -186,7 +186,11 @@ class Cooling:
         else:
             self.supply_over_temp = 1 if t_sup > self.t_sup_trip_cdegc else 0
         self.sensor_fault = (
-            p_sup is None or p_ret is None or flow is None or self.voter.dropped != 0
+            p_sup is None
+            or p_ret is None
+            or flow is None
+            or self.voter.dropped != 0
+            or self.voter.disagree
         )
         self.sensor_sub = (
             self.voter.dropped
@@ -274,8 +278,10 @@ class Cooling:
         if dew is not None and dew + self.dew_margin_cdegc > sp:
             sp = dew + self.dew_margin_cdegc  # raise the setpoint when the dew point rises
         self.temp_sp_eff_cdegc = sp
+        # the coldest credible supply reading: sensors that disagree fail to cold here
+        t_low = self.voter.low_cdegc
         self.condensation = (
-            t_sup is not None and dew is not None and t_sup < dew + self.dew_margin_cdegc
+            t_low is not None and dew is not None and t_low < dew + self.dew_margin_cdegc
         )
         self._temp_acc_ms += dt_ms
         if self._temp_acc_ms >= _TEMP_PERIOD_MS:

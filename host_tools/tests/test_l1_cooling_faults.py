@@ -73,10 +73,13 @@ def _virtual_files():
     return romfs_layout(firmware_files("VIRTUAL", rom=True))
 
 
-def _flash_with(tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra_pins=None):
+def _flash_with(
+    tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra_pins=None, extra_regs=()
+):
     """Firmware image with the operator main of test_control_closed_loop.py, whose pulses go to
     contactor_close_request (close_at_ms) and then to pump_rotation_request (rotate_at_ms): the
-    Modbus coils of the contactor close and of the lead/lag proof test."""
+    Modbus coils of the contactor close and of the lead/lag proof test. extra_regs: register
+    names printed after the operator main's own (REG lines)."""
     files, image = _virtual_files()
     files = dict(files)
     files["/config.json"] = _config(cooling_enabled=True, battery_enabled=True, grid_enabled=True)
@@ -98,6 +101,10 @@ def _flash_with(tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra
         "\nPULSE_ROWS = [bank.find((n,))[0] for n in %r]\nCLOSE_AT_MS = " % (names,),
         1,
     )
+    if extra_regs:
+        last = "'k_pos_state'))"
+        assert last in main
+        main = main.replace(last, "'k_pos_state') + %r)" % (tuple(extra_regs),), 1)
     files["/main.py"] = main.encode()
     path = make_flash(tmp_path / "f.img", files, with_hal=False)
     path.with_suffix(".romfs").write_bytes(image)  # module_board() mounts it
@@ -130,8 +137,9 @@ def _run(
     print_at_ms=(),
     extra_pins=None,
     monitors=None,
+    extra_regs=(),
 ):
-    flash = _flash_with(tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins)
+    flash = _flash_with(tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins, extra_regs)
     if monitors is None:
         vb, plant = _board(flash)
     else:
@@ -262,6 +270,20 @@ def test_pwm_wire_broken_pump_runs_full_and_alarms(tmp_path):
     assert plant.coolant.pumps[0].speed_frac > 0.99  # runs full: cooling kept
     assert not _ids(faults) & {PUMP_FAILED, COOLING_LOST}, faults
     assert plant.coolant.flow_lpm >= 100.0
+
+
+def test_healthy_start_with_an_early_close_raises_no_pwm_wire_alarm(tmp_path):
+    """Safety review m10: with the close request at 6 s (seed 1) the flow loop took the lead
+    from ~85 % to 69.6 % at 9.3 s while one tach window read 3000 rpm (the next 1980; the pump
+    turned ~2500: the plant advances pump revolutions in 100 ms steps, and one 0.5 s window got
+    six of them), and the PWM-wire rule raised PUMP_PWM_WIRE at once (9.30 s, cleared 9.51 s).
+    The rule now waits until a healthy lead would have slowed down
+    (test_pwm_wire_broken_pump_runs_full_and_alarms above keeps the broken wire caught in its
+    window, at 32.7 s). A healthy run raises no fault at all."""
+    faults, plant = _run(tmp_path, [], 12, close_at_ms=(6000,))
+    assert faults == [], [(fid, e["uptime_ms"]) for fid, e in faults]
+    _check_coils_closed(plant)
+    _check_no_alarm(plant)
 
 
 @pytest.mark.parametrize("at_s", [0, 30], ids=["from_boot", "at_30s"])
@@ -429,12 +451,22 @@ class _Departs:
             self.t_ms = now_ms
 
 
-def test_stuck_supply_sensor_dropped_30s_after_it_departs_1K(tmp_path):
+def test_stuck_supply_sensor_dropped_then_the_two_left_disagreeing_read_the_higher(tmp_path):
     # stuck during the warm-up: the two live sensors move away; once the stuck one is > 1.0 K
-    # off both for 30 s it is dropped (alarm), the loop runs on the average of the two others
+    # off both for 30 s it is dropped (alarm), the loop runs on the average of the two others.
+    # Safety review m6: then T_SUPPLY3 drifts 2 K high; with two left that disagree the voted
+    # supply temperature is the higher of them (it was their average, hiding half the error).
     departs = _Departs(20000, 1.0)
     faults, plant = _run(
-        tmp_path, [("sensor_stuck", {"role": "T_SUPPLY1", "at_s": 20})], 90, traces=[departs]
+        tmp_path,
+        [
+            ("sensor_stuck", {"role": "T_SUPPLY1", "at_s": 20}),
+            ("sensor_drift", {"role": "T_SUPPLY3", "offset": 2.0, "at_s": 80}),
+        ],
+        90,
+        traces=[departs],
+        print_at_ms=(79000, 89000),
+        extra_regs=("supply_temp_c", "supply_temp2_c", "supply_temp3_c"),
     )
     raised = _raised(faults, SENSOR)
     assert departs.t_ms is not None and raised, (departs.t_ms, faults)
@@ -442,6 +474,10 @@ def test_stuck_supply_sensor_dropped_30s_after_it_departs_1K(tmp_path):
     # +-3 s: the voter compares noisy readings (0.05 K) of a slow warm-up (~0.04 K/s)
     assert abs(raised[0] - departs.t_ms - 30000) <= 3000, (raised, departs.t_ms)
     _check_alarm(plant, raised[0])
+    (t1, *_, voted1, s2, s3), (t2, *_, voted2, d2, d3) = plant.regs  # 0.1 degC
+    assert (t1, t2) == (79000, 89000), plant.regs
+    assert abs(s3 - s2) <= 5 and abs(voted1 - (s2 + s3) // 2) <= 1, plant.regs  # agree: average
+    assert d3 - d2 >= 15 and voted2 == d3, plant.regs  # 2 K apart: the higher, not the average
 
 
 def test_stale_pressure_sample_is_a_sensor_fault_not_a_value(tmp_path):

@@ -15,6 +15,7 @@ L0_CONFIG = "firmware/tests/test_fw_config.py"
 L1_LOOP = "host_tools/tests/test_control_closed_loop.py"
 L1_POWER = "host_tools/tests/test_l1_power_faults.py"
 L1_PLATFORM = "host_tools/tests/test_l1_comms_platform_faults.py"
+HAL_MCU = "host_tools/tests/test_mcu_hal.py"
 
 MUTANTS = (
     # ---- interlocks: the battery closes only with the loop closed and coolant flow proven ----
@@ -270,6 +271,47 @@ MUTANTS = (
         'return _ActiveLow(line) if spec.get("active_low") else line',
         "return line",
         ["host_tools/tests/test_mcu_hal.py"],
+    ),
+    # ---- analog inputs: no waiting in the fast tick, never a plausible wrong value -------------
+    (
+        "M50",
+        "an ADS1115 result is taken only once its OS bit says the conversion is done",
+        FW + "hal/mcu.py",
+        "                if not word & _ADS_OS:",
+        "                if False:",
+        [HAL_MCU + "::test_ads_slow_chip_never_hands_one_channel_the_result_of_another"],
+    ),
+    (
+        "M51",
+        "an ADS1115 bus error makes every channel of the chip read out of band",
+        FW + "hal/mcu.py",
+        "            u16[i] = 0",
+        "            pass",
+        [HAL_MCU + "::test_ads_bus_error_reads_out_of_band_until_a_fresh_conversion"],
+    ),
+    (
+        "M52",
+        "an ADS1115 channel reads out of band before its first conversion",
+        FW + "hal/mcu.py",
+        "self._u16 = [0] * _ADS_CHANNELS",
+        "self._u16 = [32768] * _ADS_CHANNELS",
+        [HAL_MCU + "::test_ads_first_reads_after_boot_are_out_of_band"],
+    ),
+    (
+        "M53",
+        "two supply sensors left that disagree fail to the higher reading",
+        FW + "control/voter.py",
+        "self.disagree = hi - lo > lim",
+        "self.disagree = False",
+        [L0_COOLING],
+    ),
+    (
+        "M54",
+        "ADS1115 conversions progress in the idle wait (bounded age whichever tick reads)",
+        FW + "hal/mcu.py",
+        "                dev.service()",
+        "                pass",
+        [HAL_MCU + "::test_ads_values_converge_to_their_own_channel"],
     ),
     (
         "M31",
