@@ -92,6 +92,54 @@ MUTANTS = (
         "if False:",
         [L0_CONTACTORS],
     ),
+    (
+        "M45",
+        "the link rising while only K_NEG is closed is a weld (a single pole with a dead aux)",
+        FW + "control/contactors.py",
+        "            if self._link_rose(v_pack_dv, v_link_dv):",
+        "            if False:",
+        [
+            L0_CONTACTORS
+            + "::test_a_single_welded_pole_with_a_dead_aux_is_caught_when_k_neg_closes",
+            L1_POWER + "::test_a_welded_k_pos_with_a_dead_aux_never_sees_a_second_close",
+        ],
+    ),
+    (
+        "M46",
+        "a single welded pole the open poles hide stays latched",
+        FW + "control/contactors.py",
+        "if aux & _ALL or tracks or self._pole_welded:",
+        "if aux & _ALL or tracks:",
+        [
+            L0_CONTACTORS
+            + "::test_a_single_welded_pole_with_a_dead_aux_is_caught_when_k_neg_closes",
+            L1_POWER + "::test_a_welded_k_pos_with_a_dead_aux_never_sees_a_second_close",
+        ],
+    ),
+    (
+        "M47",
+        "a current still flowing in the pole gap is a weld",
+        FW + "control/contactors.py",
+        "if el >= _OPEN_MS and i_da is not None and _abs(i_da) > self.done_i_da:",
+        "if False:",
+        [L0_CONTACTORS + "::test_a_welded_k_pos_under_load_is_caught_in_the_pole_gap"],
+    ),
+    (
+        "M48",
+        "a fault that opened the mains runs the weld check before a reset",
+        FW + "control/contactors.py",
+        "        self._weld_check = True",
+        "        self._weld_check = False",
+        [L0_CONTACTORS + "::test_a_dropout_runs_the_weld_check"],
+    ),
+    (
+        "M49",
+        "the too-fast exemption of a small starting gap is bounded",
+        FW + "control/contactors.py",
+        "and _abs(v_pack_dv - v_link_dv) <= _RC_GAP_BANDS * _band_dv(v_pack_dv)",
+        "and True",
+        [L0_CONTACTORS + "::test_a_link_jumping_from_a_moderate_gap_is_still_too_fast"],
+    ),
     # ---- cooling: leaks, dry run, pressure, flow proof ----------------------------------------
     (
         "M09",
