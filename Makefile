@@ -16,7 +16,7 @@ help:
 	@echo "make lint       ruff check + format check"
 	@echo "make typecheck  firmware against the esp32 and rp2 stubs"
 	@echo "make compile    mpy-cross every firmware file for xtensawin and armv6m"
-	@echo "make vboard     run one virtual module until Ctrl-C"
+	@echo "make vboard     run the full virtual module (training load) until Ctrl-C"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,8 +62,13 @@ typecheck: $(STAMP)
 compile: $(STAMP)
 	$(PY) -m gridpod.build.checks compile
 
+# The full module (cooling, battery, grid) on the VIRTUAL board, firmware installed in the ROMFS
+# layout, plant model under the training load, monitors on; ports, control socket and trace in
+# build/ (it prints where to connect). host_tools/tests/test_vboard_module_cli.py runs this line.
 vboard: $(STAMP)
-	$(VENV)/bin/gridpod vboard --flash build/vboard-flash.img
+	$(VENV)/bin/gridpod vboard --flash build/vboard-module.img --install-firmware --romfs \
+	  --full-module --profile training --monitors --trace build/vboard-trace.csv \
+	  --link-console build/vboard-console --link-modbus build/vboard-rs485 --control build/vboard.ctl
 
 clean:
 	rm -rf build reports .pytest_cache

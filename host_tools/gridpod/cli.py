@@ -16,6 +16,7 @@ COMMANDS = {
     "deploy": "incremental, verified, atomic firmware upload to one or many boards",
     "config": "validate, push, pull or diff the module configuration",
     "vboard": "run a virtual module: the real MicroPython VM behind two serial ports",
+    "vboard-fault": "inject or clear a plant fault in a running `gridpod vboard`",
     "monitor": "live telemetry, faults and loop timing of a module over Modbus RTU",
     "fat": "factory acceptance test -> JUnit, JSON and an HTML certificate",
 }
@@ -26,7 +27,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = {}
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"gridpod.commands.{name}")
+        module = importlib.import_module(f"gridpod.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         modules[name] = module

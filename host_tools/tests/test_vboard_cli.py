@@ -54,7 +54,8 @@ def test_prints_ports_links_and_cleans_up_on_sigterm(tmp_path):
         "--flash", str(tmp_path / "f.img"), "--link-console", str(con), "--link-modbus", str(mb)
     )
     try:
-        assert ports == {"console": str(con), "modbus": str(mb)}
+        assert (ports["console"], ports["modbus"]) == (str(con), str(mb))
+        assert (ports["plant"], ports["profile"]) == ("model", "training")  # the default plant
         assert os.readlink(con).startswith("/dev/pts/") and os.readlink(mb).startswith("/dev/pts/")
         time.sleep(0.3)
         vms = children(proc.pid)
@@ -69,7 +70,8 @@ def test_prints_ports_links_and_cleans_up_on_sigterm(tmp_path):
 
 
 def test_vm_dies_with_a_killed_supervisor(tmp_path):
-    proc, _ = start_cli("--flash", str(tmp_path / "f.img"))
+    proc, ports = start_cli("--flash", str(tmp_path / "f.img"), "--plant", "stub")
+    assert ports["plant"] == "stub" and "control" not in ports
     time.sleep(0.3)
     vms = children(proc.pid)
     assert vms

@@ -327,9 +327,11 @@ class FaultInjector:
     def _apply(self, f: Injected) -> None:
         CATALOGUE[f.name][2](self.plant, **f.params)
         f.active = True
+        self.plant._inputs = None  # an injection between two steps: inputs read now see it
         self.log.append((self.plant.now_ms, "inject", f.name, f.params))
 
     def _remove(self, f: Injected) -> None:
         CATALOGUE[f.name][3](self.plant, **f.params)
         f.active = False
+        self.plant._inputs = None
         self.log.append((self.plant.now_ms, "clear", f.name, f.params))
