@@ -10,7 +10,7 @@ import comms.register_map  # noqa: F401 - loaded first, while the heap has room 
 from comms.modbus_rtu import ModbusSlave
 from comms.register_bank import RegisterBank
 from control.faults import FaultTable
-from hal import RESET_WATCHDOG
+from hal import RESET_BROWN_OUT, RESET_WATCHDOG
 from micropython import const
 
 from app import boot_config, state
@@ -29,6 +29,7 @@ from app.modbus_points import ModbusPoints
 from app.outputs import SafeOutputs
 from app.platform_faults import (
     FAULT_BOOT_LOOP_SAFE_MODE,
+    FAULT_BROWN_OUT,
     FAULT_CONFIG_INVALID,
     FAULT_TASK_ERROR,
     FAULT_TICK_OVERRUN,
@@ -107,6 +108,9 @@ def compose(app, platform, board, root, log_slots, config):
     if app.reset_cause == RESET_WATCHDOG:
         app.faults.update(FAULT_WATCHDOG_RESET, True, now_ms)  # latched until reset_faults()
         app.faults.update(FAULT_WATCHDOG_RESET, False, now_ms)
+    elif app.reset_cause == RESET_BROWN_OUT:
+        app.faults.update(FAULT_BROWN_OUT, True, now_ms)  # latched until reset_faults()
+        app.faults.update(FAULT_BROWN_OUT, False, now_ms)
     app.log.flush()
     _print_banner(app, cfg)
 
@@ -147,7 +151,7 @@ def compose(app, platform, board, root, log_slots, config):
     if STATUS_LED in board.get("pins", {}):
         app.heartbeat = Heartbeat(platform.digital_out(STATUS_LED, 0))
         app.scheduler.add(app.heartbeat, SLOT_CONTROL)
-    app.housekeeping = Housekeeping(app.log, app.guard, app.faults)
+    app.housekeeping = Housekeeping(app.log, app.guard, app.faults, platform)
     app.scheduler.add(UrgentFlush(app.log), SLOT_CONTROL)
     app.scheduler.add(app.housekeeping, SLOT_HOUSEKEEPING)
     app.watchdog = None

@@ -10,6 +10,7 @@ re-sends the PIN); writing 0 to access_level locks at once (safety review M7).
 
 Leases. Every L1 setpoint written gets a lease of setpoint_lease_s; when the master stops rewriting
 it, the control tick puts the default back and sets its bit in lease_expired (and status bit 1).
+The manual PCS request (a power command) is leased for at most 60 s whatever setpoint_lease_s.
 
 Commands: contactor close/open (open wins) and pump rotation are request flags; with the
 battery / cooling composed (app/module.py) the control tick consumes them (one pulse each) and
@@ -49,7 +50,9 @@ _R_FIRMWARE_VERSION = const(3)
 _R_BOARD_ID = const(4)
 _R_CONFIG_CRC = const(5)
 _R_MODULE_ID = const(7)
+_R_PCS_POWER_REQUEST_KW = const(12)
 _R_SETPOINT_LEASE_S = const(14)
+_PCS_LEASE_MAX_MS = const(60000)  # the manual PCS request's lease, whatever setpoint_lease_s says
 _R_ACCESS_LEVEL = const(16)
 _R_ACCESS_PIN = const(17)
 _R_FAULTS_ACTIVE = const(64)
@@ -276,6 +279,9 @@ class ModbusPoints:
         if access == A_L1:
             i = self.leased.index(r)
             lease_ms = bank.get(_R_SETPOINT_LEASE_S) * 1000
+            if r == _R_PCS_POWER_REQUEST_KW and lease_ms > _PCS_LEASE_MAX_MS:
+                # a power command must not outlive a silent master by up to an hour (m7)
+                lease_ms = _PCS_LEASE_MAX_MS
             self.lease_until_ms[i] = ticks_add(now_ms, lease_ms)
             self.lease_active[i] = True
             self.lease_expired &= ~(1 << i)

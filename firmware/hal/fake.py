@@ -184,6 +184,7 @@ class FakePlatform:
         self.wdt = None
         self.watchdog_bites = True
         self.cause = RESET_POWER_ON
+        self.i2c_errors = 0
         self.waits = 0
         self.on_wait = (
             None  # optional callable(platform), run at every wait_until_ms (a plant hook)
@@ -282,6 +283,9 @@ class FakePlatform:
 
     def reset_cause(self):
         return self.cause
+
+    def bus_errors(self):
+        return self.i2c_errors  # tests raise it to play a failing expander
 
     def unique_id(self):
         return b"\x00FAKE\x01"

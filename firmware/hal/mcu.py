@@ -338,6 +338,7 @@ class Platform:
         self._i2c_buses = {}
         self._ext_devs = {}
         self._adcs = []  # every ADS1115, serviced in the idle wait (kept after release_boot)
+        self._bus_devs = []  # every I2C device, for bus_errors() (kept after release_boot)
         self._wdt_max_ms = board.get("wdt_max_ms")
         atten_db = board.get("adc_atten_db")
         self._adc_atten = None
@@ -413,6 +414,7 @@ class Platform:
             dev_spec = self._ext_specs[name]
             dev = _EXT_DRIVERS[dev_spec["chip"]](self._i2c(dev_spec["bus"]), dev_spec["addr"])
             self._ext_devs[name] = dev
+            self._bus_devs.append(dev)
             if isinstance(dev, _Ads1115):
                 self._adcs.append(dev)
         return dev
@@ -489,6 +491,12 @@ class Platform:
         if self._wdt_max_ms is not None and timeout_ms > self._wdt_max_ms:
             timeout_ms = self._wdt_max_ms
         return _Watchdog(machine.WDT(id=0, timeout=timeout_ms))
+
+    def bus_errors(self):
+        n = 0
+        for dev in self._bus_devs:
+            n += dev.errors
+        return n
 
     def reset_cause(self):
         return reset_cause()

@@ -9,8 +9,9 @@ from app.eventlog import (
     EV_FAULT_RAISED,
     EV_RESET_CAUSE,
 )
-from app.platform_faults import FAULT_WATCHDOG_RESET
-from hal import RESET_WATCHDOG
+from app.platform_faults import FAULT_BROWN_OUT, FAULT_IO_BUS, FAULT_WATCHDOG_RESET
+from control.faults import ACTION_ALARM
+from hal import RESET_BROWN_OUT, RESET_WATCHDOG
 from hal.fake import WatchdogExpired
 from support import BOARD, exists, fake_platform, tmp_dir, write_bytes
 
@@ -76,6 +77,33 @@ def test_watchdog_reset_recorded_on_next_boot():
     assert (EV_FAULT_RAISED, FAULT_WATCHDOG_RESET) in [(r[3], r[4]) for r in recs]
     assert app2.reset_faults() == 1
     assert not app2.faults.is_active(FAULT_WATCHDOG_RESET)
+
+
+def test_a_brown_out_reboot_is_a_latched_alarm_until_the_operator_resets():
+    """Safety review m8: a brown-out reboot left only a reset-cause record, no alarm."""
+    p = fake_platform()
+    p.cause = RESET_BROWN_OUT
+    app = _app(tmp_dir(), p)
+    assert app.faults.is_active(FAULT_BROWN_OUT) and app.faults.action_mask & ACTION_ALARM
+    app.run(frames=20)
+    assert app.faults.is_active(FAULT_BROWN_OUT)  # nothing clears it by itself
+    assert app.reset_faults() == 1 and not app.faults.is_active(FAULT_BROWN_OUT)
+    assert not _app(tmp_dir()).faults.is_active(FAULT_BROWN_OUT)  # a power-on boot: none
+
+
+def test_a_failed_i2c_transaction_raises_io_bus_latched_with_the_count():
+    """Safety review C1: an expander or ADC error must be a fault, not only an unsafe reading."""
+    p = fake_platform()
+    app = _app(tmp_dir(), p)
+    app.run(frames=150)
+    assert not app.faults.is_active(FAULT_IO_BUS)
+    p.i2c_errors += 3  # the HAL counted three failed transactions
+    app.run(frames=110)  # one housekeeping run (1 s) at least
+    assert app.faults.is_active(FAULT_IO_BUS) and app.faults.sub[FAULT_IO_BUS] == 3
+    assert app.faults.action_mask & ACTION_ALARM
+    app.run(frames=110)
+    assert app.faults.is_active(FAULT_IO_BUS)  # the bus is quiet again: still latched
+    assert app.reset_faults() == 1 and not app.faults.is_active(FAULT_IO_BUS)
 
 
 def test_ctrl_c_leaves_outputs_safe_and_returns():

@@ -15,6 +15,7 @@ from support import BOARD, fake_platform, tmp_dir
 PIN = "2468"
 FLOW_SP = 100
 GRID_LIMIT = 103
+PCS_REQUEST = 104
 LEASE_S = 110
 ACCESS_LEVEL = 200
 ACCESS_PIN = 201
@@ -214,6 +215,22 @@ def test_lease_expiry_reverts_the_setpoint_and_sets_its_status_bits():
     assert m.write(GRID_LIMIT, default + 1) == 0  # a new write clears its bit
     assert m.inp(LEASE_EXPIRED) == 0 and not m.inp(STATUS_FLAGS) & 1
     assert m.holding(FLOW_SP)[0] == m.app.config.values["flow_setpoint_lpm"]  # never leased
+
+
+def test_a_pcs_request_is_leased_for_at_most_60_s_whatever_the_lease_setting():
+    """Safety review m7: with setpoint_lease_s at 3600 a PCS request outlived a silent master
+    by an hour; the grid limit written with it keeps the long lease."""
+    m = Module()
+    default = m.holding(GRID_LIMIT)[0]
+    assert m.pin(PIN) == 0
+    assert m.write(LEASE_S, 3600) == 0
+    assert m.write(PCS_REQUEST, 0x10000 - 500) == 0  # -50.0 kW (s16)
+    assert m.write(GRID_LIMIT, default + 5) == 0
+    m.advance(59000)
+    assert m.holding(PCS_REQUEST) == [0x10000 - 500]
+    m.advance(1500)  # 60.5 s: the request reverted, the limit did not
+    assert m.holding(PCS_REQUEST) == [0]
+    assert m.holding(GRID_LIMIT) == [default + 5]
 
 
 def test_fault_reset_coil_reads_back_zero_and_open_wins():

@@ -33,10 +33,11 @@ app = startup.build('/')
 bank = app.points.bank
 rows = bank.find(('contactor_close_request', 'grid_import_limit_kw', 'peak_shaving_enable',
                   'grid_state', 'soc_pct', 'pcs_setpoint_kw', 'grid_import_kw', 'it_load_kw',
-                  'lease_expired'))
+                  'lease_expired', 'pcs_power_request_kw'))
 gc.collect()
 LIMIT_KW = %d
 STOP_WRITING_MS = %d
+MANUAL_REQUEST_DKW = %d  # 0: peak shaving; else shaving off and this manual PCS request (0.1 kW)
 
 
 class Master:
@@ -53,11 +54,14 @@ class Master:
             self.next_ms += 10000
             bank.set(rows[1], LIMIT_KW)
             app.points.written(rows[1], now_ms)
-            bank.set(rows[2], 1)
+            bank.set(rows[2], 0 if MANUAL_REQUEST_DKW else 1)
             app.points.written(rows[2], now_ms)
+            if MANUAL_REQUEST_DKW:
+                bank.set(rows[9], MANUAL_REQUEST_DKW)
+                app.points.written(rows[9], now_ms)
         if now_ms >= self.print_ms:
             self.print_ms += 5000
-            print('REG', now_ms, *[bank.get(r) for r in rows[2:]])
+            print('REG', now_ms, *[bank.get(r) for r in rows[2:9]])
         return True
 
 
@@ -103,10 +107,11 @@ class GridMeter:
         pass
 
 
-def _run(tmp_path, run_s, stop_writing_ms=10**9, monitors=("all",)):
+def _run(tmp_path, run_s, stop_writing_ms=10**9, monitors=("all",), manual_request_dkw=0):
     flash = module_flash(tmp_path, main=False, grid_import_limit_kw=LIMIT_KW)
     img = FlashImage(flash)
-    img.write("/main.py", (MASTER_MAIN % (LIMIT_KW, stop_writing_ms)).encode())
+    main = MASTER_MAIN % (LIMIT_KW, stop_writing_ms, manual_request_dkw)
+    img.write("/main.py", main.encode())
     img.save()
     plant = MonitoredPlant(
         Plant(seed=1, profile="training_spikes", grid_limit_kw=LIMIT_KW), enabled=monitors
@@ -155,3 +160,17 @@ def test_lease_expiry_ramps_the_pcs_to_zero_and_reports_it(tmp_path):
     assert last[-1] != 0  # lease_expired bits set
     assert plant.power.pcs_kw == 0.0
     assert pcs_edges[-1][1] == 0 and 80000 <= pcs_edges[-1][0] <= 95000, pcs_edges
+
+
+def test_a_manual_charge_request_never_pushes_the_grid_over_its_limit(tmp_path):
+    """Safety review m7: a manual charge request of -100 kW (shaving off) pushed the grid to
+    173 kW against a 90 kW limit. It is now bounded by the headroom under the limit (and the SOC
+    ceiling); the grid_limit monitor is on, and the 1 s mean grid import stays within the
+    tolerance while the PCS charges with what the headroom allows."""
+    plant, meter, regs = _run(tmp_path, 60, manual_request_dkw=-1000)
+    means = [kw for t, kw, _ in meter.means_kw if t >= 35]
+    assert means and max(means) <= LIMIT_KW + TOLERANCE_KW, max(means)
+    assert plant.power.pcs_kw < -1.0, plant.power.pcs_kw  # it did charge, inside the headroom
+    print(
+        f"manual charge: PCS {plant.power.pcs_kw:.1f} kW, grid worst 1 s mean {max(means):.1f} kW"
+    )

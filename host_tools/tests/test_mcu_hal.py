@@ -164,12 +164,14 @@ def test_no_pin_outside_the_board_file_and_none_driven_high(recorded):
 def test_safety_inputs_on_an_expander_read_unsafe_on_a_released_line_and_a_dead_bus(recorded):
     """Safety review C1: the interlock loop and the level switch sit on a PCF8574, whose released
     line and failed read are 1. Wired active low they read 0 (loop open, level low) then, and the
-    real interlock logic raises INTERLOCK_OPEN and refuses the permit on a dead bus."""
+    real interlock logic raises INTERLOCK_OPEN and refuses the permit on a dead bus; the failed
+    read is counted in platform.bus_errors(), which app/housekeeping.py raises as IO_BUS."""
     board, out = recorded
     safety = out["safety"]
     assert set(safety) == {"INTERLOCK_LOOP", "LEVEL_OK"}, safety  # both sit on an expander
     for role, r in safety.items():
         assert (r["released"], r["pulled_low"], r["bus_error"]) == (0, 1, 0), (role, r)
+        assert r["bus_errors_counted"] == 1, (role, r)  # housekeeping raises IO_BUS from it
     loop = safety["INTERLOCK_LOOP"]
     assert loop["permit_on_dead_bus"] is False
     assert loop["causes_on_dead_bus"] == 1 << FAULT_INTERLOCK_OPEN

@@ -410,4 +410,38 @@ MUTANTS = (
         '(FAULT_PACK_OVER_CURRENT,   "pack_over_current",  10,  0, SEVERITY_FATAL,   True,  ACTION_ALARM),',
         [L1_POWER, "-k", "pack_limit or break_current"],
     ),
+    # ---- grid: manual PCS requests (safety review m7) ------------------------------------------
+    (
+        "M38",
+        "a manual charge stays under the grid import limit",
+        FW + "control/peak_shaver.py",
+        "                elif -target > head:",
+        "                elif False:",
+        [L0_GRID],
+    ),
+    (
+        "M39",
+        "a PCS request is leased for at most 60 s",
+        FW + "app/modbus_points.py",
+        "if r == _R_PCS_POWER_REQUEST_KW and lease_ms > _PCS_LEASE_MAX_MS:",
+        "if False:",
+        [L0_POINTS],
+    ),
+    # ---- platform: what must be seen is a fault (safety review C1, m8) -------------------------
+    (
+        "M65",
+        "a brown-out reboot is a latched alarm",
+        FW + "app/compose.py",
+        "        app.faults.update(FAULT_BROWN_OUT, True, now_ms)  # latched until reset_faults()",
+        "        pass",
+        ["firmware/tests/test_fw_app.py"],
+    ),
+    (
+        "M66",
+        "a failed I2C transaction raises IO_BUS",
+        FW + "app/housekeeping.py",
+        "self.faults.update(FAULT_IO_BUS, new > 0, now_ms",
+        "self.faults.update(FAULT_IO_BUS, False, now_ms",
+        ["firmware/tests/test_fw_app.py"],
+    ),
 )
