@@ -7,7 +7,7 @@ The sequencer reports every completed step with sequencer_alive(); a fast tick t
 report since the previous one (the sequencer or a task before it in the module's fast step raised:
 TASK_ERROR) drives every coil 0 at once, so a dead sequencer never holds a contactor closed
 until the watchdog bites (safety review M1: 2.04 s measured before).
-ALARM_RELAY is 1 (energised = alarm) whenever the module is not in normal mode or an active fault
+HEALTHY_RELAY is 1 (energised = alarm) whenever the module is not in normal mode or an active fault
 demands ACTION_ALARM, so a fatal fault reaches the outputs within one fast tick. force_safe() is
 for leaving the loop (Ctrl-C, crash): coils 0, alarm 1.
 """
@@ -17,7 +17,7 @@ from control.faults import ACTION_ALARM
 from app import state
 
 COIL_ROLES = ("K_POS_COIL", "K_PRE_COIL", "K_NEG_COIL")  # opening order: precharge/positive first
-ALARM_ROLE = "ALARM_RELAY"
+ALARM_ROLE = "HEALTHY_RELAY"
 
 
 class SafeOutputs:

@@ -95,7 +95,7 @@ def test_ctrl_c_leaves_outputs_safe_and_returns():
 
     app.scheduler.add(CtrlC(), SLOT_FAST)
     app.run()  # returns instead of raising
-    assert p.outputs["ALARM_RELAY"].level == 1
+    assert p.outputs["HEALTHY_RELAY"].level == 1
     assert p.outputs["K_POS_COIL"].level == 0
 
 
@@ -179,7 +179,7 @@ def test_leaving_the_loop_by_any_exception_leaves_the_outputs_safe():
     p = fake_platform()
     app = _app(tmp_dir(), p)
     app.run(frames=5)
-    assert p.outputs["ALARM_RELAY"].level == 0
+    assert p.outputs["HEALTHY_RELAY"].level == 0
 
     class Exit:
         def tick(self, now_ms):
@@ -190,4 +190,4 @@ def test_leaving_the_loop_by_any_exception_leaves_the_outputs_safe():
         app.run(frames=5)
     except SystemExit:
         pass
-    assert p.outputs["ALARM_RELAY"].level == 1  # force_safe ran: alarm on, coils open
+    assert p.outputs["HEALTHY_RELAY"].level == 1  # force_safe ran: alarm on, coils open

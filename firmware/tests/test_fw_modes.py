@@ -47,7 +47,7 @@ def test_each_corrupt_config_enters_maintenance_mode_with_reason():
         assert app.faults.is_active(FAULT_CONFIG_INVALID)
         assert EV_CONFIG_REJECTED in _codes(app)
         app.run(frames=20)
-        assert p.outputs["ALARM_RELAY"].level == 1
+        assert p.outputs["HEALTHY_RELAY"].level == 1
         for role in ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL"):
             assert p.outputs[role].level == 0 and p.outputs[role].changes == 0
         assert app.reset_faults() == 0  # cannot be reset away; needs a valid config and reboot
@@ -67,12 +67,12 @@ def test_ten_bad_boots_safe_mode_for_five_minutes():
     assert EV_SAFE_MODE in _codes(app)
     app.run(frames=29990)  # 299.9 s
     assert state.safe_mode
-    assert p.outputs["ALARM_RELAY"].level == 1
+    assert p.outputs["HEALTHY_RELAY"].level == 1
     app.run(frames=200)
     assert not state.safe_mode and state.reason == ""
     assert state.close_permitted()
     assert EV_SAFE_MODE_END in _codes(app)
-    assert p.outputs["ALARM_RELAY"].level == 0
+    assert p.outputs["HEALTHY_RELAY"].level == 0
     app2 = _app(root)
     assert not state.safe_mode and app2.guard.bad_boots == 0
 

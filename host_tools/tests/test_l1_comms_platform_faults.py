@@ -135,7 +135,7 @@ def test_tick_overrun_opens_the_contactors_within_a_tick_and_latches(tmp_path):
     assert min(offs) - raised[0] <= 10, (offs, raised)  # first coil off within one fast tick
     assert max(offs) - min(offs) == 100  # then the other pole after the 100 ms pole gap
     assert all(plant.outputs.get(c) == 0 for c in COILS)
-    assert plant.edges["ALARM_RELAY"][-1][1] == 1
+    assert plant.edges["HEALTHY_RELAY"][-1][1] == 1
 
 
 BREAK_CURRENT_SENSE = """
@@ -198,7 +198,7 @@ def test_corrupted_config_full_module_never_closes(tmp_path):
     assert b"OP close request at 15" in log  # the operator really asked, twice
     for coil in COILS:
         assert _first(plant, coil, 1) is None, plant.edges.get(coil)
-    assert plant.edges["ALARM_RELAY"][-1][1] == 1
+    assert plant.edges["HEALTHY_RELAY"][-1][1] == 1
 
 
 def test_battery_without_coolant_proof_is_refused_and_never_closes(tmp_path):
