@@ -216,7 +216,9 @@ def test_pcf8574_serves_in_and_out_ads1115_neither():
     b["pins"]["HEALTHY_RELAY"] = {"ext": "DIN", "ch": 7, "mode": "out"}  # outputs beside inputs
     assert check_board(b) == []
     b["pins"]["HEALTHY_RELAY"] = {"ext": "ADC_B", "ch": 3, "mode": "out"}  # the spare channel
-    assert only_error(b) == "ESP32_DEVKITC: HEALTHY_RELAY on ADC_B.ch3: ADS1115 cannot serve mode out"
+    assert (
+        only_error(b) == "ESP32_DEVKITC: HEALTHY_RELAY on ADC_B.ch3: ADS1115 cannot serve mode out"
+    )
 
 
 def test_pwm_and_counters_never_on_an_external_chip():
