@@ -1,13 +1,15 @@
 """App: the composition root. Builds, in this order: safety outputs (coils open, before anything
 else), event log, config, fault table, boot-loop guard, then the scheduler with its tasks:
-  fast         SafeOutputs, ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
+  fast         SafeOutputs, Supervisor (app/supervisor.py, maintenance mode only),
+               ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
   control      Heartbeat on STATUS_LED (when present), ModbusPoints (leases, unlock expiry)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
   app/module.py (cooling_enabled / battery_enabled / grid_enabled): drivers and control objects
   in all three slots; the control fault rows join the table only then
 Files under `root` ("/" on a board): config.json, events.bin, bootcount.
 Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
-heartbeat, console) with outputs safe and contactor closing refused; see app.state.
+heartbeat, console) with outputs safe and contactor closing refused; see app.state. Maintenance
+mode composes no cooling, so the Supervisor holds the pumps stopped and isolates wet zones.
 Heap: the construction code is app/compose.py (boot-only, forgotten before the module is built);
 this class keeps the runtime methods only. See docs/heap.md.
 """
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from app.module import Module
     from app.outputs import SafeOutputs
     from app.scheduler import Scheduler
+    from app.supervisor import Supervisor
 
 
 class App:
@@ -43,6 +46,7 @@ class App:
     platform: "Any"
     board: "Any"
     outputs: "SafeOutputs"
+    supervisor: "Supervisor | None"
     log: "EventLog"
     config: "LoadedConfig"
     faults: "FaultTable"
@@ -135,7 +139,7 @@ class App:
             raise
 
     def stop_safe(self):
-        self.outputs.force_safe()
+        self.outputs.leave()  # coils open, healthy relay at alarm, told to the pins now
         try:
             self.log.flush()
         except Exception as e:  # noqa: BLE001 - leaving anyway; outputs are already safe

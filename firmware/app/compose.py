@@ -1,7 +1,8 @@
-"""Boot-only construction of the App (app/app.py): safety outputs, event log, config, fault table,
-boot-loop guard, scheduler and its tasks, Modbus, the composed module. Kept out of app/app.py so
-its bytecode and imports are freed once the App is built (app/startup.py forgets this module with
-AFTER_APP_MODULES); the running App keeps only its runtime methods.
+"""Boot-only construction of the App (app/app.py): safety outputs, event log, config, the
+maintenance-mode supervisor (app/supervisor.py), fault table, boot-loop guard, scheduler and its
+tasks, Modbus, the composed module. Kept out of app/app.py so its bytecode and imports are freed
+once the App is built (app/startup.py forgets this module with AFTER_APP_MODULES); the running App
+keeps only its runtime methods.
 """
 
 import gc
@@ -66,6 +67,13 @@ def compose(app, platform, board, root, log_slots, config):
     # config: a boot_config.LoadedConfig when startup loaded it before importing this module
     app.config = config if config is not None else boot_config.load(root + "config.json")
     cfg = app.config.values
+    app.supervisor = None
+    if app.config.invalid:
+        # maintenance mode: its defaults compose no cooling, so nothing would drive the pumps
+        # (inverted PWM: full speed) or isolate a leak; stopped and isolated from here on (M8)
+        from app.supervisor import Supervisor
+
+        app.supervisor = Supervisor(platform, board.get("pins", {}))
     gc.collect()  # the parser's temporaries go before the long-lived tables are built
 
     composed = cfg["cooling_enabled"] or cfg["battery_enabled"] or cfg["grid_enabled"]
@@ -124,6 +132,8 @@ def compose(app, platform, board, root, log_slots, config):
         FAULT_TASK_ERROR,
     )
     app.scheduler.add(app.outputs, SLOT_FAST)
+    if app.supervisor is not None:
+        app.scheduler.add(app.supervisor, SLOT_FAST)
     app.modbus = None
     app.points = None
     if RS485 in board.get("uarts", {}):

@@ -1,8 +1,10 @@
 """SafeOutputs (app/outputs.py): coils held open until handed over; a dead sequencer's coils are
-opened within one fast tick (safety review M1); the alarm follows the fault table."""
+opened within one fast tick (safety review M1); the healthy relay is energised only by a healthy
+tick and drops for every fault with the alarm action and every non-normal mode (safety review M8)."""
 
 from app import state
 from app.outputs import SafeOutputs
+from control.faults import ACTION_ALARM
 from support import BOARD, fake_platform
 
 
@@ -47,3 +49,34 @@ def test_a_dead_sequencer_has_its_coils_opened_within_one_tick():
     # frame 1: the sequencer raised before reporting (TASK_ERROR); frame 2 opens everything
     out.tick(20)
     assert _levels(p) == [0, 0, 0] and out.sequencer_lost == 1
+
+
+class _AlarmFaults:
+    """A fault table with an active fault demanding the alarm (what SafeOutputs reads)."""
+
+    action_mask = ACTION_ALARM
+
+
+def test_the_healthy_relay_is_energised_only_by_a_healthy_tick():
+    """Safety review M8: the relay was energised = alarm, so a dead, hung or safe-booted
+    controller (a pin nobody drives) raised no alarm. Now energised = healthy."""
+    p, out = _outputs()
+    relay = p.outputs["HEALTHY_RELAY"]
+    assert relay.level == 0  # built (boot): alarm until a healthy tick
+    out.tick(0)
+    assert relay.level == 1 and not out.alarm_on  # normal mode, no fault: healthy
+    out.force_safe()  # leaving the loop (Ctrl-C, crash)
+    assert relay.level == 0 and out.alarm_on
+    for mode in ("maintenance", "safe_mode", "safe_boot"):
+        out.tick(10)
+        assert relay.level == 1
+        setattr(state, mode, True)
+        out.tick(20)
+        assert relay.level == 0 and out.alarm_on, mode
+        setattr(state, mode, False)
+    state.faults = _AlarmFaults()
+    out.tick(30)
+    assert relay.level == 0  # a fault with the alarm action, within the tick
+    state.reset()
+    out.tick(50)
+    assert relay.level == 1

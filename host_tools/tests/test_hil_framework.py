@@ -148,6 +148,39 @@ def test_leak_isolation_deadline(close_after_ms, violated):
         assert b.plant.violation.name == "leak_isolation"
 
 
+@pytest.mark.parametrize("alarm_after_ms, violated", [(150, False), (300, True)])
+def test_healthy_relay_drops_within_two_control_ticks_of_a_trip(alarm_after_ms, violated):
+    b = flowing()
+    b.drive({"HEALTHY_RELAY": 1})
+    precharged_close(b)
+    b.plant.faults.inject("coil_supply_lost")  # began with the mains closed: the firmware sees it
+    b.run_for(0.02)
+    b.drive({"K_NEG_COIL": 0, "K_POS_COIL": 0})
+    b.run_for(alarm_after_ms / 1000 - 0.02)
+    b.drive({"HEALTHY_RELAY": 0})
+    b.run_for(1.0)
+    assert (b.plant.violation is not None) == violated, b.plant.violation
+    if violated:
+        assert b.plant.violation.name == "healthy_relay"
+        assert "coil_supply_lost" in str(b.plant.violation)
+
+
+def test_healthy_relay_with_a_wet_rope_and_not_with_faults_seen_only_later():
+    b = PlantBench()
+    b.drive({"HEALTHY_RELAY": 1})
+    b.run_for(1.0)
+    b.plant.faults.inject("leak", zone=1)
+    b.drive({"ZONE1_VALVE": 1})  # isolated, but the alarm stays silent
+    b.run_for(0.5)
+    assert b.plant.violation.name == "healthy_relay" and "leak zone 1" in str(b.plant.violation)
+    quiet = PlantBench()
+    quiet.drive({"HEALTHY_RELAY": 1})
+    quiet.plant.faults.inject("interlock_open")  # coils open: nothing for the firmware to trip
+    quiet.plant.faults.inject("coil_supply_lost")  # seen only when a close fails (500 ms)
+    quiet.run_for(1.0)
+    assert quiet.plant.violations == []
+
+
 def test_grid_limit_while_battery_could_discharge():
     b = PlantBench()
     b.plant.plant.grid_limit_kw = 50.0  # training load is 72 kW

@@ -7,7 +7,7 @@ DOMAIN.md numbers (config defaults, firmware/app/config_schema.py and control/*.
   * the fault id (control/fault_rows.py) raised in the event log, with its uptime (= sim ms),
   * the outputs from the plant's edge log: PUMPk_PWM (inverted: 65535 stop, 0 full speed),
     ZONEk_VALVE (1 = close), MIX_VALVE_PWM (inverted: 0 = full cooling, the fail position),
-    ALARM_RELAY, K_*_COIL,
+    HEALTHY_RELAY (0 = de-energised = alarm), K_*_COIL,
   * that the fault is not raised before the injection (the healthy part of the same run) and, where
     a timer or a side effect could raise it falsely, in a healthy twin run.
 Reaction times are measured from the injection (or from the physical onset, e.g. a temperature
@@ -175,15 +175,20 @@ def _pwm_after(plant, role, t_ms):
 
 
 def _check_alarm(plant, t_fault_ms):
-    # SafeOutputs (fast slot) follows the fault table within one fast tick
-    assert _pwm_after(plant, "ALARM_RELAY", t_fault_ms + FAST_TICK_MS + 1) == 1, (
+    # SafeOutputs (fast slot) follows the fault table within one fast tick: the healthy relay
+    # de-energised (0) is the alarm
+    assert _pwm_after(plant, "HEALTHY_RELAY", t_fault_ms + FAST_TICK_MS + 1) == 0, (
         t_fault_ms,
-        _edges(plant, "ALARM_RELAY"),
+        _edges(plant, "HEALTHY_RELAY"),
     )
 
 
 def _check_no_alarm(plant):
-    assert _first(plant, "ALARM_RELAY", 1) is None, _edges(plant, "ALARM_RELAY")
+    healthy = _first(plant, "HEALTHY_RELAY", 1)  # energised once the loop runs healthy
+    assert healthy is not None, _edges(plant, "HEALTHY_RELAY")
+    assert _first(plant, "HEALTHY_RELAY", 0, after_ms=healthy) is None, _edges(
+        plant, "HEALTHY_RELAY"
+    )
 
 
 def _check_coils_open(plant, t_fault_ms):
@@ -356,7 +361,7 @@ def test_both_pumps_failed_cooling_lost_alarm_and_contactors_open(tmp_path):
     assert 0 <= start2 - failed[0] <= 250, (start2, failed)  # standby commanded
     assert lost and 0 <= lost[0] - failed[0] <= 2000 + 2 * TACH_WINDOW_MS + 200, lost  # standby
     _check_alarm(plant, failed[0])
-    assert _edges(plant, "ALARM_RELAY")[-1][1] == 1  # "cooling lost" output held
+    assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0  # "cooling lost" alarm held
     # degraded cooling derates the battery before it trips: while the lead/lag confirms the
     # failures (flow lost, standby not yet proven) cooling_state is 1 (derate) with the contactors
     # closed; critical: they open within one fast tick of "cooling lost" (cooling_state 2)

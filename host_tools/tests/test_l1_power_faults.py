@@ -4,7 +4,7 @@ Each test runs the real firmware (cooling, battery and grid composed, heap 11000
 test_control_closed_loop.py) on the virtual module with the real plant and the invariant monitors
 on, injects one catalogue fault (gridpod.plant.faults) at a simulated time and checks the
 documented safe reaction: the fault id in the event log, the coil edges the plant saw, the opening
-order, ALARM_RELAY, no re-close, and the timing in simulated ms.
+order, HEALTHY_RELAY (de-energised = alarm), no re-close, and the timing in simulated ms.
 
 Timing sources: fault times are event-log uptimes (the board boots at sim 0, so uptime == sim ms
 in the first boot); coil and relay times are the plant's output edges (sim ms of the exchange that
@@ -212,10 +212,11 @@ def _assert_no_close_after(plant, t_ms):
 
 
 def _assert_alarm(plant, t_fault):
-    """ALARM_RELAY on within one fast tick of the fault and still on at the end (latched)."""
-    on = _first(plant, "ALARM_RELAY", 1, after_ms=t_fault)
-    assert on is not None and on - t_fault <= TICK_MS, (t_fault, _edges(plant, "ALARM_RELAY"))
-    assert _edges(plant, "ALARM_RELAY")[-1][1] == 1
+    """HEALTHY_RELAY de-energised (alarm) within one fast tick of the fault and still at the end
+    (latched)."""
+    off = _first(plant, "HEALTHY_RELAY", 0, after_ms=t_fault)
+    assert off is not None and off - t_fault <= TICK_MS, (t_fault, _edges(plant, "HEALTHY_RELAY"))
+    assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0
 
 
 def _assert_all_coils_off_within_tick(plant, t_fault):
@@ -624,7 +625,7 @@ def test_the_break_current_alert_is_reset_by_the_operator(tmp_path):
         if e["event"] == "fault_cleared" and e["arg1"] == BREAK_CURRENT
     ]
     assert cleared and 31000 <= cleared[0] <= 31000 + 2 * CONTROL_MS, (raised, cleared)
-    alarm_off = _first(plant, "ALARM_RELAY", 0, after_ms=raised + 1)
+    alarm_off = _first(plant, "HEALTHY_RELAY", 1, after_ms=raised + 1)  # healthy again
     assert alarm_off is not None and 31000 <= alarm_off <= 31000 + 2 * CONTROL_MS, alarm_off
     _assert_no_close_after(plant, raised)
 
@@ -767,7 +768,7 @@ def test_brown_out_reboot_never_recloses(tmp_path, how):
     brown = [(e["boot"], e["severity"]) for fid, e in _faults(flash) if fid == BROWN_OUT]
     assert brown == ([(2, "warning")] if how == "brown_out" else []), brown
     if how == "brown_out":
-        assert _edges(plant, "ALARM_RELAY")[-1][1] == 1  # still on: latched until a reset
+        assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0  # alarm: latched until a reset
     print(f"{how}: coils released at {t_reboot} ms by the new boot, never re-energised")
 
 
@@ -786,7 +787,7 @@ def test_insulation_fault_opens_contactors_and_alarms(tmp_path):
     raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == INTERLOCK_OPEN]
     assert raised and 25000 <= raised[0] <= 25000 + TICK_MS, raised
     assert _first(plant, "K_POS_COIL", 0, after_ms=25000) - raised[0] <= TICK_MS
-    assert _first(plant, "ALARM_RELAY", 1, after_ms=25000) - raised[0] <= TICK_MS
+    assert _first(plant, "HEALTHY_RELAY", 0, after_ms=25000) - raised[0] <= TICK_MS  # alarm
     assert _first(plant, "K_POS_COIL", 1, after_ms=25000) is None  # no re-close, even on request
 
 
@@ -814,7 +815,7 @@ def test_latched_until_cause_gone_and_reset_then_closes_again(tmp_path):
     # once the contactor object reported its cause gone (app/module.py reset_pending)
     assert len(resets) == 1, resets
     assert cleared and 22000 <= cleared[0] <= 22000 + 2 * CONTROL_MS, cleared
-    alarm_off = _first(plant, "ALARM_RELAY", 0, after_ms=t + 1)
+    alarm_off = _first(plant, "HEALTHY_RELAY", 1, after_ms=t + 1)  # healthy again
     assert alarm_off is not None and 22000 <= alarm_off <= 22000 + 2 * CONTROL_MS, alarm_off
     pos = _first(plant, "K_POS_COIL", 1, after_ms=23000)
     neg, pre = _first(plant, "K_NEG_COIL", 1, after_ms=23000), _first(plant, "K_PRE_COIL", 1, 23000)

@@ -108,7 +108,7 @@ def test_leak_fault_at_60s_isolates_zone1_in_the_trace(tmp_path, board_args):
     assert all(r["zone2_close_cmd"] == 0 and r["zone2_valve_pct"] == 100 for r in rows)
     end = rows[-1]
     assert end["zone1_valve_pct"] < 100 and end["faults"] == "leak:zone=1"
-    assert end["flow_lpm"] > 50 and end["alarm_relay"] == 1  # zone 2 still cooled; alarm on
+    assert end["flow_lpm"] > 50 and end["healthy_relay"] == 0  # zone 2 still cooled; alarm on
 
 
 def test_fault_injected_from_another_process_is_in_the_trace(tmp_path, board_args):

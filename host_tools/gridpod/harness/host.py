@@ -61,6 +61,9 @@ class HarnessHost:
         self.end_boot()
         self.boot = BootChannels(self.sim_ms, reset_cause)
         self._wall0 = None
+        on_boot = getattr(self.plant, "on_boot", None)  # monitors: a new firmware instance
+        if on_boot is not None:
+            on_boot(self.sim_ms)
         return self.boot
 
     def end_boot(self) -> None:

@@ -21,6 +21,17 @@ Invariants (DOMAIN.md, issue 5):
   close_without_flow    a contactor coil commanded on while the coolant has not flowed at
                         >= FLOW_PROVEN_LPM for FLOW_PROVE_MS (the battery closes only with
                         coolant flow proven; the firmware's own proof is stricter)
+  healthy_relay         the healthy relay (HEALTHY_RELAY, energised = healthy, de-energised =
+                        alarm) energised for more than HEALTHY_GRACE_MS (two control ticks) after
+                        a fault the firmware sees at once has begun: a wet leak rope (its input
+                        1), or a coil-tripping fault that began while a coil was on (interlock
+                        loop open, insulation fault, a contactor drop-out, the coil supply lost).
+                        Faults the firmware can only see later (a weld after an opening, a
+                        precharge timeout) are not judged, nor a trip cause that began before the
+                        board rebooted (on_boot: the new firmware never had those coils on). The
+                        plant sees pins, not whether the application runs: the relay in safe
+                        boot, maintenance mode and after the application stopped is checked by
+                        the L1 tests themselves.
 """
 
 from .. import GridpodError
@@ -54,6 +65,11 @@ TRIPPING_FAULTS = {
     "leak",
 }
 COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
+HEALTHY_RELAY = "HEALTHY_RELAY"
+HEALTHY_GRACE_MS = 200
+# Coil-tripping faults the firmware sees within a fast tick or two of their onset while a coil is
+# on (the loop input, the aux contacts dropping); leaks are judged by their input, coils or not.
+ALARM_AT_ONCE = {"interlock_open", "insulation_fault", "contactor_dropout", "coil_supply_lost"}
 
 
 class InvariantViolation(GridpodError):
@@ -88,6 +104,8 @@ class MonitoredPlant:
         self._opening_ms: int | None = None
         self._level_open_since: int | None = None
         self._flow_since: int | None = None  # coolant flowing at FLOW_PROVEN_LPM since
+        self._alarm_causes: dict[str, int] = {}  # healthy_relay: cause -> onset (sim ms)
+        self._faults_before: set[str] = set()
 
     def __getattr__(self, name):  # plant attributes (edges, outputs, faults, coolant ...)
         return getattr(self.plant, name)
@@ -105,6 +123,12 @@ class MonitoredPlant:
         self._tripped = False
         self._armed = set()
         self._trips = 0
+
+    def on_boot(self, now_ms: int) -> None:
+        """The board (re)booted (the harness host calls it): a fault that began under the previous
+        firmware instance, with its coils on, is not one the new instance can see."""
+        self._alarm_causes = {k: t for k, t in self._alarm_causes.items() if k.startswith("leak")}
+        self._faults_before = set(getattr(self.plant.faults, "active", ()))
 
     def _on(self, name: str) -> bool:
         return "all" in self.enabled or name in self.enabled
@@ -249,6 +273,8 @@ class MonitoredPlant:
                         )
                 else:
                     self._leak_since.pop(k, None)
+        if self._on("healthy_relay"):
+            self._check_healthy_relay(now_ms)
         if self._on("grid_limit"):
             over = p.grid_import_kw > p.grid_limit_kw + GRID_TOLERANCE_KW
             if over and p.power.battery_can_discharge():
@@ -264,3 +290,30 @@ class MonitoredPlant:
                     )
             else:
                 self._grid_over_since = None
+
+    def _check_healthy_relay(self, now_ms):
+        p = self.plant
+        causes = self._alarm_causes
+        active = set(getattr(p.faults, "active", ()))
+        if any(p.outputs.get(r, 0) for r in COILS):
+            for name in (active & ALARM_AT_ONCE) - self._faults_before:
+                causes[name] = now_ms  # began while a coil was on: the firmware trips on it
+        self._faults_before = active
+        inputs = p.read_inputs()
+        for k in (1, 2):
+            if inputs.get(f"LEAK_ZONE{k}"):
+                causes.setdefault(f"leak zone {k}", now_ms)
+            else:
+                causes.pop(f"leak zone {k}", None)
+        for name in [n for n in causes if not n.startswith("leak") and n not in active]:
+            del causes[name]
+        if p.outputs.get(HEALTHY_RELAY) != 1 or not causes:
+            return
+        name = min(causes, key=causes.get)
+        if now_ms - causes[name] > HEALTHY_GRACE_MS:
+            self._violate(
+                "healthy_relay",
+                now_ms,
+                f"healthy relay energised (healthy) {now_ms - causes[name]} ms after {name} "
+                f"began (limit {HEALTHY_GRACE_MS} ms): the alarm is silent",
+            )

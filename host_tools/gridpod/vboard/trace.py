@@ -19,7 +19,7 @@ Columns (units in the names; 1/0 for states):
   zone1_close_cmd zone2_close_cmd     ZONEn_VALVE outputs (1 = the board commands the valve closed)
   k_neg_coil k_pre_coil k_pos_coil    contactor coil outputs
   k_neg_closed k_pre_closed k_pos_closed          contacts closed in the plant
-  pcs_enable alarm_relay              outputs
+  pcs_enable healthy_relay            outputs (healthy_relay 0 = alarm)
   leak_zone1 leak_zone2 level_ok interlock_loop   inputs as the board reads them
 """
 
@@ -36,7 +36,7 @@ DISCRETE_OUTPUTS = (
     "K_PRE_COIL",
     "K_POS_COIL",
     "PCS_ENABLE",
-    "ALARM_RELAY",
+    "HEALTHY_RELAY",
 )
 FLUSH_EVERY_S = 0.5
 
@@ -80,7 +80,7 @@ def _row(plant) -> dict:
         "k_pre_closed": int(p.k_pre.closed),
         "k_pos_closed": int(p.k_pos.closed),
         "pcs_enable": out.get("PCS_ENABLE", 0),
-        "alarm_relay": out.get("ALARM_RELAY", 0),
+        "healthy_relay": out.get("HEALTHY_RELAY", 0),  # 0 = alarm (de-energised)
         "leak_zone1": inputs.get("LEAK_ZONE1", 0),
         "leak_zone2": inputs.get("LEAK_ZONE2", 0),
         "level_ok": inputs.get("LEVEL_OK", 0),
