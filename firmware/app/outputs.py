@@ -9,7 +9,13 @@ TASK_ERROR) drives every coil 0 at once, so a dead sequencer never holds a conta
 until the watchdog bites (safety review M1: 2.04 s measured before).
 ALARM_RELAY is 1 (energised = alarm) whenever the module is not in normal mode or an active fault
 demands ACTION_ALARM, so a fatal fault reaches the outputs within one fast tick. force_safe() is
-for leaving the loop (Ctrl-C, crash): coils 0, alarm 1.
+for leaving the loop (Ctrl-C, crash): coils 0, alarm 1, fault lamp 1.
+FAULT_LAMP (front-panel lamp, where the board has one) is 1 while a fatal fault is active
+(app.state.fatal_active()), written in the same fast tick as the coils: it makes the firmware's
+fatal state observable from outside the way a real module shows it, so the invariant monitors
+(host_tools/gridpod/hil/monitors.py fatal_coil_off) can check "every coil off within one fast
+tick of any fatal fault" for the faults only the firmware sees (task error, tick overrun, cooling
+lost, config).
 """
 
 from control.faults import ACTION_ALARM
@@ -18,6 +24,7 @@ from app import state
 
 COIL_ROLES = ("K_POS_COIL", "K_PRE_COIL", "K_NEG_COIL")  # opening order: precharge/positive first
 ALARM_ROLE = "ALARM_RELAY"
+LAMP_ROLE = "FAULT_LAMP"
 
 
 class SafeOutputs:
@@ -28,6 +35,8 @@ class SafeOutputs:
         self.drive_coils = True  # False once the contactor sequencer (app/module.py) owns them
         self.alarm = platform.digital_out(ALARM_ROLE, 0) if ALARM_ROLE in pins else None
         self.alarm_on = False
+        self.lamp = platform.digital_out(LAMP_ROLE, 0) if LAMP_ROLE in pins else None
+        self.lamp_on = False
         self._alive = True  # the sequencer completed a step since the last tick
         self.sequencer_lost = 0  # fast ticks that found the sequencer dead (coils forced 0)
 
@@ -55,6 +64,10 @@ class SafeOutputs:
         self.alarm_on = bool(alarm)
         if self.alarm is not None:
             self.alarm.value(1 if alarm else 0)
+        fatal = state.fatal_active()
+        self.lamp_on = fatal
+        if self.lamp is not None:
+            self.lamp.value(1 if fatal else 0)
         return True
 
     def close_permitted(self):
@@ -66,3 +79,6 @@ class SafeOutputs:
         if self.alarm is not None:
             self.alarm.value(1)
         self.alarm_on = True
+        if self.lamp is not None:
+            self.lamp.value(1)
+        self.lamp_on = True
