@@ -16,6 +16,12 @@ one once the watchdog resets it, in a safe boot and in maintenance mode; a broke
 a lost relay supply read alarm too. A fatal fault reaches the relay within one fast tick.
 force_safe() is for leaving the loop (Ctrl-C, crash) and for boot: coils 0, relay de-energised;
 leave() also gets that to the pins at once.
+FAULT_LAMP (front-panel lamp, where the board has one) is 1 while a fatal fault is active
+(app.state.fatal_active()), written in the same fast tick as the coils: it makes the firmware's
+fatal state observable from outside the way a real module shows it, so the invariant monitors
+(host_tools/gridpod/hil/monitors.py fatal_coil_off) can check "every coil off within one fast
+tick of any fatal fault" for the faults only the firmware sees (task error, tick overrun, cooling
+lost, config). force_safe() lights it too.
 """
 
 from control.faults import ACTION_ALARM
@@ -24,6 +30,7 @@ from app import state
 
 COIL_ROLES = ("K_POS_COIL", "K_PRE_COIL", "K_NEG_COIL")  # opening order: precharge/positive first
 HEALTHY_ROLE = "HEALTHY_RELAY"
+LAMP_ROLE = "FAULT_LAMP"
 
 
 class SafeOutputs:
@@ -35,6 +42,8 @@ class SafeOutputs:
         self.drive_coils = True  # False once the contactor sequencer (app/module.py) owns them
         self.healthy = platform.digital_out(HEALTHY_ROLE, 0) if HEALTHY_ROLE in pins else None
         self.alarm_on = True  # de-energised until a healthy tick says otherwise
+        self.lamp = platform.digital_out(LAMP_ROLE, 0) if LAMP_ROLE in pins else None
+        self.lamp_on = False
         self._alive = True  # the sequencer completed a step since the last tick
         self.sequencer_lost = 0  # fast ticks that found the sequencer dead (coils forced 0)
 
@@ -62,6 +71,10 @@ class SafeOutputs:
         self.alarm_on = bool(alarm)
         if self.healthy is not None:
             self.healthy.value(0 if alarm else 1)  # energised = healthy
+        fatal = state.fatal_active()
+        self.lamp_on = fatal
+        if self.lamp is not None:
+            self.lamp.value(1 if fatal else 0)
         return True
 
     def close_permitted(self):
@@ -73,6 +86,9 @@ class SafeOutputs:
         if self.healthy is not None:
             self.healthy.value(0)  # de-energised = alarm
         self.alarm_on = True
+        if self.lamp is not None:
+            self.lamp.value(1)
+        self.lamp_on = True
 
     def leave(self):
         """force_safe(), and the pins told now: for leaving the loop (Ctrl-C, crash, the end of a

@@ -13,7 +13,7 @@ Measured on the plant (not on the firmware's own readings):
   supply temperature within 1 K of its setpoint for >= 95 % of the 1 s samples.
 """
 
-from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.monitors import MONITORS, MonitoredPlant
 from gridpod.hil.operator import module_board, module_flash
 from gridpod.plant import Plant
 from gridpod.plant.power import SOC_FLOOR
@@ -37,13 +37,14 @@ rows = bank.find(('contactor_close_request', 'grid_import_limit_kw', 'peak_shavi
 gc.collect()
 LIMIT_KW = %d
 STOP_WRITING_MS = %d
+FIRST_WRITE_MS = %d
 MANUAL_REQUEST_DKW = %d  # 0: peak shaving; else shaving off and this manual PCS request (0.1 kW)
 
 
 class Master:
     def __init__(self):
         self.closed = False
-        self.next_ms = 20000
+        self.next_ms = FIRST_WRITE_MS
         self.print_ms = 0
 
     def tick(self, now_ms):
@@ -107,10 +108,17 @@ class GridMeter:
         pass
 
 
-def _run(tmp_path, run_s, stop_writing_ms=10**9, monitors=("all",), manual_request_dkw=0):
+def _run(
+    tmp_path,
+    run_s,
+    stop_writing_ms=10**9,
+    monitors=("all",),
+    first_write_ms=20000,
+    manual_request_dkw=0,
+):
     flash = module_flash(tmp_path, main=False, grid_import_limit_kw=LIMIT_KW)
     img = FlashImage(flash)
-    main = MASTER_MAIN % (LIMIT_KW, stop_writing_ms, manual_request_dkw)
+    main = MASTER_MAIN % (LIMIT_KW, stop_writing_ms, first_write_ms, manual_request_dkw)
     img.write("/main.py", main.encode())
     img.save()
     plant = MonitoredPlant(
@@ -150,11 +158,18 @@ def test_two_hours_of_training_spikes_grid_held_at_limit_temperature_in_band(tmp
 def test_lease_expiry_ramps_the_pcs_to_zero_and_reports_it(tmp_path):
     # the master stops rewriting at 60 s; the 30 s lease expires between 80 and 90 s. Then the
     # grid takes the load again by design (shaving off), so the grid_limit monitor is left out.
-    others = ("contactor_precharge", "contactor_after_trip", "pump_dry_run", "leak_isolation")
-    plant, _meter, regs = _run(tmp_path, 120, stop_writing_ms=60000, monitors=others)
+    # The master enables shaving at 10 s, before the battery is closed (request at 15 s): the PCS
+    # stays disabled until the contactors are (pcs_enable monitor and the assertion below).
+    others = tuple(m for m in MONITORS if m != "grid_limit")
+    plant, _meter, regs = _run(
+        tmp_path, 120, stop_writing_ms=60000, monitors=others, first_write_ms=10000
+    )
     pcs_edges = plant.edges.get("PCS_ENABLE", [])
     enabled_at = [t for t, v in pcs_edges if v == 1]
-    assert enabled_at and 20000 <= enabled_at[0] <= 21000, pcs_edges  # the first enable write
+    closed_at = _first_mains_closed(plant)
+    assert closed_at is not None and 15000 < closed_at < 20000, plant.edges.get("K_POS_COIL")
+    # enabled once the contactors are closed (the firmware's CLOSED: a tick or two after K_POS)
+    assert enabled_at and closed_at <= enabled_at[0] <= closed_at + 1000, (closed_at, pcs_edges)
     last = regs[-1]
     assert last[1] == 0 and last[2] == 0  # enable reverted, grid_state OFF
     assert last[-1] != 0  # lease_expired bits set
@@ -174,3 +189,12 @@ def test_a_manual_charge_request_never_pushes_the_grid_over_its_limit(tmp_path):
     print(
         f"manual charge: PCS {plant.power.pcs_kw:.1f} kW, grid worst 1 s mean {max(means):.1f} kW"
     )
+
+
+def _first_mains_closed(plant):
+    """When K_POS was first commanded on with K_NEG on (the battery connected)."""
+    neg = plant.edges.get("K_NEG_COIL", [])
+    for t, v in plant.edges.get("K_POS_COIL", []):
+        if v == 1 and any(tn <= t and vn == 1 for tn, vn in neg):
+            return t
+    return None

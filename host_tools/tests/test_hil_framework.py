@@ -65,9 +65,11 @@ def test_reclose_after_trip_needs_operator_reset():
     b = flowing()
     precharged_close(b)
     b.plant.faults.inject("interlock_open")
-    b.run_for(0.2)
+    b.run_for(0.02)  # the controller trips in order: K_POS, K_NEG after the pole gap
+    b.drive({"K_POS_COIL": 0})
+    b.run_for(0.1)
+    b.drive({"K_NEG_COIL": 0})
     b.plant.faults.clear("interlock_open")
-    b.drive({"K_NEG_COIL": 0, "K_POS_COIL": 0})
     b.run_for(0.2)
     assert b.plant.violations == []
     b.drive({"K_NEG_COIL": 1})
@@ -84,7 +86,9 @@ def test_reclose_after_trip_needs_operator_reset():
 def _precharge_try(b):
     b.drive({"K_NEG_COIL": 1, "K_PRE_COIL": 1})
     b.run_for(0.5)
-    b.drive({"K_NEG_COIL": 0, "K_PRE_COIL": 0})  # timed out: the firmware opens
+    b.drive({"K_PRE_COIL": 0})  # timed out: the firmware opens, precharge first
+    b.run_for(0.1)
+    b.drive({"K_NEG_COIL": 0})  # the other pole after the pole gap
 
 
 @pytest.mark.parametrize(
@@ -155,7 +159,7 @@ def test_healthy_relay_drops_within_two_control_ticks_of_a_trip(alarm_after_ms, 
     precharged_close(b)
     b.plant.faults.inject("coil_supply_lost")  # began with the mains closed: the firmware sees it
     b.run_for(0.02)
-    b.drive({"K_NEG_COIL": 0, "K_POS_COIL": 0})
+    b.drive({"K_NEG_COIL": 0, "K_POS_COIL": 0, "FAULT_LAMP": 1})  # DROPOUT: a fatal fault
     b.run_for(alarm_after_ms / 1000 - 0.02)
     b.drive({"HEALTHY_RELAY": 0})
     b.run_for(1.0)
@@ -250,6 +254,9 @@ def test_good_controller(bench):
     bench.run_for(0.1)
 
 def test_fault_cleared_after_previous_test(bench):
+    bench.drive({"K_PRE_COIL": 0, "K_POS_COIL": 0})  # the battery the test before left closed:
+    bench.run_for(0.1)                                # opened in order (precharge and K_POS,
+    bench.drive({"K_NEG_COIL": 0})                    # K_NEG a pole gap later) before the leak
     bench.plant.faults.inject("leak", zone=1)
     bench.drive({"ZONE1_VALVE": 1})
     bench.run_for(1.0)

@@ -23,7 +23,9 @@ import serial
 from gridpod.build.tree import firmware_files, import_firmware
 from gridpod.device.config import firmware_config
 from gridpod.device.eventlog import read_events
-from gridpod.hil.operator import OPERATOR_MAIN, module_flash
+from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.operator import OPERATOR_MAIN, module_board, module_flash
+from gridpod.plant import Plant
 from gridpod.vboard.flash import FlashImage
 from gridpod.vboard.supervisor import VirtualBoard
 from test_control_closed_loop import HEAP_BYTES, _board, _faults, _first, _healthy
@@ -136,6 +138,17 @@ def test_tick_overrun_opens_the_contactors_within_a_tick_and_latches(tmp_path):
     assert max(offs) - min(offs) == 100  # then the other pole after the 100 ms pole gap
     assert all(plant.outputs.get(c) == 0 for c in COILS)
     assert plant.edges["HEALTHY_RELAY"][-1][1] == 0  # de-energised: alarm
+    _assert_fault_lamp(plant, raised[0], min(offs))
+
+
+def _assert_fault_lamp(plant, raised_ms, first_coil_off_ms):
+    """FAULT_LAMP (the firmware's fatal state, what the fatal_coil_off monitor reads) lights
+    within one fast tick of the fault, no later than a fast tick after the first coil went off,
+    and stays lit (latched)."""
+    lamp = _first(plant, "FAULT_LAMP", 1)
+    assert lamp is not None and 0 <= lamp - raised_ms <= 10, (raised_ms, plant.edges)
+    assert lamp - first_coil_off_ms <= 10, (lamp, first_coil_off_ms)
+    assert plant.edges["FAULT_LAMP"][-1] == (lamp, 1), plant.edges["FAULT_LAMP"]
 
 
 BREAK_CURRENT_SENSE = """
@@ -170,9 +183,12 @@ def test_a_raising_sequencer_has_its_coils_opened_within_a_tick(tmp_path):
     main = OPERATOR_MAIN.replace("app.run()", BREAK_CURRENT_SENSE) % ((15000,), ())
     img.write("/main.py", main.encode())
     img.save()
-    vb, plant = _board(flash)
+    # the board freezes at 26.5 s: the starved watchdog (2 s after 25 s) must not race the end
+    # of the run (with run_until(27) it bit in about half the runs, failing resets == 0)
+    plant = MonitoredPlant(Plant(seed=1, profile="training"))
+    vb = module_board(flash, plant, HEAP_BYTES, run_for_s=26.5)
     with vb:
-        vb.run_until(27)
+        vb.run_until(26.5)
         log = bytes(vb.console_log)
     assert plant.violation is None, plant.violation
     raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == TASK_ERROR]
@@ -183,6 +199,7 @@ def test_a_raising_sequencer_has_its_coils_opened_within_a_tick(tmp_path):
     assert all(t is not None for t in offs), plant.edges
     assert max(offs) - raised[0] <= 10, (offs, raised)  # every coil off within one fast tick
     assert vb.resets == 0  # not the watchdog's doing
+    _assert_fault_lamp(plant, raised[0], min(offs))
 
 
 def test_corrupted_config_full_module_never_closes(tmp_path):

@@ -25,7 +25,7 @@ import json
 
 import pytest
 from gridpod.build.tree import firmware_files, romfs_layout
-from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.monitors import MONITORS, MonitoredPlant
 from gridpod.hil.operator import module_board
 from gridpod.plant import Plant
 from test_control_closed_loop import (
@@ -525,12 +525,7 @@ def test_reservoir_low_at_power_up_no_pump_ever_starts_no_close(tmp_path):
     _check_alarm(plant, raised[0])
 
 
-MONITORS_BUT_DRY_RUN = (
-    "contactor_precharge",
-    "contactor_after_trip",
-    "leak_isolation",
-    "grid_limit",
-)
+MONITORS_BUT_DRY_RUN = tuple(m for m in MONITORS if m != "pump_dry_run")
 
 
 def test_reservoir_low_while_running_pumps_stopped_within_one_control_tick(tmp_path):

@@ -19,8 +19,8 @@ gap 100 ms, break-current wait 3 s) and the firmware's fast tick (config default
     order (it opens with no current: K_POS already broke it);
   - DOMAIN.md's break-current rule is the documented exception on both paths: above the
     rating the mains wait up to 3 s for the fuse.
-Monitors: all on, except contactor_after_trip in the precharge-timeout test (the monitor counts
-DOMAIN.md's precharge retries as re-closes; that test asserts no close after the latch itself).
+Monitors: all on (gridpod.hil.monitors.MONITORS); an operator reset (reset_at_ms) is told to
+them as well (MonitoredPlant.operator_reset), as the bench's operator would.
 Not covered: the insulation fault (xfail, strict: the board has no insulation monitor input).
 The operator (test_control_closed_loop.OPERATOR_MAIN) raises the close request at given uptimes;
 the request is consumed by the module's next control tick (<= 100 ms later). SERVICE adds open
@@ -167,6 +167,10 @@ def _run(tmp_path, until_s, faults=(), drive=None, monitors=None, **operator):
             plant.faults.schedule(name, **params)
         with vb:
             if drive is None:
+                for reset_ms in operator.get("reset_at_ms", ()):
+                    # the operator's reset is the monitors' too (contactor_after_trip)
+                    vb.run_until(reset_ms / 1000)
+                    plant.operator_reset()
                 vb.run_until(until_s)
             else:
                 drive(vb)

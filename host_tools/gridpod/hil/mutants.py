@@ -16,6 +16,7 @@ L1_LOOP = "host_tools/tests/test_control_closed_loop.py"
 L1_POWER = "host_tools/tests/test_l1_power_faults.py"
 L1_PLATFORM = "host_tools/tests/test_l1_comms_platform_faults.py"
 HAL_MCU = "host_tools/tests/test_mcu_hal.py"
+L1_GRID = "host_tools/tests/test_grid_scenario.py"
 
 MUTANTS = (
     # ---- interlocks: the battery closes only with the loop closed and coolant flow proven ----
@@ -140,6 +141,22 @@ MUTANTS = (
         "and True",
         [L0_CONTACTORS + "::test_a_link_jumping_from_a_moderate_gap_is_still_too_fast"],
     ),
+    (
+        "M57",
+        "the second pole opens a pole gap after the first",
+        FW + "control/contactors.py",
+        "if el >= self.pole_gap_ms:",
+        "if el >= self.pole_gap_ms // 2:",
+        [L1_POWER, "-k", "fatal_table_fault and leak"],
+    ),
+    (
+        "M59",
+        "the mains wait the full break-current time (operator open, permit trip)",
+        FW + "control/contactors.py",
+        "                if el < self.break_wait_ms:",
+        "                if el < self.break_wait_ms // 3:",
+        [L1_POWER, "-k", "trip_above_break_current and operator_open"],
+    ),
     # ---- cooling: leaks, dry run, pressure, flow proof ----------------------------------------
     (
         "M09",
@@ -237,6 +254,31 @@ MUTANTS = (
         "                self.log.urgent = True",
         "                self.log.flush()",
         ["firmware/tests/test_fw_app.py"],
+    ),
+    (
+        "M55",
+        "the fault lamp shows a fatal fault",
+        FW + "app/outputs.py",
+        "self.lamp.value(1 if fatal else 0)",
+        "self.lamp.value(0)",
+        ["firmware/tests/test_fw_outputs.py"],
+    ),
+    (
+        "M58",
+        "the battery permit follows the fault table (firmware-only fatal faults open)",
+        FW + "app/subsystems/battery.py",
+        "            state.close_permitted(),",
+        "            True,",
+        [L1_PLATFORM + "::test_tick_overrun_opens_the_contactors_within_a_tick_and_latches"],
+    ),
+    # ---- grid: the PCS discharges only from a connected battery -------------------------------
+    (
+        "M56",
+        "the PCS is enabled only with the contactors closed",
+        FW + "control/peak_shaver.py",
+        "            contactors_closed\n            and load_w is not None",
+        "            load_w is not None",
+        [L1_GRID + "::test_lease_expiry_ramps_the_pcs_to_zero_and_reports_it"],
     ),
     # ---- Modbus: access, commands ---------------------------------------------------------------
     (
