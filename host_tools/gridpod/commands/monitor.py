@@ -6,9 +6,11 @@ sections of the view and of the `--json` object (identity, telemetry, faults, st
 import json
 import time
 
+from ..device.config import firmware_config
 from ..modbus.client import GridpodModbus
 from ..modbus.faults import active_names
 from ..modbus.register_map import REGISTERS
+from ._args import int_in, one_of_ints, seconds
 
 # section -> input-register addresses [first, last] (comms/register_map.py layout); the second
 # fault words (ids 30..59, map v4) sit at 115-118 and are shown with the faults
@@ -23,11 +25,21 @@ SECTIONS = (
 
 
 def add_arguments(p) -> None:
+    baud_rates = tuple(firmware_config().BAUD_RATES)  # the rates a module's config accepts
     p.add_argument("--port", required=True, help="serial port (e.g. /dev/ttyUSB0 or a vboard pty)")
-    p.add_argument("--unit", type=int, default=1, help="Modbus unit address (1)")
-    p.add_argument("--baud", type=int, default=19200, help="baud rate (19200)")
+    p.add_argument(
+        "--unit", type=int_in(1, 247, "Modbus unit addresses"), default=1, help="unit (1)"
+    )
+    p.add_argument(
+        "--baud", type=one_of_ints(baud_rates, "the module's rates"), default=19200, help="(19200)"
+    )
     p.add_argument("--parity", default="E", choices=("E", "N"), help="parity (E)")
-    p.add_argument("--interval", type=float, default=1.0, help="refresh period in seconds (1)")
+    p.add_argument(
+        "--interval",
+        type=seconds(0.1, "the refresh period", 3600.0),
+        default=1.0,
+        help="refresh period in seconds (1)",
+    )
     p.add_argument("--once", action="store_true", help="read once and exit")
     p.add_argument("--json", action="store_true", help="print one JSON object per read")
 
