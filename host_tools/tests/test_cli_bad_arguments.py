@@ -165,6 +165,14 @@ CASES = [
     ("vboard-flash-not-image", ["vboard", "--flash", "{d}/notes.txt"], "not a littlefs2 flash"),
     ("vboard-flash-folder", ["vboard", "--flash", "{d}/folder"], "not a littlefs2 flash"),
     ("vboard-flash-no-folder", ["vboard", "--flash", "{d}/no/such/f.img"], "does not exist"),
+    ("vboard-bad-fault", ["vboard", "--fault", "leak:zone=9"], "zone must be 1 or 2"),
+    ("vboard-fault-no-action", ["vboard-fault"], "say what to do"),
+    ("vboard-fault-unknown", ["vboard-fault", "inject", "nosuch"], "unknown fault 'nosuch'"),
+    (
+        "vboard-fault-no-board",
+        ["vboard-fault", "status", "--control", "{d}/nosock"],
+        "no control socket",
+    ),
     # fat: bench-setup typos are one line before anything runs
     ("fat-no-bench", ["fat"], "one of the arguments --virtual --port --all is required"),
     (
