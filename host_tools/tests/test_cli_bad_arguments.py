@@ -3,6 +3,7 @@ CLI in a subprocess: no "Traceback" anywhere in the output, a non-zero exit stat
 line on stderr that names the problem. No board is needed: each mistake is caught before a port
 is opened (a port that does not exist would give a different, port-shaped error)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +32,9 @@ def files(tmp_path_factory):
     (d / "pico.uf2").write_bytes(uf2(8))
     (d / "notes.txt").write_text("a technician's notes\n")
     (d / "cfg.json").write_text("{}")
+    from gridpod.device.config import firmware_config
+
+    (d / "good.json").write_text(json.dumps(firmware_config().defaults()))
     return d
 
 
@@ -145,6 +149,11 @@ CASES = [
         "config-pull-unwritable",
         ["config", "pull", "/proc/gridpod-out.json", "--port", NO_PORT],
         "cannot write there",
+    ),
+    (
+        "config-push-several-needs-yes",
+        ["config", "push", "{d}/good.json", "--port", NO_PORT, "--port", NO_PORT + "2"],
+        "needs --yes",
     ),
     ("config-init-folder", ["config", "init", "{d}/folder"], "is a folder"),
     ("config-init-existing", ["config", "init", "{d}/notes.txt"], "exists: choose another name"),

@@ -66,8 +66,7 @@ def run(args) -> int:
         config.validate_file(path)  # all errors before any port is opened
         several = len(args.port) > 1 or args.all
         if several and not args.yes:
-            print("config: pushing to several boards needs --yes (no prompt per board)")
-            return 2
+            raise config.ConfigError("pushing to several boards needs --yes (no prompt per board)")
 
         def job(port, log):
             return config.push(port, path, yes=args.yes, log=log, restart=not args.no_restart)
