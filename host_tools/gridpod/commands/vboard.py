@@ -238,16 +238,17 @@ def _wait(board, args, stop, module) -> str | None:
         if module is not None:
             module.report()
         if board.stopped_reason:
-            return board.stopped_reason
+            return f"{board.stopped_reason}; console ends with: {_tail(board, 1)[0]}" + _hint(
+                board, args
+            )
         board.wait_sim_change(0.2)
         if board.sim_ms != last_sim_ms:
             last_sim_ms, last_change = board.sim_ms, time.monotonic()
         elif args.run_for is not None and time.monotonic() - last_change > args.stall_timeout:
-            tail = bytes(board.console_log[-300:]).decode(errors="replace").strip()
-            last = tail.splitlines()[-2:] if tail else ["(no console output)"]
             return (
                 f"simulated clock stuck at {board.sim_ms / 1000:.3f} s: the firmware scan "
-                f"loop is not running; console ends with: {' | '.join(last)}"
+                f"loop is not running; console ends with: {' | '.join(_tail(board, 2))}"
+                + _hint(board, args)
             )
     return None
 
@@ -347,6 +348,29 @@ def _where_to_connect(banner: dict) -> None:
 def _say(text: str) -> None:
     sys.stderr.write(f"gridpod vboard: {text}\n")
     sys.stderr.flush()
+
+
+def _tail(board: VirtualBoard, lines: int) -> list[str]:
+    """The last lines the firmware printed (the supervisor's own [vboard] notes left out)."""
+    tail = bytes(board.console_log[-600:]).decode(errors="replace")
+    mine = [ln for ln in tail.splitlines() if ln.strip() and not ln.startswith("[vboard]")]
+    return mine[-lines:] or ["(no console output)"]
+
+
+def _hint(board: VirtualBoard, args) -> str:
+    """What to do about a board that stopped or never ran its application."""
+    log = bytes(board.console_log)
+    if b"MemoryError" in log:
+        return (
+            f"; the heap ({args.heap or f'{board.heap_bytes} bytes'}) is too small for this "
+            "firmware: leave out --heap for the board's budget, or add --romfs"
+        )
+    if b"gridpod: module" not in log and b"main.py" not in log:
+        return (
+            "; no Gridpod application started: is firmware installed? add --install-firmware, "
+            "or run `gridpod deploy --port <console> --board VIRTUAL` while it runs"
+        )
+    return ""
 
 
 def _echo(data: bytes) -> None:

@@ -24,9 +24,9 @@ from ..harness.host import EV_BROWN_OUT, EV_FLASH_KILL, EV_RESET, EV_WATCHDOG, H
 from ..harness.plant_stub import PlantStub
 from .board_file import VirtualBoardError, load_board_file
 from .console import Console
-from .flash import DEFAULT_SIZE, create_blank
+from .flash import DEFAULT_SIZE, check_flash_path, check_flash_size, create_blank
 from .harness_socket import HarnessSocket
-from .ports import PtyPort
+from .ports import PtyPort, check_link_path
 from .vm import VmProcess, vm_heap_bytes
 
 RESET_POWER_ON, RESET_HARD, RESET_WATCHDOG, RESET_SOFT, RESET_BROWN_OUT = 1, 2, 3, 5, 6
@@ -68,15 +68,26 @@ class VirtualBoard:
         self.host.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
         self.plant = self.host.plant
         self.finished = self.host.finished  # set when the clock reached run_for_s (VM frozen)
+        # Everything the caller named is checked before anything is made (a refused path must
+        # leave no temp folder behind and touch none of the user's files).
+        for link, option in ((link_console, "--link-console"), (link_modbus, "--link-modbus")):
+            if link is not None:
+                check_link_path(link, option)
+        if flash and check_flash_path(Path(flash)) == "missing":
+            check_flash_size(flash_size)
         self.console = Console(self, link_console, console_baud, console_echo)
         self._tmp = Path(tempfile.mkdtemp(prefix="gridpod-vboard-"))
-        self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
-        self.romfs_path = None
-        if romfs is not None:
-            self.romfs_path = self._tmp / "romfs.img"
-            self.romfs_path.write_bytes(romfs)
-        if not self.flash_path.exists():
-            create_blank(self.flash_path, flash_size)
+        try:
+            self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
+            self.romfs_path = None
+            if romfs is not None:
+                self.romfs_path = self._tmp / "romfs.img"
+                self.romfs_path.write_bytes(romfs)
+            if not self.flash_path.exists():
+                create_blank(self.flash_path, flash_size)
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self._link_modbus = link_modbus
         self.resets = 0
         self.soft_reboots = 0
@@ -100,8 +111,12 @@ class VirtualBoard:
         self.close()
 
     def start(self) -> None:
-        self.console.open()
-        self.modbus = PtyPort("rs485", self._link_modbus)
+        try:
+            self.console.open()
+            self.modbus = PtyPort("rs485", self._link_modbus)
+        except BaseException:  # e.g. a link path taken since __init__: leave nothing behind
+            self.close()
+            raise
         self.harness = HarnessSocket(str(self._tmp / "harness.sock"), self._on_message)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
