@@ -547,6 +547,10 @@ def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path):
     assert plant.power.breaks_above_rating == 1
     assert plant.power.k_pos.open_currents_a[-1] > BREAK_RATING_A  # it really broke above
     _assert_no_close_after(plant, pos_off)
+    # contactor wear (safety review m8): the opening and the current it broke are in the log
+    ops = [e for e in _events(flash) if e["event"] == "contactor_op"]
+    assert len(ops) == 1 and ops[0]["arg2"] > BREAK_RATING_A * 10, ops  # 0.1 A
+    assert ops[0]["arg1"] == 1 and pos_off <= ops[0]["uptime_ms"] <= pos_off + TICK_MS, ops
     print(f"break current: K_POS opened {pos_off - t_trip} ms after the over-current trip")
 
 

@@ -527,4 +527,20 @@ MUTANTS = (
         "        return None",
         ["firmware/tests/test_fw_app.py", "-k", "safe_boot"],
     ),
+    (
+        "M67",
+        "each contactor opening is logged with the current it broke (wear)",
+        FW + "app/subsystems/battery.py",
+        "            self.log.append(EV_CONTACTOR_OP, k.operations, k.open_i_last_da, now_ms)",
+        "            pass",
+        [L1_POWER, "-k", "trip_above_break_current"],
+    ),
+    (
+        "M68",
+        "an event log of another size is kept, not wiped",
+        FW + "app/eventlog.py",
+        '            fsutil.replace(self.path, self.path + ".old")',
+        "            pass",
+        ["firmware/tests/test_fw_eventlog.py"],
+    ),
 )
