@@ -83,7 +83,7 @@ CONTROL_FAULTS = (
     (FAULT_ROTATION_FAILED,     "rotation_failed",     1,  0, SEVERITY_WARNING, True,  ACTION_ALARM),
     (FAULT_LOW_FLOW,            "low_flow",            1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
     (FAULT_FILTER_CLOGGED,      "filter_clogged",      1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
-    (FAULT_RESERVOIR_LOW,       "reservoir_low",       1,  0, SEVERITY_FATAL,   False, _OPEN),
+    (FAULT_RESERVOIR_LOW,       "reservoir_low",       1,  0, SEVERITY_FATAL,   True,  _OPEN),
     (FAULT_PRESSURE,            "pressure",            1,  0, SEVERITY_FATAL,   True,  _OPEN),
     (FAULT_LEAK,                "leak",                1,  0, SEVERITY_FATAL,   True,  _OPEN),
     (FAULT_LEAK_CABLE,          "leak_cable",          1,  0, SEVERITY_WARNING, False, ACTION_ALARM),

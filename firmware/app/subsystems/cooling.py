@@ -147,7 +147,9 @@ class CoolingSubsystem:
         d = "DEW_POINT"
         self.dew_point = DewPointTransmitter(p.adc(d)) if d in pins else None
         self.inputs = Inputs()
-        self.control = Cooling(cfg, zones, npumps)
+        self.control = Cooling(
+            cfg, zones, npumps, self.dew_point is not None, self.filter_dp is not None
+        )
         self.t_return_cdegc = None
         # safe band of the Modbus setpoints (see the module docstring)
         self.flow_sp_min_lpm = cfg["flow_setpoint_lpm"] // 2
