@@ -57,6 +57,7 @@ CONDENSATION = 26
 SENSOR = 27
 VALVE = 28
 COOLANT_OVER_TEMP = 29
+RELIEF_PRESSURE = 45
 COOLING_IDS = tuple(range(15, 30))
 
 PWM_STOP = 65535  # inverted PWM: full duty = stop / no cooling, 0 = full speed / full cooling
@@ -74,12 +75,20 @@ def _virtual_files():
 
 
 def _flash_with(
-    tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra_pins=None, extra_regs=()
+    tmp_path,
+    close_at_ms=(),
+    rotate_at_ms=(),
+    print_at_ms=(),
+    extra_pins=None,
+    extra_regs=(),
+    dew_probe=False,
 ):
     """Firmware image with the operator main of test_control_closed_loop.py, whose pulses go to
     contactor_close_request (close_at_ms) and then to pump_rotation_request (rotate_at_ms): the
     Modbus coils of the contactor close and of the lead/lag proof test. extra_regs: register
-    names printed after the operator main's own (REG lines)."""
+    names printed after the operator main's own (REG lines). dew_probe: each REG line ends with
+    the cooling control's effective supply setpoint (cdegc) and its condensation flag, what the
+    dew-point protection decided (no register publishes them)."""
     files, image = _virtual_files()
     files = dict(files)
     files["/config.json"] = _config(cooling_enabled=True, battery_enabled=True, grid_enabled=True)
@@ -105,15 +114,14 @@ def _flash_with(
         last = "'k_pos_state'))"
         assert last in main
         main = main.replace(last, "'k_pos_state') + %r)" % (tuple(extra_regs),), 1)
-    # each REG line ends with the cooling control's effective supply setpoint (cdegc) and its
-    # condensation flag: what the dew-point protection decided (no register publishes them)
     reg = "print('REG', now_ms, *[bank.get(r) for r in rows[1:]])"
     assert reg in main
-    main = main.replace(
-        reg,
-        "print('REG', now_ms, *[bank.get(r) for r in rows[1:]], COOL.temp_sp_eff_cdegc, "
-        "int(COOL.condensation))",
-    ).replace("\nCLOSE_AT_MS = ", "\nCOOL = app.module.cooling.control\nCLOSE_AT_MS = ", 1)
+    if dew_probe:
+        main = main.replace(
+            reg,
+            "print('REG', now_ms, *[bank.get(r) for r in rows[1:]], COOL.temp_sp_eff_cdegc, "
+            "int(COOL.condensation))",
+        ).replace("\nCLOSE_AT_MS = ", "\nCOOL = app.module.cooling.control\nCLOSE_AT_MS = ", 1)
     files["/main.py"] = main.encode()
     path = make_flash(tmp_path / "f.img", files, with_hal=False)
     path.with_suffix(".romfs").write_bytes(image)  # module_board() mounts it
@@ -147,8 +155,11 @@ def _run(
     extra_pins=None,
     monitors=None,
     extra_regs=(),
+    dew_probe=False,
 ):
-    flash = _flash_with(tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins, extra_regs)
+    flash = _flash_with(
+        tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins, extra_regs, dew_probe
+    )
     if monitors is None:
         vb, plant = _board(flash)
     else:
@@ -248,6 +259,10 @@ SIMPLE = [
     pytest.param("tach_wire_broken", {"pump": 1}, 30, 40, TACH_LOST,
                  (2000, 2000 + 2 * TACH_WINDOW_MS + CONTROL_TICK_MS), False, (PUMP_FAILED,),
                  id="tach_wire_broken_warn_only"),
+    # Supply pressure 5.7 bar (expansion vessel +3.9 bar): above 90 % of the 6 bar relief valve's
+    # setting, a warning (safety review m5); below the 6 bar stop, so no trip and no pump stop.
+    pytest.param("over_pressure", {"bar": 3.9}, 30, 32, RELIEF_PRESSURE, (0, 200), True,
+                 (PRESSURE,), id="relief_setting_minus_10pct"),
     # Valves: both limit switches at once on 2 samples = wiring fault.
     pytest.param("valve_both_limit_switches", {"zone": 1}, 30, 32, VALVE, (0, 300), True, (),
                  id="valve_both_limit_switches"),
@@ -660,7 +675,7 @@ def test_filter_clogged_dp_alarm(tmp_path):
     assert raised and raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
 
 
-REG_SP_EFF, REG_CONDENSATION = -2, -1  # the last two fields of a REG line (see _flash_with)
+REG_SP_EFF, REG_CONDENSATION = -2, -1  # the dew probe's fields of a REG line (_flash_with)
 DEW_MARGIN_CDEGC = 300  # dew_margin_ddegc default: supply >= dew point + 3 K
 SUPPLY_SP_CDEGC = 3200  # supply_temp_setpoint_ddegc default
 DEW_TOL_CDEGC = 30  # the dew-point transmitter's noise (0.05 degC) and integer scaling
@@ -680,6 +695,7 @@ def test_condensation_risk_alarm_and_setpoint_above_dew_point(tmp_path):
         [("condensation_risk", {"dew_point_c": 33.0, "at_s": 30})],
         33,
         print_at_ms=(29000, 30500, 32500),
+        dew_probe=True,
     )
     raised = _raised(faults, CONDENSATION)
     assert raised and raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
@@ -702,6 +718,7 @@ def test_failed_dew_point_transmitter_is_a_sensor_fault_and_holds_the_raised_set
         ],
         33,
         print_at_ms=(29500, 30500, 32500),
+        dew_probe=True,
     )
     raised = _raised(faults, SENSOR)
     assert raised and 0 <= raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
