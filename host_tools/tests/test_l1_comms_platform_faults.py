@@ -506,4 +506,4 @@ def test_maintenance_mode_alone_refuses_a_close_of_the_composed_battery(tmp_path
     assert not fatal, fatal  # no fault row did the refusing
     for coil in COILS:
         assert _first(plant, coil, 1) is None, plant.edges.get(coil)
-    assert plant.edges["ALARM_RELAY"][-1][1] == 1  # not normal service: alarm
+    assert plant.edges["HEALTHY_RELAY"][-1][1] == 0  # not normal service: de-energised, alarm

@@ -597,7 +597,7 @@ def test_reservoir_low_while_running_pumps_stopped_within_one_control_tick(tmp_p
         assert all(d == PWM_STOP for t, d in _edges(plant, role) if t > level.t_ms), role
     assert plant.read_inputs().get("LEVEL_OK") == 1  # made again for the last 7.7 s
     _check_alarm(plant, raised[0])
-    assert _edges(plant, "ALARM_RELAY")[-1][1] == 1  # latched: still alarming at 40 s
+    assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0  # latched: still alarming at 40 s
     _check_coils_open(plant, raised[0])  # fatal: open contactors
 
 
