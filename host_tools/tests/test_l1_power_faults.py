@@ -21,7 +21,8 @@ gap 100 ms, break-current wait 3 s) and the firmware's fast tick (config default
     rating the mains wait up to 3 s for the fuse.
 Monitors: all on (gridpod.hil.monitors.MONITORS); an operator reset (reset_at_ms) is told to
 them as well (MonitoredPlant.operator_reset), as the bench's operator would.
-Not covered: the insulation fault (xfail, strict: the board has no insulation monitor input).
+The insulation fault has no input of its own (the board has no insulation monitor input): its
+monitor's alarm contact opens the interlock loop, so it is tested as an INTERLOCK_OPEN trip.
 The operator (test_control_closed_loop.OPERATOR_MAIN) raises the close request at given uptimes;
 the request is consumed by the module's next control tick (<= 100 ms later). SERVICE adds open
 requests and operator fault resets to it, and silences it after a reboot (a reboot brings no

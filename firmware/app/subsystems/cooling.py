@@ -16,6 +16,7 @@ from control.cooling import Cooling, Inputs
 from control.fault_rows import (
     FAULT_CONDENSATION,
     FAULT_COOLANT_OVER_TEMP,
+    FAULT_COOLANT_UNDER_TEMP,
     FAULT_COOLING_LOST,
     FAULT_FILTER_CLOGGED,
     FAULT_LEAK,
@@ -24,6 +25,7 @@ from control.fault_rows import (
     FAULT_PRESSURE,
     FAULT_PUMP_FAILED,
     FAULT_PUMP_PWM_WIRE,
+    FAULT_RELIEF_PRESSURE,
     FAULT_RESERVOIR_LOW,
     FAULT_ROTATION_FAILED,
     FAULT_SENSOR,
@@ -147,7 +149,9 @@ class CoolingSubsystem:
         d = "DEW_POINT"
         self.dew_point = DewPointTransmitter(p.adc(d)) if d in pins else None
         self.inputs = Inputs()
-        self.control = Cooling(cfg, zones, npumps)
+        self.control = Cooling(
+            cfg, zones, npumps, self.dew_point is not None, self.filter_dp is not None
+        )
         self.t_return_cdegc = None
         # safe band of the Modbus setpoints (see the module docstring)
         self.flow_sp_min_lpm = cfg["flow_setpoint_lpm"] // 2
@@ -229,6 +233,9 @@ class CoolingSubsystem:
                 faults.update(fid, False, now_ms)
         sot = c.supply_over_temp
         faults.update(FAULT_SUPPLY_OVER_TEMP, sot, now_ms, sot)
+        # warnings in the table's second word: reported by flag, not through `causes` (bits 0..29)
+        faults.update(FAULT_COOLANT_UNDER_TEMP, c.under_temp, now_ms)
+        faults.update(FAULT_RELIEF_PRESSURE, c.relief_warn, now_ms)
 
     def _read(self, now_ms):
         inp = self.inputs
