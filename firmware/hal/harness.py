@@ -36,6 +36,7 @@ _KIND_UART = const(6)
 _MAX_CHANNELS = const(96)
 _UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
 _TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
+_TICKS_HALF = const(0x20000000)
 _NO_FEED = const(0xFFFFFFFF)
 
 
@@ -168,7 +169,9 @@ class HarnessPlatform:
         self._uart_names = tuple(board.get("uarts", {}))
         self._link = link
         self._hello = hello
-        self._now_ms = 0
+        # The board's clock at power-on: 0 on a board; the host may start it elsewhere (a test
+        # of the 2**30 wrap starts it a few seconds before the wrap).
+        self._now_ms = hello.get("boot_ticks_ms", 0)
         self._hold_ms = 0
         self._ticks = 0
         # Typed arrays, not lists: 4 bytes a channel instead of a machine word (8 on the VM).
@@ -285,12 +288,22 @@ class HarnessPlatform:
         return None if f is None else f()
 
     def ticks_diff(self, a, b):
-        return time.ticks_diff(a, b)
+        """a - b with the board's 2**30 period, for ticks_ms() and ticks_us() alike. Not
+        time.ticks_diff: the unix port's period is 2**62, so ticks_ms() values masked at 2**30
+        would differ by about 2**30 across the wrap (12.4 days of ticks). Any true difference
+        below 2**29 comes out right for ticks_us() too, whatever its period. Every intermediate
+        stays a small int on a 32-bit port (HIL mode runs this on a board): no allocation."""
+        d = a - b
+        if d >= _TICKS_HALF:
+            return d - _TICKS_HALF - _TICKS_HALF
+        if d < -_TICKS_HALF:
+            return d + _TICKS_HALF + _TICKS_HALF
+        return d
 
     def wait_until_ms(self, deadline_ms):
         self._ticks += 1
         # deadline_ms is in the wrapped ticks domain; move it back to the unwrapped clock.
-        deadline = self._now_ms + time.ticks_diff(deadline_ms, self._now_ms & _TICKS_MASK)
+        deadline = self._now_ms + self.ticks_diff(deadline_ms, self._now_ms & _TICKS_MASK)
         if deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending:
             if deadline > self._now_ms:
                 self._now_ms = deadline

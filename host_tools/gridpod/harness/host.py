@@ -24,7 +24,11 @@ EV_FINISHED = "finished"  # run_for reached: the board is frozen here, no reply
 
 
 class BootChannels:
-    """One power-on of the board: its registered channels, what it last saw, its telemetry."""
+    """One power-on of the board: its registered channels, what it last saw, its telemetry.
+
+    boot_sim_ms is the simulated time at which the board's clock read 0 (times on the wire are
+    the board's ticks_ms, unwrapped): the power-on time, less the board's clock at power-on when
+    the host starts it elsewhere (HarnessHost.boot_ticks_ms)."""
 
     def __init__(self, boot_sim_ms: int, reset_cause: int):
         self.boot_sim_ms = boot_sim_ms
@@ -54,12 +58,15 @@ class HarnessHost:
         self.overruns_done = 0
         self.max_tick_us = 0
         self.heap_min_free: int | None = None
+        # The board's ticks_ms at power-on (a board: 0). A test of the 2**30 wrap starts it just
+        # before the wrap; the hello tells the firmware (hal/harness.py), every boot alike.
+        self.boot_ticks_ms = 0
         self._wall0 = None
 
     # ----- boots ------------------------------------------------------------------------------
     def new_boot(self, reset_cause: int) -> BootChannels:
         self.end_boot()
-        self.boot = BootChannels(self.sim_ms, reset_cause)
+        self.boot = BootChannels(self.sim_ms - self.boot_ticks_ms, reset_cause)
         self._wall0 = None
         on_boot = getattr(self.plant, "on_boot", None)  # monitors: a new firmware instance
         if on_boot is not None:

@@ -51,7 +51,10 @@ class VirtualBoard:
         run_for_s: float | None = None,
         console_baud: int | None = None,
         romfs: bytes | None = None,
+        boot_ticks_ms: int = 0,
     ):
+        """boot_ticks_ms: the board's ticks_ms() at every power-on (a real board: 0); a test of
+        the 2**30 wrap (12.4 days of ticks) starts the clock a few seconds before it."""
         self.board = load_board_file(board)
         self.heap_bytes = heap_bytes or self.board["heap_bytes"]
         self.vm_heap_bytes = vm_heap_bytes(self.heap_bytes, romfs)  # ROMFS: see vm.py
@@ -66,6 +69,7 @@ class VirtualBoard:
             plant if plant is not None else PlantStub(), self.speed, max_hold_ms, self._uart_out
         )
         self.host.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
+        self.host.boot_ticks_ms = boot_ticks_ms
         self.plant = self.host.plant
         self.finished = self.host.finished  # set when the clock reached run_for_s (VM frozen)
         # Everything the caller named is checked before anything is made (a refused path must
@@ -380,6 +384,7 @@ class VirtualBoard:
                 "board": self.board["board"],
                 "kill_after_ops": self._kill_after_ops,
                 "boot": self.boots,
+                "boot_ticks_ms": self.host.boot_ticks_ms,
                 "romfs": None if self.romfs_path is None else str(self.romfs_path),
             }
             self._kill_after_ops = 0
