@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) -m gridpod.perf.modbus
 	$(PY) -m gridpod.perf.deploy
 	$(PY) -m gridpod.perf.control
+	$(PY) -m gridpod.perf.chip
 	$(PY) -m gridpod.perf.heap
 	$(PY) -m gridpod.hil.soak
 
