@@ -193,5 +193,12 @@ def test_firmware_chip_record_reads_back_on_the_host(monkeypatch):
     assert rec.reads == {0: 3, 1: 1}
     p.wait_until_ms(30)  # nothing read: the counts started over
     assert h.decode_exchange(link.sent)[2]["chip"].reads == {}
+    counts = [(1, 3, 700)]  # a runtime that counts flash operations since power-on
+    p._chip._flash_ops = lambda: counts[0]
+    p.wait_until_ms(40)
+    assert h.decode_exchange(link.sent)[2]["chip"].flash == (1, 3, 700)
+    counts[0] = (1, 5, 764)
+    p.wait_until_ms(50)  # per frame: the difference since the last record
+    assert h.decode_exchange(link.sent)[2]["chip"].flash == (0, 2, 64)
     plain = harness.HarnessPlatform(board, _Link(), {})  # chip time off: plain inputs
     assert type(plain.adc("V_PACK")) is harness._Input and plain._chip is None

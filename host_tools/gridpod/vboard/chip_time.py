@@ -1,15 +1,16 @@
 """Chip time: what each simulated frame of the firmware would cost on a real board.
 
-The virtual board runs the firmware on the MicroPython unix port, ~50-120x faster than an ESP32 or
-RP2040, and serves every input from memory, so a design that overruns a real chip's 10 ms fast
+The virtual board runs the firmware on the MicroPython unix port, ~60-150x faster than an ESP32
+or RP2040, and serves every input from memory, so a design that overruns a real chip's 10 ms fast
 tick still passes there. With a ChipTime attached (VirtualBoard(chip=...)), the firmware's HAL
-sends a record of every frame (hal/harness.py: its work in us of the VM's clock, the reads per
+sends a record of every frame (hal/chip_record.py: its work in us of the VM's clock, the reads per
 input channel, the housekeeping flag, flash operations) and each board model charges it:
 
   tick work = VM work x chip factor          bytecode speed, chip vs this host's unix port
             + ADS1115 services                 I2C transactions at the bus clock (hal/mcu.py)
             + PCF8574 line reads and writes    one I2C transaction each
             + on-chip ADC reads, PWM updates
+            + the real HAL's Python work       hal/mcu.py per read, beyond hal/harness.py's
             + RS-485 bytes sent                the HAL waits for the last stop bit (_Rs485.flush)
             + flash erases and programs        the CPU stalls: its code runs from that flash
   idle service = the ADS1115 services hal/mcu.py runs in the scan loop's idle wait (outside the
@@ -43,7 +44,7 @@ vboard/chip_calibration.py. Sources and assumptions (docs/chip-time.md has the t
   output line a 1-byte write. Its rated SCL is 100 kHz (NXP/TI datasheets): a faster bus is
   flagged.
 - Flash (W25Q32JV-class SPI NOR, typical): 4 KiB sector erase 45 ms (max 400 ms), program 30 us
-  + 2.5 us per byte. Counted only when the VM runtime exports flash_ops (see hal/virtual.py).
+  + 2.5 us per byte. Counted only when the VM runtime exports flash_ops (hal/chip_record.py).
 """
 
 from __future__ import annotations
