@@ -18,10 +18,8 @@ Dew point (supply >= dew point + dew_margin, the setpoint raised when the dew po
 fitted dew-point transmitter that fails (None) is a sensor fault and protection fails to its safe
 side: condensation risk is assumed (the alarm says the module is blind to it) and the raised
 setpoint is held at the last valid dew point + margin, never dropped back while blind.
-Warnings (DOMAIN.md): supply temperature above / below the setpoint by temp_warn_band for
-temp_warn_ms (1 K hysteresis, inhibited for startup_inhibit_ms): `over_temp`, `under_temp`;
-supply pressure above 90 % of the relief valve's setting: `relief_warn` (the 6 bar stop is the
-pressure trip).
+Warnings: supply temperature off its setpoint (control/temp_warnings.py): `over_temp`,
+`under_temp`; supply pressure above 90 % of the relief setting: `relief_warn` (6 bar: the trip).
 health: HEALTH_OK, HEALTH_DEGRADED (derate the battery), HEALTH_LOST (no flow: open contactors).
 A flow dip during a pump changeover or rotation is DEGRADED for up to flow_grace_ms (default
 pump_fail_flow_ms + flow_prove_ms = the time the lead/lag needs to confirm and prove the standby),
@@ -49,6 +47,7 @@ from control.fault_rows import (
 )
 from control.pid import Pid
 from control.pumps import Pumps
+from control.temp_warnings import TempWarnings
 from control.ticks import ticks_diff
 from control.valves import VALVE_OK, ModulatingSupervisor, OnOffSupervisor
 from control.voter import Voter
@@ -115,10 +114,7 @@ class Cooling:
         self.low_flow_pct = cfg["low_flow_pct"]
         self.low_flow_ms = cfg["low_flow_ms"]
         self.dew_margin_cdegc = cfg["dew_margin_ddegc"] * 10
-        self.warn_band_cdegc = cfg["temp_warn_band_ddegc"] * 10
-        self.warn_hyst_cdegc = cfg["temp_warn_hyst_ddegc"] * 10
-        self.warn_ms = cfg["temp_warn_ms"]
-        self.inhibit_ms = cfg["startup_inhibit_ms"]
+        self.temp_warnings = TempWarnings(cfg)
         self.pumps = Pumps(cfg, pumps)
         self.flow_grace_ms = self.pumps.fail_flow_ms + self.pumps.prove_ms
         self.flow_pid = Pid(
@@ -158,7 +154,6 @@ class Cooling:
         self.causes = 0
         self._boot_ms = None
         self._low_ms = -1
-        self._warn_ms = -1
         self._temp_acc_ms = 0
         self._was_running = False
 
@@ -355,53 +350,10 @@ class Cooling:
         self.mix_sup.step(now_ms, self.mix_demand_cpct, fb)
         if self.mix_sup.fault != VALVE_OK:
             self.mix_demand_cpct = _FULL
-        self._temp_warnings(now_ms, t_sup, sp)
-
-    def _temp_warnings(self, now_ms, t_sup, sp):
-        """Over / under-temperature warnings: beyond sp +- band for warn_ms, cleared back inside
-        sp +- hysteresis, inhibited for inhibit_ms after start-up (the loop settles)."""
-        if t_sup is None or ticks_diff(now_ms, self._boot_ms) < self.inhibit_ms:
-            self._warn_ms = -1
-            return
-        band = self.warn_band_cdegc
-        hyst = self.warn_hyst_cdegc
-        if t_sup > sp + band or t_sup < sp - band:
-            if self._warn_ms < 0:
-                self._warn_ms = now_ms
-            if ticks_diff(now_ms, self._warn_ms) >= self.warn_ms:
-                if t_sup > sp:
-                    self.over_temp = True
-                else:
-                    self.under_temp = True
-        else:
-            self._warn_ms = -1
-        if t_sup < sp + hyst:
-            self.over_temp = False
-        if t_sup > sp - hyst:
-            self.under_temp = False
-
-    def sub_code(self, fault_id):
-        """Which pump / zone / input / direction a fault of this module concerns (0: none)."""
-        p = self.pumps
-        if fault_id == FAULT_PUMP_FAILED:
-            return p.failed
-        if fault_id == FAULT_TACH_LOST:
-            return p.tach_lost
-        if fault_id == FAULT_PUMP_PWM_WIRE:
-            return p.pwm_wire
-        if fault_id == FAULT_LEAK:
-            return self.leak_mask
-        if fault_id == FAULT_LEAK_CABLE:
-            return self.cable_mask
-        if fault_id == FAULT_SENSOR:
-            return self.sensor_sub
-        if fault_id == FAULT_PRESSURE:
-            return self.pressure_sub
-        if fault_id == FAULT_VALVE:
-            return self.valve_sub
-        if fault_id == FAULT_RESERVOIR_LOW:
-            return self.level_sub
-        return 0
+        w = self.temp_warnings
+        w.step(now_ms, self._boot_ms, t_sup, sp)
+        self.over_temp = w.over
+        self.under_temp = w.under
 
     def _publish(self, run, vfault, level_ok):
         p = self.pumps

@@ -107,6 +107,30 @@ def _clamp(v, lo, hi):
     return lo if v < lo else hi if v > hi else v
 
 
+def _sub_code(c, fault_id):
+    """Which pump / zone / input / direction a cooling fault concerns (control/fault_rows.py)."""
+    p = c.pumps
+    if fault_id == FAULT_PUMP_FAILED:
+        return p.failed
+    if fault_id == FAULT_TACH_LOST:
+        return p.tach_lost
+    if fault_id == FAULT_PUMP_PWM_WIRE:
+        return p.pwm_wire
+    if fault_id == FAULT_LEAK:
+        return c.leak_mask
+    if fault_id == FAULT_LEAK_CABLE:
+        return c.cable_mask
+    if fault_id == FAULT_SENSOR:
+        return c.sensor_sub
+    if fault_id == FAULT_PRESSURE:
+        return c.pressure_sub
+    if fault_id == FAULT_VALVE:
+        return c.valve_sub
+    if fault_id == FAULT_RESERVOIR_LOW:
+        return c.level_sub
+    return 0
+
+
 class CoolingSubsystem:
     """The cooling drivers and control; `health` (control/cooling.py HEALTH_*) for the battery."""
 
@@ -228,7 +252,7 @@ class CoolingSubsystem:
         faults = self.faults
         for fid in _CONTROL_FAULTS:
             if causes & (1 << fid):
-                faults.update(fid, True, now_ms, c.sub_code(fid))
+                faults.update(fid, True, now_ms, _sub_code(c, fid))
             else:
                 faults.update(fid, False, now_ms)
         sot = c.supply_over_temp
