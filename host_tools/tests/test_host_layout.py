@@ -27,6 +27,7 @@ TOP_FOLDERS = {
     "hil",  # benches, capabilities, strategy, pytest plugin, monitors, soak
     "fat",  # factory acceptance run and reports
     "perf",  # `make bench` figures (benchmarks)
+    "labgrid",  # benches on many hosts through labgrid: driver, strategy, exporter files
 }
 
 # Modules allowed over MAX_LINES, each with its reason.
