@@ -1,6 +1,7 @@
 """App: the composition root. Builds, in this order: safety outputs (coils open, before anything
 else), event log, config, fault table, boot-loop guard, then the scheduler with its tasks:
-  fast         SafeOutputs, ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
+  fast         SafeOutputs, Supervisor (app/supervisor.py, maintenance mode only),
+               ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
   control      Heartbeat on STATUS_LED (when present), ModbusPoints (leases, unlock expiry),
                Service (app/service.py: read-only answers to host tools on the console)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
@@ -8,7 +9,8 @@ else), event log, config, fault table, boot-loop guard, then the scheduler with 
   in all three slots; the control fault rows join the table only then
 Files under `root` ("/" on a board): config.json, events.bin, bootcount.
 Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
-heartbeat, console) with outputs safe and contactor closing refused; see app.state.
+heartbeat, console) with outputs safe and contactor closing refused; see app.state. Maintenance
+mode composes no cooling, so the Supervisor holds the pumps stopped and isolates wet zones.
 Ctrl-C (a host tool that must stop the application) leaves the loop with the outputs safe and
 opens the HAL's maintenance window: the watchdog is fed for the board's window, then the board
 resets into the application (README "When a host tool stops the application"). Any other exit
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from app.outputs import SafeOutputs
     from app.scheduler import Scheduler
     from app.service import Service
+    from app.supervisor import Supervisor
 
 
 class App:
@@ -49,6 +52,7 @@ class App:
     platform: "Any"
     board: "Any"
     outputs: "SafeOutputs"
+    supervisor: "Supervisor | None"
     log: "EventLog"
     config: "LoadedConfig"
     faults: "FaultTable"
@@ -99,8 +103,10 @@ class App:
 
     def _on_fault(self, fault_id, raised, now_ms):
         if raised:
-            severity = self.faults.severity(fault_id)
-            self.log.append(EV_FAULT_RAISED, fault_id, severity, now_ms)
+            faults = self.faults
+            severity = faults.severity(fault_id)
+            # arg2: severity in the low byte, the sub-code (which sensor, pump, zone) above it
+            self.log.append(EV_FAULT_RAISED, fault_id, severity | faults.sub[fault_id] << 8, now_ms)
             if severity == SEVERITY_FATAL:
                 # fatal: written at the next control tick (app/housekeeping.py UrgentFlush), not
                 # here: a fault raised in the fast slot must not wait for a sector erase there
@@ -146,7 +152,7 @@ class App:
             raise
 
     def stop_safe(self):
-        self.outputs.force_safe()
+        self.outputs.leave()  # coils open, healthy relay at alarm, told to the pins now
         try:
             self.log.flush()
         except Exception as e:  # noqa: BLE001 - leaving anyway; outputs are already safe

@@ -1,7 +1,8 @@
-"""Boot-only construction of the App (app/app.py): safety outputs, event log, config, fault table,
-boot-loop guard, scheduler and its tasks, Modbus, the composed module. Kept out of app/app.py so
-its bytecode and imports are freed once the App is built (app/startup.py forgets this module with
-AFTER_APP_MODULES); the running App keeps only its runtime methods.
+"""Boot-only construction of the App (app/app.py): safety outputs, event log, config, the
+maintenance-mode supervisor (app/supervisor.py), fault table, boot-loop guard, scheduler and its
+tasks, Modbus, the composed module. Kept out of app/app.py so its bytecode and imports are freed
+once the App is built (app/startup.py forgets this module with AFTER_APP_MODULES); the running App
+keeps only its runtime methods.
 """
 
 import gc
@@ -10,7 +11,7 @@ import comms.register_map  # noqa: F401 - loaded first, while the heap has room 
 from comms.modbus_rtu import ModbusSlave
 from comms.register_bank import RegisterBank
 from control.faults import FaultTable
-from hal import RESET_WATCHDOG
+from hal import RESET_BROWN_OUT, RESET_WATCHDOG
 from micropython import const
 
 from app import boot_config, state
@@ -29,6 +30,7 @@ from app.modbus_points import ModbusPoints
 from app.outputs import SafeOutputs
 from app.platform_faults import (
     FAULT_BOOT_LOOP_SAFE_MODE,
+    FAULT_BROWN_OUT,
     FAULT_CONFIG_INVALID,
     FAULT_TASK_ERROR,
     FAULT_TICK_OVERRUN,
@@ -65,6 +67,13 @@ def compose(app, platform, board, root, log_slots, config):
     # config: a boot_config.LoadedConfig when startup loaded it before importing this module
     app.config = config if config is not None else boot_config.load(root + "config.json")
     cfg = app.config.values
+    app.supervisor = None
+    if app.config.invalid:
+        # maintenance mode: its defaults compose no cooling, so nothing would drive the pumps
+        # (inverted PWM: full speed) or isolate a leak; stopped and isolated from here on (M8)
+        from app.supervisor import Supervisor
+
+        app.supervisor = Supervisor(platform, board.get("pins", {}))
     gc.collect()  # the parser's temporaries go before the long-lived tables are built
 
     composed = cfg["cooling_enabled"] or cfg["battery_enabled"] or cfg["grid_enabled"]
@@ -107,6 +116,9 @@ def compose(app, platform, board, root, log_slots, config):
     if app.reset_cause == RESET_WATCHDOG:
         app.faults.update(FAULT_WATCHDOG_RESET, True, now_ms)  # latched until reset_faults()
         app.faults.update(FAULT_WATCHDOG_RESET, False, now_ms)
+    elif app.reset_cause == RESET_BROWN_OUT:
+        app.faults.update(FAULT_BROWN_OUT, True, now_ms)  # latched until reset_faults()
+        app.faults.update(FAULT_BROWN_OUT, False, now_ms)
     app.log.flush()
     _print_banner(app, cfg)
 
@@ -120,6 +132,8 @@ def compose(app, platform, board, root, log_slots, config):
         FAULT_TASK_ERROR,
     )
     app.scheduler.add(app.outputs, SLOT_FAST)
+    if app.supervisor is not None:
+        app.scheduler.add(app.supervisor, SLOT_FAST)
     app.modbus = None
     app.points = None
     if RS485 in board.get("uarts", {}):
@@ -147,7 +161,7 @@ def compose(app, platform, board, root, log_slots, config):
     if STATUS_LED in board.get("pins", {}):
         app.heartbeat = Heartbeat(platform.digital_out(STATUS_LED, 0))
         app.scheduler.add(app.heartbeat, SLOT_CONTROL)
-    app.housekeeping = Housekeeping(app.log, app.guard, app.faults)
+    app.housekeeping = Housekeeping(app.log, app.guard, app.faults, platform)
     app.scheduler.add(UrgentFlush(app.log), SLOT_CONTROL)
     app.scheduler.add(app.housekeeping, SLOT_HOUSEKEEPING)
     app.service = None

@@ -1,10 +1,10 @@
-"""Housekeeping slot task (1 s): flush the event log, run the boot-loop guard and leave safe mode
-when its time is up. GC and telemetry run in the same frame, inside the scheduler. UrgentFlush
+"""Housekeeping slot task (1 s): flush the event log, run the boot-loop guard, leave safe mode
+when its time is up and raise IO_BUS when an I2C device failed a transaction since the last run. GC and telemetry run in the same frame, inside the scheduler. UrgentFlush
 (control slot) writes a fatal fault's record within 100 ms, outside the fast slot."""
 
 from app import state
 from app.eventlog import EV_GOOD_BOOT, EV_SAFE_MODE_END
-from app.platform_faults import FAULT_BOOT_LOOP_SAFE_MODE, FAULT_LOG_WRITE_ERROR
+from app.platform_faults import FAULT_BOOT_LOOP_SAFE_MODE, FAULT_IO_BUS, FAULT_LOG_WRITE_ERROR
 
 
 class UrgentFlush:
@@ -23,15 +23,23 @@ class UrgentFlush:
 
 
 class Housekeeping:
-    def __init__(self, log, guard, faults):
+    def __init__(self, log, guard, faults, platform=None):
         self.log = log
         self.guard = guard
         self.faults = faults
+        self.platform = platform
+        self._bus_errors = 0 if platform is None else platform.bus_errors()
 
     def tick(self, now_ms):
         self.log.urgent = False
         ok = self.log.flush()
         self.faults.update(FAULT_LOG_WRITE_ERROR, not ok, now_ms)
+        if self.platform is not None:
+            n = self.platform.bus_errors()
+            new = n - self._bus_errors
+            self._bus_errors = n
+            # latched: a bus that failed once and recovered is still reported until a reset
+            self.faults.update(FAULT_IO_BUS, new > 0, now_ms, new if new < 0xFFFF else 0xFFFF)
         event = self.guard.tick(now_ms)
         if event == EV_SAFE_MODE_END:
             state.safe_mode = False

@@ -10,6 +10,7 @@ re-sends the PIN); writing 0 to access_level locks at once (safety review M7).
 
 Leases. Every L1 setpoint written gets a lease of setpoint_lease_s; when the master stops rewriting
 it, the control tick puts the default back and sets its bit in lease_expired (and status bit 1).
+The manual PCS request (a power command) is leased for at most 60 s whatever setpoint_lease_s.
 
 Commands: contactor close/open (open wins) and pump rotation are request flags; with the
 battery / cooling composed (app/module.py) the control tick consumes them (one pulse each) and
@@ -49,7 +50,9 @@ _R_FIRMWARE_VERSION = const(3)
 _R_BOARD_ID = const(4)
 _R_CONFIG_CRC = const(5)
 _R_MODULE_ID = const(7)
+_R_PCS_POWER_REQUEST_KW = const(12)
 _R_SETPOINT_LEASE_S = const(14)
+_PCS_LEASE_MAX_MS = const(60000)  # the manual PCS request's lease, whatever setpoint_lease_s says
 _R_ACCESS_LEVEL = const(16)
 _R_ACCESS_PIN = const(17)
 _R_FAULTS_ACTIVE = const(64)
@@ -92,6 +95,8 @@ _R_SAFE_MODE = const(103)
 _R_LEASE_EXPIRED_ANY = const(104)
 _R_ACCESS_UNLOCKED = const(105)
 _R_FAULT_ACTIVE = const(106)
+_R_FAULTS_ACTIVE_HI = const(107)
+_R_FAULTS_LATCHED_HI = const(108)
 
 # run_mode bits
 _RUN_MAINTENANCE = const(1)
@@ -274,6 +279,9 @@ class ModbusPoints:
         if access == A_L1:
             i = self.leased.index(r)
             lease_ms = bank.get(_R_SETPOINT_LEASE_S) * 1000
+            if r == _R_PCS_POWER_REQUEST_KW and lease_ms > _PCS_LEASE_MAX_MS:
+                # a power command must not outlive a silent master by up to an hour (m7)
+                lease_ms = _PCS_LEASE_MAX_MS
             self.lease_until_ms[i] = ticks_add(now_ms, lease_ms)
             self.lease_active[i] = True
             self.lease_expired &= ~(1 << i)
@@ -327,8 +335,12 @@ class ModbusPoints:
                 if left < lease_left:
                     lease_left = left
         heap_free = sched.heap_free()
-        bank.set(_R_FAULTS_ACTIVE, faults.active)
-        bank.set(_R_FAULTS_LATCHED, faults.latched)
+        active = faults.active_words
+        latched = faults.latched_words
+        bank.set(_R_FAULTS_ACTIVE, active[0])
+        bank.set(_R_FAULTS_LATCHED, latched[0])
+        bank.set(_R_FAULTS_ACTIVE_HI, active[1])
+        bank.set(_R_FAULTS_LATCHED_HI, latched[1])
         bank.set(_R_FAULT_ACTIONS, faults.action_mask)
         bank.set(_R_RUN_MODE, run_mode)
         bank.set(_R_STATUS_FLAGS, flags)
@@ -373,4 +385,5 @@ class ModbusPoints:
         bank.set(_R_SAFE_MODE, state.safe_mode)
         bank.set(_R_LEASE_EXPIRED_ANY, self.lease_expired)
         bank.set(_R_ACCESS_UNLOCKED, self.level)
-        bank.set_bits(_R_FAULT_ACTIVE, faults.active)
+        bank.set_bits(_R_FAULT_ACTIVE, active[0])
+        bank.set_bits(_R_FAULT_ACTIVE, active[1], 30)

@@ -1,4 +1,4 @@
-"""Safety outputs owned by the platform layer: contactor coils held open, alarm relay.
+"""Safety outputs owned by the platform layer: contactor coils held open, the healthy relay.
 
 Fast slot task, the first of the slot. Coils (roles K_*_COIL present on the board) are driven 0
 every fast tick until the contactor sequencer (app/subsystems/battery.py) takes them over with
@@ -7,9 +7,21 @@ The sequencer reports every completed step with sequencer_alive(); a fast tick t
 report since the previous one (the sequencer or a task before it in the module's fast step raised:
 TASK_ERROR) drives every coil 0 at once, so a dead sequencer never holds a contactor closed
 until the watchdog bites (safety review M1: 2.04 s measured before).
-ALARM_RELAY is 1 (energised = alarm) whenever the module is not in normal mode or an active fault
-demands ACTION_ALARM, so a fatal fault reaches the outputs within one fast tick. force_safe() is
-for leaving the loop (Ctrl-C, crash): coils 0, alarm 1.
+
+HEALTHY_RELAY is a healthy relay, not an alarm relay (DOMAIN.md safety rules; safety review M8):
+energised (1) only by this task's tick, while the scan loop runs in normal mode with no active
+fault demanding ACTION_ALARM; de-energised (0) means alarm. So the alarm is on with no code
+running: at power-up and through a reset (the pin starts low), in a dead controller, in a hung
+one once the watchdog resets it, in a safe boot and in maintenance mode; a broken relay wire or
+a lost relay supply read alarm too. A fatal fault reaches the relay within one fast tick.
+force_safe() is for leaving the loop (Ctrl-C, crash) and for boot: coils 0, relay de-energised;
+leave() also gets that to the pins at once.
+FAULT_LAMP (front-panel lamp, where the board has one) is 1 while a fatal fault is active
+(app.state.fatal_active()), written in the same fast tick as the coils: it makes the firmware's
+fatal state observable from outside the way a real module shows it, so the invariant monitors
+(host_tools/gridpod/hil/monitors.py fatal_coil_off) can check "every coil off within one fast
+tick of any fatal fault" for the faults only the firmware sees (task error, tick overrun, cooling
+lost, config). force_safe() lights it too.
 """
 
 from control.faults import ACTION_ALARM
@@ -17,17 +29,21 @@ from control.faults import ACTION_ALARM
 from app import state
 
 COIL_ROLES = ("K_POS_COIL", "K_PRE_COIL", "K_NEG_COIL")  # opening order: precharge/positive first
-ALARM_ROLE = "ALARM_RELAY"
+HEALTHY_ROLE = "HEALTHY_RELAY"
+LAMP_ROLE = "FAULT_LAMP"
 
 
 class SafeOutputs:
     def __init__(self, platform, board):
         pins = board.get("pins", {})
+        self._platform = platform
         self.coils = [platform.digital_out(r, 0) for r in COIL_ROLES if r in pins]
         self._roles = [r for r in COIL_ROLES if r in pins]
         self.drive_coils = True  # False once the contactor sequencer (app/module.py) owns them
-        self.alarm = platform.digital_out(ALARM_ROLE, 0) if ALARM_ROLE in pins else None
-        self.alarm_on = False
+        self.healthy = platform.digital_out(HEALTHY_ROLE, 0) if HEALTHY_ROLE in pins else None
+        self.alarm_on = True  # de-energised until a healthy tick says otherwise
+        self.lamp = platform.digital_out(LAMP_ROLE, 0) if LAMP_ROLE in pins else None
+        self.lamp_on = False
         self._alive = True  # the sequencer completed a step since the last tick
         self.sequencer_lost = 0  # fast ticks that found the sequencer dead (coils forced 0)
 
@@ -53,8 +69,12 @@ class SafeOutputs:
         faults = state.faults
         alarm = not state.is_normal() or (faults is not None and faults.action_mask & ACTION_ALARM)
         self.alarm_on = bool(alarm)
-        if self.alarm is not None:
-            self.alarm.value(1 if alarm else 0)
+        if self.healthy is not None:
+            self.healthy.value(0 if alarm else 1)  # energised = healthy
+        fatal = state.fatal_active()
+        self.lamp_on = fatal
+        if self.lamp is not None:
+            self.lamp.value(1 if fatal else 0)
         return True
 
     def close_permitted(self):
@@ -63,6 +83,22 @@ class SafeOutputs:
     def force_safe(self):
         for coil in self.coils:
             coil.value(0)
-        if self.alarm is not None:
-            self.alarm.value(1)
+        if self.healthy is not None:
+            self.healthy.value(0)  # de-energised = alarm
         self.alarm_on = True
+        if self.lamp is not None:
+            self.lamp.value(1)
+        self.lamp_on = True
+
+    def leave(self):
+        """force_safe(), and the pins told now: for leaving the loop (Ctrl-C, crash, the end of a
+        safe boot's loop), when no scan loop follows to carry them. A no-op wait on an MCU; on a
+        harness board (virtual, HIL) pins travel at exchanges only, so this is the exchange that
+        tells the plant. Never raises: a second Ctrl-C (or a fake watchdog) leaves anyway, the
+        pins are written."""
+        self.force_safe()
+        p = self._platform
+        try:
+            p.wait_until_ms(p.ticks_ms())
+        except BaseException:  # noqa: BLE001 - leaving; the outputs are already safe
+            pass

@@ -20,6 +20,9 @@ FAULT_WATCHDOG_RESET = const(2)
 FAULT_BOOT_LOOP_SAFE_MODE = const(3)
 FAULT_LOG_WRITE_ERROR = const(4)
 FAULT_TASK_ERROR = const(5)
+# ids 30.. are the second bitfield word (control/faults.py); 30-33 are control/fault_rows.py's
+FAULT_BROWN_OUT = const(34)
+FAULT_IO_BUS = const(35)
 
 _SAFE = ACTION_OPEN_CONTACTORS | ACTION_PUMPS_FALLBACK | ACTION_ALARM
 
@@ -32,5 +35,11 @@ FAULTS = (
     (FAULT_BOOT_LOOP_SAFE_MODE, "boot_loop_safe_mode", 1,  0, SEVERITY_FATAL,   False, _SAFE),
     (FAULT_LOG_WRITE_ERROR,     "log_write_error",     3,  0, SEVERITY_WARNING, False, ACTION_NONE),
     (FAULT_TASK_ERROR,          "task_error",          1,  0, SEVERITY_FATAL,   True,  _SAFE),
+    # a brown-out reboot: the supply dipped (an interrupted precharge, say); nothing re-closes by
+    # itself, and the operator acknowledges it (safety review m8)
+    (FAULT_BROWN_OUT,           "brown_out",           1,  0, SEVERITY_WARNING, True,  ACTION_ALARM),
+    # an I2C expander or ADC failed a transaction: its safety inputs already read unsafe, this
+    # says why (DOMAIN.md "Fail-safe inputs": an expander read that fails is a fault)
+    (FAULT_IO_BUS,              "io_bus",              1,  0, SEVERITY_WARNING, True,  ACTION_ALARM),
 )
 # fmt: on

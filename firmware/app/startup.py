@@ -2,7 +2,9 @@
 (hal.<board["hal"]>.open_platform(board)), honour the safe-boot escape, build and run the App.
 
 Never raises for expected problems: a missing board file or the escape prints one line and
-returns None, leaving the REPL reachable.
+returns None, leaving the REPL reachable. The escape is not unsupervised (safety review M8): it
+runs app/supervisor.py's SafeBoot loop (coils open, pumps stopped, leak isolation, alarm on)
+until Ctrl-C, which mpremote sends anyway.
 
 Heap: each phase ends with gc.collect(), so the next phase's long-lived objects land in the holes
 the previous phase's temporaries left instead of above them (fragmentation fails first: the
@@ -119,16 +121,42 @@ def escape_reason(root, platform, board):
 
 
 def main(root="/", frames=-1):
-    """Boot (build) and run the scan loop for `frames` frames (-1: forever); the App or None."""
+    """Boot (build) and run the scan loop for `frames` frames (-1: forever); the App or None.
+    A safe boot runs its supervision loop instead (app/supervisor.py SafeBoot) until Ctrl-C,
+    then returns None: the REPL."""
     app = build(root)
     if app is not None:
         app.run(frames)
+    elif safe_boot_loop is not None:
+        safe_boot_loop.run(frames)
     return app
+
+
+# The safe boot's supervision (app/supervisor.py SafeBoot), built by build(), run by main().
+safe_boot_loop = None
+
+
+def _safe_boot_supervision(platform, board):
+    """Safe boot: no application, but not unsupervised (safety review M8). Built at once, so the
+    outputs are safe even for a caller that only builds. A failure (a broken or half-switched
+    firmware set) prints one line and leaves the REPL reachable."""
+    global safe_boot_loop
+    safe_boot_loop = None
+    try:
+        from app.supervisor import SafeBoot
+
+        safe_boot_loop = SafeBoot(platform, board)
+    except Exception as e:  # noqa: BLE001 - the REPL must stay reachable
+        print("gridpod: safe-boot supervision failed: %r" % e)
+        return
+    print("gridpod: safe-boot supervision: coils open, pumps stopped, leak isolation, alarm")
 
 
 def build(root="/"):
     """The boot sequence up to a built App, in the order that keeps the heap whole; None when
-    the application must not start (no board file, safe-boot escape)."""
+    the application must not start (no board file, safe-boot escape: then safe_boot_loop)."""
+    global safe_boot_loop
+    safe_boot_loop = None
     try:
         board = load_board(root + "board.json")
     except (OSError, ValueError) as e:
@@ -143,6 +171,7 @@ def build(root="/"):
         state.safe_boot = True
         state.reason = "safe boot: " + why
         print("gridpod: SAFE BOOT, application not started: " + why)
+        _safe_boot_supervision(platform, board)
         return None
     from app import boot_config
 

@@ -7,6 +7,8 @@ non-normal mode outputs stay safe and contactors refuse to close.
 close_permitted() / pumps_fallback(): the permissions every actuator driver must obey before
 energising anything risky: no close in maintenance mode, boot-loop safe mode or safe boot, or
 while any active fault demands open contactors (the contactor state machine checks it every tick).
+fatal_active(): a fatal fault is active (the FAULT_LAMP output, app/outputs.py); the one place that
+reads the table's fatal bitfield, so widening the table (two words) changes only this function.
 """
 
 from control.faults import ACTION_OPEN_CONTACTORS, ACTION_PUMPS_FALLBACK
@@ -55,3 +57,9 @@ def pumps_fallback():
         return True
     ft = faults
     return ft is not None and bool(ft.action_mask & ACTION_PUMPS_FALLBACK)
+
+
+def fatal_active():
+    """True while any fault of SEVERITY_FATAL is active (no allocation: fast tick)."""
+    ft = faults
+    return ft is not None and ft.fatal_count != 0

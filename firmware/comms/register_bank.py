@@ -127,11 +127,15 @@ class RegisterBank:
             v -= 0x10000
         return v
 
-    def set_bits(self, row, mask):
-        """Spread a bitfield over a multi-bit row (bit i -> address addr + i)."""
+    def set_bits(self, row, mask, offset=0):
+        """Spread one bitfield word (at most 30 bits: a small int) over a multi-bit row, from
+        bit `offset` of the row on (mask bit i -> address addr + offset + i)."""
         d = self.tables[self.r_kind[row]].data
-        a = self.r_addr[row]
-        for i in range(self.r_words[row]):
+        a = self.r_addr[row] + offset
+        n = self.r_words[row] - offset
+        if n > 30:
+            n = 30
+        for i in range(n):
             d[a + i] = (mask >> i) & 1
 
     def set_text(self, row, text):

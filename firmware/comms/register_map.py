@@ -24,9 +24,10 @@ Bump MAP_VERSION whenever a row's layout columns change; MAP_CRC (identity regis
 
 from array import array
 
-MAP_VERSION = (
-    3  # 2: peak shaving enable, PCS setpoint, energy per token, battery rows; 3: interlock_status
-)
+# 2: peak shaving enable, PCS setpoint, energy per token, battery rows; 3: interlock_status;
+# 4: 60 faults (fault_active 60 bits, faults_active_hi / faults_latched_hi for ids 30..59),
+# pack_temp_max_c
+MAP_VERSION = 4
 MAGIC = 0x4750  # "GP"
 NA_U16 = 0xFFFF
 NA_S16 = 0x8000
@@ -139,7 +140,10 @@ D 0 maintenance_mode bit 1 0 - R - - -
 D 1 safe_mode bit 1 0 - R - - -
 D 2 lease_expired_any bit 1 0 - R - - -
 D 3 access_unlocked bit 1 0 - R - - -
-D 8 fault_active bit 30 0 - R - - -
+D 8 fault_active bit 60 0 - R - - -
+I 115 faults_active_hi u32 2 0 - R - - -
+I 117 faults_latched_hi u32 2 0 - R - - -
+H 308 pack_temp_max_c s16 1 -1 degC R cfg:pack_temp_max_ddegc - -
 """
 # fmt: on
 

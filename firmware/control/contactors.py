@@ -4,15 +4,21 @@ Units: voltages in 0.1 V (dV), current in 0.1 A (dA, discharge positive), time i
 argument). Poles are bits: NEG=1, PRE=2, POS=4; `aux` and `cmd` are bitmasks of closed contacts.
 
 States OPEN -> PRECHARGING -> CLOSED -> OPENING -> OPEN, and FAULT (latched). Close sequence:
-K_NEG, then K_PRE, wait until |V_pack - V_link| <= min(2 % V_pack, 5 V) and |I| < done current
-for 2 samples, then K_POS, then open K_PRE. Open: K_PRE first, K_POS, K_NEG after the pole gap,
-never above the break rating (wait up to break_wait_ms, then alert and open anyway).
+K_NEG (held 100 ms after its aux, the link watched), then K_PRE, wait until |V_pack - V_link|
+<= min(2 % V_pack, 5 V) and |I| < done current for 2 samples, then K_POS, then open K_PRE.
+Open: K_PRE first, K_POS, K_NEG after the pole gap, never above the break rating (wait up to
+break_wait_ms, then alert and open anyway).
 A close needs request_close() AND `permit` (close_permitted() and the cooling interlock) on every
 tick; losing the permit trips and forgets the request: nothing ever re-closes by itself (after a
 trip, a brown-out or a reboot: the object starts OPEN with no request).
 Precharge timeouts are retried (tries, retry gap); too fast / not decaying / fail-to-close /
 welded / aux / drop-out go to FAULT, which needs the cause gone AND reset(). Entering FAULT drops
 every coil in the same tick, except mains above the break rating (same wait as an opening).
+Welds (safety review M9): an aux closed or a link still at pack voltage after every pole opened
+(also after a fault that opened the mains); a current still flowing in the pole gap (K_POS off);
+the link rising while only K_NEG is closed (a path through a welded K_POS or K_PRE whose aux may
+be dead). The last two see a single welded pole that the open poles hide afterwards: its cause
+stays until a restart (after service), a reset never clears it.
 """
 
 from micropython import const
@@ -48,6 +54,20 @@ _PH_POS = const(2)  # K_POS commanded, waiting for aux and link to follow
 _PH_WAIT_I = const(3)  # opening: waiting for |I| <= break rating
 _PH_POLE2 = const(4)  # opening: K_PRE and K_POS off, K_NEG after the pole gap
 _PH_CHECK = const(5)  # opening: all off, checking for welds
+_PH_NEG_HOLD = const(
+    6
+)  # precharging: K_NEG closed, K_PRE not yet commanded: the link must not move
+
+# K_NEG's aux closed: hold this long before K_PRE, watching the link. Its reading may lag the aux
+# (an ADC on I2C read round-robin hands out values a few frames old); 100 ms is little against
+# the ~5 tau of a precharge
+_NEG_HOLD_MS = const(100)
+# an RC precharge gets from G to the done band (band - margin) in tau * ln(G / (band - margin)):
+# from G <= 4 bands that can take less than a tau (m3: a quick re-close after a partial bleed);
+# from more, a link at the pack in under a tau is too fast (fed from elsewhere or a lying sensor)
+_RC_GAP_BANDS = const(4)
+# a contact opens within this; a current still flowing later with its coil off means a weld
+_OPEN_MS = const(50)
 
 _LINK_BAND_MAX_DV = const(50)  # 5 V
 
@@ -103,12 +123,16 @@ class Contactors:
         self._done_samples = 0
         self._peak_i_da = 0
         self._v_open_dv = 0
+        self._v_start_dv = None  # the link just before this close started (every pole open)
         self._residual = False
+        self._weld_check = False  # FAULT: run the weld check of an opening (mains opened)
+        self._pole_welded = False  # a weld the open poles hide: its cause never goes by itself
         self._holding = False  # FAULT: mains held for the break-current rule since _t_ms
         # wear
         self.operations = 0  # main closures
         self.open_i_last_da = 0
         self.open_i_max_da = 0
+        self.openings = 0  # main openings (each with its current in open_i_last_da): wear
 
     # ---- requests ---------------------------------------------------------------------------
     def request_close(self, now_ms):
@@ -130,10 +154,11 @@ class Contactors:
             self._begin_open(now_ms, 0)
 
     def reset(self, now_ms, aux):
-        """Leave FAULT when its cause is gone (every aux open; for a weld also the link no longer
-        tracking the pack, as seen by the last step()). Outside FAULT, once open, it acknowledges
-        the BREAK_CURRENT alert of an opening above the rating (safety review m1: it stuck until
-        a reboot). Never closes anything by itself."""
+        """Leave FAULT when its cause is gone (every aux open, the weld check of a fault that
+        opened the mains done; for a weld also the link no longer tracking the pack, as seen by
+        the last step(), and never for a single welded pole the open poles hide). Outside FAULT,
+        once open, it acknowledges the BREAK_CURRENT alert of an opening above the rating (safety
+        review m1: it stuck until a reboot). Never closes anything by itself."""
         if self.state != FAULT:
             alert = 1 << FAULT_BREAK_CURRENT
             if self.state == OPEN and self.causes & alert:
@@ -145,7 +170,7 @@ class Contactors:
             FAULT_CONTACTOR_AUX,
         ):
             return False
-        if aux & _ALL:
+        if aux & _ALL or self._weld_check:
             return False
         self.state = OPEN
         self.fault_id = -1
@@ -176,9 +201,18 @@ class Contactors:
             self._step_opening(now_ms, v_pack_dv, v_link_dv, i_da, aux)
         if self.state == FAULT:
             if self.cmd & POS:
-                self._fault_break(now_ms, i_da)
+                self._fault_break(now_ms, v_link_dv, i_da)
             else:
                 self.cmd = 0
+            el = ticks_diff(now_ms, self._t_ms)
+            if self._weld_check and el >= 2 * self.weld_check_ms:
+                # a fault that opened the mains (drop-out, aux: a broken aux wire reads as one)
+                # gets the weld check of an ordinary opening before it can be reset; over twice
+                # its time: the link bleeds from where the fault left it with no pole gap, and
+                # 1 s of a 235 s bleed is ~2.5 sigma of the ADC noise, 2 s ~5 sigma
+                self._weld_check = False
+                if self._link_held(el, v_pack_dv, v_link_dv):
+                    self._fault(FAULT_CONTACTOR_WELDED)
             fid = self.fault_id
             if fid == FAULT_CONTACTOR_WELDED or fid == FAULT_CONTACTOR_AUX:
                 tracks = (
@@ -188,7 +222,7 @@ class Contactors:
                     and v_link_dv > _LINK_BAND_MAX_DV
                     and _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv)
                 )
-                if aux & _ALL or tracks:
+                if aux & _ALL or tracks or self._pole_welded:
                     self.causes |= 1 << self.fault_id
                 else:
                     self.causes &= ~(1 << self.fault_id)
@@ -217,6 +251,7 @@ class Contactors:
             # link at pack voltage with every pole open: never close anything onto it
             self._fault(FAULT_PRECHARGE_TOO_FAST)
             return
+        self._v_start_dv = v_link_dv
         self._starts[self._n_starts % self.toggle_max] = now_ms
         self._n_starts += 1
         self.retry_pending = False
@@ -229,22 +264,34 @@ class Contactors:
     def _step_precharge(self, now_ms, v_pack_dv, v_link_dv, i_da, aux):
         el = ticks_diff(now_ms, self._t_ms)
         ph = self.phase
-        if ph == _PH_NEG:
-            if aux & NEG:
-                self._residual = False
-                if self._fed_from_elsewhere(v_pack_dv, v_link_dv):
-                    self._fault(FAULT_PRECHARGE_TOO_FAST)
-                    return
-                if v_pack_dv is not None and v_link_dv is not None:
-                    if _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv):
-                        self._residual = True
-                self.phase = _PH_PRE
-                self.cmd = NEG | PRE
-                self._t_ms = now_ms
-                self._done_samples = 0
-                self._peak_i_da = 0
-            elif el >= self.close_ms:
-                self._fault(FAULT_CONTACTOR_FAIL_CLOSE)
+        if ph == _PH_NEG or ph == _PH_NEG_HOLD:
+            if self._link_rose(v_pack_dv, v_link_dv):
+                # only K_NEG closed and the link moved towards the pack: a path from the pack's
+                # positive pole (K_POS or K_PRE welded, its aux possibly dead). Stop before K_PRE
+                # and never again: with K_NEG open the link is isolated and hides the weld.
+                self._pole_welded = True
+                self._fault(FAULT_CONTACTOR_WELDED)
+                return
+            if ph == _PH_NEG:
+                if aux & NEG:
+                    self.phase = _PH_NEG_HOLD
+                    self._t_ms = now_ms
+                elif el >= self.close_ms:
+                    self._fault(FAULT_CONTACTOR_FAIL_CLOSE)
+                return
+            if el < _NEG_HOLD_MS:
+                return
+            # a gap an RC closes to the done band in under a tau is no proof of "too fast"
+            self._residual = (
+                v_pack_dv is not None
+                and v_link_dv is not None
+                and _abs(v_pack_dv - v_link_dv) <= _RC_GAP_BANDS * _band_dv(v_pack_dv)
+            )
+            self.phase = _PH_PRE
+            self.cmd = NEG | PRE
+            self._t_ms = now_ms
+            self._done_samples = 0
+            self._peak_i_da = 0
         elif ph == _PH_PRE:
             if el >= self.timeout_ms:
                 self._abort_timeout(now_ms)
@@ -316,6 +363,22 @@ class Contactors:
             return False
         return v_link_dv > self._v_open_dv + _LINK_BAND_MAX_DV
 
+    def _link_rose(self, v_pack_dv, v_link_dv):
+        """The link rose by more than the band since the close started (every pole open then)."""
+        v0 = self._v_start_dv
+        if v0 is None or v_pack_dv is None or v_link_dv is None:
+            return False
+        return v_link_dv - v0 > _band_dv(v_pack_dv)
+
+    def _link_held(self, el, v_pack_dv, v_link_dv):
+        """el ms after every pole opened: a link still at pack voltage and not decaying at least
+        at half the bleed rate (discharge-aware) is held by a welded path."""
+        if v_link_dv is None or v_pack_dv is None:
+            return False
+        t = el * 1000 // self.bleed_tau_ms  # elapsed in 1/1000 of tau
+        allowed = self._v_open_dv - self._v_open_dv * t // 2000
+        return v_link_dv > allowed and _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv)
+
     def _aux_mismatch(self, now_ms, aux):
         if (aux & _ALL) != self.cmd:
             if not self._mismatch:
@@ -344,9 +407,10 @@ class Contactors:
         # K_PRE off at once; with K_POS commanded the mains wait for _fault_break (same tick)
         self.cmd = self.cmd & _MAINS if self.cmd & POS else 0
         self._holding = False
+        self._weld_check = False
         self.state = FAULT
 
-    def _fault_break(self, now_ms, i_da):
+    def _fault_break(self, now_ms, v_link_dv, i_da):
         """FAULT with K_POS still commanded: every coil off in this tick, unless |I| is above
         the break rating (or unknown): then the mains wait for the fuse up to break_wait_ms,
         and open anyway with the BREAK_CURRENT alert (DOMAIN.md break-current rule)."""
@@ -359,9 +423,14 @@ class Contactors:
                 return
             self.causes |= 1 << FAULT_BREAK_CURRENT
         self.open_i_last_da = i_abs
+        self.openings += 1
         if i_abs > self.open_i_max_da:
             self.open_i_max_da = i_abs
         self.cmd = 0
+        # the mains opened on a fault: the weld check of an opening, timed from here
+        self._t_ms = now_ms
+        self._v_open_dv = 0 if v_link_dv is None else v_link_dv
+        self._weld_check = True
 
     def _begin_open(self, now_ms, i_da):
         self.state = OPENING
@@ -386,6 +455,7 @@ class Contactors:
                 self.causes |= 1 << FAULT_BREAK_CURRENT  # alert, then open anyway
             if self.cmd & POS:
                 self.open_i_last_da = i_abs
+                self.openings += 1
                 if i_abs > self.open_i_max_da:
                     self.open_i_max_da = i_abs
             self.cmd &= ~POS
@@ -394,20 +464,19 @@ class Contactors:
             self._v_open_dv = 0 if v_link_dv is None else v_link_dv
         elif ph == _PH_POLE2:
             if el >= self.pole_gap_ms:
+                if el >= _OPEN_MS and i_da is not None and _abs(i_da) > self.done_i_da:
+                    # K_POS off for the pole gap and a current still flows: it did not open,
+                    # whatever its aux says (K_NEG, the only pole left, breaks it now)
+                    self._pole_welded = True
+                    self._fault(FAULT_CONTACTOR_WELDED)
+                    return
                 self.cmd = 0
                 self.phase = _PH_CHECK
                 self._t_ms = now_ms
         else:
             if el < self.weld_check_ms:
                 return
-            welded = aux & _ALL
-            if not welded and v_link_dv is not None and v_pack_dv is not None:
-                # discharge-aware: with every pole open the link must at least decay at half the
-                # bleed rate; a link still at pack voltage and not decaying is a welded path
-                t = el * 1000 // self.bleed_tau_ms  # elapsed in 1/1000 of tau
-                allowed = self._v_open_dv - self._v_open_dv * t // 2000
-                if v_link_dv > allowed and _abs(v_pack_dv - v_link_dv) <= _band_dv(v_pack_dv):
-                    welded = _MAINS
+            welded = aux & _ALL or self._link_held(el, v_pack_dv, v_link_dv)
             if welded:
                 self._fault(FAULT_CONTACTOR_WELDED)
                 return

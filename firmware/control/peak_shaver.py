@@ -11,7 +11,8 @@ closed, SOC known and above its floor, battery temperature in range and cooling 
 power cap follows the cooling derate. Shaving keeps the grid at the limit; below it the battery
 recharges into the headroom less the tolerance (at most charge_w, SOC below _SOC_FULL_PM), so
 that meter noise never pushes the import over the limit. With shaving off the PCS follows the
-manual request under the same permissions. Setpoint changes are ramp-limited (ramp_w_per_s)
+manual request under the same permissions, a charge request also under the SOC ceiling and the
+import limit's headroom (it never pushes the grid over the limit). Setpoint changes are ramp-limited (ramp_w_per_s)
 except the drop to zero on a lost permission, and held inside a deadband (pcs_deadband_w) so
 meter noise does not rewrite the PCS setpoint every tick. The charge power default (10 kW) bounds
 what a load step while charging costs the grid: the PCS needs charge / ramp to come back to 0,
@@ -59,6 +60,14 @@ class PeakShaver:
         if not self.enabled:
             target = self.request_w
             target = cap if target > cap else -cap if target < -cap else target
+            if target < 0:
+                # a manual charge obeys what shaving obeys (safety review m7): no charge above
+                # the SOC ceiling, and never more than the headroom under the import limit
+                head = self.limit_w - load_w - self.tolerance_w
+                if soc_pm >= _SOC_FULL_PM or head <= 0:
+                    target = 0
+                elif -target > head:
+                    target = -head
         else:
             excess = load_w - self.limit_w
             target = 0

@@ -5,10 +5,14 @@ The lead pump runs at the loop demand. Failure of the running pump is confirmed 
 reads 0 at >= min speed for fail_tach_ms while flow is also low (seized), or flow stays below
 fail_flow_pct of setpoint for fail_flow_ms (air lock, cavitation, broken coupling). A tach at 0
 while flow is fine is a broken tach wire: warning only (tach_lost). A pump turning near full rpm
-while commanded much lower is a broken PWM wire (inverted PWM: runs full): alarm (pwm_wire), at
-once for the lead; any pump (lead or idle) turning > 10 % + 3 % of full speed above its command
-curve for over_curve_ms (overspeed, power above curve, the idle pump's broken PWM wire) raises
-the same alarm; the delay lets a stopped pump coast down (tau ~1 s) without an alarm.
+while commanded much lower is a broken PWM wire (inverted PWM: runs full): alarm (pwm_wire), for
+the lead once its command has stayed low (below 70 %, not back above 80 %) for
+_PWM_WIRE_SETTLE_MS, the time a healthy pump needs to slow down and its tach windows to show it
+(safety review m10: a command dip to 69.6 % during one tach window that read full speed raised a
+0.2 s nuisance alarm); any pump (lead or idle) turning > 10 % + 3 % of
+full speed above its command curve for over_curve_ms (overspeed, power above curve, the idle
+pump's broken PWM wire) raises the same alarm; the delay lets a stopped pump coast down (tau ~1 s)
+without an alarm.
 On confirmation the standby pump is commanded in the same tick (well within 250 ms) and must
 prove flow within prove_ms, else it is failed too: both failed = cooling lost (both are then
 commanded at full speed as a last resort). rotate() is a make-before-break proof test: start the
@@ -22,6 +26,13 @@ from control.ticks import ticks_diff
 
 _FULL = const(10000)
 _OVER_CURVE_MS = const(5000)  # tach above pump_max_rpm this long: over curve
+_WIRE_CMD = const(7000)  # a lead commanded below 70 % (and not back above 80 % since) ...
+_WIRE_CMD_RESET = const(8000)
+# ... turning >= 90 % this long after: a broken PWM wire. A healthy pump (tau ~1 s) commanded at
+# most 80 % is below 90 % within 0.7 s, and the tach's 0.5 s windows show it up to 1 s later.
+# The 10 % hysteresis keeps a flow loop hovering around 70 % (a broken wire: full flow, the loop
+# backing off) from restarting the wait.
+_PWM_WIRE_SETTLE_MS = const(1500)
 _ROT_NONE = const(0)
 _ROT_MAKE = const(1)  # both running, waiting for the new pump's tach
 _ROT_PROVE = const(2)  # old stopped, waiting for flow
@@ -54,6 +65,7 @@ class Pumps:
         self._old = 0
         self._changeover_ms = -1
         self._over_ms = [-1] * count
+        self._low_ms = [-1] * count  # since when each pump is commanded low (_WIRE_CMD)
 
     def proven_window_over(self, now_ms):
         """The lead has run for the prove window (flow_prove_ms) since it started."""
@@ -118,6 +130,18 @@ class Pumps:
 
     def _curve(self, now_ms, i, cmd, rpm):
         bit = 1 << i
+        # PWM wire: the lead near full rpm while commanded well below, settled
+        if cmd >= _WIRE_CMD_RESET:
+            self._low_ms[i] = -1
+        elif self._low_ms[i] < 0:
+            if cmd < _WIRE_CMD:
+                self._low_ms[i] = now_ms
+        elif (
+            i == self.lead
+            and rpm * 10 >= self.max_rpm * 9
+            and ticks_diff(now_ms, self._low_ms[i]) >= _PWM_WIRE_SETTLE_MS
+        ):
+            self.pwm_wire |= bit  # cleared below once back on the command curve
         if rpm * _FULL > self.max_rpm * (cmd + cmd // 10 + 300):
             if self._over_ms[i] < 0:
                 self._over_ms[i] = now_ms
@@ -139,9 +163,6 @@ class Pumps:
     def _supervise(self, now_ms, lead, cmd, rpm, flow_dlpm, flow_sp_dlpm):
         bit = 1 << lead
         flow_low = flow_dlpm is None or flow_dlpm * 100 < flow_sp_dlpm * self.fail_flow_pct
-        # PWM wire: near full rpm while commanded well below
-        if cmd < _FULL * 7 // 10 and rpm * 10 >= self.max_rpm * 9:
-            self.pwm_wire |= bit  # cleared by _curve() once back on the command curve
         if rpm == 0 and cmd >= self.min_cpct:
             if self._tach0_ms < 0:
                 self._tach0_ms = now_ms

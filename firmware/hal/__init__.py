@@ -42,6 +42,8 @@ Each module exposes `open_platform(board) -> Platform` where `board` is the dict
                                   returns the window's length (0 when closed)
     reset_cause() -> int          one of the RESET_* constants below
     unique_id() -> bytes
+    bus_errors() -> int           failed transactions on the board's I2C devices since boot
+                                  (expanders, ADCs); each also reads its unsafe value
     reset()                       hard reset (does not return)
     report(ticks, max_tick_us, overruns, heap_free)
                                   loop telemetry for the bench (no-op on real hardware)

@@ -226,6 +226,7 @@ class FakePlatform:
         self.wdt = None
         self.watchdog_bites = True
         self.cause = RESET_POWER_ON
+        self.i2c_errors = 0
         self.waits = 0
         self.on_wait = (
             None  # optional callable(platform), run at every wait_until_ms (a plant hook)
@@ -333,6 +334,9 @@ class FakePlatform:
     def maintenance(self, opened):
         self.windows.append(window_ms(self.board) if opened else 0)
         return self.windows[-1]
+
+    def bus_errors(self):
+        return self.i2c_errors  # tests raise it to play a failing expander
 
     def unique_id(self):
         return b"\x00FAKE\x01"

@@ -3,7 +3,8 @@
 Implements the Platform interface documented in hal/__init__.py. Every board difference comes
 from the board dict (boards/<BOARD>/board.json): pins by role, UART/I2C ids and pins, ADC
 attenuation, watchdog limit, and roles served by external I2C chips:
-  ADS1115  16-bit ADC, single-shot reads, read_u16() scaled so 65535 = 3.3 V like the on-chip ADC
+  ADS1115  16-bit ADC, read_u16() scaled so 65535 = 3.3 V like the on-chip ADC; a read never
+           waits: it returns the channel's last completed conversion (see _Ads1115)
   PCF8574  8 lines, each a contact input or a slow active-low output (value(1) sinks the line);
            on a bus error every input reads 1 (contact open), outputs keep their commanded
            value and are written again by the next value() call, and errors counts
@@ -38,16 +39,22 @@ from hal.window import close_mcu, open_mcu
 
 _ADS_REG_CONVERSION = const(0)
 _ADS_REG_CONFIG = const(1)
-# OS=1 start, PGA=001 (+-4.096 V), MODE=1 single-shot, DR=111 (860 SPS), comparator off.
-_ADS_CONFIG_BASE = const(0x8000 | 0x0200 | 0x0100 | 0x00E0 | 0x0003)
+_ADS_OS = const(0x8000)  # written 1: start a conversion; read 1: no conversion in progress
+# PGA=001 (+-4.096 V), MODE=1 single-shot, DR=111 (860 SPS), comparator off; OS and MUX added.
+_ADS_CONFIG_BASE = const(0x0200 | 0x0100 | 0x00E0 | 0x0003)
 _ADS_MUX_SINGLE_AIN0 = const(4)
-_ADS_OS_READY = const(0x80)
-# 860 SPS -> 1.16 ms per conversion plus ~25 us wake-up; poll a few times past that.
-_ADS_POLL_US = const(200)
-_ADS_POLL_TRIES = const(15)
+# One conversion at 860 SPS: 1163 us nominal, +10 % for the internal oscillator, + ~25 us wake-up
+# from power-down. The chip is not addressed until this long after a conversion started.
+_ADS_CONVERSION_US = const(1400)
+# Still converting (OS bit 0) this long after the start: a stuck or foreign chip, a bus error.
+_ADS_STUCK_US = const(50000)
+_ADS_CHANNELS = const(4)
 # 32767 counts = 4.096 V; 65535 = 3.3 V: u16 = raw * 65535 * 4.096 / (32767 * 3.3) ~ raw * 8192/3300
 _ADS_SCALE_NUM = const(8192)
 _ADS_SCALE_DEN = const(3300)
+# The scan loop's idle wait services every ADS1115 once per frame when at least this much of the
+# frame is left (up to 3 short transactions per chip, well under 1 ms at 400 kHz).
+_IDLE_SERVICE_MIN_MS = const(3)
 _U16_MAX = const(65535)
 
 _PARITY = {"N": None, "E": 0, "O": 1}
@@ -104,41 +111,114 @@ class _Rs485:
 
 
 class _Ads1115:
-    """TI ADS1115 over I2C, single-shot conversions; preallocated buffers, no allocation per read."""
+    """TI ADS1115 over I2C without waiting (safety review M11: single-shot reads polled with
+    sleep_us cost ~1.3 ms each, ~4-5 ms of a 10 ms fast tick on the pack's three channels).
+
+    One single-shot conversion is in flight at a time. read_u16(ch) returns the channel's last
+    completed conversion and services the chip; so does the scan loop's idle wait
+    (Platform.wait_until_ms). A service never sleeps or polls: until _ADS_CONVERSION_US after the
+    start it does nothing; then it reads the config register (1 transaction), and when that shows
+    the conversion done with the config we wrote (OS set, same MUX/PGA/mode: a chip reset or a
+    conversion slower than expected can never hand one channel's result to another), reads the
+    result (1) and starts the next channel in use, round-robin (1). So a service costs at most 3
+    short transactions (about 0.33 ms of bus at 400 kHz) and completes at most one conversion;
+    a conversion found still running is asked again only a conversion time later.
+
+    Staleness: each service completes at most one conversion and the channels in use take turns,
+    so with the idle-wait service in every 10 ms scan frame a value is at most (channels in use on
+    the chip + 1) frames old, 50 ms with four, whichever tick reads it (measured in
+    host_tools/tests/test_mcu_hal.py). A driver that flags a stale sample
+    (drivers/transmitter.py: 50 identical reads) sees at most a few repeats of one conversion.
+    Out-of-band value 0 (NTC short, below 4 mA, a rail current): before a channel's first real
+    conversion after boot, and for every channel of the chip after a bus error (NACK, OSError),
+    a config read-back that is not ours, or a conversion stuck past _ADS_STUCK_US; a channel
+    reads its value again only after its own next conversion. Each of those counts in errors,
+    and the chip is addressed again only a conversion time later (one attempt per frame on a
+    dead bus). Preallocated buffers: no allocation per read or service.
+    """
 
     def __init__(self, i2c, addr):
         self._i2c = i2c
         self._addr = addr
         self._buf = bytearray(2)
-        self._config = []
-        for ch in range(4):
-            word = _ADS_CONFIG_BASE | ((_ADS_MUX_SINGLE_AIN0 + ch) << 12)
+        self._config = []  # the config word per channel, as written (OS set)
+        self._words = []  # the same without OS: what the config register reads back
+        for ch in range(_ADS_CHANNELS):
+            word = _ADS_OS | _ADS_CONFIG_BASE | ((_ADS_MUX_SINGLE_AIN0 + ch) << 12)
             self._config.append(bytes((word >> 8, word & 0xFF)))
+            self._words.append(word & ~_ADS_OS)
+        self._u16 = [0] * _ADS_CHANNELS  # last completed conversion per channel; 0 = none
+        self._used = 0  # bit per channel read at least once: the round-robin set
+        self._ch = -1  # the channel converting, -1 none
+        self._rr = -1  # the channel started last (round-robin position)
+        self._t_us = time.ticks_add(time.ticks_us(), -_ADS_CONVERSION_US)  # last bus access
+        self._start_us = self._t_us  # when the conversion in flight started
         self.errors = 0
 
     def read_u16(self, ch):
+        self._used |= 1 << ch
+        self.service()
+        return self._u16[ch]
+
+    def service(self):
+        """Advance the conversion cycle by at most one conversion, without waiting."""
+        now = time.ticks_us()
+        el = time.ticks_diff(now, self._t_us)
+        if 0 <= el < _ADS_CONVERSION_US:
+            return
+        i2c = self._i2c
         buf = self._buf
+        ch = self._ch
         try:
-            self._i2c.writeto_mem(self._addr, _ADS_REG_CONFIG, self._config[ch])
-            for _ in range(_ADS_POLL_TRIES):
-                time.sleep_us(_ADS_POLL_US)
-                self._i2c.readfrom_mem_into(self._addr, _ADS_REG_CONFIG, buf)
-                if buf[0] & _ADS_OS_READY:
-                    break
-            else:
-                self.errors += 1
-                return 0
-            self._i2c.readfrom_mem_into(self._addr, _ADS_REG_CONVERSION, buf)
+            if ch >= 0:
+                i2c.readfrom_mem_into(self._addr, _ADS_REG_CONFIG, buf)
+                word = (buf[0] << 8) | buf[1]
+                if word & ~_ADS_OS != self._words[ch]:
+                    self._fail()  # not our conversion: the chip was reset, or another device
+                    return
+                if not word & _ADS_OS:
+                    # still converting: ask again a conversion time later, not at every read
+                    self._t_us = now
+                    el = time.ticks_diff(now, self._start_us)
+                    if el < 0 or el >= _ADS_STUCK_US:
+                        self._fail()
+                    return
+                i2c.readfrom_mem_into(self._addr, _ADS_REG_CONVERSION, buf)
+                self._u16[ch] = _ads_u16(buf)
+                self._ch = -1
+            nxt = self._next()
+            if nxt < 0:
+                return
+            i2c.writeto_mem(self._addr, _ADS_REG_CONFIG, self._config[nxt])
+            self._ch = self._rr = nxt
+            self._t_us = self._start_us = time.ticks_us()
         except OSError:
-            # 0 counts is out of band for every analog front end here (NTC short, < 4 mA),
-            # so a dead bus shows up as a sensor fault, never as a plausible value.
-            self.errors += 1
-            return 0
-        raw = (buf[0] << 8) | buf[1]
-        if raw & 0x8000:
-            return 0
-        u16 = raw * _ADS_SCALE_NUM // _ADS_SCALE_DEN
-        return _U16_MAX if u16 > _U16_MAX else u16
+            self._fail()
+
+    def _next(self):
+        used = self._used
+        for k in range(1, _ADS_CHANNELS + 1):
+            n = (self._rr + k) % _ADS_CHANNELS
+            if used & (1 << n):
+                return n
+        return -1
+
+    def _fail(self):
+        self.errors += 1
+        self._ch = -1
+        self._t_us = time.ticks_us()
+        u16 = self._u16
+        for i in range(_ADS_CHANNELS):
+            u16[i] = 0
+
+
+def _ads_u16(buf):
+    """A conversion result as read_u16() counts; below 0 V reads 0 (out of band, as a dead bus)."""
+    raw = (buf[0] << 8) | buf[1]
+    if raw & 0x8000:
+        return 0
+    u16 = raw * _ADS_SCALE_NUM // _ADS_SCALE_DEN
+    return _U16_MAX if u16 > _U16_MAX else u16
 
 
 class _Pcf8574:
@@ -295,6 +375,8 @@ class Platform:
         self._ext_specs = board.get("ext", {})
         self._i2c_buses = {}
         self._ext_devs = {}
+        self._adcs = []  # every ADS1115, serviced in the idle wait (kept after release_boot)
+        self._bus_devs = []  # every I2C device, for bus_errors() (kept after release_boot)
         self._wdt_max_ms = board.get("wdt_max_ms")
         self._window_ms = window_ms(board)
         self._wdt = None  # machine.WDT once watchdog() started it
@@ -335,7 +417,14 @@ class Platform:
         return time.ticks_diff(a, b)
 
     def wait_until_ms(self, deadline_ms):
+        """Idle until the deadline. First, with enough of the frame left, service every ADS1115
+        once (never waiting): their conversions progress here, outside the ticks, so a value is
+        a few frames old at most whichever tick reads it (see _Ads1115)."""
         wait_ms = time.ticks_diff(deadline_ms, time.ticks_ms())
+        if wait_ms >= _IDLE_SERVICE_MIN_MS:
+            for dev in self._adcs:
+                dev.service()
+            wait_ms = time.ticks_diff(deadline_ms, time.ticks_ms())
         if wait_ms > 0:
             time.sleep_ms(wait_ms)
 
@@ -367,6 +456,9 @@ class Platform:
             dev_spec = self._ext_specs[name]
             dev = _EXT_DRIVERS[dev_spec["chip"]](self._i2c(dev_spec["bus"]), dev_spec["addr"])
             self._ext_devs[name] = dev
+            self._bus_devs.append(dev)
+            if isinstance(dev, _Ads1115):
+                self._adcs.append(dev)
         return dev
 
     def _ext(self, spec):
@@ -455,6 +547,12 @@ class Platform:
         if self._console is None:
             self._console = _Console()
         return self._console
+
+    def bus_errors(self):
+        n = 0
+        for dev in self._bus_devs:
+            n += dev.errors
+        return n
 
     def reset_cause(self):
         return reset_cause()

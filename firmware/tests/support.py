@@ -12,8 +12,9 @@ BOARD = {
     "heap_bytes": 65536,
     "pins": {
         "STATUS_LED": {"pin": 2, "mode": "out"},
-        "ALARM_RELAY": {"pin": 3, "mode": "out"},
+        "HEALTHY_RELAY": {"pin": 3, "mode": "out"},
         "PUMP1_PWM": {"pin": 4, "mode": "pwm"},
+        "ZONE1_VALVE": {"pin": 9, "mode": "out"},
         "K_NEG_COIL": {"pin": 17, "mode": "out"},
         "K_PRE_COIL": {"pin": 19, "mode": "out"},
         "K_POS_COIL": {"pin": 21, "mode": "out"},

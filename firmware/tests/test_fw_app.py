@@ -9,8 +9,9 @@ from app.eventlog import (
     EV_FAULT_RAISED,
     EV_RESET_CAUSE,
 )
-from app.platform_faults import FAULT_WATCHDOG_RESET
-from hal import RESET_WATCHDOG
+from app.platform_faults import FAULT_BROWN_OUT, FAULT_IO_BUS, FAULT_WATCHDOG_RESET
+from control.faults import ACTION_ALARM
+from hal import RESET_BROWN_OUT, RESET_WATCHDOG
 from hal.fake import WatchdogExpired
 from support import BOARD, exists, fake_platform, tmp_dir, write_bytes
 
@@ -78,6 +79,33 @@ def test_watchdog_reset_recorded_on_next_boot():
     assert not app2.faults.is_active(FAULT_WATCHDOG_RESET)
 
 
+def test_a_brown_out_reboot_is_a_latched_alarm_until_the_operator_resets():
+    """Safety review m8: a brown-out reboot left only a reset-cause record, no alarm."""
+    p = fake_platform()
+    p.cause = RESET_BROWN_OUT
+    app = _app(tmp_dir(), p)
+    assert app.faults.is_active(FAULT_BROWN_OUT) and app.faults.action_mask & ACTION_ALARM
+    app.run(frames=20)
+    assert app.faults.is_active(FAULT_BROWN_OUT)  # nothing clears it by itself
+    assert app.reset_faults() == 1 and not app.faults.is_active(FAULT_BROWN_OUT)
+    assert not _app(tmp_dir()).faults.is_active(FAULT_BROWN_OUT)  # a power-on boot: none
+
+
+def test_a_failed_i2c_transaction_raises_io_bus_latched_with_the_count():
+    """Safety review C1: an expander or ADC error must be a fault, not only an unsafe reading."""
+    p = fake_platform()
+    app = _app(tmp_dir(), p)
+    app.run(frames=150)
+    assert not app.faults.is_active(FAULT_IO_BUS)
+    p.i2c_errors += 3  # the HAL counted three failed transactions
+    app.run(frames=110)  # one housekeeping run (1 s) at least
+    assert app.faults.is_active(FAULT_IO_BUS) and app.faults.sub[FAULT_IO_BUS] == 3
+    assert app.faults.action_mask & ACTION_ALARM
+    app.run(frames=110)
+    assert app.faults.is_active(FAULT_IO_BUS)  # the bus is quiet again: still latched
+    assert app.reset_faults() == 1 and not app.faults.is_active(FAULT_IO_BUS)
+
+
 def test_ctrl_c_leaves_outputs_safe_and_returns():
     p = fake_platform()
     app = _app(tmp_dir(), p)
@@ -94,8 +122,11 @@ def test_ctrl_c_leaves_outputs_safe_and_returns():
     from app.scheduler import SLOT_FAST
 
     app.scheduler.add(CtrlC(), SLOT_FAST)
+    relay = p.outputs["HEALTHY_RELAY"]
+    app.run(frames=3)
+    assert relay.level == 1  # running and healthy: energised
     app.run()  # returns instead of raising
-    assert p.outputs["ALARM_RELAY"].level == 1
+    assert relay.level == 0  # the application stopped: de-energised = alarm (safety review M8)
     assert p.outputs["K_POS_COIL"].level == 0
 
 
@@ -119,6 +150,45 @@ def test_safe_boot_file_skips_app():
     assert state.safe_boot and "SAFE_BOOT" in state.reason
     assert not exists(root + "events.bin")  # the application did not start
     assert not state.close_permitted()
+
+
+def test_safe_boot_supervises_coils_pumps_and_leaks_and_signals_alarm():
+    """Safety review M8: a safe boot returned before any output was made safe: pumps at full speed
+    (inverted PWM, pin never driven), no leak isolation, the alarm silent. Now its supervision
+    loop holds the coils open, the pumps stopped and the healthy relay de-energised, closes a
+    wet zone within a fast tick (latched), and leaves to the REPL on Ctrl-C."""
+    from drivers.transfer import PWM_FULL
+
+    root = tmp_dir()
+    import json
+
+    write_bytes(root + "board.json", json.dumps(BOARD).encode())
+    write_bytes(root + "SAFE_BOOT", b"")
+    assert startup.build(root) is None and state.safe_boot
+    loop = startup.safe_boot_loop
+    p = loop.platform
+    assert p.pwms["PUMP1_PWM"].duty == PWM_FULL  # stopped as soon as built, before any tick
+    loop.run(frames=5)
+    relay, valve = p.outputs["HEALTHY_RELAY"], p.outputs["ZONE1_VALVE"]
+    assert relay.level == 0 and valve.level == 0  # alarm; a dry zone stays open
+    p.set_input("LEAK_ZONE1", 1)
+    loop.run(frames=1)
+    assert valve.level == 1  # closed in the fast tick the rope read wet
+    p.set_input("LEAK_ZONE1", 0)
+    n = [0]
+
+    def ctrl_c(platform):
+        n[0] += 1
+        if n[0] == 50:
+            raise KeyboardInterrupt()
+
+    p.on_wait = ctrl_c
+    loop.run()  # until Ctrl-C, then returns: the REPL
+    assert n[0] >= 50 and valve.level == 1  # latched: no automatic re-open
+    assert p.pwms["PUMP1_PWM"].duty == PWM_FULL and relay.changes == 0
+    for role in ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL"):
+        assert p.outputs[role].level == 0 and p.outputs[role].changes == 0
+    assert not exists(root + "events.bin")  # still no application
 
 
 def test_safe_mode_button_skips_app():
@@ -179,7 +249,7 @@ def test_leaving_the_loop_by_any_exception_leaves_the_outputs_safe():
     p = fake_platform()
     app = _app(tmp_dir(), p)
     app.run(frames=5)
-    assert p.outputs["ALARM_RELAY"].level == 0
+    assert p.outputs["HEALTHY_RELAY"].level == 1  # healthy: energised
 
     class Exit:
         def tick(self, now_ms):
@@ -190,4 +260,4 @@ def test_leaving_the_loop_by_any_exception_leaves_the_outputs_safe():
         app.run(frames=5)
     except SystemExit:
         pass
-    assert p.outputs["ALARM_RELAY"].level == 1  # force_safe ran: alarm on, coils open
+    assert p.outputs["HEALTHY_RELAY"].level == 0  # force_safe ran: alarm (de-energised), coils open

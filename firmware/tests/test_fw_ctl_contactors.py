@@ -115,6 +115,7 @@ def test_close_sequence_precharge_then_mains_and_open_order():
     assert log[0] == (t_open, c.NEG), log  # K_PRE already open, K_POS first
     assert log[1][1] == 0 and log[1][0] - t_open >= 100, log
     assert cs.state == c.OPEN and cs.causes == 0
+    assert cs.openings == 1  # the wear record: one opening, its current in open_i_last_da
 
 
 def test_precharge_timeout_retries_three_times_then_latches():
@@ -247,6 +248,9 @@ def test_unexpected_dropout_opens_and_never_recloses():
     run(cs, sim, 400)
     assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_DROPOUT and cs.cmd == 0
     sim.fail_close = 0
+    assert not cs.reset(sim.t, sim.aux())  # the weld check of the opening still runs (M9)
+    run(cs, sim, 2 * cs.weld_check_ms)
+    assert cs.fault_id == FAULT_CONTACTOR_DROPOUT  # the link decays: no weld
     assert cs.reset(sim.t, sim.aux())
     run(cs, sim, 10000)
     assert cs.state == c.OPEN and cs.cmd == 0
@@ -397,3 +401,119 @@ def test_the_break_current_alert_is_acknowledged_by_a_reset_once_open():
     sim.load_da = 0
     assert cs.reset(sim.t, sim.aux()) and not cs.causes & (1 << FAULT_BREAK_CURRENT)
     assert cs.state == c.OPEN and cs.cmd == 0  # acknowledged, nothing closes
+
+
+def _cmds_from(cs, sim, ms):
+    """Run ms and return every coil command bitmask seen (the union of what was energised)."""
+    seen = 0
+    end = sim.t + ms
+    while sim.t < end:
+        cmd = cs.step(sim.t, int(sim.v_pack), int(sim.v_link), sim.i_da, sim.aux(), True)
+        seen |= cmd
+        sim.apply(cmd)
+    return seen
+
+
+def test_a_single_welded_pole_with_a_dead_aux_is_caught_when_k_neg_closes():
+    """Safety review M9: K_POS welded and its aux wire broken. With K_NEG open the link is
+    isolated, bleeds normally and no weld shows at the opening. The next close put K_NEG straight
+    onto the welded K_POS (the link jumped from 62 V to the pack, no precharge resistor), took it
+    for residual charge, closed K_PRE, and failed only 500 ms later on K_POS's missing aux. Now the
+    link rising while only K_NEG is closed is a weld: every coil off before K_PRE, latched, and
+    neither a reset nor a later request closes anything (the open poles cannot show it gone)."""
+    cs, sim = make()
+    closed(cs, sim)
+    sim.welded = c.POS
+    sim.aux_broken = c.POS
+    cs.request_open(sim.t)
+    run_until(cs, sim, lambda: cs.state != c.OPENING, 3000)
+    assert cs.state == c.OPEN, cs.state  # invisible at the opening: nothing to measure
+    run(cs, sim, 600000)
+    assert 500 < sim.v_link < 700, sim.v_link  # ~62 V left after 10 min
+    assert cs.request_close(sim.t)
+    t0 = sim.t
+    seen = 0
+    while sim.t - t0 < 2000 and cs.state != c.FAULT:
+        seen |= cs.step(sim.t, int(sim.v_pack), int(sim.v_link), sim.i_da, sim.aux(), True)
+        sim.apply(cs.cmd)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_WELDED, (cs.state, cs.fault_id)
+    assert seen == c.NEG and cs.cmd == 0, seen  # K_PRE and K_POS never commanded
+    assert sim.t - t0 <= 100, sim.t - t0  # K_NEG off within a few samples of its closing
+    run(cs, sim, 600000)  # the link has bled off again: still latched
+    assert not cs.reset(sim.t, sim.aux()) and not cs.request_close(sim.t)
+    assert _cmds_from(cs, sim, 5000) == 0
+
+
+def test_a_welded_k_pos_under_load_is_caught_in_the_pole_gap():
+    """Safety review M9: during the pole gap K_POS is off and K_NEG still closed; a load current
+    still flowing then means K_POS did not open, whatever its (dead) aux says."""
+    cs, sim = make()
+    closed(cs, sim)
+    sim.load_da = 1000  # 100 A, below the break rating
+    run(cs, sim, TICK)
+    sim.welded = c.POS
+    sim.aux_broken = c.POS
+    cs.request_open(sim.t)
+    t0 = sim.t
+    t = run_until(cs, sim, lambda: cs.state != c.OPENING, 3000)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_WELDED, (cs.state, cs.fault_id)
+    assert t - t0 <= cs.pole_gap_ms + 2 * TICK, t - t0
+    assert cs.cmd == 0
+    assert not cs.reset(sim.t, sim.aux()) and not cs.request_close(sim.t)
+
+
+def test_a_dropout_runs_the_weld_check():
+    """Safety review M9: both mains welded and their aux wires broken while closed read as a
+    drop-out. The drop-out opened every coil with no weld check and could be reset as soon as
+    the aux read open; now the link still at pack voltage after weld_check_ms is a weld."""
+    cs, sim = make()
+    closed(cs, sim)
+    sim.welded = c.POS | c.NEG
+    sim.aux_broken = c.POS | c.NEG
+    t = run_until(cs, sim, lambda: cs.state == c.FAULT, 1000)
+    assert t is not None and cs.fault_id == FAULT_CONTACTOR_DROPOUT and cs.cmd == 0
+    run(cs, sim, 2 * cs.weld_check_ms + 2 * TICK)
+    assert cs.fault_id == FAULT_CONTACTOR_WELDED, cs.fault_id
+    assert not cs.reset(sim.t, sim.aux()) and not cs.request_close(sim.t)
+    assert _cmds_from(cs, sim, 5000) == 0
+
+
+def test_a_dropout_without_a_weld_stays_a_dropout():
+    """The weld check after a drop-out must not call a decaying link a weld."""
+    cs, sim = make()
+    closed(cs, sim)
+    sim.aux_broken = c.POS  # the aux wire breaks; the contact itself opens with its coil
+    run(cs, sim, 2 * cs.weld_check_ms + 500)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_CONTACTOR_DROPOUT, cs.fault_id
+    assert cs.reset(sim.t, sim.aux()) and cs.state == c.OPEN
+
+
+def test_a_quick_reclose_after_a_partial_bleed_is_not_too_fast():
+    """Safety review m3: re-closing 0.5-2.0 s after OPEN (the link bled 5-11 V, outside the 5 V
+    band) reached the done band within one tau and latched a false PRECHARGE_TOO_FAST. An RC
+    from a gap that small needs less than a tau; the check applies from larger gaps only."""
+    for delay_ms in (500, 1000, 1500, 2000, 2500):
+        cs, sim = make()
+        closed(cs, sim)
+        cs.request_open(sim.t)
+        run_until(cs, sim, lambda cs=cs: cs.state == c.OPEN, 3000)
+        run(cs, sim, delay_ms)
+        assert cs.request_close(sim.t)
+        run_until(cs, sim, lambda cs=cs: cs.state in (c.CLOSED, c.FAULT), 5000)
+        assert cs.state == c.CLOSED, (delay_ms, cs.state, cs.fault_id)
+
+
+def test_a_link_jumping_from_a_moderate_gap_is_still_too_fast():
+    """The m3 exemption is bounded: from a 30 V gap (the link bled ~10 s) a jump to the pack
+    within a sample is still PRECHARGE_TOO_FAST."""
+    cs, sim = make()
+    closed(cs, sim)
+    cs.request_open(sim.t)
+    run_until(cs, sim, lambda: cs.state == c.OPEN, 3000)
+    run(cs, sim, 8000)
+    assert 200 < sim.v_pack - sim.v_link < 400, sim.v_link
+    cs.request_close(sim.t)
+    run_until(cs, sim, lambda: cs.cmd & c.PRE, 1000)
+    sim.external_feed = True
+    run(cs, sim, 3 * TICK)
+    assert cs.state == c.FAULT and cs.fault_id == FAULT_PRECHARGE_TOO_FAST, cs.fault_id

@@ -24,6 +24,7 @@ from control.fault_rows import (
     FAULT_VALVE,
 )
 from control.pid import Pid
+from control.pumps import Pumps
 from control.voter import Voter
 from support import control_cfg
 
@@ -191,9 +192,45 @@ def test_pwm_wire_broken_runs_full_and_alarms():
     c, inp, h = make()
     run(c, inp, h, 20000)
     h.pwm_broken[0] = True
-    run(c, inp, h, 1000)
+    # the flow loop takes the command below 70 % within ~0.5 s, then the 1.5 s settle time
+    run(c, inp, h, 2500)
     assert c.causes & bit(FAULT_PUMP_PWM_WIRE)
     assert not c.pumps.failed  # it runs (full): cooling is kept
+
+
+def test_pwm_wire_alarm_waits_until_a_healthy_lead_would_have_slowed_down():
+    """Safety review m10: in a healthy L1 run (seed 1, close at 6 s) the flow loop took the lead
+    from ~85 % down to 72.6..68.6 % over 9.0-9.4 s while one tach window read 3000 rpm (the
+    next 1980: the true ~2500 split unevenly between two 0.5 s windows). PUMP_PWM_WIRE was
+    raised at once (9.30 s) and cleared 0.2 s later. A lead near full rpm is a broken wire only
+    once its command has stayed low (below 70 %, not back above 80 %) for 1.5 s."""
+    p = Pumps(control_cfg())
+    full = p.max_rpm
+    t = 0
+    for _ in range(50):  # 5 s at 85 %, the tach on the curve
+        p.step(t, True, 8500, full * 83 // 100, 0, 1000, 1000)
+        t += DT
+    dip = [(cmd, 100) for cmd in (7260, 7160, 7060, 6960, 6860)]  # one window reads full
+    dip += [(8740, 66), (8820, 66), (8900, 66), (8980, 66), (9060, 66)]  # the next one short
+    for cmd, rpm_pct in dip:
+        p.step(t, True, cmd, full * rpm_pct // 100, 0, 1000, 1000)
+        assert not p.pwm_wire, (t, cmd, rpm_pct)
+        t += DT
+    for _ in range(20):  # settled
+        p.step(t, True, 8700, full * 86 // 100, 0, 1000, 1000)
+        t += DT
+    assert not p.pwm_wire
+    # the wire breaks: full speed while the loop backs off, hovering around 70 % at first (the
+    # wait runs on until the command is back above 80 %)
+    t_low = t
+    while t - t_low < 1500:
+        dt_low = t - t_low
+        cmd = 6900 if dt_low < 300 else 7300 if dt_low < 800 else 6000
+        p.step(t, True, cmd, full, 0, 1000, 1000)
+        assert not p.pwm_wire, dt_low
+        t += DT
+    p.step(t, True, 6000, full, 0, 1000, 1000)
+    assert p.pwm_wire == 1 and not p.failed
 
 
 def test_pump_fallback_floor_is_the_commanded_speed_not_a_pwm_wire_fault():
@@ -293,7 +330,46 @@ def test_reservoir_low_no_pump_start_dry_run():
     assert c.causes & bit(FAULT_RESERVOIR_LOW) and c.health == cl.HEALTH_LOST
     inp.level_ok = True
     run(c, inp, h, 10000)
+    assert c.pumps.cmd0 > 0 and c.flow_proven  # a start-up fill made in time: pumps start
+
+
+def test_reservoir_low_while_running_latches_a_chattering_switch_never_restarts_the_pumps():
+    # safety review m4: the pumps used to restart by themselves each time the switch made again
+    c, inp, h = make()
+    run(c, inp, h, 10000)
     assert c.pumps.cmd0 > 0 and c.flow_proven
+    for _ in range(5):  # the switch chatters: open 0.3 s, made 2 s
+        inp.level_ok = False
+        run(c, inp, h, 300)
+        assert c.pumps.cmd0 == 0 and c.pumps.cmd1 == 0
+        inp.level_ok = True
+        run(c, inp, h, 2000)
+        assert c.pumps.cmd0 == 0 and c.pumps.cmd1 == 0, "restarted dry"
+        assert c.causes & bit(FAULT_RESERVOIR_LOW) and c.health == cl.HEALTH_LOST
+    inp.level_ok = False
+    run(c, inp, h, DT)
+    c.reset()  # refused while the switch is open
+    inp.level_ok = True
+    run(c, inp, h, 2000)
+    assert c.pumps.cmd0 == 0 and c.causes & bit(FAULT_RESERVOIR_LOW)
+    c.reset()  # the operator, with the level made
+    run(c, inp, h, 10000)
+    assert c.pumps.cmd0 > 0 and c.flow_proven and not c.causes & bit(FAULT_RESERVOIR_LOW)
+
+
+def test_fill_not_made_within_3_min_latches_until_reset():
+    c, inp, h = make()
+    inp.level_ok = False  # filling from power-up: the pumps wait
+    run(c, inp, h, 179000)
+    assert not c.level_trip and c.pumps.cmd0 == 0
+    run(c, inp, h, 1000 + DT)  # up to the tick at 180 s
+    assert c.level_trip and c.level_sub == 2  # 3 min without the switch made
+    inp.level_ok = True  # made late: no start without the operator
+    run(c, inp, h, 5000)
+    assert c.pumps.cmd0 == 0 and c.causes & bit(FAULT_RESERVOIR_LOW)
+    c.reset()
+    run(c, inp, h, 10000)
+    assert c.pumps.cmd0 > 0 and c.flow_proven and c.causes == 0
 
 
 def test_over_pressure_and_low_return_stop_pumps_latched():
@@ -344,6 +420,74 @@ def test_condensation_risk_raises_setpoint_above_dew_point():
     inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3350
     run(c, inp, h, 2000)
     assert not c.causes & bit(FAULT_CONDENSATION)
+
+
+def test_failed_dew_point_transmitter_is_a_sensor_fault_and_condensation_fails_safe():
+    # safety review m5: a failed dew-point transmitter (None) silently dropped the raised
+    # setpoint back to the configured one and raised nothing
+    c, inp, h = make()
+    inp.dew_point_cdegc = 3000  # 30 degC: setpoint raised to 33 degC
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3350
+    run(c, inp, h, 2000)
+    assert c.temp_sp_eff_cdegc == 3300 and c.causes == 0
+    inp.dew_point_cdegc = None  # the transmitter fails (out of band, stale)
+    run(c, inp, h, 2000)
+    assert c.causes & bit(FAULT_SENSOR), c.causes
+    assert c.causes & bit(FAULT_CONDENSATION)  # blind: risk assumed, alarm
+    assert c.temp_sp_eff_cdegc == 3300  # held, never dropped back to 32 degC while blind
+    inp.dew_point_cdegc = 1500  # repaired, a dry room
+    run(c, inp, h, 2000)
+    assert c.temp_sp_eff_cdegc == 3200 and c.causes == 0
+    c, inp, h = make()
+    inp.dew_point_cdegc = None  # failed from power-up: no dew point known
+    run(c, inp, h, 2000)
+    assert c.causes & bit(FAULT_SENSOR) and c.causes & bit(FAULT_CONDENSATION)
+    assert c.temp_sp_eff_cdegc == 3200
+
+
+def test_missing_transmitters_only_count_where_fitted():
+    c, inp, h = make()
+    inp.filter_dp_mbar = None  # a fitted filter DP transmitter failed: a sensor fault
+    run(c, inp, h, 2000)
+    assert c.causes & bit(FAULT_SENSOR)
+    c = cl.Cooling(control_cfg(), 2, 2, False, False)  # a board without either transmitter
+    inp.filter_dp_mbar = inp.dew_point_cdegc = None
+    h = Hyd()
+    run(c, inp, h, 20000)
+    assert c.causes == 0 and c.health == cl.HEALTH_OK
+
+
+def test_coolant_under_temperature_warning_after_inhibit_hold_and_hysteresis():
+    c, inp, h = make(startup_inhibit_ms=10000, temp_warn_ms=120000)
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 2950  # sp 32 - 2.5 K
+    run(c, inp, h, 10000)  # inhibited
+    run(c, inp, h, 119000)
+    assert not c.under_temp and not c.over_temp
+    run(c, inp, h, 2000)
+    assert c.under_temp and not c.over_temp
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3050  # -1.5 K: hysteresis
+    run(c, inp, h, 1000)
+    assert c.under_temp
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3150  # -0.5 K
+    run(c, inp, h, 1000)
+    assert not c.under_temp
+
+
+def test_supply_pressure_above_90pct_of_the_relief_setting_warns_without_a_trip():
+    c, inp, h = make()  # relief valve 6 bar: warning above 5.4 bar
+    run(c, inp, h, 10000)
+    inp.p_supply_mbar = 5300
+    run(c, inp, h, 1000)
+    assert not c.relief_warn
+    inp.p_supply_mbar = 5450
+    run(c, inp, h, DT)
+    assert c.relief_warn and not c.pressure_trip and c.pumps.cmd0 > 0
+    inp.p_supply_mbar = 5350  # inside the 100 mbar hysteresis
+    run(c, inp, h, 1000)
+    assert c.relief_warn
+    inp.p_supply_mbar = 5250
+    run(c, inp, h, DT)
+    assert not c.relief_warn
 
 
 def test_coolant_over_temperature_warning_after_inhibit_hold_and_hysteresis():
@@ -418,6 +562,36 @@ def test_voting_stuck_sensor_dropped():
         t = 3000 + k * 5  # real temperature rising 0.05 K/s
         v.update(k * 1000, 3000, t, t + 10)
     assert v.dropped == 1
+
+
+def test_voting_sensors_left_that_disagree_fail_to_the_higher_reading():
+    """Safety review m6: once one sensor was dropped the two left were averaged unchecked, so
+    one reading 3 K low hid half of a real over-temperature. Two left more than the band apart
+    (or three of which no two agree): which one lies is unknown, so the value is the higher
+    (the unsafe side for a supply temperature), low_cdegc the lower, and disagree is set."""
+    v = Voter(100, 30000)
+    assert v.update(0, None, 3200, 3250) == 3225 and not v.disagree  # in the band: average
+    assert v.update(1000, None, 3200, 3500) == 3500 and v.disagree and v.low_cdegc == 3200
+    assert v.update(2000, None, 3500, 3200) == 3500 and v.low_cdegc == 3200  # either one
+    assert v.update(3000, None, 3200, 3290) == 3245 and not v.disagree  # agree again: average
+    assert v.low_cdegc == 3245
+    v = Voter(100, 30000)
+    assert v.update(0, 3000, 3200, 3400) == 3400 and v.disagree and v.low_cdegc == 3000
+    assert v.update(1000, 3000, 3050, 3400) == 3150 and not v.disagree  # two agree: 30 s rule
+
+
+def test_cooling_two_supply_sensors_left_disagreeing_is_a_sensor_fault_on_the_hot_side():
+    c, inp, h = make()
+    run(c, inp, h, 20000)
+    inp.t_supply3_cdegc = 3500  # all three apart by more than 1 K: no two agree
+    inp.t_supply1_cdegc = 2900
+    run(c, inp, h, 200)
+    assert c.causes & bit(FAULT_SENSOR) and c.voter.dropped == 0
+    assert c.voter.value_cdegc == 3500
+    inp.t_supply1_cdegc = None  # dropped; the two left (3200, 3500) still disagree
+    run(c, inp, h, 200)
+    assert c.voter.dropped == 1 and c.voter.value_cdegc == 3500
+    assert c.voter.low_cdegc == 3200
 
 
 def test_cooling_reports_dropped_sensor():

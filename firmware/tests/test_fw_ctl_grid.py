@@ -107,6 +107,20 @@ def test_disabled_follows_the_manual_request_and_ramps_to_zero_when_it_reverts()
     assert sps[0] == 29000 and sps[-1] == 0  # ramps down at 10 kW/s, no step into the grid
 
 
+def test_a_manual_charge_request_keeps_the_grid_under_its_limit_and_the_soc_ceiling():
+    """Safety review m7: a manual charge of -100 kW (grid limit 90 kW, load 80 kW) pushed the grid
+    to 173 kW, and charged a full battery."""
+    ps = _shaver(
+        pcs_ramp_kw_s=1000, grid_tolerance_kw=2, grid_import_limit_kw=90, peak_shaving_enable=0
+    )
+    ps.request_w = -100000
+    assert ps.step(100, 80000, 500, 2500, True, 100) == -8000  # 10 kW headroom - 2 kW tolerance
+    assert ps.step(100, 95000, 500, 2500, True, 100) == 0  # over the limit already: no charge
+    assert ps.step(100, 20000, 960, 2500, True, 100) == 0  # at the SOC ceiling: none
+    ps.request_w = 30000  # a manual discharge is not limited by the headroom
+    assert ps.step(100, 20000, 500, 2500, True, 100) == 30000
+
+
 def test_recharge_stays_below_the_limit_by_the_tolerance():
     ps = _shaver(pcs_ramp_kw_s=1000, grid_tolerance_kw=2, pcs_charge_kw=20)
     assert ps.step(100, 495000, 500, 2500, True, 100) == -3000  # 5 kW headroom - 2 kW
@@ -219,10 +233,13 @@ def test_energy_per_token_at_it_and_module_boundary():
 def test_control_fault_rows_combine_with_platform_rows_in_one_table():
     from app.platform_faults import FAULTS
     from control.fault_rows import CONTROL_FAULTS, FAULT_CONTACTOR_WELDED, FAULT_LEAK
-    from control.faults import ACTION_OPEN_CONTACTORS, FaultTable
+    from control.faults import ACTION_OPEN_CONTACTORS, MAX_FAULTS, FaultTable
 
     ft = FaultTable(FAULTS + CONTROL_FAULTS)  # raises on a duplicate or out-of-range id
-    assert len(FAULTS) + len(CONTROL_FAULTS) == 30
+    ids = sorted(r[0] for r in FAULTS + CONTROL_FAULTS)
+    # unique and inside the table (FaultTable checked both); ids are allocated in ranges per
+    # feature (cooling warnings 44..47), so gaps are fine; room left to grow
+    assert len(set(ids)) == len(ids) and ids[-1] < MAX_FAULTS and len(ids) <= 50, ids
     assert ft.update(FAULT_CONTACTOR_WELDED, True, 0)  # control/ did the timing: 1 sample
     assert ft.action_mask & ACTION_OPEN_CONTACTORS
     ft.update(FAULT_CONTACTOR_WELDED, False, 10)

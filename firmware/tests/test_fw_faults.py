@@ -29,7 +29,7 @@ def test_debounce_by_count():
     assert not ft.update(_COUNT3, True, 0)
     assert not ft.update(_COUNT3, True, 10)
     assert ft.update(_COUNT3, True, 20)
-    assert ft.active == 1 << _COUNT3
+    assert ft.active_words == [1 << _COUNT3, 0]
 
 
 def test_count_debounce_needs_consecutive_events():
@@ -75,19 +75,19 @@ def test_non_latched_clears_when_cause_gone():
     ft.update(_TIME500, True, 600)
     assert ft.is_active(_TIME500)
     assert not ft.update(_TIME500, False, 700)
-    assert ft.active == 0 and ft.action_mask == 0
+    assert ft.active_words == [0, 0] and ft.action_mask == 0
 
 
 def test_latch_needs_cause_gone_and_reset():
     ft = FaultTable(ROWS)
     assert ft.update(_LATCHED, True, 0)
-    assert ft.latched == 1 << _LATCHED
+    assert ft.latched_words == [1 << _LATCHED, 0]
     assert ft.reset_latched(10) == 0  # cause still present: reset refused
     assert ft.is_active(_LATCHED)
     assert ft.update(_LATCHED, False, 20)  # cause gone, still latched
     assert ft.is_active(_LATCHED)
     assert ft.reset_latched(30) == 1
-    assert ft.active == 0 and ft.latched == 0
+    assert ft.active_words == [0, 0] and ft.latched_words == [0, 0]
 
 
 def test_reset_before_cause_gone_is_not_remembered():
@@ -103,10 +103,10 @@ def test_bitfields_and_action_mask():
     for t in (0, 1, 2):
         ft.update(_COUNT3, True, t)
     ft.update(_LATCHED, True, 3)
-    assert ft.active == (1 << _COUNT3) | (1 << _LATCHED)
-    assert ft.latched == 1 << _LATCHED
+    assert ft.active_words == [(1 << _COUNT3) | (1 << _LATCHED), 0]
+    assert ft.latched_words == [1 << _LATCHED, 0]
     assert ft.action_mask == ACTION_ALARM | ACTION_OPEN_CONTACTORS
-    assert ft.fatal_mask == 1 << _LATCHED
+    assert ft.fatal_count == 1
     ft.update(_TIME500, True, 0)
     ft.update(_TIME500, True, 500)
     assert ft.action_mask == ACTION_ALARM | ACTION_OPEN_CONTACTORS | ACTION_PUMPS_FALLBACK
@@ -127,12 +127,37 @@ def test_listener_sees_raise_and_clear_once():
 
 
 def test_table_rejects_duplicate_and_out_of_range_ids():
-    for rows in (ROWS + ((_COUNT3, "dup", 1, 0, 0, False, 0),), ((30, "big", 1, 0, 0, False, 0),)):
+    for rows in (ROWS + ((_COUNT3, "dup", 1, 0, 0, False, 0),), ((60, "big", 1, 0, 0, False, 0),)):
         try:
             FaultTable(rows)
         except ValueError:
             continue
         raise AssertionError("table accepted bad rows")
+
+
+def test_sixty_faults_fit_two_small_int_words():
+    """Room for 60 faults (safety review M3: the table was full at 30): ids 30..59 land in the
+    second word, every word stays below 2**30 (a small int on a 32-bit MCU)."""
+    rows = tuple((i, "f%d" % i, 1, 0, SEVERITY_FATAL, True, ACTION_ALARM) for i in range(60))
+    ft = FaultTable(rows)
+    for i in range(60):
+        assert ft.update(i, True, 0)
+    assert ft.active_words == [(1 << 30) - 1, (1 << 30) - 1]
+    assert ft.latched_words == ft.active_words and ft.fatal_count == 60
+    ft.update(31, False, 1)
+    assert ft.reset_latched(2) == 1
+    assert ft.active_words == [(1 << 30) - 1, ((1 << 30) - 1) & ~2]
+    assert not ft.is_active(31) and ft.is_active(30) and ft.is_active(59)
+
+
+def test_a_sub_code_is_kept_with_the_cause():
+    seen = []
+    ft = FaultTable(ROWS)
+    ft.listener = lambda fid, raised, now: seen.append((fid, raised, ft.sub[fid]))
+    ft.update(_LATCHED, True, 0, 2)
+    assert seen == [(_LATCHED, True, 2)]
+    ft.update(_LATCHED, True, 10, 3)
+    assert ft.sub[_LATCHED] == 3  # the latest cause's sub-code
 
 
 def test_platform_fault_table_is_well_formed():

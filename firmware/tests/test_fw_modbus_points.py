@@ -15,6 +15,7 @@ from support import BOARD, fake_platform, tmp_dir
 PIN = "2468"
 FLOW_SP = 100
 GRID_LIMIT = 103
+PCS_REQUEST = 104
 LEASE_S = 110
 ACCESS_LEVEL = 200
 ACCESS_PIN = 201
@@ -216,6 +217,22 @@ def test_lease_expiry_reverts_the_setpoint_and_sets_its_status_bits():
     assert m.holding(FLOW_SP)[0] == m.app.config.values["flow_setpoint_lpm"]  # never leased
 
 
+def test_a_pcs_request_is_leased_for_at_most_60_s_whatever_the_lease_setting():
+    """Safety review m7: with setpoint_lease_s at 3600 a PCS request outlived a silent master
+    by an hour; the grid limit written with it keeps the long lease."""
+    m = Module()
+    default = m.holding(GRID_LIMIT)[0]
+    assert m.pin(PIN) == 0
+    assert m.write(LEASE_S, 3600) == 0
+    assert m.write(PCS_REQUEST, 0x10000 - 500) == 0  # -50.0 kW (s16)
+    assert m.write(GRID_LIMIT, default + 5) == 0
+    m.advance(59000)
+    assert m.holding(PCS_REQUEST) == [0x10000 - 500]
+    m.advance(1500)  # 60.5 s: the request reverted, the limit did not
+    assert m.holding(PCS_REQUEST) == [0]
+    assert m.holding(GRID_LIMIT) == [default + 5]
+
+
 def test_fault_reset_coil_reads_back_zero_and_open_wins():
     m = Module()
     assert m.pin(PIN) == 0
@@ -271,7 +288,9 @@ def test_resets_act_on_an_edge_are_rate_limited_and_only_logged_when_they_clear(
     faults.update(FAULT_WATCHDOG_RESET, False, m.now_ms)
     logged = len(_resets_logged(m))
     _coil(m, RESET, True)
-    assert not faults.latched and len(_resets_logged(m)) == logged + 1  # cleared: logged
+    assert (
+        faults.latched_words == [0, 0] and len(_resets_logged(m)) == logged + 1
+    )  # cleared: logged
     _coil(m, RESET, True)  # rewritten: no second reset
     assert m.app.points._resets == 1
     _coil(m, RESET, False)

@@ -19,10 +19,10 @@ TEMP_SP = 102  # s16 L1 100..600
 PCS_REQ = 104  # s16 L1 -10000..10000
 WORK_TOKENS = 120  # u32 W1, no limits
 TEMP_MAX = 300  # safety limit, read-only
-HOLDING_END = 308
+HOLDING_END = 309
 INPUT_END = 149
 COIL_END = 4
-DISCRETE_END = 38
+DISCRETE_END = 68
 
 
 def _frame(*pdu):

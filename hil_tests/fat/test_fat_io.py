@@ -66,7 +66,7 @@ def test_every_board_role_registered_driven_and_read(bench):
 
     outputs = {r for r, k in registered.items() if k in OUTPUT_MODES}
     inputs = set(registered) - outputs
-    assert outputs >= {"STATUS_LED", "ALARM_RELAY", "K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL"}
+    assert outputs >= {"STATUS_LED", "HEALTHY_RELAY", "K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL"}
     assert "SAFE_MODE_BUTTON" in inputs
     driven = {role for t, role, _ in log.changes if t >= boot_ms}
     assert outputs <= driven, f"outputs never driven after boot: {sorted(outputs - driven)}"

@@ -1,6 +1,6 @@
 """Factory acceptance of the safety reactions the platform firmware has today: a corrupt
-configuration puts the module in maintenance mode (contactor coils never energised, alarm relay
-on) and a healthy boot clears the alarm again. The board is given back as found."""
+configuration puts the module in maintenance mode (contactor coils never energised, the healthy
+relay de-energised: alarm) and a healthy boot energises it again. The board is given back as found."""
 
 import pytest
 from gridpod.device.session import Device
@@ -31,7 +31,7 @@ def write_or_remove_config(bench, data: bytes | None) -> None:
 def test_corrupt_config_gives_maintenance_mode(bench):
     plant = bench.plant
     bench.run_for(1.0)
-    assert plant.outputs.get("ALARM_RELAY") == 0, "alarm relay already on before the fault"
+    assert plant.outputs.get("HEALTHY_RELAY") == 1, "healthy relay not energised before the fault"
     write_or_remove_config(bench, CORRUPT)
     try:
         since = bench.console_log.mark()
@@ -40,12 +40,12 @@ def test_corrupt_config_gives_maintenance_mode(bench):
         bench.run_for(3.0)
         lines = banner_lines(bench, since)
         assert any("MAINTENANCE MODE" in line for line in lines), lines
-        assert plant.outputs.get("ALARM_RELAY") == 1
+        assert plant.outputs.get("HEALTHY_RELAY") == 0  # de-energised: alarm
         for role in COILS:
             assert plant.outputs.get(role) == 0, role
             assert [v for t, v in plant.edges.get(role, []) if t >= boot_ms] in ([], [0]), role
-        alarm = [(t, v) for t, v in plant.edges["ALARM_RELAY"] if t >= boot_ms]
-        assert alarm and alarm[-1][1] == 1 and alarm[0][0] - boot_ms < 1000, alarm
+        alarm = [(t, v) for t, v in plant.edges["HEALTHY_RELAY"] if t >= boot_ms]
+        assert alarm and alarm[-1][1] == 0 and alarm[0][0] - boot_ms < 1000, alarm
     finally:
         write_or_remove_config(bench, None)
         since = bench.console_log.mark()
@@ -53,4 +53,4 @@ def test_corrupt_config_gives_maintenance_mode(bench):
     bench.run_for(1.0)
     assert not any("MAINTENANCE" in line for line in banner_lines(bench, since))
     assert "no /config.json: using defaults" in bench.console_log.text_since(since)
-    assert plant.outputs.get("ALARM_RELAY") == 0, "alarm stays on after a healthy boot"
+    assert plant.outputs.get("HEALTHY_RELAY") == 1, "alarm stays on after a healthy boot"

@@ -115,11 +115,11 @@ def test_flash_pin_rejected():
 
 def test_reused_pin_between_roles_and_with_buses():
     b = board("RPI_PICO")
-    b["pins"]["ALARM_RELAY"]["pin"] = 25  # STATUS_LED's
+    b["pins"]["HEALTHY_RELAY"]["pin"] = 25  # STATUS_LED's
     b["uarts"]["RS485"]["de"] = 4  # I2C0.sda's
     errors = check_board(b)
-    assert "RPI_PICO: STATUS_LED on GP25: pin already used by ALARM_RELAY" in errors or (
-        "RPI_PICO: ALARM_RELAY on GP25: pin already used by STATUS_LED" in errors
+    assert "RPI_PICO: STATUS_LED on GP25: pin already used by HEALTHY_RELAY" in errors or (
+        "RPI_PICO: HEALTHY_RELAY on GP25: pin already used by STATUS_LED" in errors
     )
     assert "RPI_PICO: I2C0.sda on GP4: pin already used by RS485.de" in errors
     assert len(errors) == 2, errors
@@ -220,11 +220,13 @@ def test_external_channels_checked():
 
 def test_pcf8574_serves_in_and_out_ads1115_neither():
     b = board("ESP32_DEVKITC")
-    assert b["pins"]["ALARM_RELAY"] == {"ext": "DOUT", "ch": 1, "mode": "out"}
-    b["pins"]["ALARM_RELAY"] = {"ext": "DIN", "ch": 7, "mode": "out"}  # outputs beside inputs
+    assert b["pins"]["HEALTHY_RELAY"] == {"ext": "DOUT", "ch": 1, "mode": "out"}
+    b["pins"]["HEALTHY_RELAY"] = {"ext": "DIN", "ch": 7, "mode": "out"}  # outputs beside inputs
     assert check_board(b) == []
-    b["pins"]["ALARM_RELAY"] = {"ext": "ADC_B", "ch": 3, "mode": "out"}  # the spare channel
-    assert only_error(b) == "ESP32_DEVKITC: ALARM_RELAY on ADC_B.ch3: ADS1115 cannot serve mode out"
+    b["pins"]["HEALTHY_RELAY"] = {"ext": "ADC_B", "ch": 3, "mode": "out"}  # the spare channel
+    assert (
+        only_error(b) == "ESP32_DEVKITC: HEALTHY_RELAY on ADC_B.ch3: ADS1115 cannot serve mode out"
+    )
 
 
 def test_pwm_and_counters_never_on_an_external_chip():

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+from gridpod import GridpodError
 from gridpod.device.config import (
     ConfigError,
     diff,
@@ -115,3 +116,93 @@ def test_diff_names_the_changed_tuning_elements():
         "contactor_tuning[3] precharge_retry_ms: 3000 -> 4000 [ms]",
         "flow_setpoint_lpm: 100 -> 120 [L/min]",
     ]
+
+
+# ----- a config a technician can write (issue 13 part 5) -----------------------------------------
+def test_init_writes_a_complete_valid_file_and_its_key_reference(tmp_path):
+    from gridpod.device.config_init import init
+
+    out = tmp_path / "pod.json"
+    done = init(out)
+    values = validate_file(out)  # the firmware's validator accepts it as written
+    cfg = firmware_config()
+    assert values == cfg.defaults() and done["crc"] == f"{cfg.config_crc(values):08x}"
+    doc = json.loads(out.read_text())
+    assert doc["contactor_tuning"]["precharge_tau_ms"] == 470  # tuning by element name
+    reference = done["reference"].read_text()
+    for row in cfg.rows():
+        assert f"\n{row[0]} " in reference, row[0]
+        for element in cfg.tuning_rows(row[0]):
+            assert f"] {element[0]} " in reference, element[0]
+    assert "safety floor: >= 10" in reference  # flow_setpoint_lpm, from app/config_rules.py
+    before = out.read_text()
+    with pytest.raises(GridpodError, match="exists: choose another name, or pass --force"):
+        init(out)
+    assert out.read_text() == before
+    init(out, "RPI_PICO", force=True)
+    assert validate_file(out)["pump_count"] == 2
+
+
+def test_tuning_by_name_is_the_same_config_as_the_vector(tmp_path):
+    from gridpod.device.config import with_names
+
+    cfg = firmware_config()
+    positional = values(flow_setpoint_lpm=120)
+    positional["contactor_tuning"] = list(positional["contactor_tuning"])
+    positional["contactor_tuning"][3] = 5000
+    named = with_names(positional)
+    assert named["contactor_tuning"]["precharge_retry_ms"] == 5000
+    named["contactor_tuning"] = dict(reversed(list(named["contactor_tuning"].items())))  # any order
+    path = tmp_path / "named.json"
+    path.write_text(json.dumps(named))
+    assert validate_file(path) == positional
+    assert cfg.config_crc(validate_file(path)) == cfg.config_crc(positional)
+
+    broken = with_names(values(modbus_baud=1234))
+    broken["contactor_tuning"]["precharge_retry_ms"] = 100
+    broken["contactor_tuning"]["precharge_tau"] = 470
+    del broken["grid_tuning"]["pcs_max_kw"]
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ConfigError) as err:
+        validate_file(path)
+    text = str(err.value)
+    assert "4 error(s)" in text  # every problem at once, by name, with unit and range
+    assert "contactor_tuning.precharge_tau: unknown element" in text
+    assert "grid_tuning.pcs_max_kw: missing [kW, 0..10000]" in text
+    assert "contactor_tuning[3] precharge_retry_ms: 100 outside 3000..600000 [ms]" in text
+    assert "modbus_baud: 1234 is not a standard rate" in text
+
+
+def test_on_schema_defaults_diff_and_pull_use_the_running_values(board, tmp_path):
+    """A board with no /config.json runs the schema defaults: diff compares with them (no
+    "<unset>"), pull writes them, and a named file pushes and pulls back by name."""
+    from gridpod.device.config import diff_device
+
+    mpremote(board.console_port, "exec", "import os\ntry: os.remove('/config.json')\nexcept: pass")
+    same = tmp_path / "defaults.json"
+    same.write_text(json.dumps(values()))
+    notes = []
+    assert diff_device(board.console_port, same, log=notes.append) == []
+    assert any("no /config.json: the board runs on schema defaults" in n for n in notes)
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(values(module_id="SKID-09")))
+    lines = diff_device(board.console_port, changed, log=quiet)
+    assert lines == ['module_id: "GRIDPOD-0000" -> "SKID-09" [text]']
+    pulled = tmp_path / "pulled.json"
+    result = pull(board.console_port, pulled, log=quiet)
+    assert json.loads(pulled.read_text()) == values()
+    assert result["crc"] == f"{firmware_config().config_crc(values()):08x}"
+
+    named = tmp_path / "named.json"
+    from gridpod.device.config import with_names
+
+    named.write_text(json.dumps(with_names(values(module_id="SKID-09"))))
+    shown = []
+    push(board.console_port, named, yes=True, log=shown.append)
+    assert any('module_id: "GRIDPOD-0000" -> "SKID-09"' in line for line in shown)
+    assert not any("<unset>" in line for line in shown)
+    assert json.loads(device_config(board))["config"]["module_id"] == "SKID-09"
+    back = tmp_path / "back.json"
+    pull(board.console_port, back, log=quiet, names=True)
+    assert json.loads(back.read_text()) == json.loads(named.read_text())
+    assert list(json.loads(back.read_text()))[0] == "module_id"  # schema order for people

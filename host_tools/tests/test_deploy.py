@@ -140,6 +140,33 @@ def test_killed_deploy_keeps_old_firmware_then_rerun_completes(board, trees):
     assert mpremote(board.console_port, "exec", gone).stdout.strip() == "[]"
 
 
+def test_a_wrong_firmware_dir_is_refused_and_the_firmware_kept(board, trees, tmp_path):
+    """A typo or an empty folder used to deploy an empty firmware: boot.py and main.py deleted
+    (littlefs), or "healthy" on a ROMFS board. It is refused before the port is opened, so the
+    board keeps its files and its manifest."""
+    manifest = "print(open('/manifest.json').read())"
+    before = mpremote(board.console_port, "exec", manifest).stdout
+    listing = mpremote(board.console_port, "fs", "ls", ":/").stdout
+    assert "boot.py" in listing and "main.py" in listing
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    half = tmp_path / "half"  # a tree with main.py but not what it imports
+    half.mkdir()
+    (half / "main.py").write_text("print('hello')\n")
+    for folder, words in (
+        (empty, "not a Gridpod firmware tree .no boot.py"),
+        (half, "not a Gridpod firmware tree"),
+        (tmp_path / "firmwre", "does not exist"),
+    ):
+        with pytest.raises(DeployError, match=words):
+            deploy(board.console_port, board="VIRTUAL", firmware_dir=folder, log=quiet)
+    with pytest.raises(GridpodError, match="NOPE: no such board"):
+        deploy(board.console_port, board="NOPE", firmware_dir=trees["A"], log=quiet)
+    assert mpremote(board.console_port, "exec", manifest).stdout == before
+    listing = mpremote(board.console_port, "fs", "ls", ":/").stdout
+    assert "boot.py" in listing and "main.py" in listing
+
+
 def test_wrong_board_refused_before_anything_is_sent(board, trees):
     with pytest.raises(DeployError, match="ESP32_DEVKITC is esp32 .xtensawin. but the device"):
         deploy(board.console_port, board="ESP32_DEVKITC", firmware_dir=trees["A"], log=quiet)

@@ -77,3 +77,24 @@ def test_cli_flash_check_only(tmp_path, capsys):
     args = ["flash", "--image", str(image), "--board", "ESP32_S3_DEVKITC", "--port", "/dev/x"]
     assert main(args) == 1
     assert "built for esp32" in capsys.readouterr().err
+
+
+def test_doctor_never_prints_none(board):
+    ok, lines = doctor.report([board.console_port])
+    line = next(line for line in lines if board.console_port in line)
+    assert "None" not in line
+    # this tree (APP_REV) predates app/version.py: deployed, version unknown, still ok
+    assert "Gridpod firmware of unknown version" in line and line.startswith("ok")
+    assert f"deploy {board.deploy_id}" in line
+
+
+def test_doctor_fails_a_board_with_no_firmware(tmp_path):
+    """A freshly flashed board (MicroPython only) is not "all checks passed": doctor says what is
+    missing and the command that installs it, in words, never Python's None."""
+    with VirtualBoard(flash=tmp_path / "blank.img", speed=1, heap_bytes=HEAP) as vb:
+        ok, lines = doctor.report([vb.console_port])
+    line = next(line for line in lines if vb.console_port in line)
+    assert not ok and line.startswith("FAIL")
+    assert "None" not in line
+    assert "board none (no /board.json); no Gridpod firmware (no deploy manifest)" in line
+    assert f"gridpod deploy --port {vb.console_port} --board B" in line and "VIRTUAL" in line

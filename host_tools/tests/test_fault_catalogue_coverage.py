@@ -28,8 +28,13 @@ COVERAGE = {
     # sensors
     "ntc_open": [f"{COOL}::test_fault_raised_in_time[ntc_open]"],
     "ntc_short": [f"{COOL}::test_fault_raised_in_time[ntc_short]"],
-    "sensor_stuck": [f"{COOL}::test_stuck_supply_sensor_dropped_30s_after_it_departs_1K"],
-    "sensor_drift": [f"{COOL}::test_fault_raised_in_time[redundant_sensors_disagree]"],
+    "sensor_stuck": [
+        f"{COOL}::test_stuck_supply_sensor_dropped_then_the_two_left_disagreeing_read_the_higher"
+    ],
+    "sensor_drift": [
+        f"{COOL}::test_fault_raised_in_time[redundant_sensors_disagree]",
+        f"{COOL}::test_stuck_supply_sensor_dropped_then_the_two_left_disagreeing_read_the_higher",
+    ],
     "transmitter_out_of_band": [
         f"{COOL}::test_fault_raised_in_time[4_20mA_below_3.6mA]",
         f"{COOL}::test_fault_raised_in_time[4_20mA_above_21mA]",
@@ -83,6 +88,16 @@ COVERAGE = {
     ],
     "aux_contact_disagree": [f"{POWER}::test_aux_contacts_disagree_fault_after_300ms"],
     "contactor_dropout": [f"{POWER}::test_unexpected_dropout_opens_all_and_never_recloses"],
+    "pack_over_voltage": [
+        f"{POWER}::test_a_pack_limit_trips_the_battery_open_latched[pack_over_voltage]"
+    ],
+    "pack_over_current": [
+        f"{POWER}::test_a_pack_limit_trips_the_battery_open_latched[pack_over_current]",
+        f"{POWER}::test_trip_above_break_current_waits_3s_then_alerts_and_opens",
+    ],
+    "pack_over_temperature": [
+        f"{POWER}::test_a_pack_limit_trips_the_battery_open_latched[pack_over_temperature]"
+    ],
     "trip_above_break_current": [
         f"{POWER}::test_trip_above_break_current_waits_3s_then_alerts_and_opens"
     ],

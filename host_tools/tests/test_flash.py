@@ -291,7 +291,61 @@ def test_rp2040_refuses_other_chip_drive_and_bad_image(pico, tmp_path):
 def test_flash_board_dispatches_per_chip(tmp_path):
     image = tmp_path / "fw.uf2"
     image.write_bytes(esp_full_image(ESP32, 0x1000))
-    with pytest.raises(ImageError, match="bad UF2 magic|truncated"):
+    with pytest.raises(ImageError, match="an ESP32 .bin, not a UF2 file"):
         flash_board(None, image, "RPI_PICO", log=lambda s: None)
     with pytest.raises(FlashError, match="cannot read image"):
         flash_board("/dev/x", tmp_path / "missing.bin", "ESP32_DEVKITC")
+
+
+# ----- messages a technician can act on (newcomer review 2026-12-03) ----------------------------
+def test_input_that_is_not_uf2_is_called_so_not_truncated(pico):
+    import os
+
+    for data, words in (
+        (os.urandom(1_500_000), "not a UF2 file"),
+        (b"", "empty file: not a UF2 file"),
+        (esp_full_image(ESP32, 0x1000), "an ESP32 .bin, not a UF2 file"),
+    ):
+        with pytest.raises(ImageError) as err:
+            check_uf2(data, pico)
+        assert words in str(err.value) and "truncated" not in str(err.value)
+    with pytest.raises(ImageError, match="this is a UF2 file .for RP2040 boards"):
+        check_esp_image(uf2(4), load_board("ESP32_DEVKITC"))
+
+
+def test_esp_chip_facts_come_from_esptool(esp32):
+    """Offsets and chip names are esptool's (CHIP_DEFS), not a copy: a chip our old hand-written
+    table did not list (ESP32-C5, image chip id 23) is named, not "unknown chip id"."""
+    from esptool.targets import CHIP_DEFS
+
+    info = check_esp_image(esp_full_image(ESP32, 0x1000), esp32)
+    assert info["offset"] == CHIP_DEFS["esp32"].BOOTLOADER_FLASH_OFFSET
+    c5 = CHIP_DEFS["esp32c5"].IMAGE_CHIP_ID
+    with pytest.raises(ImageError, match=r"image is built for esp32c5 \(chip id 23\)"):
+        check_esp_image(esp_full_image(c5, 0x1000), esp32)
+
+
+def test_check_only_prints_a_sentence_with_hex_addresses(tmp_path, capsys):
+    from gridpod.cli import main
+
+    image = tmp_path / "fw.bin"
+    image.write_bytes(esp_full_image(ESP32, 0x1000))
+    assert main(["flash", "--check-only", "--image", str(image), "--board", "ESP32_DEVKITC"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("flash: image ok for ESP32_DEVKITC: a complete esp32 firmware")
+    assert "at 0x1000, app at 0x10000" in out and "{" not in out and "4096" not in out
+    pico_image = tmp_path / "fw.uf2"
+    pico_image.write_bytes(uf2(8))
+    assert main(["flash", "--check-only", "--image", str(pico_image), "--board", "RPI_PICO"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert "8 blocks for flash 0x10000000..0x10000800" in out and "{" not in out
+
+
+def test_check_only_on_a_missing_file_or_a_folder(tmp_path):
+    from gridpod import GridpodError
+    from gridpod.flash import check_image
+
+    with pytest.raises(GridpodError, match="cannot read image .*nope.bin: no such file"):
+        check_image(tmp_path / "nope.bin", "ESP32_DEVKITC")
+    with pytest.raises(GridpodError, match="it is a folder"):
+        check_image(tmp_path, "RPI_PICO")

@@ -13,7 +13,7 @@ Measured on the plant (not on the firmware's own readings):
   supply temperature within 1 K of its setpoint for >= 95 % of the 1 s samples.
 """
 
-from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.monitors import MONITORS, MonitoredPlant
 from gridpod.hil.operator import module_board, module_flash
 from gridpod.plant import Plant
 from gridpod.plant.power import SOC_FLOOR
@@ -33,16 +33,18 @@ app = startup.build('/')
 bank = app.points.bank
 rows = bank.find(('contactor_close_request', 'grid_import_limit_kw', 'peak_shaving_enable',
                   'grid_state', 'soc_pct', 'pcs_setpoint_kw', 'grid_import_kw', 'it_load_kw',
-                  'lease_expired'))
+                  'lease_expired', 'pcs_power_request_kw'))
 gc.collect()
 LIMIT_KW = %d
 STOP_WRITING_MS = %d
+FIRST_WRITE_MS = %d
+MANUAL_REQUEST_DKW = %d  # 0: peak shaving; else shaving off and this manual PCS request (0.1 kW)
 
 
 class Master:
     def __init__(self):
         self.closed = False
-        self.next_ms = 20000
+        self.next_ms = FIRST_WRITE_MS
         self.print_ms = 0
 
     def tick(self, now_ms):
@@ -53,11 +55,14 @@ class Master:
             self.next_ms += 10000
             bank.set(rows[1], LIMIT_KW)
             app.points.written(rows[1], now_ms)
-            bank.set(rows[2], 1)
+            bank.set(rows[2], 0 if MANUAL_REQUEST_DKW else 1)
             app.points.written(rows[2], now_ms)
+            if MANUAL_REQUEST_DKW:
+                bank.set(rows[9], MANUAL_REQUEST_DKW)
+                app.points.written(rows[9], now_ms)
         if now_ms >= self.print_ms:
             self.print_ms += 5000
-            print('REG', now_ms, *[bank.get(r) for r in rows[2:]])
+            print('REG', now_ms, *[bank.get(r) for r in rows[2:9]])
         return True
 
 
@@ -103,10 +108,18 @@ class GridMeter:
         pass
 
 
-def _run(tmp_path, run_s, stop_writing_ms=10**9, monitors=("all",)):
+def _run(
+    tmp_path,
+    run_s,
+    stop_writing_ms=10**9,
+    monitors=("all",),
+    first_write_ms=20000,
+    manual_request_dkw=0,
+):
     flash = module_flash(tmp_path, main=False, grid_import_limit_kw=LIMIT_KW)
     img = FlashImage(flash)
-    img.write("/main.py", (MASTER_MAIN % (LIMIT_KW, stop_writing_ms)).encode())
+    main = MASTER_MAIN % (LIMIT_KW, stop_writing_ms, first_write_ms, manual_request_dkw)
+    img.write("/main.py", main.encode())
     img.save()
     plant = MonitoredPlant(
         Plant(seed=1, profile="training_spikes", grid_limit_kw=LIMIT_KW), enabled=monitors
@@ -145,13 +158,43 @@ def test_two_hours_of_training_spikes_grid_held_at_limit_temperature_in_band(tmp
 def test_lease_expiry_ramps_the_pcs_to_zero_and_reports_it(tmp_path):
     # the master stops rewriting at 60 s; the 30 s lease expires between 80 and 90 s. Then the
     # grid takes the load again by design (shaving off), so the grid_limit monitor is left out.
-    others = ("contactor_precharge", "contactor_after_trip", "pump_dry_run", "leak_isolation")
-    plant, _meter, regs = _run(tmp_path, 120, stop_writing_ms=60000, monitors=others)
+    # The master enables shaving at 10 s, before the battery is closed (request at 15 s): the PCS
+    # stays disabled until the contactors are (pcs_enable monitor and the assertion below).
+    others = tuple(m for m in MONITORS if m != "grid_limit")
+    plant, _meter, regs = _run(
+        tmp_path, 120, stop_writing_ms=60000, monitors=others, first_write_ms=10000
+    )
     pcs_edges = plant.edges.get("PCS_ENABLE", [])
     enabled_at = [t for t, v in pcs_edges if v == 1]
-    assert enabled_at and 20000 <= enabled_at[0] <= 21000, pcs_edges  # the first enable write
+    closed_at = _first_mains_closed(plant)
+    assert closed_at is not None and 15000 < closed_at < 20000, plant.edges.get("K_POS_COIL")
+    # enabled once the contactors are closed (the firmware's CLOSED: a tick or two after K_POS)
+    assert enabled_at and closed_at <= enabled_at[0] <= closed_at + 1000, (closed_at, pcs_edges)
     last = regs[-1]
     assert last[1] == 0 and last[2] == 0  # enable reverted, grid_state OFF
     assert last[-1] != 0  # lease_expired bits set
     assert plant.power.pcs_kw == 0.0
     assert pcs_edges[-1][1] == 0 and 80000 <= pcs_edges[-1][0] <= 95000, pcs_edges
+
+
+def test_a_manual_charge_request_never_pushes_the_grid_over_its_limit(tmp_path):
+    """Safety review m7: a manual charge request of -100 kW (shaving off) pushed the grid to
+    173 kW against a 90 kW limit. It is now bounded by the headroom under the limit (and the SOC
+    ceiling); the grid_limit monitor is on, and the 1 s mean grid import stays within the
+    tolerance while the PCS charges with what the headroom allows."""
+    plant, meter, regs = _run(tmp_path, 60, manual_request_dkw=-1000)
+    means = [kw for t, kw, _ in meter.means_kw if t >= 35]
+    assert means and max(means) <= LIMIT_KW + TOLERANCE_KW, max(means)
+    assert plant.power.pcs_kw < -1.0, plant.power.pcs_kw  # it did charge, inside the headroom
+    print(
+        f"manual charge: PCS {plant.power.pcs_kw:.1f} kW, grid worst 1 s mean {max(means):.1f} kW"
+    )
+
+
+def _first_mains_closed(plant):
+    """When K_POS was first commanded on with K_NEG on (the battery connected)."""
+    neg = plant.edges.get("K_NEG_COIL", [])
+    for t, v in plant.edges.get("K_POS_COIL", []):
+        if v == 1 and any(tn <= t and vn == 1 for tn, vn in neg):
+            return t
+    return None

@@ -7,7 +7,9 @@ fuzz and power tests do not already cover, on the virtual module with the monito
   tick overrun             a task burns 25 ms of CPU in the fast slot with the battery closed:
                            TICK_OVERRUN raised, the first coil off within one fast tick, no re-close
   corrupted config         the full module with a corrupt /config.json: maintenance mode, an
-                           operator close request never energises a coil
+                           operator close request never energises a coil; and maintenance mode
+                           alone (the battery composed, no fault demanding open contactors)
+                           refusing a close
   watchdog reset repeats   a main that stops feeding: after bad_boot_limit (10) bad boots the
                            boot-loop guard holds safe mode, the cause is logged each boot
 
@@ -23,7 +25,9 @@ import serial
 from gridpod.build.tree import firmware_files, import_firmware
 from gridpod.device.config import firmware_config
 from gridpod.device.eventlog import read_events
-from gridpod.hil.operator import OPERATOR_MAIN, module_flash
+from gridpod.hil.monitors import MonitoredPlant
+from gridpod.hil.operator import OPERATOR_MAIN, module_board, module_flash
+from gridpod.plant import Plant
 from gridpod.vboard.flash import FlashImage
 from gridpod.vboard.supervisor import VirtualBoard
 from test_control_closed_loop import HEAP_BYTES, _board, _faults, _first, _healthy
@@ -135,7 +139,18 @@ def test_tick_overrun_opens_the_contactors_within_a_tick_and_latches(tmp_path):
     assert min(offs) - raised[0] <= 10, (offs, raised)  # first coil off within one fast tick
     assert max(offs) - min(offs) == 100  # then the other pole after the 100 ms pole gap
     assert all(plant.outputs.get(c) == 0 for c in COILS)
-    assert plant.edges["ALARM_RELAY"][-1][1] == 1
+    assert plant.edges["HEALTHY_RELAY"][-1][1] == 0  # de-energised: alarm
+    _assert_fault_lamp(plant, raised[0], min(offs))
+
+
+def _assert_fault_lamp(plant, raised_ms, first_coil_off_ms):
+    """FAULT_LAMP (the firmware's fatal state, what the fatal_coil_off monitor reads) lights
+    within one fast tick of the fault, no later than a fast tick after the first coil went off,
+    and stays lit (latched)."""
+    lamp = _first(plant, "FAULT_LAMP", 1)
+    assert lamp is not None and 0 <= lamp - raised_ms <= 10, (raised_ms, plant.edges)
+    assert lamp - first_coil_off_ms <= 10, (lamp, first_coil_off_ms)
+    assert plant.edges["FAULT_LAMP"][-1] == (lamp, 1), plant.edges["FAULT_LAMP"]
 
 
 BREAK_CURRENT_SENSE = """
@@ -170,9 +185,12 @@ def test_a_raising_sequencer_has_its_coils_opened_within_a_tick(tmp_path):
     main = OPERATOR_MAIN.replace("app.run()", BREAK_CURRENT_SENSE) % ((15000,), ())
     img.write("/main.py", main.encode())
     img.save()
-    vb, plant = _board(flash)
+    # the board freezes at 26.5 s: the starved watchdog (2 s after 25 s) must not race the end
+    # of the run (with run_until(27) it bit in about half the runs, failing resets == 0)
+    plant = MonitoredPlant(Plant(seed=1, profile="training"))
+    vb = module_board(flash, plant, HEAP_BYTES, run_for_s=26.5)
     with vb:
-        vb.run_until(27)
+        vb.run_until(26.5)
         log = bytes(vb.console_log)
     assert plant.violation is None, plant.violation
     raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == TASK_ERROR]
@@ -183,14 +201,21 @@ def test_a_raising_sequencer_has_its_coils_opened_within_a_tick(tmp_path):
     assert all(t is not None for t in offs), plant.edges
     assert max(offs) - raised[0] <= 10, (offs, raised)  # every coil off within one fast tick
     assert vb.resets == 0  # not the watchdog's doing
+    _assert_fault_lamp(plant, raised[0], min(offs))
 
 
 def test_corrupted_config_full_module_never_closes(tmp_path):
+    """Maintenance mode: an operator close request never energises a coil. Safety review M8: the
+    maintenance defaults compose no cooling, so the pumps ran at full speed (inverted PWM, pins
+    never driven) and a wet rope closed nothing; now app/supervisor.py holds the pumps stopped and
+    closes the wet zone (the leak_isolation monitor watches it too), and the healthy relay is
+    never energised."""
     flash = module_flash(tmp_path, close_at_ms=(15000, 25000))
     img = FlashImage(flash)
     img.write("/config.json", b'{"config": {"module_id": "X", "battery_enabled": true')
     img.save()
     vb, plant = _board(flash)
+    plant.faults.schedule("leak", at_s=20.0, zone=1)
     with vb:
         vb.run_until(35)
         log = _healthy(vb, plant)
@@ -198,7 +223,68 @@ def test_corrupted_config_full_module_never_closes(tmp_path):
     assert b"OP close request at 15" in log  # the operator really asked, twice
     for coil in COILS:
         assert _first(plant, coil, 1) is None, plant.edges.get(coil)
-    assert plant.edges["ALARM_RELAY"][-1][1] == 1
+    _assert_supervised_without_the_application(plant, leak_zone=1, leak_ms=20000)
+
+
+def _assert_supervised_without_the_application(plant, leak_zone, leak_ms):
+    """Safety review M8, what a reviewer wants when no application runs: the healthy relay
+    de-energised (alarm) from the first exchange on, the pumps stopped (inverted PWM: 65535) from
+    the first exchange on and not turning, the wet zone closed within one fast tick, latched, the
+    dry one open."""
+    assert [v for _, v in plant.edges["HEALTHY_RELAY"]] == [0], plant.edges["HEALTHY_RELAY"]
+    for k in (1, 2):
+        assert [d for _, d in plant.edges[f"PUMP{k}_PWM"]] == [65535], plant.edges[f"PUMP{k}_PWM"]
+        assert plant.coolant.pumps[k - 1].speed_frac < 0.01
+    wet, dry = f"ZONE{leak_zone}_VALVE", f"ZONE{3 - leak_zone}_VALVE"
+    closed = _first(plant, wet, 1)
+    assert closed is not None and leak_ms <= closed <= leak_ms + 10, plant.edges[wet]
+    assert plant.edges[wet][-1][1] == 1
+    assert _first(plant, dry, 1) is None, plant.edges[dry]
+
+
+def test_safe_boot_stops_the_pumps_isolates_a_wet_zone_and_signals_alarm(tmp_path):
+    """Safety review M8: a safe boot (/SAFE_BOOT, perhaps left behind after maintenance, or the
+    button held) returned before any output was made safe: pumps at full speed, zone valves open
+    with no leak isolation, the alarm silent. Now its supervision loop (app/supervisor.py SafeBoot)
+    runs instead of the application until Ctrl-C."""
+    flash = module_flash(tmp_path, main=False)  # the stock main.py
+    img = FlashImage(flash)
+    img.write("/SAFE_BOOT", b"")
+    img.save()
+    vb, plant = _board(flash)
+    plant.faults.schedule("leak", at_s=1.0, zone=2)
+    with vb:
+        vb.run_until(2)
+        log = _healthy(vb, plant)
+    assert b"SAFE BOOT" in log and b"safe-boot supervision" in log, log[-600:]
+    assert b"MAINTENANCE" not in log and not FlashImage(flash).exists("/events.bin")  # no app
+    for coil in COILS:
+        assert [v for _, v in plant.edges[coil]] == [0], plant.edges[coil]
+    _assert_supervised_without_the_application(plant, leak_zone=2, leak_ms=1000)
+
+
+def test_the_healthy_relay_is_energised_while_healthy_and_drops_when_the_app_stops(tmp_path):
+    """Safety review M8: the alarm relay was energised = alarm, so a stopped, dead or hung
+    application raised none. The healthy relay is energised while the full module runs healthy
+    and de-energised when the application stops (Ctrl-C here, as a deploy does; a dead or
+    resetting board releases its pin the same way)."""
+    flash = module_flash(tmp_path, main=False)  # the stock main.py
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(3)
+        healthy = _first(plant, "HEALTHY_RELAY", 1)
+        assert healthy is not None and healthy <= 100, plant.edges["HEALTHY_RELAY"]
+        assert _first(plant, "HEALTHY_RELAY", 0, after_ms=healthy) is None
+        console = serial.Serial(vb.console_port, 115200, timeout=0.1)
+        try:
+            console.write(b"\x03")
+            vb.wait_console(b"stopped (Ctrl-C)", timeout_s=10)
+        finally:
+            console.close()
+        log = _healthy(vb, plant)
+    assert b"Traceback" not in log
+    assert plant.outputs["HEALTHY_RELAY"] == 0, plant.edges["HEALTHY_RELAY"]  # alarm
+    assert all(plant.outputs.get(c) == 0 for c in COILS)
 
 
 def test_battery_without_coolant_proof_is_refused_and_never_closes(tmp_path):
@@ -387,3 +473,37 @@ def test_repeated_watchdog_resets_enter_safe_mode(tmp_path):
     assert resets >= 10
     boots = [e for e in events if e["event"] == "boot"]
     assert boots[-1]["arg2"] & 2, boots[-1]  # the last boot ran in safe mode
+
+
+MAINTENANCE_ALONE = """
+from app import state
+# maintenance mode entered by the mode alone: the config was valid (the battery is composed) and
+# no fault row demands open contactors, so app/state.py's mode check is the only barrier left
+state.maintenance = True
+state.add_reason("test: maintenance mode with the full module composed")
+app.run()
+"""
+
+
+def test_maintenance_mode_alone_refuses_a_close_of_the_composed_battery(tmp_path):
+    """Safety review m12: a corrupt config falls back to the defaults, which compose no battery,
+    and raises CONFIG_INVALID (open contactors): the test above could not fail with maintenance
+    mode removed from close_permitted(). Here the full module runs in maintenance mode with no
+    fault active: requests once coolant flow is proven (15 s, 25 s) must still energise no coil,
+    and the alarm relay says the controller is not in normal service."""
+    flash = module_flash(tmp_path, main=False)
+    img = FlashImage(flash)
+    main = OPERATOR_MAIN.replace("app.run()", MAINTENANCE_ALONE) % ((15000, 25000), ())
+    img.write("/main.py", main.encode())
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(27)
+        log = _healthy(vb, plant)
+    assert log.count(b"OP close request at") == 2, log[-600:]  # the operator really asked, twice
+    assert plant.coolant.flow_lpm >= 90.0  # cooling ran: flow proven, only the mode refuses
+    fatal = [(f, e) for f, e in _faults(flash) if e["severity"] == "fatal"]
+    assert not fatal, fatal  # no fault row did the refusing
+    for coil in COILS:
+        assert _first(plant, coil, 1) is None, plant.edges.get(coil)
+    assert plant.edges["HEALTHY_RELAY"][-1][1] == 0  # not normal service: de-energised, alarm

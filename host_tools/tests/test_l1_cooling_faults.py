@@ -7,7 +7,7 @@ DOMAIN.md numbers (config defaults, firmware/app/config_schema.py and control/*.
   * the fault id (control/fault_rows.py) raised in the event log, with its uptime (= sim ms),
   * the outputs from the plant's edge log: PUMPk_PWM (inverted: 65535 stop, 0 full speed),
     ZONEk_VALVE (1 = close), MIX_VALVE_PWM (inverted: 0 = full cooling, the fail position),
-    ALARM_RELAY, K_*_COIL,
+    HEALTHY_RELAY (0 = de-energised = alarm), K_*_COIL,
   * that the fault is not raised before the injection (the healthy part of the same run) and, where
     a timer or a side effect could raise it falsely, in a healthy twin run.
 Reaction times are measured from the injection (or from the physical onset, e.g. a temperature
@@ -57,6 +57,7 @@ CONDENSATION = 26
 SENSOR = 27
 VALVE = 28
 COOLANT_OVER_TEMP = 29
+RELIEF_PRESSURE = 45
 COOLING_IDS = tuple(range(15, 30))
 
 PWM_STOP = 65535  # inverted PWM: full duty = stop / no cooling, 0 = full speed / full cooling
@@ -73,10 +74,21 @@ def _virtual_files():
     return romfs_layout(firmware_files("VIRTUAL", rom=True))
 
 
-def _flash_with(tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra_pins=None):
+def _flash_with(
+    tmp_path,
+    close_at_ms=(),
+    rotate_at_ms=(),
+    print_at_ms=(),
+    extra_pins=None,
+    extra_regs=(),
+    dew_probe=False,
+):
     """Firmware image with the operator main of test_control_closed_loop.py, whose pulses go to
     contactor_close_request (close_at_ms) and then to pump_rotation_request (rotate_at_ms): the
-    Modbus coils of the contactor close and of the lead/lag proof test."""
+    Modbus coils of the contactor close and of the lead/lag proof test. extra_regs: register
+    names printed after the operator main's own (REG lines). dew_probe: each REG line ends with
+    the cooling control's effective supply setpoint (cdegc) and its condensation flag, what the
+    dew-point protection decided (no register publishes them)."""
     files, image = _virtual_files()
     files = dict(files)
     files["/config.json"] = _config(cooling_enabled=True, battery_enabled=True, grid_enabled=True)
@@ -98,6 +110,18 @@ def _flash_with(tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra
         "\nPULSE_ROWS = [bank.find((n,))[0] for n in %r]\nCLOSE_AT_MS = " % (names,),
         1,
     )
+    if extra_regs:
+        last = "'k_pos_state'))"
+        assert last in main
+        main = main.replace(last, "'k_pos_state') + %r)" % (tuple(extra_regs),), 1)
+    reg = "print('REG', now_ms, *[bank.get(r) for r in rows[1:]])"
+    assert reg in main
+    if dew_probe:
+        main = main.replace(
+            reg,
+            "print('REG', now_ms, *[bank.get(r) for r in rows[1:]], COOL.temp_sp_eff_cdegc, "
+            "int(COOL.condensation))",
+        ).replace("\nCLOSE_AT_MS = ", "\nCOOL = app.module.cooling.control\nCLOSE_AT_MS = ", 1)
     files["/main.py"] = main.encode()
     path = make_flash(tmp_path / "f.img", files, with_hal=False)
     path.with_suffix(".romfs").write_bytes(image)  # module_board() mounts it
@@ -130,8 +154,12 @@ def _run(
     print_at_ms=(),
     extra_pins=None,
     monitors=None,
+    extra_regs=(),
+    dew_probe=False,
 ):
-    flash = _flash_with(tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins)
+    flash = _flash_with(
+        tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins, extra_regs, dew_probe
+    )
     if monitors is None:
         vb, plant = _board(flash)
     else:
@@ -167,15 +195,20 @@ def _pwm_after(plant, role, t_ms):
 
 
 def _check_alarm(plant, t_fault_ms):
-    # SafeOutputs (fast slot) follows the fault table within one fast tick
-    assert _pwm_after(plant, "ALARM_RELAY", t_fault_ms + FAST_TICK_MS + 1) == 1, (
+    # SafeOutputs (fast slot) follows the fault table within one fast tick: the healthy relay
+    # de-energised (0) is the alarm
+    assert _pwm_after(plant, "HEALTHY_RELAY", t_fault_ms + FAST_TICK_MS + 1) == 0, (
         t_fault_ms,
-        _edges(plant, "ALARM_RELAY"),
+        _edges(plant, "HEALTHY_RELAY"),
     )
 
 
 def _check_no_alarm(plant):
-    assert _first(plant, "ALARM_RELAY", 1) is None, _edges(plant, "ALARM_RELAY")
+    healthy = _first(plant, "HEALTHY_RELAY", 1)  # energised once the loop runs healthy
+    assert healthy is not None, _edges(plant, "HEALTHY_RELAY")
+    assert _first(plant, "HEALTHY_RELAY", 0, after_ms=healthy) is None, _edges(
+        plant, "HEALTHY_RELAY"
+    )
 
 
 def _check_coils_open(plant, t_fault_ms):
@@ -226,6 +259,10 @@ SIMPLE = [
     pytest.param("tach_wire_broken", {"pump": 1}, 30, 40, TACH_LOST,
                  (2000, 2000 + 2 * TACH_WINDOW_MS + CONTROL_TICK_MS), False, (PUMP_FAILED,),
                  id="tach_wire_broken_warn_only"),
+    # Supply pressure 5.7 bar (expansion vessel +3.9 bar): above 90 % of the 6 bar relief valve's
+    # setting, a warning (safety review m5); below the 6 bar stop, so no trip and no pump stop.
+    pytest.param("over_pressure", {"bar": 3.9}, 30, 32, RELIEF_PRESSURE, (0, 200), True,
+                 (PRESSURE,), id="relief_setting_minus_10pct"),
     # Valves: both limit switches at once on 2 samples = wiring fault.
     pytest.param("valve_both_limit_switches", {"zone": 1}, 30, 32, VALVE, (0, 300), True, (),
                  id="valve_both_limit_switches"),
@@ -262,6 +299,20 @@ def test_pwm_wire_broken_pump_runs_full_and_alarms(tmp_path):
     assert plant.coolant.pumps[0].speed_frac > 0.99  # runs full: cooling kept
     assert not _ids(faults) & {PUMP_FAILED, COOLING_LOST}, faults
     assert plant.coolant.flow_lpm >= 100.0
+
+
+def test_healthy_start_with_an_early_close_raises_no_pwm_wire_alarm(tmp_path):
+    """Safety review m10: with the close request at 6 s (seed 1) the flow loop took the lead
+    from ~85 % to 69.6 % at 9.3 s while one tach window read 3000 rpm (the next 1980; the pump
+    turned ~2500: the plant advances pump revolutions in 100 ms steps, and one 0.5 s window got
+    six of them), and the PWM-wire rule raised PUMP_PWM_WIRE at once (9.30 s, cleared 9.51 s).
+    The rule now waits until a healthy lead would have slowed down
+    (test_pwm_wire_broken_pump_runs_full_and_alarms above keeps the broken wire caught in its
+    window, at 32.7 s). A healthy run raises no fault at all."""
+    faults, plant = _run(tmp_path, [], 12, close_at_ms=(6000,))
+    assert faults == [], [(fid, e["uptime_ms"]) for fid, e in faults]
+    _check_coils_closed(plant)
+    _check_no_alarm(plant)
 
 
 @pytest.mark.parametrize("at_s", [0, 30], ids=["from_boot", "at_30s"])
@@ -334,7 +385,7 @@ def test_both_pumps_failed_cooling_lost_alarm_and_contactors_open(tmp_path):
     assert 0 <= start2 - failed[0] <= 250, (start2, failed)  # standby commanded
     assert lost and 0 <= lost[0] - failed[0] <= 2000 + 2 * TACH_WINDOW_MS + 200, lost  # standby
     _check_alarm(plant, failed[0])
-    assert _edges(plant, "ALARM_RELAY")[-1][1] == 1  # "cooling lost" output held
+    assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0  # "cooling lost" alarm held
     # degraded cooling derates the battery before it trips: while the lead/lag confirms the
     # failures (flow lost, standby not yet proven) cooling_state is 1 (derate) with the contactors
     # closed; critical: they open within one fast tick of "cooling lost" (cooling_state 2)
@@ -429,12 +480,22 @@ class _Departs:
             self.t_ms = now_ms
 
 
-def test_stuck_supply_sensor_dropped_30s_after_it_departs_1K(tmp_path):
+def test_stuck_supply_sensor_dropped_then_the_two_left_disagreeing_read_the_higher(tmp_path):
     # stuck during the warm-up: the two live sensors move away; once the stuck one is > 1.0 K
-    # off both for 30 s it is dropped (alarm), the loop runs on the average of the two others
+    # off both for 30 s it is dropped (alarm), the loop runs on the average of the two others.
+    # Safety review m6: then T_SUPPLY3 drifts 2 K high; with two left that disagree the voted
+    # supply temperature is the higher of them (it was their average, hiding half the error).
     departs = _Departs(20000, 1.0)
     faults, plant = _run(
-        tmp_path, [("sensor_stuck", {"role": "T_SUPPLY1", "at_s": 20})], 90, traces=[departs]
+        tmp_path,
+        [
+            ("sensor_stuck", {"role": "T_SUPPLY1", "at_s": 20}),
+            ("sensor_drift", {"role": "T_SUPPLY3", "offset": 2.0, "at_s": 80}),
+        ],
+        90,
+        traces=[departs],
+        print_at_ms=(79000, 89000),
+        extra_regs=("supply_temp_c", "supply_temp2_c", "supply_temp3_c"),
     )
     raised = _raised(faults, SENSOR)
     assert departs.t_ms is not None and raised, (departs.t_ms, faults)
@@ -442,6 +503,10 @@ def test_stuck_supply_sensor_dropped_30s_after_it_departs_1K(tmp_path):
     # +-3 s: the voter compares noisy readings (0.05 K) of a slow warm-up (~0.04 K/s)
     assert abs(raised[0] - departs.t_ms - 30000) <= 3000, (raised, departs.t_ms)
     _check_alarm(plant, raised[0])
+    (t1, *_, voted1, s2, s3), (t2, *_, voted2, d2, d3) = plant.regs  # 0.1 degC
+    assert (t1, t2) == (79000, 89000), plant.regs
+    assert abs(s3 - s2) <= 5 and abs(voted1 - (s2 + s3) // 2) <= 1, plant.regs  # agree: average
+    assert d3 - d2 >= 15 and voted2 == d3, plant.regs  # 2 K apart: the higher, not the average
 
 
 def test_stale_pressure_sample_is_a_sensor_fault_not_a_value(tmp_path):
@@ -484,36 +549,55 @@ def test_reservoir_low_at_power_up_no_pump_ever_starts_no_close(tmp_path):
     _check_alarm(plant, raised[0])
 
 
-MONITORS_BUT_DRY_RUN = (
-    "contactor_precharge",
-    "contactor_after_trip",
-    "leak_isolation",
-    "grid_limit",
-)
+class _LevelChatter:
+    """Recorder that holds the plant's LEVEL_OK input open during [from_ms, to_ms) windows: a
+    chattering level switch (the reservoir itself stays full, so no pressure trip hides a
+    restart)."""
+
+    def __init__(self, windows):
+        self.windows = windows
+        self.open = False
+
+    def on_outputs(self, now_ms, plant, changes):
+        pass
+
+    def on_advance(self, now_ms, plant):
+        is_open = any(a <= now_ms < b for a, b in self.windows)
+        if is_open != self.open:
+            self.open = is_open
+            if is_open:
+                plant.set_input("LEVEL_OK", 0)
+            else:
+                plant.clear_input("LEVEL_OK")
 
 
 def test_reservoir_low_while_running_pumps_stopped_within_one_control_tick(tmp_path):
-    """The plant's reservoir_low drops the volume from 60 L to 15 L in one step: the pumps are
-    then turning with the level switch open however fast the firmware is (they coast down with
-    a 1 s time constant), which the pump_dry_run monitor flags. So this test runs every other
-    monitor and checks the command instead: both pumps commanded to stop within one control
-    tick of the switch opening, and not restarted while it stays open."""
+    """The level switch opens at 30 s with the pumps running, then chatters (made again after
+    0.3 s, three times): both pumps are commanded to stop within one control tick of the first
+    opening and never restarted, the fault stays latched until an operator reset (safety review
+    m4: the pumps restarted by themselves each time the switch made again, so a chattering
+    switch meant repeated dry starts). A real low reservoir (the plant's reservoir_low) also
+    drops the return pressure below 0.5 bar, whose trip would hide a restart."""
     level = _Trace(lambda p: not p.read_inputs().get("LEVEL_OK", 1))
+    chatter = _LevelChatter([(30000, 30300), (31000, 31300), (32000, 32300)])
     faults, plant = _run(
         tmp_path,
-        [("reservoir_low", {"at_s": 30})],
+        [],
         40,
         close_at_ms=(CLOSE_AT_MS,),
-        traces=[level],
-        monitors=MONITORS_BUT_DRY_RUN,
+        traces=[chatter, level],
     )
     raised = _raised(faults, RESERVOIR_LOW)
     assert level.t_ms is not None and raised, (level.t_ms, faults)
     assert 0 <= raised[0] - level.t_ms <= CONTROL_TICK_MS, (raised, level.t_ms)
+    assert len(raised) == 1, raised  # latched: raised once, never cleared by the switch
+    assert PRESSURE not in _ids(faults), faults
     for role in ("PUMP1_PWM", "PUMP2_PWM"):
         assert _pwm_after(plant, role, level.t_ms + CONTROL_TICK_MS) == PWM_STOP, role
         assert all(d == PWM_STOP for t, d in _edges(plant, role) if t > level.t_ms), role
+    assert plant.read_inputs().get("LEVEL_OK") == 1  # made again for the last 7.7 s
     _check_alarm(plant, raised[0])
+    assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0  # latched: still alarming at 40 s
     _check_coils_open(plant, raised[0])  # fatal: open contactors
 
 
@@ -591,11 +675,61 @@ def test_filter_clogged_dp_alarm(tmp_path):
     assert raised and raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
 
 
+REG_SP_EFF, REG_CONDENSATION = -2, -1  # the dew probe's fields of a REG line (_flash_with)
+DEW_MARGIN_CDEGC = 300  # dew_margin_ddegc default: supply >= dew point + 3 K
+SUPPLY_SP_CDEGC = 3200  # supply_temp_setpoint_ddegc default
+DEW_TOL_CDEGC = 30  # the dew-point transmitter's noise (0.05 degC) and integer scaling
+
+
+def _sp_eff(plant, t_ms):
+    """The effective supply setpoint (cdegc) the firmware printed at t_ms."""
+    return next(r[REG_SP_EFF] for r in plant.regs if r[0] >= t_ms)
+
+
 def test_condensation_risk_alarm_and_setpoint_above_dew_point(tmp_path):
-    faults, plant = _run(tmp_path, [("condensation_risk", {"dew_point_c": 33.0, "at_s": 30})], 40)
+    # room dew point 33 degC from 30 s (the supply, warming up at ~26 degC, is below it): the
+    # alarm, and the supply setpoint raised from 32 degC to dew point + 3 K = 36 degC, which the
+    # temperature loop then holds (safety review m12: only the alarm was checked)
+    faults, plant = _run(
+        tmp_path,
+        [("condensation_risk", {"dew_point_c": 33.0, "at_s": 30})],
+        33,
+        print_at_ms=(29000, 30500, 32500),
+        dew_probe=True,
+    )
     raised = _raised(faults, CONDENSATION)
     assert raised and raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
     _check_alarm(plant, raised[0])
+    assert _sp_eff(plant, 29000) == SUPPLY_SP_CDEGC, plant.regs
+    for t_ms in (30500, 32500):
+        assert abs(_sp_eff(plant, t_ms) - (3300 + DEW_MARGIN_CDEGC)) <= DEW_TOL_CDEGC, plant.regs
+
+
+def test_failed_dew_point_transmitter_is_a_sensor_fault_and_holds_the_raised_setpoint(tmp_path):
+    # safety review m5: the dew point rises to 33 degC at 20 s (setpoint raised to 36 degC), then
+    # its 4-20 mA loop breaks at 30 s (2 mA, None): a sensor fault with its alarm; condensation
+    # risk stays assumed and the raised setpoint is held (it used to drop back to 32 degC with
+    # no fault at all: protection silently off)
+    faults, plant = _run(
+        tmp_path,
+        [
+            ("condensation_risk", {"dew_point_c": 33.0, "at_s": 20}),
+            ("transmitter_out_of_band", {"role": "DEW_POINT", "i_ma": 2.0, "at_s": 30}),
+        ],
+        33,
+        print_at_ms=(29500, 30500, 32500),
+        dew_probe=True,
+    )
+    raised = _raised(faults, SENSOR)
+    assert raised and 0 <= raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
+    _check_alarm(plant, raised[0])
+    sp_before = _sp_eff(plant, 29500)
+    assert abs(sp_before - (3300 + DEW_MARGIN_CDEGC)) <= DEW_TOL_CDEGC, plant.regs
+    for t_ms in (30500, 32500):
+        row = next(r for r in plant.regs if r[0] >= t_ms)
+        held = abs(row[REG_SP_EFF] - (3300 + DEW_MARGIN_CDEGC)) <= DEW_TOL_CDEGC
+        assert held and row[REG_CONDENSATION] == 1, plant.regs
+    assert plant.coolant.flow_lpm >= 90.0  # a warning: cooling goes on
 
 
 # ---------------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_field_tools_never_disturb_a_live_module(tmp_path, monkeypatch, capsys):
         assert [v for _t, v in plant.edges[role]] == [0, 1], (role, plant.edges[role])
     k_pos_on = plant.edges["K_POS_COIL"][1][0]
     assert k_pos_on < t_tools and plant.plant.power.mains_closed()
-    assert not [v for _t, v in edges_after(plant, "ALARM_RELAY", k_pos_on) if v == 1]
+    assert not [v for _t, v in edges_after(plant, "HEALTHY_RELAY", k_pos_on) if v == 0]  # no alarm
     beats = [t for t, _v in edges_after(plant, "STATUS_LED", t_tools)]
     gaps = [b - a for a, b in zip([t_tools, *beats], [*beats, end], strict=True)]
     assert beats and max(gaps) <= HEARTBEAT_GAP_MS, gaps

@@ -4,7 +4,7 @@ Each test runs the real firmware (cooling, battery and grid composed, heap 11000
 test_control_closed_loop.py) on the virtual module with the real plant and the invariant monitors
 on, injects one catalogue fault (gridpod.plant.faults) at a simulated time and checks the
 documented safe reaction: the fault id in the event log, the coil edges the plant saw, the opening
-order, ALARM_RELAY, no re-close, and the timing in simulated ms.
+order, HEALTHY_RELAY (de-energised = alarm), no re-close, and the timing in simulated ms.
 
 Timing sources: fault times are event-log uptimes (the board boots at sim 0, so uptime == sim ms
 in the first boot); coil and relay times are the plant's output edges (sim ms of the exchange that
@@ -19,9 +19,10 @@ gap 100 ms, break-current wait 3 s) and the firmware's fast tick (config default
     order (it opens with no current: K_POS already broke it);
   - DOMAIN.md's break-current rule is the documented exception on both paths: above the
     rating the mains wait up to 3 s for the fuse.
-Monitors: all on, except contactor_after_trip in the precharge-timeout test (the monitor counts
-DOMAIN.md's precharge retries as re-closes; that test asserts no close after the latch itself).
-Not covered: the insulation fault (xfail, strict: the board has no insulation monitor input).
+Monitors: all on (gridpod.hil.monitors.MONITORS); an operator reset (reset_at_ms) is told to
+them as well (MonitoredPlant.operator_reset), as the bench's operator would.
+The insulation fault has no input of its own (the board has no insulation monitor input): its
+monitor's alarm contact opens the interlock loop, so it is tested as an INTERLOCK_OPEN trip.
 The operator (test_control_closed_loop.OPERATOR_MAIN) raises the close request at given uptimes;
 the request is consumed by the module's next control tick (<= 100 ms later). SERVICE adds open
 requests and operator fault resets to it, and silences it after a reboot (a reboot brings no
@@ -58,9 +59,14 @@ AUX = _ids.FAULT_CONTACTOR_AUX
 DROPOUT = _ids.FAULT_CONTACTOR_DROPOUT
 BREAK_CURRENT = _ids.FAULT_BREAK_CURRENT
 INTERLOCK_OPEN = _ids.FAULT_INTERLOCK_OPEN
+PACK_OVER_VOLTAGE = _ids.FAULT_PACK_OVER_VOLTAGE
+PACK_OVER_CURRENT = _ids.FAULT_PACK_OVER_CURRENT
+PACK_OVER_TEMP = _ids.FAULT_PACK_OVER_TEMP
+SUPPLY_OVER_TEMP = _ids.FAULT_SUPPLY_OVER_TEMP
 LEAK = _ids.FAULT_LEAK
 PRESSURE = _ids.FAULT_PRESSURE
 TICK_OVERRUN = import_firmware("app.platform_faults").FAULT_TICK_OVERRUN
+BROWN_OUT = import_firmware("app.platform_faults").FAULT_BROWN_OUT
 RUNS = 3
 
 TICK_MS = import_firmware("app.config").defaults()["fast_tick_ms"]  # 10
@@ -162,6 +168,10 @@ def _run(tmp_path, until_s, faults=(), drive=None, monitors=None, **operator):
             plant.faults.schedule(name, **params)
         with vb:
             if drive is None:
+                for reset_ms in operator.get("reset_at_ms", ()):
+                    # the operator's reset is the monitors' too (contactor_after_trip)
+                    vb.run_until(reset_ms / 1000)
+                    plant.operator_reset()
                 vb.run_until(until_s)
             else:
                 drive(vb)
@@ -207,10 +217,11 @@ def _assert_no_close_after(plant, t_ms):
 
 
 def _assert_alarm(plant, t_fault):
-    """ALARM_RELAY on within one fast tick of the fault and still on at the end (latched)."""
-    on = _first(plant, "ALARM_RELAY", 1, after_ms=t_fault)
-    assert on is not None and on - t_fault <= TICK_MS, (t_fault, _edges(plant, "ALARM_RELAY"))
-    assert _edges(plant, "ALARM_RELAY")[-1][1] == 1
+    """HEALTHY_RELAY de-energised (alarm) within one fast tick of the fault and still at the end
+    (latched)."""
+    off = _first(plant, "HEALTHY_RELAY", 0, after_ms=t_fault)
+    assert off is not None and off - t_fault <= TICK_MS, (t_fault, _edges(plant, "HEALTHY_RELAY"))
+    assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0
 
 
 def _assert_all_coils_off_within_tick(plant, t_fault):
@@ -325,12 +336,12 @@ def test_precharge_current_not_decaying_aborts_after_3_tau(tmp_path):
     flash, plant, log, _ = _run(
         tmp_path,
         30,
-        [("precharge_current_not_decaying", {"at_s": 15.2})],
+        [("precharge_current_not_decaying", {"at_s": 15.3})],
         close_at_ms=(CLOSE_MS, 25000),
         print_at_ms=(29500,),
     )
     pre_on = _first(plant, "K_PRE_COIL", 1)
-    assert pre_on is not None and pre_on < 15200, plant.edges
+    assert pre_on is not None and pre_on < 15300, plant.edges
     raised = _raised(flash, PRECHARGE_NOT_DECAYING)
     assert len(raised) == 1, _faults(flash)
     t = raised[0]
@@ -465,45 +476,144 @@ def test_unexpected_dropout_opens_all_and_never_recloses(tmp_path, contactor):
     print(f"{contactor} drop-out: fault {t - drop} ms after the contact opened")
 
 
+def test_a_welded_k_pos_with_a_dead_aux_never_sees_a_second_close(tmp_path):
+    """Safety review M9. K_POS welds while closed and its aux wire breaks (aux reads open): a
+    drop-out; every coil off, K_NEG opens and isolates the link, so the weld check after the
+    fault sees a decaying link and the operator reset at 28 s clears it (the weld is invisible
+    with K_NEG open). The request at 29 s closes K_NEG onto the welded K_POS: the link jumps to
+    the pack with no precharge resistor. That first jump cannot be avoided; the firmware must
+    stop there: WELDED before K_PRE, and no reset or request (31 s, 32 s) ever closes a coil
+    again. Before the fix K_PRE followed onto the jumped link, PRECHARGE_TOO_FAST was reset at
+    31 s (every aux reads open) and K_NEG closed onto the weld again at 32 s."""
+
+    def drive(vb):
+        for t_s in (28.05, 31.05):  # the monitor learns of each operator reset (plugin-free)
+            vb.run_until(t_s)
+            vb.plant.operator_reset()
+        vb.run_until(34)
+
+    weld = {"at_s": 25.0, "contactor": "K_POS"}
+    flash, plant, log, _ = _run(
+        tmp_path,
+        None,
+        [("contactor_welded", weld), ("aux_contact_disagree", weld)],
+        drive=drive,
+        close_at_ms=(CLOSE_MS, 29000, 32000),
+        print_at_ms=(33500,),
+        reset_at_ms=(28000, 31000),
+    )
+    _closed(plant, flash, 25000)
+    assert len(_raised(flash, DROPOUT)) == 1, _faults(flash)
+    raised = _raised(flash, WELDED)
+    assert len(raised) == 1 and 29000 < raised[0] <= 29000 + 2 * CONTROL_MS, _faults(flash)
+    ons = _ons_after(plant, 25000)
+    assert ons["K_PRE_COIL"] == [] and ons["K_POS_COIL"] == [], ons  # never precharge/close
+    assert len(ons["K_NEG_COIL"]) == 1 and ons["K_NEG_COIL"][0] > 29000, ons  # the one jump
+    neg_off = _first(plant, "K_NEG_COIL", 0, after_ms=ons["K_NEG_COIL"][0])
+    assert neg_off is not None and neg_off - raised[0] <= TICK_MS, (raised, neg_off)
+    _assert_alarm(plant, raised[0])
+    assert b"OP reset at 28" in log and b"OP reset at 31" in log
+    cleared = [(e["arg1"], e["uptime_ms"]) for e in _events(flash) if e["event"] == "fault_cleared"]
+    assert [fid for fid, t in cleared if t > 28000] == [DROPOUT], cleared  # WELDED never clears
+    assert plant.power.k_pos.closed and not plant.power.k_neg.closed  # still welded
+    assert _contactor_state(log) == CONTACTOR_FAULT_STATE
+    print(f"K_POS welded, aux dead: WELDED {raised[0] - ons['K_NEG_COIL'][0]} ms after K_NEG")
+
+
 # ----- bus: break current, interlock, coil supply, brown-out --------------------------------------
 
 
-@pytest.mark.parametrize("trigger", ["operator_open", "leak_trip", "contactor_fault"])
-def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path, trigger):
+def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path):
     """trip_above_break_current: a 0.5 ohm short on the closed link (~1.4 kA, the shunt
-    saturates). An open (operator; a fatal leak trip through the permit; a contactor FAULT, here
-    K_PRE's aux disagreeing) must not break it: K_POS waits 3 s for the fuse (the plant has
-    none), then BREAK_CURRENT is raised (alarm) and it opens anyway. Through the permit K_NEG
-    follows after the pole gap; from the FAULT state every coil goes at once (both break)."""
-    opens = (26000,) if trigger == "operator_open" else ()
-    faults = [("trip_above_break_current", {"at_s": 25.0})]
-    if trigger == "leak_trip":
-        faults.append(("leak", {"at_s": 26.0, "zone": 1}))
-    if trigger == "contactor_fault":
-        faults.append(("aux_contact_disagree", {"at_s": 26.0, "contactor": "K_PRE"}))
+    saturates, and a saturated shunt reads as over-current). PACK_OVER_CURRENT trips after its
+    100 ms debounce (safety review M3: before it, nothing but an operator open, another trip or
+    a contactor fault opened a shorted link). The trip must not break the current: K_POS waits
+    3 s for the fuse (the plant has none), then BREAK_CURRENT is raised (alarm) and it opens
+    anyway; K_NEG follows after the pole gap. The other ways into the break wait (an operator
+    open, a contactor FAULT state) are the L0 tests' (firmware/tests/test_fw_ctl_contactors.py)."""
     flash, plant, _, _ = _run(
-        tmp_path, 32, faults, close_at_ms=(CLOSE_MS,), print_at_ms=(31500,), open_at_ms=opens
+        tmp_path, 30, [("trip_above_break_current", {"at_s": 25.0})], close_at_ms=(CLOSE_MS,)
     )
     _closed(plant, flash, 25000)
-    if trigger == "leak_trip":
-        (t_trip,) = _raised(flash, LEAK)
-    elif trigger == "contactor_fault":
-        (t_trip,) = _raised(flash, AUX)
-    else:
-        t_trip = 26000 + CONTROL_MS  # consumed by the next control tick
+    (t_trip,) = _raised(flash, PACK_OVER_CURRENT)
+    assert 9 * TICK_MS <= t_trip - 25000 <= 12 * TICK_MS, t_trip
     pos_off = _first(plant, "K_POS_COIL", 0, after_ms=25000)
     neg_off = _first(plant, "K_NEG_COIL", 0, after_ms=25000)
     assert pos_off is not None and neg_off is not None, plant.edges
     assert BREAK_WAIT_MS <= pos_off - t_trip <= BREAK_WAIT_MS + 2 * TICK_MS, (t_trip, pos_off)
-    gap_ms = 0 if trigger == "contactor_fault" else POLE_GAP_MS
-    assert gap_ms <= neg_off - pos_off <= gap_ms + TICK_MS, (pos_off, neg_off)
+    assert POLE_GAP_MS <= neg_off - pos_off <= POLE_GAP_MS + TICK_MS, (pos_off, neg_off)
     raised = _raised(flash, BREAK_CURRENT)
     assert raised == [pos_off], (raised, pos_off)  # the alert comes with the forced opening
-    _assert_alarm(plant, pos_off if trigger == "operator_open" else t_trip)
-    assert plant.power.breaks_above_rating == (2 if trigger == "contactor_fault" else 1)
+    _assert_alarm(plant, t_trip)
+    assert plant.power.breaks_above_rating == 1
     assert plant.power.k_pos.open_currents_a[-1] > BREAK_RATING_A  # it really broke above
     _assert_no_close_after(plant, pos_off)
-    print(f"break current ({trigger}): K_POS opened {pos_off - t_trip} ms after the trip")
+    # contactor wear (safety review m8): the opening and the current it broke are in the log
+    ops = [e for e in _events(flash) if e["event"] == "contactor_op"]
+    assert len(ops) == 1 and ops[0]["arg2"] > BREAK_RATING_A * 10, ops  # 0.1 A
+    assert ops[0]["arg1"] == 1 and pos_off <= ops[0]["uptime_ms"] <= pos_off + TICK_MS, ops
+    print(f"break current: K_POS opened {pos_off - t_trip} ms after the over-current trip")
+
+
+@pytest.mark.parametrize(
+    "fault,fault_id,window_ms",
+    [  # debounce: 2 fast samples, 10 fast samples, 2 s
+        pytest.param(
+            "pack_over_voltage", PACK_OVER_VOLTAGE, (TICK_MS, 3 * TICK_MS), id="pack_over_voltage"
+        ),
+        pytest.param(
+            "pack_over_current",
+            PACK_OVER_CURRENT,
+            (9 * TICK_MS, 12 * TICK_MS),
+            id="pack_over_current",
+        ),
+        pytest.param(
+            "pack_over_temperature",
+            PACK_OVER_TEMP,
+            (2000, 2000 + 2 * CONTROL_MS),
+            id="pack_over_temperature",
+        ),
+    ],
+)
+def test_a_pack_limit_trips_the_battery_open_latched(tmp_path, fault, fault_id, window_ms):
+    """Safety review M3: the published pack limits (over-voltage 876 V, over-current 300 A
+    either way, over-temperature 55 degC) were enforced by nothing. Each now trips through the
+    permit after its row's debounce: K_POS (breaking, below its rating) in one tick, K_NEG after
+    the pole gap, alarm on, latched (the close request at 25 s, the cause still present, closes
+    nothing), and the raise record carries sub-code 1 (value above the limit, not a dead
+    sensor)."""
+    flash, plant, _, _ = _run(
+        tmp_path, 26, [(fault, {"at_s": 20.0})], close_at_ms=(CLOSE_MS, 25000)
+    )
+    _closed(plant, flash, 20000)
+    raised = [e for fid, e in _faults(flash) if fid == fault_id]
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]["uptime_ms"]
+    assert window_ms[0] <= t - 20000 <= window_ms[1], t
+    assert raised[0]["sub"] == 1 and raised[0]["severity"] == "fatal", raised[0]
+    pos_off, neg_off = _assert_permit_trip(plant, t)
+    _assert_alarm(plant, t)
+    assert plant.power.breaks_above_rating == 0
+    print(f"{fault}: raised {t - 20000} ms after the cause, K_POS off {pos_off - t} ms later")
+
+
+def test_supply_over_temperature_trips_the_battery_open_latched(tmp_path):
+    """Safety review M3: supply_temp_max (45 degC, holding register 300) was published and
+    enforced by nothing. All three supply sensors reading 30 K high (the voted supply above 45 degC:
+    the sensors agree, so none is dropped) raise SUPPLY_OVER_TEMP after its 5 s debounce, and the
+    battery opens through the permit, latched, with the alarm on."""
+    drift = [
+        ("sensor_drift", {"at_s": 20.0, "role": f"T_SUPPLY{k}", "offset": 30.0}) for k in (1, 2, 3)
+    ]
+    flash, plant, _, _ = _run(tmp_path, 27, drift, close_at_ms=(CLOSE_MS, 26000))
+    _closed(plant, flash, 20000)
+    raised = [e for fid, e in _faults(flash) if fid == SUPPLY_OVER_TEMP]
+    assert len(raised) == 1, _faults(flash)
+    t = raised[0]["uptime_ms"]
+    assert 5000 <= t - 20000 <= 5000 + 2 * CONTROL_MS, t
+    assert raised[0]["sub"] == 1, raised[0]
+    _assert_permit_trip(plant, t)
+    _assert_alarm(plant, t)
 
 
 def test_the_break_current_alert_is_reset_by_the_operator(tmp_path):
@@ -524,7 +634,7 @@ def test_the_break_current_alert_is_reset_by_the_operator(tmp_path):
         if e["event"] == "fault_cleared" and e["arg1"] == BREAK_CURRENT
     ]
     assert cleared and 31000 <= cleared[0] <= 31000 + 2 * CONTROL_MS, (raised, cleared)
-    alarm_off = _first(plant, "ALARM_RELAY", 0, after_ms=raised + 1)
+    alarm_off = _first(plant, "HEALTHY_RELAY", 1, after_ms=raised + 1)  # healthy again
     assert alarm_off is not None and 31000 <= alarm_off <= 31000 + 2 * CONTROL_MS, alarm_off
     _assert_no_close_after(plant, raised)
 
@@ -559,18 +669,25 @@ def test_fatal_table_fault_removes_the_breaking_coil_within_one_tick(
     print(f"{fault}: K_POS off {pos_off - t} ms, K_NEG off {neg_off - t} ms after the fault")
 
 
-def test_reclose_onto_our_own_residual_link_charge_is_not_too_fast(tmp_path):
+@pytest.mark.parametrize("reclose_ms", [28000, 27000], ids=["3s", "2s_partial_bleed"])
+def test_reclose_onto_our_own_residual_link_charge_is_not_too_fast(tmp_path, reclose_ms):
     """The too-fast check (link at pack voltage before any precharge) must not trip on the charge
-    our own opening left on the link (bleed tau ~4 min): open at 25 s, close again at 28 s."""
+    our own opening left on the link (bleed tau ~4 min): open at 25 s, close again at 28 s, or
+    at 27 s (safety review m3: the link had bled ~7 V, outside the 5 V band, and an RC reaches
+    the done band from there in under a tau: PRECHARGE_TOO_FAST latched at 27.31 s)."""
     flash, plant, log, _ = _run(
-        tmp_path, 35, close_at_ms=(CLOSE_MS, 28000), print_at_ms=(34500,), open_at_ms=(25000,)
+        tmp_path,
+        reclose_ms / 1000 + 5,
+        close_at_ms=(CLOSE_MS, reclose_ms),
+        print_at_ms=(reclose_ms + 4500,),
+        open_at_ms=(25000,),
     )
     assert _faults(flash) == []
     assert _first(plant, "K_POS_COIL", 0, after_ms=25000) is not None  # it did open
-    pos2 = _first(plant, "K_POS_COIL", 1, after_ms=28000)
+    pos2 = _first(plant, "K_POS_COIL", 1, after_ms=reclose_ms)
     assert pos2 is not None and plant.power.mains_closed(), plant.edges
     assert _contactor_state(log) == CONTACTOR_CLOSED_STATE
-    print(f"re-close onto the residual link charge: K_POS {pos2 - 28000} ms after the request")
+    print(f"re-close onto the residual link charge: K_POS {pos2 - reclose_ms} ms after the request")
 
 
 @pytest.mark.parametrize("at_s", [25.0, 10.0], ids=["while_closed", "before_close"])
@@ -655,6 +772,12 @@ def test_brown_out_reboot_never_recloses(tmp_path, how):
     assert t_reboot >= 25000
     _assert_no_close_after(plant, 25000)
     assert b"OP close request" in log and log.count(b"OP close request") == 1
+    # safety review m8: a brown-out reboot (an interrupted precharge, a dipped supply) raised no
+    # alarm; it is a latched warning now, in the second boot only
+    brown = [(e["boot"], e["severity"]) for fid, e in _faults(flash) if fid == BROWN_OUT]
+    assert brown == ([(2, "warning")] if how == "brown_out" else []), brown
+    if how == "brown_out":
+        assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0  # alarm: latched until a reset
     print(f"{how}: coils released at {t_reboot} ms by the new boot, never re-energised")
 
 
@@ -673,7 +796,7 @@ def test_insulation_fault_opens_contactors_and_alarms(tmp_path):
     raised = [e["uptime_ms"] for fid, e in _faults(flash) if fid == INTERLOCK_OPEN]
     assert raised and 25000 <= raised[0] <= 25000 + TICK_MS, raised
     assert _first(plant, "K_POS_COIL", 0, after_ms=25000) - raised[0] <= TICK_MS
-    assert _first(plant, "ALARM_RELAY", 1, after_ms=25000) - raised[0] <= TICK_MS
+    assert _first(plant, "HEALTHY_RELAY", 0, after_ms=25000) - raised[0] <= TICK_MS  # alarm
     assert _first(plant, "K_POS_COIL", 1, after_ms=25000) is None  # no re-close, even on request
 
 
@@ -701,7 +824,7 @@ def test_latched_until_cause_gone_and_reset_then_closes_again(tmp_path):
     # once the contactor object reported its cause gone (app/module.py reset_pending)
     assert len(resets) == 1, resets
     assert cleared and 22000 <= cleared[0] <= 22000 + 2 * CONTROL_MS, cleared
-    alarm_off = _first(plant, "ALARM_RELAY", 0, after_ms=t + 1)
+    alarm_off = _first(plant, "HEALTHY_RELAY", 1, after_ms=t + 1)  # healthy again
     assert alarm_off is not None and 22000 <= alarm_off <= 22000 + 2 * CONTROL_MS, alarm_off
     pos = _first(plant, "K_POS_COIL", 1, after_ms=23000)
     neg, pre = _first(plant, "K_NEG_COIL", 1, after_ms=23000), _first(plant, "K_PRE_COIL", 1, 23000)

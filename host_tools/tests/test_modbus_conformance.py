@@ -92,9 +92,9 @@ def test_exceptions_and_order(port):
     assert exc(port, 7, 0, 0, 0, 1) == 1  # unsupported function
     assert exc(port, 3, 0, 0, 0, 0) == 3  # quantity 0
     assert exc(port, 3, 0xFF, 0xFF, 0, 126) == 3  # 03 before 02: quantity checked first
-    assert exc(port, 3, 1, 0x2C, 0, 9) == 2  # 300..308: one past the end
-    assert exc(port, 3, 1, 0x34, 0, 1) == 2  # holding 308: outside the map
-    assert ask(port, frame(1, 3, 1, 0x33, 0, 1), expect=7)[1] == 3  # 307 is the last one
+    assert exc(port, 3, 1, 0x2C, 0, 10) == 2  # 300..309: one past the end
+    assert exc(port, 3, 1, 0x35, 0, 1) == 2  # holding 309: outside the map
+    assert ask(port, frame(1, 3, 1, 0x34, 0, 1), expect=7)[1] == 3  # 308 is the last one
 
 
 def test_quantity_limits_at_and_past_the_edges(port):

@@ -74,7 +74,7 @@ def measure(frames):
 
 errors = s.task_errors
 grown, measured = measure(3000)
-print('ALLOC', grown, measured, s.task_errors - errors, bank.get(close[1]), app.faults.active)
+print('ALLOC', grown, measured, s.task_errors - errors, bank.get(close[1]), app.faults.active_words[0] | app.faults.active_words[1])
 """
 
 

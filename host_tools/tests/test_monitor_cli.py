@@ -113,14 +113,19 @@ def test_once_json_has_identity_telemetry_faults_and_timing(board):
     assert ident["module_id"] == "GRIDPOD-0000" and ident["modbus_unit"] == 1
     assert snap["telemetry"]["supply_temp_c"] is None  # no driver yet: the n/a sentinel
     assert "flow_lpm" in snap["telemetry"] and "energy_it_kwh" in snap["telemetry"]
-    assert snap["faults"]["faults_active"] == 0
+    assert snap["faults"]["faults_active"] == 0 and snap["faults"]["faults_active_hi"] == 0
+    assert snap["faults"]["active"] == [] and snap["faults"]["latched"] == []
     timing = snap["timing"]
     assert 0 < timing["fast_tick_max_us"] < 10000
     assert timing["uptime_s"] >= 0 and timing["heap_free_bytes"] > 0
     assert snap["modbus"]["modbus_frames_ok"] >= 1
     inputs = {n for n, r in REGISTERS.items() if r.kind == "I"}
-    shown = {n for section, values in snap.items() if section != "identity" for n in values}
-    assert shown == inputs  # every input register, each in one section
+    sections = [s for s in snap if s not in ("identity", "states")]
+    shown = [n for section in sections for n in snap[section]]
+    shown = [n for n in shown if n not in ("active", "latched")]  # fault words decoded to names
+    assert sorted(shown) == sorted(inputs)  # every input register, each in one section
+    assert snap["states"]["run_mode"] == "normal" and set(snap["states"]) < inputs
+    assert snap["status"]["run_mode"] == 0  # the raw number stays for scripts
 
 
 def test_human_view_once(board):
@@ -131,6 +136,76 @@ def test_human_view_once(board):
     for section in ("telemetry", "faults", "timing"):
         assert f"\n{section}\n" in out
     assert "supply_temp_c" in out and "n/a" in out
+
+
+def test_once_shows_fault_names_and_state_words(board):
+    proc = gridpod("monitor", "--port", board.modbus_port, "--once")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("module GRIDPOD-0000  firmware ")
+    assert "mode normal" in lines[0] and "0x" not in lines[0]
+    assert lines[1] == "faults active: none" and lines[2] == "faults latched: none"
+    value = {line.split()[0]: " ".join(line.split()[1:]) for line in lines if line[:2] == "  "}
+    assert value["run_mode"] == "normal" and value["status_flags"] == "none"
+    assert value["reset_cause"] == "power-on" and value["modbus_last_error"] == "none"
+    assert value["fault_actions"] == "none"
+    assert value["contactor_state"] == "n/a"  # battery not enabled on this board: no state
+
+
+def test_state_words_follow_the_firmware_constants():
+    """Words are looked up by the firmware's own constant names, so they follow a renumbering."""
+    from gridpod.build.tree import import_firmware
+    from gridpod.modbus.states import word
+
+    contactors = import_firmware("control.contactors")
+    cooling = import_firmware("control.cooling")
+    battery = import_firmware("app.subsystems.battery")
+    valves = import_firmware("app.subsystems.cooling")
+    points = import_firmware("app.modbus_points")
+    assert word("contactor_state", contactors.CLOSED) == "closed"
+    assert word("contactor_state", contactors.PRECHARGING) == "precharging"
+    assert word("cooling_state", cooling.HEALTH_LOST) == "lost"
+    both = battery._POLE_COMMANDED | battery._POLE_AUX_CLOSED
+    assert word("k_pos_state", both) == "closed" and word("k_pos_state", 0) == "open"
+    assert word("k_neg_state", battery._POLE_AUX_CLOSED) == "aux closed, not commanded"
+    shut = valves._VALVE_CLOSE_COMMANDED | valves._VALVE_AT_CLOSED
+    assert word("zone1_valve_state", shut) == "closed"
+    assert word("zone2_valve_state", valves._VALVE_CLOSE_COMMANDED) == "closing"
+    flags = points.FLAG_LEASE_EXPIRED | points.FLAG_CLOSE_REQUEST
+    assert word("status_flags", flags) == "lease expired, close requested"
+    assert word("run_mode", points._RUN_SAFE_MODE) == "safe mode"
+    assert word("flow_lpm", 12) is None and word("run_mode", None) is None
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (200, 60), (40, 12)])
+def test_live_view_fits_the_terminal(board, size):
+    """The live table of a real read fits the window: no line wider, no more lines than it has
+    (the old view printed ~80 lines and scrolled the identity off a 24-line terminal)."""
+    import io
+
+    from gridpod.commands.monitor import live_view, snapshot
+    from gridpod.modbus.client import GridpodModbus
+    from rich.console import Console
+
+    client = GridpodModbus(board.modbus_port)
+    try:
+        snap = snapshot(client)
+    finally:
+        client.close()
+    snap["faults"]["active"] = ["leak", "pump_failed", "cooling_lost", "sensor", "tick_overrun"]
+    width, height = size
+    out = io.StringIO()
+    Console(file=out, width=width, height=height, color_system=None).print(
+        live_view(snap, width, height)
+    )
+    lines = out.getvalue().rstrip("\n").split("\n")
+    assert len(lines) <= height and max(len(line.rstrip()) for line in lines) <= width
+    assert lines[0].startswith("module GRIDPOD-0000")
+    assert lines[1].startswith("faults active: leak")
+    assert "supply_temp_c" not in out.getvalue()  # n/a here: left out, counted in the footer
+    assert "not shown" in lines[-1] or "more lines" in lines[-1]
+    if width >= 80:
+        assert "run_mode" in out.getvalue() and "normal" in out.getvalue()
 
 
 def test_no_port_is_one_line(tmp_path):

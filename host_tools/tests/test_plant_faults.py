@@ -123,6 +123,13 @@ def _check_command_lost(f, h):
     assert f.coolant.mix.position == 1.0 and h.coolant.mix.position == pytest.approx(0.2)
 
 
+def _closed_current_a(p):
+    """Pack current with the mains closed (the fault's load is on the link)."""
+    if not p.power.mains_closed():
+        close_mains(p)
+    return tf.counts_current_a(pins(run(p, 0.1, 10))["I_PACK"])
+
+
 def _check_leak_cable(f, h):
     f.faults.inject("leak", zone=1)
     run(f, 0.2)
@@ -181,6 +188,9 @@ EFFECTS = {
     "interlock_open": ({}, _check_coils_dropped("INTERLOCK_LOOP")),
     "coil_supply_lost": ({}, _check_coils_dropped()),
     "insulation_fault": ({"kohm": 20.0}, lambda f, h: f.power.insulation_kohm == 20.0),
+    "pack_over_voltage": ({}, lambda f, h: tf.counts_hv_v(pins(f)["V_PACK"]) > tf.counts_hv_v(pins(h)["V_PACK"]) + 90),
+    "pack_over_current": ({}, lambda f, h: _closed_current_a(f) > 300.0 > _closed_current_a(h)),
+    "pack_over_temperature": ({}, lambda f, h: temp(f, "T_BATTERY") > temp(h, "T_BATTERY") + 25),
     "master_silent": ({}, lambda f, h: f.link.mangle(b"\x01\x03\x00\x00\x00\x01\x84\x0a") == []),
     "modbus_noise": ({"bit_error_rate": 0.05}, lambda f, h: any(
         f.link.mangle(b"\x01\x03\x00\x00\x00\x01\x84\x0a")[0][1] != b"\x01\x03\x00\x00\x00\x01\x84\x0a"

@@ -8,7 +8,7 @@ no heap). This test reads the firmware sources and the register map and checks:
   - every writable register (access W1, L1, WA) has a consumer (bank.get of its row, or a hook
     comparing a written row with it), unless it is declared host-only below;
   - every config key and tuning element has a reader outside the schema text;
-  - the published safety limits are enforced by control/ (strict xfails until the safety issue).
+  - the published safety limits are enforced by control/ (a trip reads each of them).
 Positional wiring (rows[27], s[22]) once hid setpoints that never reached the control and measured
 values that were never published; this is the check that keeps it from coming back.
 """
@@ -27,9 +27,16 @@ SOURCES = {
 }
 # Writable registers that no firmware code consumes on purpose (a host-only note, say): none yet.
 HOST_ONLY: dict[str, str] = {}
-# Published as safety limits (read-only registers with cfg: defaults); enforced by no protection
-# in control/ yet: issue 12 (safety case, M3) adds the trips.
-UNENFORCED_LIMITS = ("pack_voltage_max_v", "pack_current_max_a", "supply_temp_max_ddegc")
+# Published as safety limits (read-only registers with cfg: defaults) that are trips: each must be
+# read by a protection in control/ (safety review M3 found three that nothing read).
+TRIP_LIMITS = (
+    "pack_voltage_max_v",
+    "pack_current_max_a",
+    "pack_temp_max_ddegc",
+    "supply_temp_max_ddegc",
+    "supply_pressure_max_kpa",
+    "return_pressure_min_kpa",
+)
 
 
 def _map_rows():
@@ -118,8 +125,6 @@ def _config_keys():
 @pytest.mark.parametrize("key", _config_keys())
 def test_every_config_key_has_a_reader(key):
     readers = [f for f, t in SOURCES.items() if re.search(rf"[\[(,]\s*\"{key}\"", t)]
-    if not readers and key in UNENFORCED_LIMITS:
-        pytest.xfail("a published safety limit nothing reads yet: issue 12")
     assert readers, f"config key {key}: validated and stored, read by no firmware code"
 
 
@@ -127,13 +132,7 @@ def _enforced_in_control(key: str) -> bool:
     return any(re.search(rf"\"{key}\"", t) for f, t in SOURCES.items() if f.startswith("control/"))
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="issue 12"))
-        for k in UNENFORCED_LIMITS
-    ],
-)
+@pytest.mark.parametrize("key", TRIP_LIMITS)
 def test_published_safety_limit_is_enforced(key):
     assert _enforced_in_control(key), f"{key}: published as a safety limit, enforced nowhere"
 

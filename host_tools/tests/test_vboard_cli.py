@@ -54,7 +54,8 @@ def test_prints_ports_links_and_cleans_up_on_sigterm(tmp_path):
         "--flash", str(tmp_path / "f.img"), "--link-console", str(con), "--link-modbus", str(mb)
     )
     try:
-        assert ports == {"console": str(con), "modbus": str(mb)}
+        assert (ports["console"], ports["modbus"]) == (str(con), str(mb))
+        assert (ports["plant"], ports["profile"]) == ("model", "training")  # the default plant
         assert os.readlink(con).startswith("/dev/pts/") and os.readlink(mb).startswith("/dev/pts/")
         time.sleep(0.3)
         vms = children(proc.pid)
@@ -69,7 +70,8 @@ def test_prints_ports_links_and_cleans_up_on_sigterm(tmp_path):
 
 
 def test_vm_dies_with_a_killed_supervisor(tmp_path):
-    proc, _ = start_cli("--flash", str(tmp_path / "f.img"))
+    proc, ports = start_cli("--flash", str(tmp_path / "f.img"), "--plant", "stub")
+    assert ports["plant"] == "stub" and "control" not in ports
     time.sleep(0.3)
     vms = children(proc.pid)
     assert vms
@@ -160,3 +162,99 @@ def test_bad_arguments_give_one_line_errors(tmp_path):
         assert out.returncode == 1
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and words in lines[0], out.stderr
+
+
+# ----- nothing the user owns is destroyed (newcomer review 2026-12-03) ---------------------------
+def user_file(path: Path, size: int = 131072) -> bytes:
+    """A file of the user's, sized like a flash image (a whole number of 4 KiB blocks), so that
+    only the content tells it from one."""
+    data = (b"my commissioning notes, line %d\n" * 5000)[:size]
+    path.write_bytes(data)
+    return data
+
+
+def test_link_onto_an_existing_file_is_refused_and_the_file_kept(tmp_path):
+    from gridpod.vboard.board_file import VirtualBoardError
+    from gridpod.vboard.supervisor import VirtualBoard
+
+    mine = tmp_path / "site.json"
+    data = user_file(mine, 300)
+    with pytest.raises(VirtualBoardError, match="is a file that exists: refusing to replace"):
+        VirtualBoard(flash=tmp_path / "f.img", link_console=mine)
+    assert mine.read_bytes() == data
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    with pytest.raises(VirtualBoardError, match="is a folder that exists"):
+        VirtualBoard(flash=tmp_path / "f.img", link_modbus=folder)
+    assert folder.is_dir()
+
+
+def test_a_dangling_link_is_replaced_and_a_live_one_refused(tmp_path):
+    from gridpod.vboard.board_file import VirtualBoardError
+    from gridpod.vboard.supervisor import VirtualBoard
+
+    stale = tmp_path / "console"
+    stale.symlink_to("/dev/pts/99999")  # left by a board that was killed
+    with VirtualBoard(flash=tmp_path / "f.img", link_console=stale) as vb:
+        assert os.readlink(stale) == vb.console.port.path
+        with pytest.raises(VirtualBoardError, match="still open .another virtual board"):
+            VirtualBoard(flash=tmp_path / "g.img", link_console=stale)
+        assert os.readlink(stale) == vb.console.port.path  # the running board keeps its link
+    assert not stale.is_symlink()
+
+
+def test_flash_on_a_file_that_is_not_an_image_is_refused_and_kept(tmp_path):
+    from gridpod.vboard.flash import FlashImageError, install_tree
+    from gridpod.vboard.supervisor import VirtualBoard
+
+    mine = tmp_path / "notes.img"
+    data = user_file(mine)
+    with pytest.raises(FlashImageError, match="not a littlefs2 flash image: refusing to format"):
+        VirtualBoard(flash=mine)
+    with pytest.raises(FlashImageError, match="refusing to format"):
+        install_tree(mine, {"/main.py": b"print(1)"})  # --install-firmware's host-side write
+    assert mine.read_bytes() == data
+    out = subprocess.run(
+        [*GRIDPOD, "vboard", "--quiet", "--flash", str(mine), "--install-firmware"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "refusing to format it" in out.stderr, out.stderr
+    assert mine.read_bytes() == data
+
+
+def test_flash_in_a_missing_folder_makes_no_folder(tmp_path):
+    from gridpod.vboard.flash import FlashImageError, create_blank
+    from gridpod.vboard.supervisor import VirtualBoard
+
+    target = tmp_path / "no" / "such" / "f.img"
+    with pytest.raises(FlashImageError, match="folder .*such does not exist"):
+        VirtualBoard(flash=target)
+    with pytest.raises(FlashImageError, match="does not exist"):
+        create_blank(target)
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_refused_board_leaves_no_temp_folder(tmp_path, monkeypatch):
+    """VirtualBoard() makes its temp folder only after every path check, and removes it when a
+    later step (here: a flash size no chip has) fails."""
+    import tempfile
+
+    from gridpod.vboard import supervisor
+    from gridpod.vboard.flash import FlashImageError
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(**kw):
+        made.append(real_mkdtemp(dir=tmp_path, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(supervisor.tempfile, "mkdtemp", mkdtemp)
+    with pytest.raises(FlashImageError, match="flash size 1000 B"):
+        supervisor.VirtualBoard(flash_size=1000)  # the image lives in the temp folder
+    assert made and not any(Path(p).exists() for p in made)
+    with pytest.raises(FlashImageError, match="flash size 1000 B"):
+        supervisor.VirtualBoard(flash=tmp_path / "new.img", flash_size=1000)
+    assert len(made) == 1  # refused before a temp folder was made

@@ -40,11 +40,11 @@ def test_a_stopped_application_restarts_when_its_maintenance_window_ends(tmp_pat
         vb.wait_console(b"boot #1 ", timeout_s=20)
         port = vb.console_port
         vb.run_until(1.0)
-        assert vb.plant.edges["ALARM_RELAY"][-1][1] == 0  # healthy, running
+        assert vb.plant.edges["HEALTHY_RELAY"][-1][1] == 1  # healthy, running
         result = app_control.stop(port, yes=True)
         stopped_ms = vb.sim_ms
         assert result["window_s"] == WINDOW_MS // 1000
-        assert vb.plant.edges["ALARM_RELAY"][-1][1] == 1  # the safe outputs reached the plant
+        assert vb.plant.edges["HEALTHY_RELAY"][-1][1] == 0  # alarm: the stop reached the plant
         vb.wait_console(b"boot #2 ", timeout_s=10)
         restarted_ms = vb.sim_ms
         log = bytes(vb.console_log)

@@ -1,11 +1,12 @@
 """Battery subsystem (battery_enabled): the string's contactors (K_NEG, K_PRE, K_POS with aux
-contacts), pack and link voltage, pack current and the interlock loop, around
-control/contactors.py and control/interlocks.py.
+contacts), pack and link voltage, pack current, pack temperature and the interlock loop, around
+control/contactors.py, control/interlocks.py and control/pack_limits.py.
 
   fast (10 ms)      interlocks (app.state permit, loop, coolant flow proven) -> contactor state
-                    machine -> coils; contactor and interlock fault causes
+                    machine -> coils; contactor, interlock, pack over-voltage and over-current
+                    fault causes (the contactor faults' sub-code: the sequencer state)
   control (100 ms)  the close / open coils (pulses, consumed: a request left set never re-closes
-                    after a trip; open wins)
+                    after a trip; open wins); pack temperature and its over-temperature trip
 A close needs a Modbus close request AND, every fast tick, app.state.close_permitted() AND the
 interlock loop AND coolant flow proven. The state machine starts OPEN with no request: no
 automatic re-close after a reboot. SafeOutputs hands the coils over here (hand_over_coils) and
@@ -21,18 +22,24 @@ from control.fault_rows import (
     FAULT_CONTACTOR_FAIL_CLOSE,
     FAULT_CONTACTOR_WELDED,
     FAULT_INTERLOCK_OPEN,
+    FAULT_PACK_OVER_CURRENT,
+    FAULT_PACK_OVER_TEMP,
+    FAULT_PACK_OVER_VOLTAGE,
     FAULT_PRECHARGE_NOT_DECAYING,
     FAULT_PRECHARGE_TIMEOUT,
     FAULT_PRECHARGE_TOO_FAST,
 )
 from control.faults import ACTION_ALARM
 from control.interlocks import Interlocks
+from control.pack_limits import PackLimits
 from drivers.contactor import Contactor
 from drivers.current_sense import CurrentSense
 from drivers.hv_sense import HvSense
+from drivers.ntc import Ntc
 from micropython import const
 
 from app import state
+from app.eventlog import EV_CONTACTOR_OP
 
 # Register rows (comms/register_map.py order; checked by host_tools/tests/test_register_bindings.py)
 _R_K_NEG_STATE = const(43)
@@ -41,6 +48,7 @@ _R_K_POS_STATE = const(45)
 _R_PACK_VOLTAGE_V = const(46)
 _R_LINK_VOLTAGE_V = const(47)
 _R_PACK_CURRENT_A = const(48)
+_R_BATTERY_TEMP_C = const(61)
 _R_BATTERY_POWER_KW = const(52)
 _R_BATTERY_POWER_LIMIT_PCT = const(62)
 _R_INTERLOCK_STATUS = const(63)
@@ -79,9 +87,11 @@ def _aux(poles):
 class BatterySubsystem:
     """Contactors and interlocks; the readings (v_pack_dv, v_link_dv, i_da) for the grid side."""
 
-    def __init__(self, platform, pins, cfg, faults, outputs, cooling):
+    def __init__(self, platform, pins, cfg, faults, outputs, cooling, log=None):
         p = platform
         self.faults = faults
+        self.log = log  # the event log: one EV_CONTACTOR_OP record per opening (wear)
+        self._openings = 0
         self.cooling = cooling  # the cooling subsystem, or None
         # cooling hardware without its control never proves flow
         self.needs_cooling = bool(cfg["has_cooling"])
@@ -94,12 +104,15 @@ class BatterySubsystem:
         self.v_pack = HvSense(p.adc("V_PACK"))
         self.v_link = HvSense(p.adc("V_LINK"))
         self.i_pack = CurrentSense(p.adc("I_PACK"))
+        self.t_batt = Ntc(p.adc("T_BATTERY"))
+        self.limits = PackLimits(cfg)
         self.loop = p.digital_in("INTERLOCK_LOOP")
         self.contactors = Contactors(cfg)
         self.interlocks = Interlocks(cfg)
         self.v_pack_dv = None
         self.v_link_dv = None
         self.i_da = None
+        self.t_batt_cdegc = None
         print(
             "gridpod: battery: K_NEG K_PRE K_POS with aux, precharge tau %d ms, break %d A, "
             "cooling %s"
@@ -146,8 +159,17 @@ class BatterySubsystem:
         poles[2].set(cmd & POS)
         causes = k.causes
         for fid in _CONTACTOR_FAULTS:
-            faults.update(fid, causes & (1 << fid), now_ms)
+            faults.update(fid, causes & (1 << fid), now_ms, k.state)
         faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
+        if k.openings != self._openings and self.log is not None:
+            # contactor wear (safety review m8): every opening with the current it broke, in the
+            # persisted event log (a RAM append here; flushed from housekeeping)
+            self._openings = k.openings
+            self.log.append(EV_CONTACTOR_OP, k.operations, k.open_i_last_da, now_ms)
+        lim = self.limits
+        lim.step_fast(v_pack, i_da)
+        faults.update(FAULT_PACK_OVER_VOLTAGE, lim.over_voltage, now_ms, lim.over_voltage)
+        faults.update(FAULT_PACK_OVER_CURRENT, lim.over_current, now_ms, lim.over_current)
         self.outputs.sequencer_alive()  # last: a step that raised leaves SafeOutputs to open
 
     # ----- control slot ---------------------------------------------------------------------------
@@ -162,7 +184,11 @@ class BatterySubsystem:
             self.contactors.request_close(now_ms)
 
     def step(self, now_ms, dt_ms):
-        """Nothing at the control rate: the contactors run in the fast tick."""
+        """The pack temperature and its trip (the contactors run in the fast tick)."""
+        self.t_batt_cdegc = t = self.t_batt.temp_cdegc()
+        lim = self.limits
+        lim.step_control(t)
+        self.faults.update(FAULT_PACK_OVER_TEMP, lim.over_temp, now_ms, lim.over_temp)
 
     def reset(self, now_ms):
         """Operator reset: the contactor FAULT state once its cause is gone; never closes."""
@@ -181,6 +207,8 @@ class BatterySubsystem:
         bank.put(_R_PACK_VOLTAGE_V, vp)
         bank.put(_R_LINK_VOLTAGE_V, self.v_link_dv)
         bank.put(_R_PACK_CURRENT_A, ip)
+        t = self.t_batt_cdegc
+        bank.put(_R_BATTERY_TEMP_C, None if t is None else t // 10)
         bank.put(_R_BATTERY_POWER_KW, None if vp is None or ip is None else vp * ip // 10000)
         bank.set(_R_CONTACTOR_STATE, self.contactors.state)
         bank.set(_R_BATTERY_POWER_LIMIT_PCT, self.interlocks.power_limit_pct)

@@ -1,10 +1,11 @@
-"""Grid subsystem (grid_enabled): IT and grid power meters, battery temperature, energy counters
+"""Grid subsystem (grid_enabled): IT and grid power meters, energy counters
 and, with the battery composed, SOC, the peak shaver and the PCS, around control/energy.py,
 control/soc.py and control/peak_shaver.py.
 
   fast (10 ms)       peak shaver (ints only) -> PCS enable + setpoint; the grid meter is read here
                      only for the shaver
-  control (100 ms)   IT meter (and the grid meter without a shaver), battery temperature, SOC;
+  control (100 ms)   IT meter (and the grid meter without a shaver), SOC (the battery
+                     temperature the shaver checks is the battery subsystem's);
                      the leased registers grid_import_limit_kw, peak_shaving_enable and
                      pcs_power_request_kw (the bank reverts them at lease expiry) and work_tokens
   housekeeping (1 s) energy counters: IT, cooling = grid + battery - IT, battery in/out, grid;
@@ -15,7 +16,6 @@ Load seen by the shaver = grid meter + battery power (V_pack x I_pack).
 from comms.register_bank import RegisterBank
 from control.energy import E_BATT_IN, E_BATT_OUT, E_COOLING, E_GRID_IMPORT, E_IT, Energy
 from control.ticks import ticks_diff
-from drivers.ntc import Ntc
 from drivers.power_meter import PowerMeter
 from micropython import const
 
@@ -37,7 +37,6 @@ _R_ENERGY_GRID_IMPORT_KWH = const(57)
 _R_PCS_SETPOINT_KW = const(58)
 _R_MJ_PER_TOKEN_IT = const(59)
 _R_MJ_PER_TOKEN_MODULE = const(60)
-_R_BATTERY_TEMP_C = const(61)
 _R_GRID_STATE = const(70)
 
 # (register, Energy counter) pairs
@@ -71,10 +70,8 @@ class GridSubsystem:
         self._since_save_ms = 0
         self.it_meter = PowerMeter(p.adc("IT_KW"))
         self.grid_meter = PowerMeter(p.adc("GRID_KW"))
-        self.t_batt = Ntc(p.adc("T_BATTERY"))
         self.grid_w = None
         self.it_w = None
-        self.t_batt_cdegc = None
         self._tokens = 0
         self._fast_ms = None
         self.shaver = None
@@ -115,7 +112,7 @@ class GridSubsystem:
             dt_ms,
             load_w,
             self.soc.soc_pm,
-            self.t_batt_cdegc,
+            b.t_batt_cdegc,
             b.closed(),
             b.interlocks.power_limit_pct,
         )
@@ -138,7 +135,6 @@ class GridSubsystem:
         self.it_w = self.it_meter.w()
         if self.shaver is None:  # no peak shaving: the 100 ms reading is enough for energy
             self.grid_w = self.grid_meter.w()
-        self.t_batt_cdegc = self.t_batt.temp_cdegc()
         if self.shaver is not None:
             b = self.battery
             self.soc.step(dt_ms, b.v_pack_dv, b.i_da)
@@ -150,7 +146,6 @@ class GridSubsystem:
         e = self.energy
         bank.put(_R_IT_LOAD_KW, _div(self.it_w, 100))  # 0.1 kW
         bank.put(_R_GRID_IMPORT_KW, _div(self.grid_w, 100))
-        bank.put(_R_BATTERY_TEMP_C, _div(self.t_batt_cdegc, 10))
         for row, idx in _ENERGY_ROWS:
             bank.set(row, ((e.hi[idx] << 16) + e.lo[idx]) // 100)  # Wh -> 0.1 kWh
         bank.put(_R_MJ_PER_TOKEN_IT, e.mj_per_token_it)

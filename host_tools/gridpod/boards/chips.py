@@ -180,24 +180,12 @@ EXT_CHIPS: dict[str, dict[str, Any]] = {
 HAL_OF_CHIP = {"esp32": "mcu", "esp32s3": "mcu", "rp2040": "mcu", "virtual": "virtual"}
 
 # ----- flashing facts (gridpod.flash) ------------------------------------------------------------
-# ESP image header (esptool docs, "Firmware Image Format"): chip id of the extended header ->
-# (chip, esptool chip name, offset of the bootloader = where a full MicroPython .bin is written).
-ESP_IMAGE_CHIPS: dict[int, tuple[str, int]] = {
-    0x0000: ("esp32", 0x1000),
-    0x0002: ("esp32s2", 0x1000),
-    0x0005: ("esp32c3", 0x0),
-    0x0009: ("esp32s3", 0x0),
-    0x000C: ("esp32c2", 0x0),
-    0x000D: ("esp32c6", 0x0),
-    0x0010: ("esp32h2", 0x0),
-    0x0012: ("esp32p4", 0x2000),
-}
-# Flash size nibble of header byte 3 (high 4 bits) -> bytes.
-ESP_HEADER_FLASH_SIZES = {0: 1 * MB, 1: 2 * MB, 2: 4 * MB, 3: 8 * MB, 4: 16 * MB, 5: 32 * MB}
+# ESP chip ids, bootloader offsets, header flash sizes and UF2 family ids of the ESP chips come
+# from esptool's own table (esptool.targets.CHIP_DEFS, see gridpod.flash.images).
 # Partition table location in flash for every ESP32-family chip (ESP-IDF default).
 ESP_PARTITION_TABLE_ADDR = 0x8000
 
-# UF2 family ids (microsoft/uf2 utils/uf2families.json) -> name, for messages.
+# UF2 family ids esptool does not know (microsoft/uf2 utils/uf2families.json) -> name, for messages.
 UF2_FAMILIES: dict[int, str] = {
     0xE48BFF56: "rp2040",
     0xE48BFF57: "absolute address",
@@ -205,15 +193,13 @@ UF2_FAMILIES: dict[int, str] = {
     0xE48BFF59: "rp2350-arm-s",
     0xE48BFF5A: "rp2350-riscv",
     0xE48BFF5B: "rp2350-arm-ns",
-    0x1C5F21B0: "esp32",
-    0xC47E5767: "esp32s3",
     0x68ED2B88: "samd21",
     0x55114460: "samd51",
 }
 # What `gridpod flash` writes for each board chip.
 FLASH_METHOD = {
-    "esp32": {"method": "esptool", "image_chip_id": 0x0000, "esptool_chip": "esp32"},
-    "esp32s3": {"method": "esptool", "image_chip_id": 0x0009, "esptool_chip": "esp32s3"},
+    "esp32": {"method": "esptool", "esptool_chip": "esp32"},
+    "esp32s3": {"method": "esptool", "esptool_chip": "esp32s3"},
     # RP2040 datasheet 2.8.4: UF2 family 0xE48BFF56, XIP flash at 0x10000000, 256-byte payloads.
     "rp2040": {"method": "uf2", "uf2_family": 0xE48BFF56, "flash_base": 0x10000000, "payload": 256},
 }

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from .. import GridpodError
 from ..multi import resolve_ports, run_many, summary_table
+from ..userfiles import output_dir
 
 
 def add_port_arguments(p, required_port: bool = True) -> None:
@@ -26,6 +27,7 @@ def run_on_ports(args, job) -> int:
         result = job(ports[0], print)
         print(f"{args.command}: {result.get('summary', 'ok')}")
         return 0
+    output_dir(args.log_dir, "--log-dir")  # before any board is touched
     results = run_many(ports, job, Path(args.log_dir))
     print(summary_table(results))
     failed = [r for r in results if not r["ok"]]

@@ -2,16 +2,22 @@
 
 One board runs in this process. Several (`--virtual --boards N`, `--port` repeated, `--all`) run
 in parallel, one `gridpod fat` child process each, with DIR/<board>/ (fat-junit.xml, fat.json,
-fat.html) and DIR/<board>.log, then one summary table.
+fat.html) and DIR/<board>.log, then one summary table. `--labgrid PLACE [PLACE ...]` runs on
+labgrid places, acquired and released through labgrid's coordinator (gridpod/labgrid/places.py).
 
 Exit status: 0 PASS, 1 FAIL (the firmware failed a requirement), 2 BENCH ERROR (the bench broke:
 VM did not start or boot, port vanished; the firmware was not judged). With several boards: 2 if
 any board had a bench error, else 1 if any failed, else 0."""
 
+import argparse
+import sys
 from pathlib import Path
 
 from ..fat.run import FAT_DIR, FatError, run_fat, run_fat_boards, warm_compile_cache
 from ..multi import log_name, resolve_ports, summary_table
+from ..units import parse_size
+from ..userfiles import output_dir
+from ._args import int_in, seconds
 
 
 def add_arguments(p) -> None:
@@ -21,7 +27,24 @@ def add_arguments(p) -> None:
         "--port", action="append", help="run on the board at this serial port (repeat for several)"
     )
     where.add_argument("--all", action="store_true", help="every USB serial port")
-    p.add_argument("--boards", type=int, default=1, help="with --virtual: how many modules (1)")
+    where.add_argument(
+        "--labgrid",
+        nargs="+",
+        metavar="PLACE",
+        help="run on these labgrid places (acquired, then released, through the coordinator)",
+    )
+    p.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="with --labgrid: labgrid coordinator ($LG_COORDINATOR, else 127.0.0.1:20408)",
+    )
+    p.add_argument("--labgrid-held", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--boards",
+        type=int_in(1, 64, "virtual modules"),
+        default=1,
+        help="with --virtual: how many modules (1)",
+    )
     p.add_argument("--module-id", help="module id on the certificate (several: ID-<board>)")
     p.add_argument("--report", default="reports/fat", help="report folder (reports/fat)")
     p.add_argument("--heap", help="virtual module heap budget (default: the board file's)")
@@ -34,15 +57,32 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--suite", default=str(FAT_DIR), help="FAT test folder (hil_tests/fat)")
     p.add_argument(
-        "--timeout", type=float, default=900.0, help="seconds per board when several (900)"
+        "--timeout",
+        type=seconds(1.0, "the time per board"),
+        default=900.0,
+        help="seconds per board when several (900)",
     )
 
 
 def run(args) -> int:
     if args.boards < 1:
         raise FatError("--boards must be 1 or more")
+    if args.coordinator and not args.labgrid:
+        raise FatError("--coordinator is for --labgrid")
+    if args.labgrid:
+        from ..labgrid.places import need_labgrid, run_places
+
+        need_labgrid()
     if args.boards > 1 and not args.virtual:
         raise FatError("--boards is for --virtual; for real boards repeat --port or use --all")
+    # a typo in the bench setup is one line now, not twelve "failed" requirements later
+    if args.heap:
+        parse_size(args.heap)
+    if not Path(args.suite).is_dir():
+        raise FatError(f"--suite {args.suite}: no such folder (the FAT tests are in {FAT_DIR})")
+    output_dir(args.report, "--report")
+    if args.labgrid:
+        return run_places(args, run_one)
     ports = [] if args.virtual else resolve_ports(args.port, args.all)
     if args.virtual and args.boards == 1 or len(ports) == 1:
         return run_one(args, "virtual" if args.virtual else f"serial:{ports[0]}", args.module_id)
@@ -65,12 +105,12 @@ def run(args) -> int:
     return code
 
 
-def run_one(args, bench: str, module_id: str | None) -> int:
-    extra = [f"--bench-heap={args.heap}"] if args.heap else []
+def run_one(args, bench: str, module_id: str | None, extra: list[str] | None = None) -> int:
+    extra = list(extra or []) + ([f"--bench-heap={args.heap}"] if args.heap else [])
     try:
         summary = run_fat(bench, args.report, module_id, extra, Path(args.suite), args.select)
     except FatError as e:  # the suite could not run: a bench problem, not a firmware verdict
-        print(f"gridpod fat: error: {e}")
+        print(f"gridpod fat: error: {e}", file=sys.stderr)
         return 2
     c = summary["counts"]
     partial = f" ({summary['selection']})" if args.select else ""

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from ..flash import check_image, flash_board
+from ..boards.check import load_board
+from ..flash import check_image, describe_check, flash_board
+from ..userfiles import read_bytes
 from ._many import add_port_arguments, run_on_ports
 
 
@@ -19,8 +21,10 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     if args.check_only:
         info = check_image(Path(args.image), args.board)
-        print(f"flash: image ok for {args.board}: {info}")
+        print(f"flash: {describe_check(info, args.board)}")
         return 0
+    load_board(args.board)  # a typo in the board or the image path: refused before any port
+    read_bytes(args.image, "image")
 
     def job(port, log):
         result = flash_board(port, Path(args.image), args.board, erase=args.erase, log=log)

@@ -3,8 +3,11 @@
 The schema, canonical JSON, CRC32 and validation are firmware/app/config.py and config_schema.py,
 imported here on CPython (with the `micropython` shim of firmware/tests/shim), never re-written.
 
-Files on the host: either the values object {"module_id": ..., ...} (what `pull` writes, easy to
-edit) or the device's document {"config": {...}, "crc32": N, "version": 1} (CRC checked).
+Files on the host: either the values object {"module_id": ..., ...} (what `pull` and `init` write,
+easy to edit) or the device's document {"config": {...}, "crc32": N, "version": 1} (CRC checked).
+In the values object a tuning vector may be written by element name, {"precharge_tau_ms": 470,
+...} (every element, any order): the host turns it into the board's list before the firmware's
+validator sees it, so the board keeps its compact vectors (the names cost heap there).
 On the device: /config.json, written as /config.json.tmp, hashed, then renamed over (atomic on
 littlefs2), read back and its CRC compared; then a soft reset, and the app's boot banner must
 report the same CRC ("/config.json ok, crc32 xxxxxxxx").
@@ -24,6 +27,7 @@ from typing import Any
 
 from .. import GridpodError
 from ..build.tree import import_firmware
+from ..userfiles import PathError, check_output_file, read_bytes, write_bytes, write_text
 from .session import Device
 
 DEVICE_PATH = "/config.json"
@@ -42,6 +46,45 @@ def units() -> dict[str, str]:
     return {row[0]: row[2] for row in firmware_config().rows()}
 
 
+def tuning_keys() -> list[str]:
+    """The config keys that are tuning vectors (type v), in schema order."""
+    return [row[0] for row in firmware_config().rows() if row[1] == "v"]
+
+
+def vectors_from_names(doc: dict[str, Any]) -> list[str]:
+    """Turn every tuning vector written by element name ({"name": value}) into the board's list,
+    in place; returns the unknown and missing names (with unit and range). A missing element is
+    filled with its default only so that the firmware's validator can still report every other
+    problem of the file at once; the file stays rejected."""
+    cfg = firmware_config()
+    errors = []
+    for key in tuning_keys():
+        named = doc.get(key)
+        if not isinstance(named, dict):
+            continue
+        elements = list(cfg.tuning_rows(key))
+        names = [e[0] for e in elements]
+        for name in sorted(set(named) - set(names)):
+            errors.append(f"{key}.{name}: unknown element (known: {' '.join(names)})")
+        for name, unit, lo, hi, _default in elements:
+            if name not in named:
+                errors.append(f"{key}.{name}: missing [{unit}, {lo}..{hi}]")
+        doc[key] = [named.get(name, default) for name, _u, _lo, _hi, default in elements]
+    return errors
+
+
+def with_names(values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `values` with each tuning vector as {element name: value}, in element order."""
+    cfg = firmware_config()
+    out = dict(values)
+    for key in tuning_keys():
+        vector = values.get(key)
+        names = [e[0] for e in cfg.tuning_rows(key)]
+        if isinstance(vector, list) and len(vector) == len(names):
+            out[key] = dict(zip(names, vector, strict=True))
+    return out
+
+
 def parse_bytes(data: bytes, what: str) -> tuple[dict[str, Any] | None, list[str]]:
     """(values, errors) of a config file's bytes, by the firmware's rules."""
     cfg = firmware_config()
@@ -53,16 +96,17 @@ def parse_bytes(data: bytes, what: str) -> tuple[dict[str, Any] | None, list[str
         import io
 
         return cfg.parse(io.StringIO(data.decode()))
-    errors = cfg.validate(doc)
+    named_errors = vectors_from_names(doc) if isinstance(doc, dict) else []
+    errors = named_errors + cfg.validate(doc)
     return (doc if isinstance(doc, dict) else None), errors
 
 
 def validate_file(path: Path) -> dict[str, Any]:
     """The file's values; ConfigError listing every problem (key and unit) otherwise."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+        data = read_bytes(path, "config file")
+    except PathError as exc:
+        raise ConfigError(str(exc)) from None
     values, errors = parse_bytes(data, str(path))
     if errors:
         raise ConfigError(
@@ -102,27 +146,64 @@ def read_device(dev: Device) -> tuple[dict[str, Any] | None, list[str], bytes | 
     return values, errors, raw
 
 
-def pull(port: str, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+def running_values(
+    values: dict[str, Any] | None, errors: list[str], raw: bytes | None
+) -> tuple[dict[str, Any], str]:
+    """(the values the application runs with, a note saying where they come from) for what
+    read_device() found: with no /config.json, or a rejected one (maintenance mode), the app
+    runs on the schema defaults (app/config.py ConfigStore.load)."""
+    if raw is None:
+        return firmware_config().defaults(), f"no {DEVICE_PATH}: the board runs on schema defaults"
+    if errors or values is None:
+        return firmware_config().defaults(), (
+            f"{DEVICE_PATH} rejected ({len(errors)} error(s), first: {errors[0] if errors else '?'})"
+            ": the board runs on schema defaults in maintenance mode"
+        )
+    return values, f"{DEVICE_PATH} crc32 {firmware_config().config_crc(values):08x}"
+
+
+def pull(
+    port: str, out: Path, log: Callable[[str], None] = print, names: bool = False
+) -> dict[str, Any]:
+    """Save the values the board runs with as an editable values file (`names`: tuning vectors
+    by element name). A board without /config.json gives its schema defaults. A running
+    application is asked on its service channel and keeps running."""
+    check_output_file(out, "output file")  # before the board is touched
     with Device(port, log=log, read_only=True) as dev:
         dev.probe()
         values, errors, raw = read_device(dev)
-    if raw is None:
-        raise ConfigError(f"{port}: no {DEVICE_PATH} (the board runs on schema defaults)")
     if errors:
-        Path(str(out) + ".device").write_bytes(raw)
+        copy = Path(str(out) + ".device")
+        write_bytes(copy, raw or b"", "raw copy")
         raise ConfigError(
-            f"{port}: device config invalid ({'; '.join(errors)}); raw copy in {out}.device"
+            f"{port}: device config invalid ({'; '.join(errors)}); raw copy in {copy}"
         )
-    Path(out).write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-    crc = firmware_config().config_crc(values)
-    return {"port": port, "crc": f"{crc:08x}", "summary": f"pulled crc32 {crc:08x} to {out}"}
+    running, note = running_values(values, errors, raw)
+    if raw is None:
+        log(f"{port}: {note}; writing them")
+    if names:  # for people: schema order, tuning by element name
+        order = [row[0] for row in firmware_config().rows()]
+        running = {key: running[key] for key in order if key in running}
+    shown = with_names(running) if names else running
+    write_text(out, json.dumps(shown, indent=2, sort_keys=not names) + "\n", "output file")
+    crc = firmware_config().config_crc(running)
+    what = "the schema defaults" if raw is None else "the config"
+    return {
+        "port": port,
+        "crc": f"{crc:08x}",
+        "summary": f"pulled {what} (crc32 {crc:08x}) to {out}",
+    }
 
 
 def diff_device(port: str, path: Path, log: Callable[[str], None] = print) -> list[str]:
+    """The file against the values the board runs with (the schema defaults when it has no
+    /config.json or rejected it: the board says which)."""
     new = validate_file(path)
     with Device(port, log=log, read_only=True) as dev:
         dev.probe()
-        old, _errors, _raw = read_device(dev)
+        found = read_device(dev)
+    old, note = running_values(*found)
+    log(f"{port}: compared with what runs: {note}")
     return diff(old, new)
 
 
@@ -141,8 +222,9 @@ def push(
     crc = cfg.config_crc(values)
     with Device(port, log=log) as dev:
         live = dev.probe() is not None
-        old, _errors, raw = read_device(dev)
-        changes = diff(old, values)
+        old, errors, raw = read_device(dev)
+        running, note = running_values(old, errors, raw)
+        changes = diff(running, values)
         if raw == data:
             log(f"{port}: device already holds this config (crc32 {crc:08x}), nothing written")
             return {"port": port, "crc": f"{crc:08x}", "summary": f"unchanged, crc32 {crc:08x}"}
@@ -151,7 +233,13 @@ def push(
                 f"{port}: the application is running: writing the config stops it and the "
                 "restart that applies it starts it again; drop --no-restart (nothing written)"
             )
-        for line in changes or ["(same values, file bytes differ: rewriting canonical form)"]:
+        log(f"{port}: compared with what runs: {note}")
+        same = (
+            "(the same values as the schema defaults it runs on: writing them as its config)"
+            if raw is None
+            else "(same values, file bytes differ: rewriting canonical form)"
+        )
+        for line in changes or [same]:
             log("  " + line)
         stops = (
             " This stops the application (outputs safe, contactors open) and restarts it with"

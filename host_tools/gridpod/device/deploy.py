@@ -30,17 +30,43 @@ from pathlib import Path
 from typing import Any
 
 from .. import GridpodError
-from ..boards.check import load_board
-from ..build.tree import FIRMWARE_DIR, REPO_ROOT, firmware_files, mpy_cross_version
+from ..boards.check import list_boards, load_board
+from ..build.tree import FIRMWARE_DIR, MPY_CACHE_DIR, firmware_files, mpy_cross_version
 from .session import Device
 
-CACHE_DIR = REPO_ROOT / "build" / "mpy-cache"
+CACHE_DIR = MPY_CACHE_DIR
 SWITCH_SOURCE = FIRMWARE_DIR / "app" / "deploy_switch.py"
 DEPLOY_DIR = "/.deploy"
 
 
 class DeployError(GridpodError):
     """Deploy refused or failed; the old firmware (or a committed new one) is what boots."""
+
+
+# A deploy makes the board's file set equal to the tree's, so a wrong folder would delete the
+# application: these must be in any firmware tree (boot.py, main.py and what they import), plus
+# the board's HAL when the board is known.
+REQUIRED_FIRMWARE_FILES = ("boot.py", "main.py", "app/startup.py", "app/deploy_switch.py")
+_DEFAULT_TREE = "leave out --firmware-dir to deploy the repository's firmware/"
+
+
+def check_firmware_dir(firmware_dir: Path, board: str | None = None) -> None:
+    """Refuse (before any port is opened) a firmware folder that is missing, a file, or not a
+    Gridpod firmware tree, and a board name with no board file."""
+    d = Path(firmware_dir)
+    if not d.is_dir():
+        problem = "is a file, not a folder" if d.exists() else "does not exist"
+        raise DeployError(f"--firmware-dir {d} {problem}: {_DEFAULT_TREE}")
+    need = list(REQUIRED_FIRMWARE_FILES)
+    if board:
+        need.append(f"hal/{load_board(board)['hal']}.py")
+    missing = [rel for rel in need if not (d / rel).is_file()]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise DeployError(
+            f"--firmware-dir {d} is not a Gridpod firmware tree (no {missing[0]}{more}); "
+            f"deploying it would delete the board's application: {_DEFAULT_TREE}"
+        )
 
 
 def build(
@@ -91,6 +117,7 @@ def deploy(
     with yes=True); a no-op deploy leaves it running.
     """
     t0 = time.monotonic()
+    check_firmware_dir(firmware_dir, board)  # before the board is touched
     dev = device or Device(port, log=log)
     try:
         app = dev.probe()
@@ -103,7 +130,10 @@ def deploy(
         device_board = (dev.read_json("/board.json") or {}).get("board")
         name = board or device_board
         if not name:
-            raise DeployError(f"{port}: the device has no /board.json: pass --board")
+            raise DeployError(
+                f"{port}: the device has no /board.json: pass --board (one of "
+                f"{', '.join(list_boards())})"
+            )
         if board and device_board and board != device_board:
             log(f"note: device was {device_board}, deploying {board}")
         board_dict = load_board(name)

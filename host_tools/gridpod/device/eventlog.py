@@ -12,7 +12,11 @@ def event_names() -> dict[int, str]:
 
 
 def read_events(data: bytes) -> list[dict]:
-    """Records oldest first: seq, uptime_ms, boot, event, arg1, arg2. Torn records are skipped."""
+    """Records oldest first: seq, uptime_ms, boot, event, arg1, arg2. Torn records are skipped.
+    Fault records also carry fault (its name), and a raise its severity and sub-code (which
+    sensor, pump, zone: firmware/control/fault_rows.py)."""
+    from ..modbus.faults import SEVERITIES, fault_name
+
     mod = import_firmware("app.eventlog")
     names = event_names()
     slots = len(data) // mod.RECORD_BYTES
@@ -27,6 +31,11 @@ def read_events(data: bytes) -> list[dict]:
     for rec in records:
         d = dict(zip(keys, rec, strict=True))
         d["event"] = names.get(d["code"], f"code {d['code']}")
+        if d["event"] in ("fault_raised", "fault_cleared"):
+            d["fault"] = fault_name(d["arg1"])
+        if d["event"] == "fault_raised":
+            d["severity"] = SEVERITIES.get(d["arg2"] & 0xFF, str(d["arg2"] & 0xFF))
+            d["sub"] = d["arg2"] >> 8
         out.append(d)
     return out
 

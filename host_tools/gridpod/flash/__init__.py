@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..boards.check import load_board
+from ..userfiles import PathError, read_bytes
 from .esp import FlashError, flash_esp
 from .images import ImageError, check_esp_image, check_uf2, flash_method
 from .rp2 import flash_rp2040
@@ -22,6 +23,7 @@ __all__ = [
     "check_esp_image",
     "check_uf2",
     "check_image",
+    "describe_check",
     "flash_board",
 ]
 
@@ -29,10 +31,26 @@ __all__ = [
 def check_image(image: Path | bytes, board_name: str) -> dict[str, Any]:
     """Check an image file for a board without touching any device."""
     board = load_board(board_name)
-    data = Path(image).read_bytes() if isinstance(image, (str, Path)) else bytes(image)
+    data = read_bytes(image, "image") if isinstance(image, (str, Path)) else bytes(image)
     if flash_method(board)["method"] == "esptool":
         return check_esp_image(data, board)
     return check_uf2(data, board)
+
+
+def describe_check(info: dict[str, Any], board_name: str) -> str:
+    """check_image()'s result as the sentence `flash --check-only` prints (addresses in hex)."""
+    if "app_offset" in info:
+        return (
+            f"image ok for {board_name}: a complete {info['chip']} firmware (bootloader, "
+            f"partition table, app) of {info['size']} bytes, to be written at "
+            f"0x{info['offset']:x}, app at 0x{info['app_offset']:x} ({info['app_size']} bytes); "
+            "nothing was written"
+        )
+    return (
+        f"image ok for {board_name}: a UF2 file of {info['blocks']} blocks for flash "
+        f"0x{info['start']:08x}..0x{info['end']:08x} "
+        f"({(info['end'] - info['start']) // 1024} KiB); nothing was written"
+    )
 
 
 def flash_board(
@@ -46,9 +64,9 @@ def flash_board(
     """Flash `image` onto the board on `port`; seams replace the hardware parts in tests."""
     board = load_board(board_name)
     try:
-        data = Path(image).read_bytes()
-    except OSError as exc:
-        raise FlashError(f"{image}: cannot read image ({exc.strerror})") from exc
+        data = read_bytes(image, "image")
+    except PathError as exc:
+        raise FlashError(str(exc)) from None
     method = flash_method(board)["method"]
     if method == "esptool":
         if not port:

@@ -1,38 +1,30 @@
 """Image checks done before a device is touched: ESP32-family .bin and RP2040 .uf2.
 
-ESP (esptool docs, "Firmware Image Format"): a full MicroPython .bin starts with the 2nd-stage
-bootloader, an image of: 8-byte header (magic 0xE9, segment count, SPI mode, size/freq nibbles,
-entry), 16-byte extended header (chip id u16 at byte 12, hash_appended at byte 23), segments
-(load address u32, length u32, data), a checksum byte (0xEF xor every segment byte) ending a
-16-byte block, and an optional SHA-256 of all of it. The partition table sits at flash 0x8000;
-its first app partition holds another image in the same format. Both images are parsed fully,
-so a truncated or corrupted file is refused.
+ESP: a full MicroPython .bin starts with the 2nd-stage bootloader image; the partition table sits
+at flash 0x8000 and its first app partition holds another image. Both images are parsed by
+esptool's own parser (`esptool.bin_image.LoadFirmwareImage`, the pinned esptool that also writes
+them), and the chip ids, bootloader offsets and header flash sizes come from esptool's chip table
+(`esptool.targets.CHIP_DEFS`), so there is no second copy to drift. What esptool does not do is
+checked here: the checksum byte and the appended SHA-256 are compared (esptool only reads them),
+and the partition table is walked (esptool has no reader for it). A truncated or corrupted file is
+refused.
 
 UF2 (microsoft/uf2 README): 512-byte blocks, magics 0x0A324655 0x9E5D5157 ... 0x0AB16F30, flags
 (0x2000 = family id present, 0x1 = not for main flash), target address, payload size, block
 number, block count, family id. RP2040's boot ROM takes 256-byte payloads at 256-aligned XIP
-flash addresses from 0x10000000.
+flash addresses from 0x10000000. esptool has only a UF2 writer, so the checker is here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from typing import Any
 
 from .. import GridpodError
-from ..boards.chips import (
-    ESP_HEADER_FLASH_SIZES,
-    ESP_IMAGE_CHIPS,
-    ESP_PARTITION_TABLE_ADDR,
-    FLASH_METHOD,
-    UF2_FAMILIES,
-)
+from ..boards.chips import ESP_PARTITION_TABLE_ADDR, FLASH_METHOD, UF2_FAMILIES
 
 ESP_MAGIC = 0xE9
-ESP_HEADER = struct.Struct("<BBBBI")  # magic, segments, spi mode, size/freq, entry
-ESP_EXT_HEADER = struct.Struct("<B3sHBHH4sB")  # wp, drive, chip id, rev, min/max rev, -, hash
-ESP_SEGMENT = struct.Struct("<II")
+ESP_HEADERS_BYTES = 24  # common (8) + extended (16) header
 PART_ENTRY = struct.Struct("<2sBBII16sI")
 PART_MAGIC = b"\xaa\x50"
 PART_TYPE_APP = 0
@@ -44,6 +36,7 @@ UF2_MAGIC_START1 = 0x9E5D5157
 UF2_MAGIC_END = 0x0AB16F30
 UF2_FLAG_NOT_MAIN_FLASH = 0x00000001
 UF2_FLAG_FAMILY_ID = 0x00002000
+MIB = 1024 * 1024
 
 
 class ImageError(GridpodError):
@@ -58,83 +51,132 @@ def flash_method(board: dict[str, Any]) -> dict[str, Any]:
     return method
 
 
-def _esp_chip_name(chip_id: int) -> str:
-    return ESP_IMAGE_CHIPS.get(chip_id, (f"unknown chip id 0x{chip_id:04x}", 0))[0]
+def esptool_chip(name: str):
+    """esptool's ROM class of a chip ("esp32s3"): IMAGE_CHIP_ID, BOOTLOADER_FLASH_OFFSET, ..."""
+    from esptool.targets import CHIP_DEFS
+
+    return CHIP_DEFS[name]
 
 
-def parse_esp_app_image(data: bytes, start: int, what: str) -> dict[str, Any]:
-    """Parse one ESP image at data[start:]; ImageError on bad magic, truncation or checksum."""
-    if len(data) < start + ESP_HEADER.size + ESP_EXT_HEADER.size:
-        raise ImageError(f"{what}: truncated: no complete image header at 0x{start:x}")
-    magic, segments, _mode, size_freq, _entry = ESP_HEADER.unpack_from(data, start)
-    if magic != ESP_MAGIC:
-        raise ImageError(
-            f"{what}: bad magic 0x{magic:02x} at 0x{start:x} (an ESP image starts with 0xE9): "
-            "not an ESP32 firmware .bin"
+def esp_chip_of_image_id(chip_id: int) -> str:
+    """The chip an image header's chip id names, by esptool's table."""
+    from esptool.targets import CHIP_DEFS
+
+    for name, rom in CHIP_DEFS.items():
+        if getattr(rom, "IMAGE_CHIP_ID", None) == chip_id:
+            return name
+    return f"unknown chip id 0x{chip_id:04x}"
+
+
+def uf2_family_name(family: int) -> str:
+    """A UF2 family id as a name: the ESP ones from esptool's table, the rest from chips.py."""
+    from esptool.targets import CHIP_DEFS
+
+    for name, rom in CHIP_DEFS.items():
+        if getattr(rom, "UF2_FAMILY_ID", None) == family:
+            return name
+    return UF2_FAMILIES.get(family, f"unknown family 0x{family:08x}")
+
+
+def is_uf2(data: bytes) -> bool:
+    return len(data) >= 8 and struct.unpack_from("<II", data) == (
+        UF2_MAGIC_START0,
+        UF2_MAGIC_START1,
+    )
+
+
+def _header_flash_bytes(rom, size_freq: int) -> int | None:
+    """Flash size the image header asks for, by esptool's FLASH_SIZES of the chip ("4MB": 0x20)."""
+    for text, code in rom.FLASH_SIZES.items():
+        if code == size_freq & 0xF0 and text.endswith("MB"):
+            return int(text[:-2]) * MIB
+    return None
+
+
+def parse_esp_app_image(data: bytes, start: int, what: str, chip: str = "esp32") -> dict[str, Any]:
+    """Parse one ESP image at data[start:] with esptool's parser, for `chip` (every ESP32-family
+    image has the same layout); ImageError on bad magic, truncation, checksum or SHA-256."""
+    from esptool.bin_image import LoadFirmwareImage
+    from esptool.util import FatalError
+
+    if start >= len(data):
+        if start == 0:
+            raise ImageError(f"{what}: empty file: not an ESP32 firmware .bin")
+        raise ImageError(f"{what}: truncated: the file ends before 0x{start:x}")
+    if data[start] != ESP_MAGIC:
+        hint = (
+            "this is a UF2 file (for RP2040 boards); ESP32 boards take the firmware .bin"
+            if start == 0 and is_uf2(data)
+            else "not an ESP32 firmware .bin"
         )
-    ext = ESP_EXT_HEADER.unpack_from(data, start + ESP_HEADER.size)
-    chip_id, hash_appended = ext[2], ext[7]
-    pos = start + ESP_HEADER.size + ESP_EXT_HEADER.size
-    checksum = 0xEF
-    for n in range(segments):
-        if pos + ESP_SEGMENT.size > len(data):
-            raise ImageError(f"{what}: truncated in the header of segment {n + 1}/{segments}")
-        _addr, length = ESP_SEGMENT.unpack_from(data, pos)
-        pos += ESP_SEGMENT.size
-        if pos + length > len(data):
+        raise ImageError(
+            f"{what}: bad magic 0x{data[start]:02x} at 0x{start:x} (an ESP image starts with "
+            f"0xE9): {hint}"
+        )
+    try:
+        image = LoadFirmwareImage(chip, data[start:])
+    except (FatalError, struct.error, TypeError, RuntimeError) as exc:
+        # esptool: "End of file reading segment ..." or a short header read (struct.error),
+        # no checksum byte left (TypeError from ord(b"")), a bad header field (RuntimeError)
+        detail = str(exc.args[0] if isinstance(exc, RuntimeError) and exc.args else exc)
+        if isinstance(exc, (struct.error, TypeError)) or "End of file" in detail:
             raise ImageError(
-                f"{what}: truncated: segment {n + 1}/{segments} needs {length} bytes, "
-                f"{len(data) - pos} left"
-            )
-        for byte in data[pos : pos + length]:
-            checksum ^= byte
-        pos += length
-    pos += 15 - (pos - start) % 16  # the checksum is the last byte of a 16-byte block
-    if pos >= len(data):
-        raise ImageError(f"{what}: truncated before its checksum byte")
-    if data[pos] != checksum:
-        raise ImageError(f"{what}: checksum 0x{data[pos]:02x}, computed 0x{checksum:02x}: corrupt")
-    end = pos + 1
-    if hash_appended == 1:
-        if end + 32 > len(data):
+                f"{what} at 0x{start:x}: truncated ({detail or 'file ends'})"
+            ) from None
+        raise ImageError(f"{what} at 0x{start:x}: not a valid ESP image ({detail})") from None
+    computed = image.calculate_checksum()
+    if image.checksum != computed:
+        raise ImageError(
+            f"{what}: checksum 0x{image.checksum:02x}, computed 0x{computed:02x}: corrupt"
+        )
+    if image.append_digest:
+        if len(image.stored_digest) < 32:
             raise ImageError(f"{what}: truncated in its appended SHA-256")
-        if hashlib.sha256(data[start:end]).digest() != data[end : end + 32]:
+        if image.stored_digest != image.calc_digest:
             raise ImageError(f"{what}: appended SHA-256 does not match: corrupt")
-        end += 32
+        length = image.data_length + 32
+    else:
+        last = image.segments[-1] if image.segments else None
+        pos = last.file_offs + 8 + len(last.data) if last else ESP_HEADERS_BYTES
+        length = pos + 16 - pos % 16  # the checksum is the last byte of a 16-byte block
+    rom = esptool_chip(chip)
     return {
-        "chip_id": chip_id,
-        "chip": _esp_chip_name(chip_id),
-        "flash_size": ESP_HEADER_FLASH_SIZES.get(size_freq >> 4),
-        "end": end,
+        "chip_id": image.chip_id,
+        "chip": esp_chip_of_image_id(image.chip_id),
+        "flash_size": _header_flash_bytes(rom, image.flash_size_freq),
+        "end": start + length,
     }
 
 
 def check_esp_image(data: bytes, board: dict[str, Any]) -> dict[str, Any]:
     """Everything about a full ESP32-family .bin that can be checked against the board file.
 
-    Returns {"chip", "offset", "size", "app_offset"}; ImageError names the first problem."""
+    Returns {"chip", "offset", "size", "app_offset", "app_size"}; ImageError names the first
+    problem."""
     method = flash_method(board)
     name = board.get("board")
     if method["method"] != "esptool":
         raise ImageError(f"board {name} ({board['chip']}) is not flashed with esptool")
-    want_id = method["image_chip_id"]
-    boot = parse_esp_app_image(data, 0, "bootloader")
+    chip = method["esptool_chip"]
+    rom = esptool_chip(chip)
+    want_id = rom.IMAGE_CHIP_ID
+    boot = parse_esp_app_image(data, 0, "bootloader", chip)
     if boot["chip_id"] != want_id:
         raise ImageError(
             f"image is built for {boot['chip']} (chip id {boot['chip_id']}), board {name} is "
             f"{board['chip']} (chip id {want_id}): use the {board['chip']} firmware"
         )
-    offset = ESP_IMAGE_CHIPS[want_id][1]
+    offset = rom.BOOTLOADER_FLASH_OFFSET
     flash_bytes = board["flash_bytes"]
     if offset + len(data) > flash_bytes:
         raise ImageError(
             f"image of {len(data)} bytes at 0x{offset:x} does not fit {name}'s "
-            f"{flash_bytes // (1024 * 1024)} MiB flash"
+            f"{flash_bytes // MIB} MiB flash"
         )
     if boot["flash_size"] and boot["flash_size"] > flash_bytes:
         raise ImageError(
-            f"image header says {boot['flash_size'] // (1024 * 1024)} MiB flash, {name} has "
-            f"{flash_bytes // (1024 * 1024)} MiB: use the image for this flash size"
+            f"image header says {boot['flash_size'] // MIB} MiB flash, {name} has "
+            f"{flash_bytes // MIB} MiB: use the image for this flash size"
         )
     table = ESP_PARTITION_TABLE_ADDR - offset
     if len(data) < table + PART_ENTRY.size:
@@ -157,14 +199,21 @@ def check_esp_image(data: bytes, board: dict[str, Any]) -> dict[str, Any]:
         pos += PART_ENTRY.size
     if app is None:
         raise ImageError("partition table has no app partition: not a MicroPython image")
-    app_info = parse_esp_app_image(data, app[0] - offset, "app image")
+    app_info = parse_esp_app_image(data, app[0] - offset, "app image", chip)
     if app_info["chip_id"] != want_id:
         raise ImageError(
             f"app image is built for {app_info['chip']}, board {name} is {board['chip']}"
         )
-    if app_info["end"] - (app[0] - offset) > app[1]:
+    app_size = app_info["end"] - (app[0] - offset)
+    if app_size > app[1]:
         raise ImageError("app image is larger than its partition")
-    return {"chip": board["chip"], "offset": offset, "size": len(data), "app_offset": app[0]}
+    return {
+        "chip": board["chip"],
+        "offset": offset,
+        "size": len(data),
+        "app_offset": app[0],
+        "app_size": app_size,
+    }
 
 
 def check_uf2(data: bytes, board: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +222,14 @@ def check_uf2(data: bytes, board: dict[str, Any]) -> dict[str, Any]:
     name = board.get("board")
     if method["method"] != "uf2":
         raise ImageError(f"board {name} ({board['chip']}) is not flashed from a UF2 file")
-    if not data or len(data) % UF2_BLOCK:
+    if not data:
+        raise ImageError("empty file: not a UF2 file")
+    if not is_uf2(data):
+        kind = "an ESP32 .bin, not a UF2 file" if data[0] == ESP_MAGIC else "not a UF2 file"
+        raise ImageError(
+            f"{kind} (no UF2 magic at its start): use the .uf2 MicroPython image for {name}"
+        )
+    if len(data) % UF2_BLOCK:
         raise ImageError(
             f"truncated: {len(data)} bytes is not a whole number of {UF2_BLOCK}-byte UF2 blocks"
         )
@@ -188,11 +244,11 @@ def check_uf2(data: bytes, board: dict[str, Any]) -> dict[str, Any]:
         (m_end,) = struct.unpack_from("<I", data, at + UF2_BLOCK - 4)
         where = f"block {n}"
         if (m0, m1, m_end) != (UF2_MAGIC_START0, UF2_MAGIC_START1, UF2_MAGIC_END):
-            raise ImageError(f"{where}: bad UF2 magic: not a UF2 file or corrupt")
+            raise ImageError(f"{where}: bad UF2 magic: the file is corrupt")
         if not flags & UF2_FLAG_FAMILY_ID:
             raise ImageError(f"{where}: no family id (flag 0x2000): cannot tell which chip")
         if family != family_want:
-            other = UF2_FAMILIES.get(family, f"unknown family 0x{family:08x}")
+            other = uf2_family_name(family)
             raise ImageError(
                 f"{where}: image is for {other}, board {name} is {board['chip']}: "
                 f"use the {board['chip']} UF2"

@@ -15,6 +15,9 @@ L0_CONFIG = "firmware/tests/test_fw_config.py"
 L1_LOOP = "host_tools/tests/test_control_closed_loop.py"
 L1_POWER = "host_tools/tests/test_l1_power_faults.py"
 L1_PLATFORM = "host_tools/tests/test_l1_comms_platform_faults.py"
+HAL_MCU = "host_tools/tests/test_mcu_hal.py"
+L1_GRID = "host_tools/tests/test_grid_scenario.py"
+L1_COOLING = "host_tools/tests/test_l1_cooling_faults.py"
 L0_SERVICE = "firmware/tests/test_fw_service.py"
 L1_LIVE_READS = "host_tools/tests/test_l1_live_reads.py"
 L1_MAINTENANCE = "host_tools/tests/test_vboard_maintenance.py"
@@ -94,6 +97,70 @@ MUTANTS = (
         "if False:",
         [L0_CONTACTORS],
     ),
+    (
+        "M45",
+        "the link rising while only K_NEG is closed is a weld (a single pole with a dead aux)",
+        FW + "control/contactors.py",
+        "            if self._link_rose(v_pack_dv, v_link_dv):",
+        "            if False:",
+        [
+            L0_CONTACTORS
+            + "::test_a_single_welded_pole_with_a_dead_aux_is_caught_when_k_neg_closes",
+            L1_POWER + "::test_a_welded_k_pos_with_a_dead_aux_never_sees_a_second_close",
+        ],
+    ),
+    (
+        "M46",
+        "a single welded pole the open poles hide stays latched",
+        FW + "control/contactors.py",
+        "if aux & _ALL or tracks or self._pole_welded:",
+        "if aux & _ALL or tracks:",
+        [
+            L0_CONTACTORS
+            + "::test_a_single_welded_pole_with_a_dead_aux_is_caught_when_k_neg_closes",
+            L1_POWER + "::test_a_welded_k_pos_with_a_dead_aux_never_sees_a_second_close",
+        ],
+    ),
+    (
+        "M47",
+        "a current still flowing in the pole gap is a weld",
+        FW + "control/contactors.py",
+        "if el >= _OPEN_MS and i_da is not None and _abs(i_da) > self.done_i_da:",
+        "if False:",
+        [L0_CONTACTORS + "::test_a_welded_k_pos_under_load_is_caught_in_the_pole_gap"],
+    ),
+    (
+        "M48",
+        "a fault that opened the mains runs the weld check before a reset",
+        FW + "control/contactors.py",
+        "        self._weld_check = True",
+        "        self._weld_check = False",
+        [L0_CONTACTORS + "::test_a_dropout_runs_the_weld_check"],
+    ),
+    (
+        "M49",
+        "the too-fast exemption of a small starting gap is bounded",
+        FW + "control/contactors.py",
+        "and _abs(v_pack_dv - v_link_dv) <= _RC_GAP_BANDS * _band_dv(v_pack_dv)",
+        "and True",
+        [L0_CONTACTORS + "::test_a_link_jumping_from_a_moderate_gap_is_still_too_fast"],
+    ),
+    (
+        "M57",
+        "the second pole opens a pole gap after the first",
+        FW + "control/contactors.py",
+        "if el >= self.pole_gap_ms:",
+        "if el >= self.pole_gap_ms // 2:",
+        [L1_POWER, "-k", "fatal_table_fault and leak"],
+    ),
+    (
+        "M59",
+        "the mains wait the full break-current time (operator open, permit trip)",
+        FW + "control/contactors.py",
+        "                if el < self.break_wait_ms:",
+        "                if el < self.break_wait_ms // 3:",
+        [L1_POWER, "-k", "trip_above_break_current and operator_open"],
+    ),
     # ---- cooling: leaks, dry run, pressure, flow proof ----------------------------------------
     (
         "M09",
@@ -107,9 +174,44 @@ MUTANTS = (
         "M10",
         "a low reservoir stops the pumps",
         FW + "control/cooling.py",
-        "run = inp.level_ok and not self.pressure_trip",
-        "run = not self.pressure_trip",
+        "run = inp.level_ok and not self.level_trip and not self.pressure_trip",
+        "run = not self.level_trip and not self.pressure_trip",
         [L0_COOLING],
+    ),
+    (
+        "M62",
+        "a level lost while the pumps run latches (no restart dry)",
+        FW + "control/cooling.py",
+        "        if self._was_running:\n            self.level_trip = True",
+        "        if False:\n            self.level_trip = True",
+        [L1_COOLING + "::test_reservoir_low_while_running_pumps_stopped_within_one_control_tick"],
+    ),
+    (
+        "M64",
+        "a fill that has not made the level switch within 3 min latches",
+        FW + "control/cooling.py",
+        "elif ticks_diff(now_ms, self._fill_ms) >= self.fill_max_ms:",
+        "elif False:",
+        [L0_COOLING],
+    ),
+    (
+        "M60",
+        "the supply setpoint is raised above the dew point",
+        FW + "control/cooling.py",
+        "            sp = dew + self.dew_margin_cdegc  # raise the setpoint when the dew point rises",
+        "            pass",
+        [L1_COOLING + "::test_condensation_risk_alarm_and_setpoint_above_dew_point"],
+    ),
+    (
+        "M63",
+        "a failed dew-point transmitter is a sensor fault",
+        FW + "control/cooling.py",
+        "or (self.has_dew_point and inp.dew_point_cdegc is None)",
+        "or False",
+        [
+            L1_COOLING
+            + "::test_failed_dew_point_transmitter_is_a_sensor_fault_and_holds_the_raised_setpoint"
+        ],
     ),
     (
         "M11",
@@ -131,8 +233,8 @@ MUTANTS = (
         "M13",
         "a leak is a fault (alarm, contactors open)",
         FW + "app/subsystems/cooling.py",
-        "faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms)",
-        "faults.update(FAULT_LEAK, False, now_ms)",
+        "faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms, c.leak_mask)",
+        "faults.update(FAULT_LEAK, False, now_ms, c.leak_mask)",
         [L1_LOOP + "::test_leak_zone1_isolated_within_200ms_zone2_kept_cooled_latched"],
     ),
     (
@@ -148,8 +250,8 @@ MUTANTS = (
         "M15",
         "a latched fault stays until reset",
         FW + "control/faults.py",
-        "        if self._latching & bit:\n            self.latched |= bit",
-        "        if False:\n            self.latched |= bit",
+        "        if self._latching[fault_id]:\n            st |= _ST_LATCHED",
+        "        if False:\n            st |= _ST_LATCHED",
         ["firmware/tests/test_fw_faults.py"],
     ),
     (
@@ -159,6 +261,14 @@ MUTANTS = (
         "return ft is None or not ft.action_mask & ACTION_OPEN_CONTACTORS",
         "return True",
         ["firmware/tests/test_fw_modes.py"],
+    ),
+    (
+        "M61",
+        "maintenance mode alone forbids a close",
+        FW + "app/state.py",
+        "def close_permitted():\n    if not is_normal():",
+        "def close_permitted():\n    if False:",
+        [L1_PLATFORM + "::test_maintenance_mode_alone_refuses_a_close_of_the_composed_battery"],
     ),
     (
         "M17",
@@ -191,6 +301,31 @@ MUTANTS = (
         "                self.log.urgent = True",
         "                self.log.flush()",
         ["firmware/tests/test_fw_app.py"],
+    ),
+    (
+        "M55",
+        "the fault lamp shows a fatal fault",
+        FW + "app/outputs.py",
+        "self.lamp.value(1 if fatal else 0)",
+        "self.lamp.value(0)",
+        ["firmware/tests/test_fw_outputs.py"],
+    ),
+    (
+        "M58",
+        "the battery permit follows the fault table (firmware-only fatal faults open)",
+        FW + "app/subsystems/battery.py",
+        "            state.close_permitted(),",
+        "            True,",
+        [L1_PLATFORM + "::test_tick_overrun_opens_the_contactors_within_a_tick_and_latches"],
+    ),
+    # ---- grid: the PCS discharges only from a connected battery -------------------------------
+    (
+        "M56",
+        "the PCS is enabled only with the contactors closed",
+        FW + "control/peak_shaver.py",
+        "            contactors_closed\n            and load_w is not None",
+        "            load_w is not None",
+        [L1_GRID + "::test_lease_expiry_ramps_the_pcs_to_zero_and_reports_it"],
     ),
     # ---- Modbus: access, commands ---------------------------------------------------------------
     (
@@ -274,6 +409,47 @@ MUTANTS = (
         "return line",
         ["host_tools/tests/test_mcu_hal.py"],
     ),
+    # ---- analog inputs: no waiting in the fast tick, never a plausible wrong value -------------
+    (
+        "M50",
+        "an ADS1115 result is taken only once its OS bit says the conversion is done",
+        FW + "hal/mcu.py",
+        "                if not word & _ADS_OS:",
+        "                if False:",
+        [HAL_MCU + "::test_ads_slow_chip_never_hands_one_channel_the_result_of_another"],
+    ),
+    (
+        "M51",
+        "an ADS1115 bus error makes every channel of the chip read out of band",
+        FW + "hal/mcu.py",
+        "            u16[i] = 0",
+        "            pass",
+        [HAL_MCU + "::test_ads_bus_error_reads_out_of_band_until_a_fresh_conversion"],
+    ),
+    (
+        "M52",
+        "an ADS1115 channel reads out of band before its first conversion",
+        FW + "hal/mcu.py",
+        "self._u16 = [0] * _ADS_CHANNELS",
+        "self._u16 = [32768] * _ADS_CHANNELS",
+        [HAL_MCU + "::test_ads_first_reads_after_boot_are_out_of_band"],
+    ),
+    (
+        "M53",
+        "two supply sensors left that disagree fail to the higher reading",
+        FW + "control/voter.py",
+        "self.disagree = hi - lo > lim",
+        "self.disagree = False",
+        [L0_COOLING],
+    ),
+    (
+        "M54",
+        "ADS1115 conversions progress in the idle wait (bounded age whichever tick reads)",
+        FW + "hal/mcu.py",
+        "                dev.service()",
+        "                pass",
+        [HAL_MCU + "::test_ads_values_converge_to_their_own_channel"],
+    ),
     (
         "M31",
         "energy counters survive a reboot",
@@ -281,6 +457,138 @@ MUTANTS = (
         "restored = counters.restore(self._counters_path, self.energy)",
         "restored = False",
         [L1_LOOP + "::test_energy_counters_survive_a_power_cycle"],
+    ),
+    # ---- battery and supply limits are trips (safety review M3) -------------------------------
+    (
+        "M33",
+        "pack over-voltage trips",
+        FW + "control/pack_limits.py",
+        "self.over_voltage = SUB_LIMIT if v_pack_dv > self.v_max_dv else 0",
+        "self.over_voltage = 0",
+        ["firmware/tests/test_fw_pack_limits.py"],
+    ),
+    (
+        "M34",
+        "pack over-current trips, either direction",
+        FW + "control/pack_limits.py",
+        "elif i_da > self.i_max_da or -i_da > self.i_max_da:",
+        "elif i_da > self.i_max_da:",
+        ["firmware/tests/test_fw_pack_limits.py"],
+    ),
+    (
+        "M35",
+        "pack over-temperature trips",
+        FW + "control/pack_limits.py",
+        "self.over_temp = SUB_LIMIT if t_cdegc > self.t_max_cdegc else 0",
+        "self.over_temp = 0",
+        [L1_POWER, "-k", "pack_over_temperature"],
+    ),
+    (
+        "M36",
+        "supply over-temperature trips",
+        FW + "app/subsystems/cooling.py",
+        "faults.update(FAULT_SUPPLY_OVER_TEMP, sot, now_ms, sot)",
+        "faults.update(FAULT_SUPPLY_OVER_TEMP, 0, now_ms, sot)",
+        [L1_POWER, "-k", "supply_over_temperature"],
+    ),
+    (
+        "M37",
+        "a pack over-current trip opens the contactors",
+        FW + "control/fault_rows.py",
+        '(FAULT_PACK_OVER_CURRENT,   "pack_over_current",  10,  0, SEVERITY_FATAL,   True,  _OPEN),',
+        '(FAULT_PACK_OVER_CURRENT,   "pack_over_current",  10,  0, SEVERITY_FATAL,   True,  ACTION_ALARM),',
+        [L1_POWER, "-k", "pack_limit or break_current"],
+    ),
+    # ---- grid: manual PCS requests (safety review m7) ------------------------------------------
+    (
+        "M38",
+        "a manual charge stays under the grid import limit",
+        FW + "control/peak_shaver.py",
+        "                elif -target > head:",
+        "                elif False:",
+        [L0_GRID],
+    ),
+    (
+        "M39",
+        "a PCS request is leased for at most 60 s",
+        FW + "app/modbus_points.py",
+        "if r == _R_PCS_POWER_REQUEST_KW and lease_ms > _PCS_LEASE_MAX_MS:",
+        "if False:",
+        [L0_POINTS],
+    ),
+    # ---- platform: what must be seen is a fault (safety review C1, m8) -------------------------
+    (
+        "M65",
+        "a brown-out reboot is a latched alarm",
+        FW + "app/compose.py",
+        "        app.faults.update(FAULT_BROWN_OUT, True, now_ms)  # latched until reset_faults()",
+        "        pass",
+        ["firmware/tests/test_fw_app.py"],
+    ),
+    (
+        "M66",
+        "a failed I2C transaction raises IO_BUS",
+        FW + "app/housekeeping.py",
+        "self.faults.update(FAULT_IO_BUS, new > 0, now_ms",
+        "self.faults.update(FAULT_IO_BUS, False, now_ms",
+        ["firmware/tests/test_fw_app.py"],
+    ),
+    # ---- without the application: healthy relay, supervisor (safety review M8) ---------------
+    (
+        "M40",
+        "the healthy relay is energised only while healthy (de-energised = alarm)",
+        FW + "app/outputs.py",
+        "self.healthy.value(0 if alarm else 1)  # energised = healthy",
+        "self.healthy.value(1 if alarm else 0)  # energised = healthy",
+        ["firmware/tests/test_fw_outputs.py"],
+    ),
+    (
+        "M41",
+        "leaving the loop de-energises the healthy relay",
+        FW + "app/outputs.py",
+        "self.healthy.value(0)  # de-energised = alarm",
+        "self.healthy.value(1)  # de-energised = alarm",
+        ["firmware/tests/test_fw_app.py", "-k", "ctrl_c or leaving"],
+    ),
+    (
+        "M42",
+        "maintenance mode supervises the pumps and leaks",
+        FW + "app/compose.py",
+        'app.supervisor = Supervisor(platform, board.get("pins", {}))',
+        "app.supervisor = None",
+        [L1_PLATFORM + "::test_corrupted_config_full_module_never_closes"],
+    ),
+    (
+        "M43",
+        "without the application a wet rope closes its zone, latched",
+        FW + "app/supervisor.py",
+        "                self.isolated |= 1 << i",
+        "                pass",
+        ["firmware/tests/test_fw_modes.py", "-k", "maintenance"],
+    ),
+    (
+        "M44",
+        "a safe boot runs the supervision instead of nothing",
+        FW + "app/startup.py",
+        "        _safe_boot_supervision(platform, board)\n        return None",
+        "        return None",
+        ["firmware/tests/test_fw_app.py", "-k", "safe_boot"],
+    ),
+    (
+        "M67",
+        "each contactor opening is logged with the current it broke (wear)",
+        FW + "app/subsystems/battery.py",
+        "            self.log.append(EV_CONTACTOR_OP, k.operations, k.open_i_last_da, now_ms)",
+        "            pass",
+        [L1_POWER, "-k", "trip_above_break_current"],
+    ),
+    (
+        "M68",
+        "an event log of another size is kept, not wiped",
+        FW + "app/eventlog.py",
+        '            fsutil.replace(self.path, self.path + ".old")',
+        "            pass",
+        ["firmware/tests/test_fw_eventlog.py"],
     ),
     # ---- a live module is never disturbed by a read; a stopped one comes back (issue 13) -----
     (

@@ -8,7 +8,10 @@ violations, heap low-water).
     module_day_benchmark(full_module=True)   # what `make bench` runs (the board's budget)
 
 full_module: config flags cooling_enabled, battery_enabled and grid_enabled on (the 24-hour soak
-at the VIRTUAL board's budget). The heap low-water is the harness's lowest free-heap report (VM
+at the VIRTUAL board's budget). Every invariant monitor runs (hil/monitors.py MONITORS, named
+explicitly); the stock main.py sends no close request, so the contactor monitors watch a battery
+that stays open (a coil energised by itself, a PCS enabled with it open, a pump above 6 bar
+would still be caught). The heap low-water is the harness's lowest free-heap report (VM
 bytes; the firmware samples gc.mem_free() once per housekeeping second, before its gc.collect()),
 also given in 32-bit board terms (VM bytes / WORD_SCALE, as gridpod.perf.run does).
 
@@ -28,7 +31,7 @@ from ..vboard.flash import create_blank, install_tree
 from ..vboard.supervisor import VirtualBoard
 from ..vboard.vm import WORD_SCALE
 from .bench import BenchError
-from .monitors import MonitoredPlant
+from .monitors import MONITORS, MonitoredPlant
 
 TARGET_RATIO = 300
 SOAK_HEAP_BYTES = load_board("VIRTUAL")["heap_bytes"]  # 110000 B, ESP32_DEVKITC's
@@ -49,7 +52,7 @@ def module_day_benchmark(
     heap_bytes=None,
     full_module: bool = False,
 ) -> dict:
-    plant = MonitoredPlant(Plant(seed=seed, profile=profile))
+    plant = MonitoredPlant(Plant(seed=seed, profile=profile), enabled=MONITORS)
     files = firmware_files("VIRTUAL", rom=full_module)
     image = None
     if full_module:  # the full module's layout: compiled modules in ROMFS, run in place

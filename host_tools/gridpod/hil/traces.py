@@ -7,7 +7,14 @@ output change, so edges keep their exact time. Saved as CSV (one column per sign
 import csv
 from pathlib import Path
 
-OUTPUT_COLUMNS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL", "ALARM_RELAY", "STATUS_LED")
+OUTPUT_COLUMNS = (
+    "K_NEG_COIL",
+    "K_PRE_COIL",
+    "K_POS_COIL",
+    "HEALTHY_RELAY",
+    "FAULT_LAMP",
+    "STATUS_LED",
+)
 
 
 class Trace:

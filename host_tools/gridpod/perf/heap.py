@@ -45,7 +45,7 @@ rows = bank.find(('contactor_close_request',))
 app.run(frames=1000)
 bank.set(rows[0], 1)
 app.run(frames=%d)
-print('HEAP low_water', app.scheduler.heap_free_low, 'state', app.faults.active)
+print('HEAP low_water', app.scheduler.heap_free_low, 'state', app.faults.active_words[0] | app.faults.active_words[1])
 micropython.qstr_info()
 """
 

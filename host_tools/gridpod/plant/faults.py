@@ -216,6 +216,10 @@ CATALOGUE = {
     "interlock_open": ("plant", "interlock loop open", *_attr(_power, "interlock_closed", None, False, True)),
     "coil_supply_lost": ("plant", "coil supply lost", *_attr(_power, "coil_supply_ok", None, False, True)),
     "insulation_fault": ("plant", "insulation fault", *_attr(_power, "insulation_kohm", "kohm", 50.0, 10_000.0)),
+    # battery limits (DOMAIN.md "Battery limits are trips")
+    "pack_over_voltage": ("plant", "pack over-voltage", *_attr(_power, "v_pack_offset_v", "volts", 100.0, 0.0)),
+    "pack_over_current": ("plant", "pack over-current", *_attr(_power, "link_load_ohm", "load_ohm", 2.0, None)),
+    "pack_over_temperature": ("plant", "pack over-temperature", *_attr(_power, "cell_heat_k", "kelvin", 30.0, 0.0)),
     # comms (RS-485 link)
     "master_silent": ("link", "master silent past the lease", *_attr(_link, "master_silent")),
     "modbus_noise": ("link", "noise, bad CRC", *_attr(_link, "bit_error_rate", "bit_error_rate", 1e-3, 0.0)),
@@ -323,9 +327,11 @@ class FaultInjector:
     def _apply(self, f: Injected) -> None:
         CATALOGUE[f.name][2](self.plant, **f.params)
         f.active = True
+        self.plant._inputs = None  # an injection between two steps: inputs read now see it
         self.log.append((self.plant.now_ms, "inject", f.name, f.params))
 
     def _remove(self, f: Injected) -> None:
         CATALOGUE[f.name][3](self.plant, **f.params)
         f.active = False
+        self.plant._inputs = None
         self.log.append((self.plant.now_ms, "clear", f.name, f.params))

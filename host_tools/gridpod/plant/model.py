@@ -20,6 +20,9 @@ from .sensors import LEAK_SUP_COUNTS, SensorBank
 STEP_MS = 10
 SLOW_MS = 100
 HIGH_BY_DEFAULT = ("LEVEL_OK", "INTERLOCK_LOOP")
+# Plain outputs: the plant records them (outputs, edges) for traces and the invariant monitors
+# (hil/monitors.py reads FAULT_LAMP: 1 while a fatal fault is active); no physics hangs on them.
+INDICATORS = ("STATUS_LED", "HEALTHY_RELAY", "FAULT_LAMP")
 _ZONE_ROLES = tuple(
     (f"ZONE{k}_VALVE_OPEN_LS", f"ZONE{k}_VALVE_CLOSED_LS", f"LEAK_ZONE{k}", f"LEAK_ZONE{k}_SUP")
     for k in (1, 2)

@@ -114,7 +114,14 @@ class Power:
         self.external_link_v: float | None = None  # link fed from elsewhere
         self.link_load_ohm: float | None = None  # leakage / short on the link
         self.insulation_kohm = 10_000.0
+        self.v_pack_offset_v = (
+            0.0  # an overcharged pack (a failed charger / BMS): pack_over_voltage
+        )
+        self.cell_heat_k = (
+            0.0  # cells above their cold plate (internal fault): pack_over_temperature
+        )
         self.breaks_above_rating = 0
+        self._moved = False  # a contact moved at the end of the last step
 
     @property
     def contactors(self):
@@ -123,7 +130,7 @@ class Power:
     @property
     def v_pack_v(self) -> float:
         """Pack terminal voltage (the V_PACK sensor sits on the pack side of the contactors)."""
-        return pack_ocv_v(self.soc) - self.i_pack_a * PACK_R_OHM
+        return pack_ocv_v(self.soc) + self.v_pack_offset_v - self.i_pack_a * PACK_R_OHM
 
     def coil_powered(self, c: Contactor) -> bool:
         return bool(c.coil_cmd) and self.coil_supply_ok and self.loop_closed
@@ -147,8 +154,11 @@ class Power:
         return self.k_neg.closed and self.k_pos.closed
 
     def is_active(self) -> bool:
-        """Fast dynamics under way: a contactor moving or a precharge transient."""
-        if any(c.pending(self.coil_powered(c)) for c in self.contactors):
+        """Fast dynamics under way: a contactor moving or a precharge transient. Also the step
+        after a contact moved: the link and the current follow the new contacts only in that
+        step (a welded K_POS jumps the link when K_NEG closes), and the board would otherwise
+        read the old values for a whole hold window (up to 100 ms)."""
+        if self._moved or any(c.pending(self.coil_powered(c)) for c in self.contactors):
             return True
         if self._precharge_path() and not self.mains_closed() and self.external_link_v is None:
             r_l, r_s = self._load_ohm(), PRECHARGE_R_OHM + PACK_R_OHM
@@ -191,9 +201,11 @@ class Power:
         self.soc -= self.i_pack_a * dt_s / 3600.0 / CAPACITY_AH
         # Contacts move at the end of the step: a coil delay of 30 ms means the link sees the
         # closed contact from 30 ms after the command on, not from the step it started in.
+        before = [c.closed for c in self.contactors]
         for c in self.contactors:
             if c.step(dt_s, self.coil_powered(c), self.i_pack_a) > BREAK_RATING_A:
                 self.breaks_above_rating += 1
+        self._moved = before != [c.closed for c in self.contactors]
 
     def battery_can_discharge(self) -> bool:
         return self.mains_closed() and self.soc > SOC_FLOOR

@@ -75,7 +75,7 @@ class SensorBank:
             "V_LINK": p.v_link_v,
             "I_PACK": p.i_pack_a,
             "MIX_VALVE_FB": c.mix.position * 100.0 + self.mix_fb_offset_pct,
-            "T_BATTERY": t_supply + BATTERY_ABOVE_SUPPLY_K,
+            "T_BATTERY": t_supply + BATTERY_ABOVE_SUPPLY_K + p.cell_heat_k,
             "IT_KW": self.plant.it_kw,
             "GRID_KW": self.plant.grid_import_kw,
             "FILTER_DP": c.dp_filter_bar,

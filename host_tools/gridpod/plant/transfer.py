@@ -23,6 +23,8 @@ Every function here is pure; the plant adds noise and wiring faults around them.
   digital      1 = contact closed / condition true: K_*_AUX (contact closed), *_LS (at limit),
                LEVEL_OK (level above low switch), INTERLOCK_LOOP (loop closed), LEAK_ZONEk (leak)
   zone valves  ZONEk_VALVE = 1 energises to CLOSE (fail-open: a dead controller keeps cooling)
+  indicators   STATUS_LED, HEALTHY_RELAY and FAULT_LAMP (front-panel lamp, 1 = a fatal fault is
+               active) are plain outputs (model.INDICATORS): recorded, no physics
 """
 
 import math

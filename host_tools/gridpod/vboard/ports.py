@@ -5,6 +5,11 @@ The supervisor owns the master side; host tools open the slave path like any ser
 too, so the port never hangs up between clients. Output the kernel cannot take yet waits in
 `pending` (the supervisor flushes it when the master becomes writable); past BACKLOG_BYTES the
 oldest bytes are dropped, as a USB-UART bridge drops what nobody collects.
+
+`--link-console PATH` / `--link-modbus PATH` put a symlink to the pty at a path the user names.
+Only a symlink a virtual board left behind is replaced there (check_link_path): one whose pty is
+gone (dangling). A file, a folder, any other link, or the link of a board still running is refused,
+and no folder is created.
 """
 
 import errno
@@ -14,9 +19,42 @@ import termios
 import tty
 from pathlib import Path
 
+from .board_file import VirtualBoardError
 from .line_rate import LineRate
 
 BACKLOG_BYTES = 256 * 1024
+PTY_DIR = "/dev/pts/"
+
+
+def check_link_path(link: str | Path, option: str = "--link") -> Path:
+    """The link path, when a pty symlink may be made there: nothing there yet (in an existing
+    folder), or a dangling symlink (left by a virtual board that is gone). VirtualBoardError
+    otherwise: what is at the path belongs to the user, or to a board still running."""
+    link = Path(link)
+    if link.is_symlink():
+        target = os.readlink(link)
+        if not link.exists():
+            return link  # dangling: its pty is gone
+        if target.startswith(PTY_DIR):
+            raise VirtualBoardError(
+                f"{option} {link} links to {target}, a pty that is still open (another virtual "
+                "board?): stop that board or choose another path"
+            )
+        raise VirtualBoardError(
+            f"{option} {link} is a symlink to {target}: refusing to replace it; choose another path"
+        )
+    if link.exists():
+        what = "a folder" if link.is_dir() else "a file"
+        raise VirtualBoardError(
+            f"{option} {link} is {what} that exists: refusing to replace it with a link; "
+            "choose a new path"
+        )
+    if not link.parent.is_dir():
+        raise VirtualBoardError(
+            f"{option} {link}: folder {link.parent} does not exist: create it first or choose "
+            "another path"
+        )
+    return link
 
 
 class PtyPort:
@@ -33,11 +71,15 @@ class PtyPort:
         self.rate = LineRate(baud)
         self.link = None
         if link is not None:
+            try:
+                check_link_path(link, f"link for the {name} pty")
+                if Path(link).is_symlink():
+                    Path(link).unlink()  # dangling: left by a board that is gone
+                Path(link).symlink_to(self.path)
+            except (VirtualBoardError, OSError):
+                self.close()
+                raise
             self.link = Path(link)
-            if self.link.is_symlink() or self.link.exists():
-                self.link.unlink()
-            self.link.parent.mkdir(parents=True, exist_ok=True)
-            self.link.symlink_to(self.path)
 
     def fileno(self) -> int:
         return self.master_fd
@@ -82,5 +124,5 @@ class PtyPort:
                 os.close(fd)
             except OSError:
                 pass
-        if self.link is not None and self.link.is_symlink():
-            self.link.unlink()
+        if self.link is not None and self.link.is_symlink() and os.readlink(self.link) == self.path:
+            self.link.unlink()  # only our own link: never what someone put there since

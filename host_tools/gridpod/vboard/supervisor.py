@@ -26,9 +26,9 @@ from ..harness import protocol as h
 from ..harness.plant_stub import PlantStub
 from .board_file import VirtualBoardError, load_board_file
 from .console import Console
-from .flash import DEFAULT_SIZE, create_blank
+from .flash import DEFAULT_SIZE, check_flash_path, check_flash_size, create_blank
 from .harness_socket import HarnessSocket
-from .ports import PtyPort
+from .ports import PtyPort, check_link_path
 from .vm import VmProcess, vm_heap_bytes
 
 RESET_POWER_ON, RESET_HARD, RESET_WATCHDOG, RESET_SOFT, RESET_BROWN_OUT = 1, 2, 3, 5, 6
@@ -53,7 +53,13 @@ class VirtualBoard:
         run_for_s: float | None = None,
         console_baud: int | None = None,
         romfs: bytes | None = None,
+        boot_ticks_ms: int = 0,
+        chip=None,
     ):
+        """boot_ticks_ms: the board's ticks_ms() at every power-on (a real board: 0); a test of
+        the 2**30 wrap (12.4 days of ticks) starts the clock a few seconds before it.
+        chip: a vboard.chip_time.ChipTime: the firmware reports every frame (no hold windows:
+        slower) and stats()["chip"] has the tick load real boards would see."""
         self.board = load_board_file(board)
         self.heap_bytes = heap_bytes or self.board["heap_bytes"]
         self.vm_heap_bytes = vm_heap_bytes(self.heap_bytes, romfs)  # ROMFS: see vm.py
@@ -68,17 +74,34 @@ class VirtualBoard:
             plant if plant is not None else PlantStub(), self.speed, max_hold_ms, self._uart_out
         )
         self.host.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
+        self.host.boot_ticks_ms = boot_ticks_ms
+        if chip is not None:
+            self.host.chip = chip
+            self.host.cpu_probe = self._vm_cpu_ns
+            self.host.max_hold_ms = 0  # one exchange per frame: every frame has its record
+        self._cpu_stat = None  # (pid, fd) of the VM's /proc schedstat
         self.plant = self.host.plant
         self.finished = self.host.finished  # set when the clock reached run_for_s (VM frozen)
+        # Everything the caller named is checked before anything is made (a refused path must
+        # leave no temp folder behind and touch none of the user's files).
+        for link, option in ((link_console, "--link-console"), (link_modbus, "--link-modbus")):
+            if link is not None:
+                check_link_path(link, option)
+        if flash and check_flash_path(Path(flash)) == "missing":
+            check_flash_size(flash_size)
         self.console = Console(self, link_console, console_baud, console_echo)
         self._tmp = Path(tempfile.mkdtemp(prefix="gridpod-vboard-"))
-        self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
-        self.romfs_path = None
-        if romfs is not None:
-            self.romfs_path = self._tmp / "romfs.img"
-            self.romfs_path.write_bytes(romfs)
-        if not self.flash_path.exists():
-            create_blank(self.flash_path, flash_size)
+        try:
+            self.flash_path = Path(flash) if flash else self._tmp / "flash.img"
+            self.romfs_path = None
+            if romfs is not None:
+                self.romfs_path = self._tmp / "romfs.img"
+                self.romfs_path.write_bytes(romfs)
+            if not self.flash_path.exists():
+                create_blank(self.flash_path, flash_size)
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self._link_modbus = link_modbus
         self.resets = 0
         self.soft_reboots = 0
@@ -102,8 +125,12 @@ class VirtualBoard:
         self.close()
 
     def start(self) -> None:
-        self.console.open()
-        self.modbus = PtyPort("rs485", self._link_modbus)
+        try:
+            self.console.open()
+            self.modbus = PtyPort("rs485", self._link_modbus)
+        except BaseException:  # e.g. a link path taken since __init__: leave nothing behind
+            self.close()
+            raise
         self.harness = HarnessSocket(str(self._tmp / "harness.sock"), self._on_message)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -246,6 +273,9 @@ class VirtualBoard:
                 finally:
                     done.set()
         self._end_vm()
+        if self._cpu_stat is not None:
+            os.close(self._cpu_stat[1])
+            self._cpu_stat = None
         self.harness.close()
         sel.close()
 
@@ -361,6 +391,26 @@ class VirtualBoard:
                     self.console.write((msg + ", hard reset\r\n").encode())
                     self._kill_and_restart("boot", RESET_HARD)
 
+    def _vm_cpu_ns(self) -> int | None:
+        """CPU time of the VM process's main thread (the MicroPython VM), in ns; None when
+        unknown. Read while the VM waits for an exchange reply, so the kernel has it exact."""
+        vm = self._vm
+        if vm is None:
+            return None
+        pid = vm.proc.pid
+        if self._cpu_stat is None or self._cpu_stat[0] != pid:
+            if self._cpu_stat is not None:
+                os.close(self._cpu_stat[1])
+                self._cpu_stat = None
+            try:
+                self._cpu_stat = (pid, os.open(f"/proc/{pid}/schedstat", os.O_RDONLY))
+            except OSError:
+                return None
+        try:
+            return int(os.pread(self._cpu_stat[1], 64, 0).split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _uart_out(self, data: bytes) -> None:
         self.modbus.write(data)
 
@@ -372,6 +422,8 @@ class VirtualBoard:
                 "board": self.board["board"],
                 "kill_after_ops": self._kill_after_ops,
                 "boot": self.boots,
+                "boot_ticks_ms": self.host.boot_ticks_ms,
+                "chip_time": self.host.chip is not None,
                 "romfs": None if self.romfs_path is None else str(self.romfs_path),
             }
             self._kill_after_ops = 0

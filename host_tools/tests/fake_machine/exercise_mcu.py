@@ -66,9 +66,11 @@ for role in ("INTERLOCK_LOOP", "LEVEL_OK"):
     result = {"released": line.value()}
     bus.byte_in[dev_spec["addr"]] = bytes((0xFF & ~(1 << spec["ch"]),))
     result["pulled_low"] = line.value()
+    errors_before = platform.bus_errors()
     bus.fail_reads = True
     result["bus_error"] = dead = line.value()
     bus.fail_reads = False
+    result["bus_errors_counted"] = platform.bus_errors() - errors_before  # -> FAULT_IO_BUS
     bus.byte_in.pop(dev_spec["addr"])
     interlocks = Interlocks({"derate_pct": 50})
     result["permit_on_dead_bus"] = interlocks.step(True, dead, 0, False, 0)

@@ -8,7 +8,15 @@ port's built-in `machine`. Every constructor and every output-changing method ap
 `I2C.quiet` makes writeto() record without allocating (`quiet_writes`, `quiet_last`), for code
 run under micropython.heap_lock(), `set_reset_cause()` sets what reset_cause() returns.
 Constants have the esp32/rp2 port values.
+
+Bus time: every I2C transfer (except quiet ones) is appended to `transactions` as
+[bus id, addr, kind, bits, us] and advances the simulated clock (time.py in this folder) by its
+duration at the bus's clock: START, 9 bits per byte (8 + ACK/NACK), repeated START, STOP. An
+address that attach_ads() gave an Ads1115 model answers like the chip (conversions take their
+data-rate time on the simulated clock); other addresses answer from `regs` / `byte_in`.
 """
+
+import time
 
 calls = []
 pins = {}  # pin number -> the last Pin object built for it (to fire IRQs from a test)
@@ -21,6 +29,8 @@ DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
 _state = {"reset_cause": PWRON_RESET}
+transactions = []  # [bus id, addr, kind, bits, us]; kind "w", "r", "wm" (to a register), "rm"
+ads_models = {}  # (bus id, addr) -> Ads1115
 
 
 def _plain(value):
@@ -144,6 +154,70 @@ class UART:
         return n
 
 
+class Ads1115:
+    """TI ADS1115 as the bus sees it (SBAS444): config register 1, conversion register 0.
+
+    Writing the config with OS=1 and MODE=1 (single-shot) starts a conversion of the MUX input
+    unless one is in progress; it ends 1/data rate + 25 us (wake-up) later, times `slow` (a clone
+    or a chip with a slow oscillator). While converting the config reads OS=0; the conversion
+    register holds the previous result until the new one is done. `raw[ch]` is the signed result
+    of single-ended input ch, taken when the conversion starts; `dead` NACKs every transfer;
+    reset() is a power cycle (reset values: config 0x8583, conversion 0). `starts` lists the
+    channel of every conversion begun.
+    """
+
+    RATES_SPS = (8, 16, 32, 64, 128, 250, 475, 860)
+    WAKE_US = 25
+
+    def __init__(self):
+        self.raw = [0, 0, 0, 0]
+        self.dead = False
+        self.slow = 1
+        self.starts = []
+        self.reset()
+
+    def reset(self):
+        self.config = 0x8583
+        self.conversion = 0
+        self.sample = 0
+        self.busy_ch = None
+        self.done_us = 0
+
+    def _update(self):
+        if self.busy_ch is not None and time.now_us() >= self.done_us:
+            self.conversion = self.sample & 0xFFFF
+            self.config |= 0x8000
+            self.busy_ch = None
+
+    def write(self, reg, data):
+        self._update()
+        if reg != 1:
+            return
+        word = (data[0] << 8) | data[1]
+        if self.busy_ch is not None or not (word & 0x8000 and word & 0x0100):
+            self.config = (word & 0x7FFF) | (0 if self.busy_ch is not None else 0x8000)
+            return
+        mux = (word >> 12) & 7
+        self.busy_ch = mux - 4 if mux >= 4 else -1  # differential inputs: not modelled, 0
+        self.sample = self.raw[self.busy_ch] if self.busy_ch >= 0 else 0  # the input at the start
+        self.starts.append(self.busy_ch)
+        rate = self.RATES_SPS[(word >> 5) & 7]
+        self.done_us = time.now_us() + (1000000 // rate + self.WAKE_US) * self.slow
+        self.config = word & 0x7FFF
+
+    def read(self, reg):
+        self._update()
+        v = self.config if reg == 1 else self.conversion
+        return bytes(((v >> 8) & 0xFF, v & 0xFF))
+
+
+def attach_ads(bus_id, addr):
+    """An Ads1115 model answering at addr on I2C bus bus_id (before or after the bus is built)."""
+    model = Ads1115()
+    ads_models[(bus_id, addr)] = model
+    return model
+
+
 class I2C:
     """regs: (addr, reg) -> bytes answered by readfrom_mem_into; byte_in: addr -> bytes."""
 
@@ -157,8 +231,22 @@ class I2C:
         self.quiet = False
         self.quiet_writes = 0
         self.quiet_last = -1
+        self.freq = freq
         _record("I2C", (id,), {"scl": scl, "sda": sda, "freq": freq})
         i2cs[id] = self
+
+    def _charge(self, addr, kind, bits):
+        us = (bits * 1000000 + self.freq - 1) // self.freq
+        transactions.append([self.id, addr, kind, bits, us])
+        time.advance_us(us)
+
+    def _ads(self, addr):
+        """The Ads1115 model at addr, or None; a dead one NACKs its address (OSError)."""
+        model = ads_models.get((self.id, addr))
+        if model is not None and model.dead:
+            self._charge(addr, "nack", 11)
+            raise OSError(19)
+        return model
 
     def writeto(self, addr, buf):
         if self.fail_writes:
@@ -168,21 +256,32 @@ class I2C:
             self.quiet_writes += 1
             self.quiet_last = buf[0]
             return 1
+        self._charge(addr, "w", 2 + 9 * (1 + len(buf)))
         _record("I2C.writeto", (self.id, addr, bytes(buf)), {})
         return 1
 
     def writeto_mem(self, addr, reg, buf):
+        model = self._ads(addr)
+        self._charge(addr, "wm", 2 + 9 * (2 + len(buf)))
         _record("I2C.writeto_mem", (self.id, addr, reg, bytes(buf)), {})
+        if model is not None:
+            model.write(reg, buf)
 
     def readfrom_mem_into(self, addr, reg, buf):
-        # Default: an ADS1115 whose conversion is ready (OS bit set) holding 0x4000 counts.
-        data = self.regs.get((addr, reg), b"\x80\x00" if reg == 1 else b"\x40\x00")
+        model = self._ads(addr)
+        if model is not None:
+            data = model.read(reg)
+        else:
+            # Default: an ADS1115 whose conversion is ready (OS bit set) holding 0x4000 counts.
+            data = self.regs.get((addr, reg), b"\x80\x00" if reg == 1 else b"\x40\x00")
+        self._charge(addr, "rm", 3 + 9 * (3 + len(buf)))
         buf[: len(data)] = data
 
     def readfrom_into(self, addr, buf):
         if self.fail_reads:
             self.failed += 1
             raise OSError(19)  # ENODEV: a dead bus or a chip that lost power
+        self._charge(addr, "r", 2 + 9 * (1 + len(buf)))
         buf[0] = self.byte_in.get(addr, b"\xff")[0]
 
 
