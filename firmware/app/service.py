@@ -34,6 +34,7 @@ import sys
 from binascii import hexlify, unhexlify
 
 from comms.modbus_rtu import crc16
+from control.faults import MAX_FAULTS
 from micropython import const
 
 from app import state
@@ -267,15 +268,11 @@ class Service:
         faults = app.faults
         active: list = []
         count = 0
-        mask = faults.active
-        i = 0
-        while mask:
-            if mask & 1:
+        for i in range(MAX_FAULTS):
+            if faults.defined(i) and faults.is_active(i):
                 count += 1
                 if len(active) < _FAULT_NAMES:
                     active.append(faults.name(i))
-            mask >>= 1
-            i += 1
         impl = sys.implementation
         mode = "normal"
         if state.maintenance:

@@ -23,12 +23,12 @@ from array import array
 from micropython import const
 
 from hal import RESET_POWER_ON, boot_wdt_ms, window_ms
+from hal.window import send_maintenance
 
 _MSG_REGISTER = const(0x52)  # 'R'
 _MSG_EXCHANGE = const(0x58)  # 'X'
 _MSG_INTERRUPTED = const(0x69)  # 'i'
 _MSG_WATCHDOG = const(0x57)  # 'W'
-_MSG_MAINTENANCE = const(0x4D)  # 'M'
 
 _KIND_OUT = const(1)
 _KIND_IN = const(2)
@@ -151,15 +151,6 @@ class _Uart:
             n = room  # receive overrun: the oldest unread bytes are kept, new ones lost
         self.rx[self.rx_len : self.rx_len + n] = memoryview(src)[pos : pos + n]
         self.rx_len += n
-
-
-def send_maintenance(link, length_ms, wdt_timeout_ms):
-    """The maintenance window (hal/window.py) on a harness board: the host plays the watchdog
-    and the HAL's timer. length_ms > 0 opens it (a watchdog not started yet is started with
-    wdt_timeout_ms), 0 closes it."""
-    _put_u32(link.buf, 3, length_ms)
-    _put_u32(link.buf, 7, wdt_timeout_ms)
-    link.request(_MSG_MAINTENANCE, 8)
 
 
 class _Watchdog:
@@ -287,8 +278,7 @@ class HarnessPlatform:
     def console(self):
         return self._console
 
-    def maintenance(self, opened):
-        # the safe outputs of a stop reached the plant already (app/outputs.py leave())
+    def maintenance(self, opened):  # a stop's safe outputs reached the plant: outputs.leave()
         length_ms = self._window_ms if opened else 0
         send_maintenance(self._link, length_ms, self._wdt_ms)
         return length_ms

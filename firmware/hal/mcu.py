@@ -35,7 +35,6 @@ from hal import (
     boot_wdt_ms,
     window_ms,
 )
-from hal.window import close_mcu, open_mcu
 
 _ADS_REG_CONVERSION = const(0)
 _ADS_REG_CONFIG = const(1)
@@ -363,6 +362,52 @@ class _Console:
         return self._out.write(data)
 
 
+_MIN_FEED_PERIOD_MS = const(100)
+_open: list = [None]  # the open maintenance window, shared by boot.py (hal/window.py) and Platform
+
+
+class _Window:
+    """machine.Timer feeding wdt until length_ms is over, then machine.reset()."""
+
+    def __init__(self, wdt, length_ms, wdt_timeout_ms):
+        self._wdt = wdt
+        self._left_ms = length_ms
+        self._period_ms = max(_MIN_FEED_PERIOD_MS, wdt_timeout_ms // 4)
+        try:
+            self._timer = machine.Timer(-1)  # a software timer where the port has them (rp2)
+        except (ValueError, OSError):
+            self._timer = machine.Timer(0)  # esp32: hardware timer 0
+        wdt.feed()
+        self._timer.init(period=self._period_ms, mode=machine.Timer.PERIODIC, callback=self._tick)
+
+    def _tick(self, _timer):
+        self._left_ms -= self._period_ms
+        if self._left_ms <= 0:
+            print("gridpod: maintenance window over: reset")
+            machine.reset()
+        self._wdt.feed()
+
+    def close(self):
+        self._timer.deinit()
+
+
+def open_window(length_ms, wdt_timeout_ms, wdt=None):
+    """Start (or restart) the maintenance window (hal/window.py); wdt None: start the hardware
+    watchdog (a running one is re-armed with this timeout: machine.WDT may be created again on
+    esp32 and rp2). boot.py calls it through hal/window.py boot()."""
+    close_window()
+    if wdt is None:
+        wdt = machine.WDT(id=0, timeout=wdt_timeout_ms)
+    _open[0] = _Window(wdt, length_ms, wdt_timeout_ms)
+
+
+def close_window():
+    w = _open[0]
+    if w is not None:
+        _open[0] = None
+        w.close()
+
+
 class Platform:
     """Board pins by role through `machine`; see hal/__init__.py for the contract."""
 
@@ -538,9 +583,9 @@ class Platform:
 
     def maintenance(self, opened):
         if opened:
-            open_mcu(self._window_ms, self._wdt_ms, self._wdt)
+            open_window(self._window_ms, self._wdt_ms, self._wdt)
             return self._window_ms
-        close_mcu()
+        close_window()
         return 0
 
     def console(self):

@@ -141,7 +141,7 @@ def test_other_console_bytes_and_bad_frames_are_dropped_without_a_fault():
     got = _ask(app, p, noise + bad_crc, frames=8 * CONTROL_FRAMES)
     assert got == []
     assert app.service.bad_frames == 3 and app.service.requests == 0
-    assert app.scheduler.task_errors == 0 and app.faults.active == 0
+    assert app.scheduler.task_errors == 0 and not app.faults.any_active()
     assert [s for _, s, _ in _ask(app, p, request(2, "S"))] == [0]
     assert [s for _, s, _ in _ask(app, p, request(3, "Q"))] == [1]  # unknown command
 
@@ -167,7 +167,7 @@ def test_ctrl_c_opens_the_maintenance_window_and_a_run_closes_it():
     app.scheduler.add(CtrlC(), SLOT_FAST)
     app.run()
     assert p.windows == [0, 0, 300000]  # the default window (hal MAINTENANCE_WINDOW_MS)
-    assert p.outputs["K_POS_COIL"].level == 0 and p.outputs["ALARM_RELAY"].level == 1
+    assert p.outputs["K_POS_COIL"].level == 0 and p.outputs["HEALTHY_RELAY"].level == 0
     board = dict(BOARD, maintenance_window_ms=5000)
     app2, p2 = _app(platform=fake_platform(board))
     app2.scheduler.add(CtrlC(), SLOT_FAST)
@@ -185,4 +185,4 @@ def test_a_console_that_fails_is_never_a_task_fault():
     p.console_port.inject(request(1, "S"))
     app.run(frames=2 * CONTROL_FRAMES)
     assert app.service.requests == 1
-    assert app.scheduler.task_errors == 0 and app.faults.active == 0
+    assert app.scheduler.task_errors == 0 and not app.faults.any_active()
