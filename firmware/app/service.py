@@ -33,7 +33,7 @@ import json
 import sys
 from binascii import hexlify, unhexlify
 
-from comms.modbus_rtu import crc16
+from comms.modbus_rtu import CRC_TABLE, crc16
 from control.faults import MAX_FAULTS
 from micropython import const
 
@@ -44,8 +44,10 @@ TYPE_CHECKING = False  # mypy reads this as True; MicroPython skips the block
 if TYPE_CHECKING:
     from typing import Any
 
-_RX = const(256)  # longest request line (payload <= 121 bytes)
-_DATA_MAX = const(256)  # longest reply data chunk: a 538-character line
+_FILE_IDLE_TICKS = const(10)  # an open file is closed after a second without a read of it
+_RX = const(128)  # longest request line (a read of a path up to 50 characters)
+_DATA_MAX = const(256)  # longest file chunk in a reply (a 538-character line)
+_TX = const(1400)  # longest reply line: a status (its reason and fault names are cut to fit)
 _BUDGET_US = const(3000)  # work per tick of a verify in progress
 _REGS_MAX = const(120)
 _FAULT_NAMES = const(6)  # the status line stays short: names of the first 6 active faults
@@ -59,7 +61,7 @@ ST_ERROR = const(4)
 
 _PRE_IN = b"#GP>"
 _PRE_OUT = b"#GP<"
-_EOL = b"\r\n"
+_HEX = b"0123456789abcdef"
 _CONFIG_STATUS = ("ok", "defaults", "invalid")  # app.config CONFIG_OK/DEFAULTS/INVALID
 
 
@@ -76,6 +78,11 @@ class Service:
         self.board_name = board_name
         self.root = root
         self.rx = bytearray(_RX)
+        self.data = bytearray(4 + _DATA_MAX)  # a reply's data: a file chunk, registers
+        self._file = None  # the file a host is reading (see _open)
+        self._file_path = None
+        self._file_idle = 0  # control ticks since its last read
+        self.tx = bytearray(_TX)  # a reply line, as sent
         self.rx_len = 0
         self.scanned = 0  # rx[:scanned] holds no line end
         self.skipping = False  # the current line overflowed the buffer: drop it to its end
@@ -97,12 +104,17 @@ class Service:
                 self._up_ms %= 1000
         self._last_ms = now_ms
         try:
+            if self._file is not None:
+                self._file_idle += 1
+                if self._file_idle > _FILE_IDLE_TICKS:
+                    self._close_file()
             if self.job is not None:
                 self._continue(p)
             else:
                 self._receive(now_ms)
         except Exception as e:  # noqa: BLE001 - a read must never become a task fault
             self._drop_job()
+            self._close_file()
             try:
                 self._error(self.seq, e)
             except Exception:  # noqa: BLE001 - the console itself failed: nobody to tell
@@ -150,16 +162,31 @@ class Service:
         self._dispatch(payload[0], payload[1], payload, now_ms)
 
     # ----- replies ---------------------------------------------------------------------------------
-    def _reply(self, seq, status, data=b""):
-        head = bytes((seq, status))
-        out = self.console.write
-        out(_PRE_OUT)
-        out(b"%04x" % (2 + len(data)))
-        out(hexlify(head))
-        if data:
-            out(hexlify(data))
-        out(b"%04x" % frame_crc(data, frame_crc(head)))
-        out(_EOL)
+    def _reply(self, seq, status, data=b"", n=-1):
+        """One reply line, hex digits and CRC written into the preallocated tx buffer (a file
+        chunk or registers allocate nothing here); data[:n] (n -1: all of it)."""
+        if n < 0:
+            n = len(data)
+        tx = self.tx
+        for i in range(4):
+            tx[i] = _PRE_OUT[i]
+        length = 2 + n
+        for i in range(4):
+            tx[4 + i] = _HEX[(length >> (12 - 4 * i)) & 0xF]
+        table = CRC_TABLE
+        crc = 0xFFFF
+        pos = 8
+        for i in range(-2, n):
+            b = seq if i == -2 else status if i == -1 else data[i]
+            crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
+            tx[pos] = _HEX[b >> 4]
+            tx[pos + 1] = _HEX[b & 0xF]
+            pos += 2
+        for i in range(4):
+            tx[pos + i] = _HEX[(crc >> (12 - 4 * i)) & 0xF]
+        tx[pos + 4] = 0x0D
+        tx[pos + 5] = 0x0A
+        self.console.write(memoryview(tx)[: pos + 6])
 
     def _json(self, seq, obj):
         self._reply(seq, ST_OK, json.dumps(obj).encode())
@@ -219,22 +246,46 @@ class Service:
             return
         offset = int.from_bytes(payload[2:6], "big")
         want = min(int.from_bytes(payload[6:8], "big"), _DATA_MAX)
-        path = payload[8:].decode()
-        if path[:1] != "/":
+        path = payload[8:]
+        if path[:1] != b"/":
             self._reply(seq, ST_BAD_REQUEST)
             return
-        try:
-            f = open(self.root + path[1:], "rb")
-        except OSError:
+        f = self._open(path)
+        if f is None:
             self._reply(seq, ST_NOT_FOUND)
             return
+        data = self.data
+        size = f.seek(0, 2)
+        f.seek(offset)
+        got = f.readinto(memoryview(data)[4 : 4 + want]) if want else 0
+        for i in range(4):
+            data[i] = (size >> (24 - 8 * i)) & 0xFF
+        self._reply(seq, ST_OK, data, 4 + (got or 0))
+
+    def _open(self, path):
+        """The file a host reads chunk after chunk stays open between its requests (one open,
+        not one per chunk: less garbage between collections); closed when idle (tick)."""
+        if self._file is not None and self._file_path == path:
+            self._file_idle = 0
+            return self._file
+        self._close_file()
         try:
-            size = f.seek(0, 2)
-            f.seek(offset)
-            data = f.read(want)
-        finally:
-            f.close()
-        self._reply(seq, ST_OK, size.to_bytes(4, "big") + data)
+            self._file = open(self.root + path[1:].decode(), "rb")
+        except OSError:
+            return None
+        self._file_path = path
+        self._file_idle = 0
+        return self._file
+
+    def _close_file(self):
+        f = self._file
+        self._file = None
+        self._file_path = None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
 
     def _registers(self, seq, payload, now_ms):
         points = self.app.points
@@ -252,15 +303,15 @@ class Service:
             return
         bank = points.bank
         bank.hooks_refresh(now_ms)
-        out = bytearray(2 * count if kind < 2 else (count + 7) >> 3)
+        data = self.data
         if kind < 2:
-            code = bank.read_regs(kind, start, count, out, 0)
+            code = bank.read_regs(kind, start, count, data, 0)
         else:
-            code = bank.read_bits(kind, start, count, out, 0)
+            code = bank.read_bits(kind, start, count, data, 0)
         if code:
             self._reply(seq, ST_BAD_REQUEST)
             return
-        self._reply(seq, ST_OK, out)
+        self._reply(seq, ST_OK, data, 2 * count if kind < 2 else (count + 7) >> 3)
 
     def status(self):
         app = self.app

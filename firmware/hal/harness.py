@@ -163,7 +163,7 @@ class _Watchdog:
 
 class HarnessPlatform:
     _cpu_clock = None  # the VM's CPU-time clock (hal/virtual.py); None in HIL mode
-    _console = None  # the console stream (hal/virtual.py); None in HIL mode (it is the link)
+    _console = None  # the console (hal/virtual.py); None in HIL mode (it is the link)
 
     def __init__(self, board, link, hello):
         # Only role -> mode (one string, hal/roles.py) and the uart names are kept, not the

@@ -14,11 +14,10 @@ low-side driver with a pull-down, so the floating pins during reset also mean "o
 comes up with every line high (released), which is "off" for its active-low outputs; it keeps
 its state while the MCU resets, so the Platform releases every output line of every expander
 that carries outputs as soon as it opens, before any role is built.
-Console: the REPL's stdin/stdout while the application runs (the service channel, app/service.py):
-polled without blocking, one byte per poll (sys.stdin.buffer.read blocks until it has all it
-was asked for). The maintenance window (hal/window.py): a machine.Timer feeds the hardware
-watchdog while no scan loop does (boot, or the application stopped for a host tool), then
-machine.reset().
+Console: the REPL's stdin/stdout while the application runs (the service channel, app/service.py,
+through hal/console.py). The maintenance window (hal/window.py): a machine.Timer feeds the
+hardware watchdog while no scan loop does (boot, or the application stopped for a host tool),
+then machine.reset().
 """
 
 import time
@@ -332,36 +331,6 @@ class _Watchdog:
         self._wdt.feed()
 
 
-class _Console:
-    """The REPL's stream while the application runs; read_into never blocks."""
-
-    def __init__(self):
-        import select
-        import sys
-
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout.buffer
-        self._poll = select.poll()
-        self._poll.register(sys.stdin, select.POLLIN)
-        self._one = bytearray(1)
-
-    def _ready(self):
-        for _ in self._poll.ipoll(0):  # ipoll: no list allocated per call
-            return True
-        return False
-
-    def read_into(self, buf, start, end):
-        n = start
-        while n < end and self._ready():
-            self._in.readinto(self._one)
-            buf[n] = self._one[0]
-            n += 1
-        return n - start
-
-    def write(self, data):
-        return self._out.write(data)
-
-
 _MIN_FEED_PERIOD_MS = const(100)
 _open: list = [None]  # the open maintenance window, shared by boot.py (hal/window.py) and Platform
 
@@ -590,7 +559,9 @@ class Platform:
 
     def console(self):
         if self._console is None:
-            self._console = _Console()
+            from hal.console import StdioConsole
+
+            self._console = StdioConsole()
         return self._console
 
     def bus_errors(self):
