@@ -23,7 +23,6 @@ from array import array
 from micropython import const
 
 from hal import RESET_POWER_ON, boot_wdt_ms, window_ms
-from hal.window import send_maintenance
 
 _MSG_REGISTER = const(0x52)  # 'R'
 _MSG_EXCHANGE = const(0x58)  # 'X'
@@ -163,7 +162,6 @@ class _Watchdog:
 
 class HarnessPlatform:
     _cpu_clock = None  # the VM's CPU-time clock (hal/virtual.py); None in HIL mode
-    _console = None  # the console (hal/virtual.py); None in HIL mode (it is the link)
 
     def __init__(self, board, link, hello):
         # Only role -> mode (one string, hal/roles.py) and the uart names are kept, not the
@@ -276,9 +274,11 @@ class HarnessPlatform:
         return _Watchdog(self)
 
     def console(self):
-        return self._console
+        return None  # HIL mode: the console carries the link (hal/virtual.py has its own)
 
     def maintenance(self, opened):  # a stop's safe outputs reached the plant: outputs.leave()
+        from hal.window import send_maintenance
+
         length_ms = self._window_ms if opened else 0
         send_maintenance(self._link, length_ms, self._wdt_ms)
         return length_ms

@@ -12,7 +12,13 @@ def open_platform(board):
 
     platform = HarnessPlatform(board, _vboard.link, _vboard.hello)
     platform._cpu_clock = getattr(_vboard, "cpu_us", None)
-    from hal.console import StdioConsole  # the runtime relays stdin/stdout to the console pty
-
-    platform._console = StdioConsole()  # type: ignore[assignment]
+    platform.console = _console  # type: ignore[method-assign]
     return platform
+
+
+def _console():
+    """The console stream (the runtime relays stdin/stdout to the console pty); imported when
+    the App asks for it, after its boot peak."""
+    from hal.console import StdioConsole
+
+    return StdioConsole()

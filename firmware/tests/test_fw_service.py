@@ -186,3 +186,14 @@ def test_a_console_that_fails_is_never_a_task_fault():
     app.run(frames=2 * CONTROL_FRAMES)
     assert app.service.requests == 1
     assert app.scheduler.task_errors == 0 and not app.faults.any_active()
+
+
+def test_the_answers_are_loaded_at_a_request_and_forgotten_when_nobody_asks():
+    app, p = _app()
+    app.run(frames=CONTROL_FRAMES)
+    assert app.service.answers is None  # nobody asked yet (other tests may have loaded it)
+    assert [s for _, s, _ in _ask(app, p, request(1, "S"))] == [0]
+    assert app.service.answers is not None
+    app.run(frames=31 * 100)  # 31 s without a request
+    assert app.service.answers is None and "app.service_answers" not in sys.modules
+    assert [s for _, s, _ in _ask(app, p, request(2, "S"))] == [0]  # loaded again
