@@ -2,7 +2,8 @@
 else), event log, config, fault table, boot-loop guard, then the scheduler with its tasks:
   fast         SafeOutputs, Supervisor (app/supervisor.py, maintenance mode only),
                ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
-  control      Heartbeat on STATUS_LED (when present), ModbusPoints (leases, unlock expiry)
+  control      Heartbeat on STATUS_LED (when present), ModbusPoints (leases, unlock expiry),
+               Service (app/service.py: read-only answers to host tools on the console)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
   app/module.py (cooling_enabled / battery_enabled / grid_enabled): drivers and control objects
   in all three slots; the control fault rows join the table only then
@@ -10,6 +11,10 @@ Files under `root` ("/" on a board): config.json, events.bin, bootcount.
 Maintenance mode (config rejected) and safe mode (boot loop) keep the loop running (watchdog,
 heartbeat, console) with outputs safe and contactor closing refused; see app.state. Maintenance
 mode composes no cooling, so the Supervisor holds the pumps stopped and isolates wet zones.
+Ctrl-C (a host tool that must stop the application) leaves the loop with the outputs safe and
+opens the HAL's maintenance window: the watchdog is fed for the board's window, then the board
+resets into the application (README "When a host tool stops the application"). Any other exit
+leaves the watchdog unfed: it resets the board.
 Heap: the construction code is app/compose.py (boot-only, forgotten before the module is built);
 this class keeps the runtime methods only. See docs/heap.md.
 """
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from app.module import Module
     from app.outputs import SafeOutputs
     from app.scheduler import Scheduler
+    from app.service import Service
     from app.supervisor import Supervisor
 
 
@@ -58,6 +64,7 @@ class App:
     heartbeat: "Heartbeat | None"
     housekeeping: "Housekeeping"
     module: "Module | None"
+    service: "Service | None"
     watchdog: "Any"
 
     def __init__(self, platform, board, root="/", log_slots=256, config=None, after_compose=None):
@@ -128,11 +135,17 @@ class App:
             # Started here, not in __init__: a hardware watchdog cannot be stopped once running.
             self.watchdog = self.platform.watchdog(self.config.values["watchdog_timeout_ms"])
             self.scheduler.use_watchdog(self.watchdog)
+        self.platform.maintenance(False)  # the scan loop feeds the watchdog from here on
         try:
             self.scheduler.run(frames)
         except KeyboardInterrupt:
             self.stop_safe()
+            window_ms = self.platform.maintenance(True)
             print("gridpod: stopped (Ctrl-C); outputs safe. app.state.reason:", repr(state.reason))
+            print(
+                "gridpod: maintenance window %d s, then a reset into the application"
+                " (Ctrl-D restarts it now)" % (window_ms // 1000)
+            )
             return
         except BaseException:  # anything else (SystemExit too) leaves with the outputs safe
             self.stop_safe()

@@ -28,8 +28,18 @@ Each module exposes `open_platform(board) -> Platform` where `board` is the dict
     uart(name, baud, bits=8, parity="E", stop=1) -> obj with write(buf) -> n,
                                   readinto(buf) -> n (0 when empty), any() -> n
                                   name is a key of board["uarts"], e.g. "RS485"
+  console (the USB REPL's byte stream while the application runs: the service channel)
+    console() -> obj with read_into(buf, start, end) -> n (bytes now waiting, put in
+                                  buf[start:start+n], never blocks) and write(data); None where
+                                  the console carries something else (HIL mode: the harness)
   platform
     watchdog(timeout_ms) -> obj with feed()
+    maintenance(opened) -> ms     the maintenance window (README "When a host tool stops the
+                                  application"): opened True when the scan loop stopped for a host
+                                  tool (outputs already safe): the HAL feeds the watchdog from a
+                                  timer for the board's maintenance_window_ms, then resets the
+                                  board into the application; False once the scan loop feeds again;
+                                  returns the window's length (0 when closed)
     reset_cause() -> int          one of the RESET_* constants below
     unique_id() -> bytes
     bus_errors() -> int           failed transactions on the board's I2C devices since boot
@@ -40,6 +50,9 @@ Each module exposes `open_platform(board) -> Platform` where `board` is the dict
     release_boot()                called once the App is built: drop the board tables (heap);
                                   I/O objects are made at boot only, a later request raises
                                   ValueError (hal/fake.py keeps its tables for the tests)
+boot.py opens the same window at every boot through hal/window.py (starting the hardware watchdog
+if it is not running yet), so a soft reset into the REPL (mpremote, gridpod deploy) never leaves a
+running watchdog unfed.
 """
 
 from micropython import const
@@ -52,3 +65,19 @@ RESET_DEEPSLEEP = const(4)
 RESET_SOFT = const(5)
 # Not a machine constant: the virtual board reports a brown-out separately.
 RESET_BROWN_OUT = const(6)
+
+# The maintenance window (board file "maintenance_window_ms" overrides the length) and the
+# watchdog timeout boot.py starts it with (the App sets its configured timeout when it runs).
+MAINTENANCE_WINDOW_MS = const(300000)
+MAINTENANCE_WDT_MS = const(2000)
+
+
+def window_ms(board):
+    """The board's maintenance window length in ms (board file key, or the default)."""
+    return board.get("maintenance_window_ms", MAINTENANCE_WINDOW_MS)
+
+
+def boot_wdt_ms(board):
+    """The watchdog timeout boot.py starts the hardware watchdog with (within the board's limit)."""
+    limit = board.get("wdt_max_ms")
+    return MAINTENANCE_WDT_MS if limit is None or limit > MAINTENANCE_WDT_MS else limit

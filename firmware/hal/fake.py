@@ -6,12 +6,13 @@ Inputs are set by role (set_input, set_adc, add_pulses), outputs keep their valu
 and a (time_ms, value) history. The UART has an injectable rx ring and a recorded tx ring, both
 preallocated so that servicing them allocates nothing. The watchdog records feeds and, when
 `watchdog_bites` is set, raises WatchdogExpired from wait_until_ms once it has expired: that is
-the hardware reset. reset() raises FakeReset.
+the hardware reset. reset() raises FakeReset. The console (service channel) has an injectable input
+ring and records what is written; maintenance() records the windows asked for.
 """
 
 from micropython import const
 
-from hal import RESET_POWER_ON, RESET_WATCHDOG
+from hal import RESET_POWER_ON, RESET_WATCHDOG, window_ms
 
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
@@ -151,6 +152,47 @@ class FakeUart:
         self._tx_len = 0
 
 
+class FakeConsole:
+    """The USB console as the service channel sees it: inject() queues bytes a host typed,
+    read_into() takes them without blocking, write() records the output."""
+
+    def __init__(self, size=1024):
+        self._rx = bytearray(size)
+        self._rx_head = 0
+        self._rx_len = 0
+        self.out = bytearray()
+        self.reads = 0
+
+    def inject(self, data):
+        size = len(self._rx)
+        for i in range(len(data)):
+            if self._rx_len == size:
+                return i
+            self._rx[(self._rx_head + self._rx_len) % size] = data[i]
+            self._rx_len += 1
+        return len(data)
+
+    def read_into(self, buf, start, end):
+        self.reads += 1
+        size = len(self._rx)
+        n = 0
+        while start + n < end and self._rx_len:
+            buf[start + n] = self._rx[self._rx_head]
+            self._rx_head = (self._rx_head + 1) % size
+            self._rx_len -= 1
+            n += 1
+        return n
+
+    def write(self, data):
+        self.out += data
+        return len(data)
+
+    def take_output(self):
+        data = bytes(self.out)
+        self.out = bytearray()
+        return data
+
+
 class FakeWatchdog:
     def __init__(self, platform, timeout_ms):
         self._platform = platform
@@ -192,6 +234,8 @@ class FakePlatform:
         self.reports = 0
         self.released = False
         self.last_report = None
+        self.console_port = FakeConsole()
+        self.windows = []  # maintenance() calls: the window's ms, or 0 when the scan loop took over
 
     # clock
     def ticks_ms(self):
@@ -283,6 +327,13 @@ class FakePlatform:
 
     def reset_cause(self):
         return self.cause
+
+    def console(self):
+        return self.console_port
+
+    def maintenance(self, opened):
+        self.windows.append(window_ms(self.board) if opened else 0)
+        return self.windows[-1]
 
     def bus_errors(self):
         return self.i2c_errors  # tests raise it to play a failing expander

@@ -22,7 +22,8 @@ from array import array
 
 from micropython import const
 
-from hal import RESET_POWER_ON
+from hal import RESET_POWER_ON, boot_wdt_ms, window_ms
+from hal.window import send_maintenance
 
 _MSG_REGISTER = const(0x52)  # 'R'
 _MSG_EXCHANGE = const(0x58)  # 'X'
@@ -162,6 +163,7 @@ class _Watchdog:
 
 class HarnessPlatform:
     _cpu_clock = None  # the VM's CPU-time clock (hal/virtual.py); None in HIL mode
+    _console = None  # the console (hal/virtual.py); None in HIL mode (it is the link)
 
     def __init__(self, board, link, hello):
         # Only role -> mode (one string, hal/roles.py) and the uart names are kept, not the
@@ -172,6 +174,8 @@ class HarnessPlatform:
         self._uart_names = tuple(board.get("uarts", {}))
         self._link = link
         self._hello = hello
+        self._window_ms = window_ms(board)
+        self._wdt_ms = boot_wdt_ms(board)
         # The board's clock at power-on: 0 on a board; the host may start it elsewhere (a test
         # of the 2**30 wrap starts it a few seconds before the wrap).
         self._now_ms = hello.get("boot_ticks_ms", 0)
@@ -268,7 +272,16 @@ class HarnessPlatform:
         _put_u32(link.buf, 3, timeout_ms)
         link.request(_MSG_WATCHDOG, 4)
         self._last_feed_ms = self._now_ms
+        self._wdt_ms = timeout_ms
         return _Watchdog(self)
+
+    def console(self):
+        return self._console
+
+    def maintenance(self, opened):  # a stop's safe outputs reached the plant: outputs.leave()
+        length_ms = self._window_ms if opened else 0
+        send_maintenance(self._link, length_ms, self._wdt_ms)
+        return length_ms
 
     def reset_cause(self):
         return self._hello.get("reset_cause", RESET_POWER_ON)

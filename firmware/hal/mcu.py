@@ -14,6 +14,10 @@ low-side driver with a pull-down, so the floating pins during reset also mean "o
 comes up with every line high (released), which is "off" for its active-low outputs; it keeps
 its state while the MCU resets, so the Platform releases every output line of every expander
 that carries outputs as soon as it opens, before any role is built.
+Console: the REPL's stdin/stdout while the application runs (the service channel, app/service.py,
+through hal/console.py). The maintenance window (hal/window.py): a machine.Timer feeds the
+hardware watchdog while no scan loop does (boot, or the application stopped for a host tool),
+then machine.reset().
 """
 
 import time
@@ -27,6 +31,8 @@ from hal import (
     RESET_POWER_ON,
     RESET_SOFT,
     RESET_WATCHDOG,
+    boot_wdt_ms,
+    window_ms,
 )
 
 _ADS_REG_CONVERSION = const(0)
@@ -325,6 +331,52 @@ class _Watchdog:
         self._wdt.feed()
 
 
+_MIN_FEED_PERIOD_MS = const(100)
+_open: list = [None]  # the open maintenance window, shared by boot.py (hal/window.py) and Platform
+
+
+class _Window:
+    """machine.Timer feeding wdt until length_ms is over, then machine.reset()."""
+
+    def __init__(self, wdt, length_ms, wdt_timeout_ms):
+        self._wdt = wdt
+        self._left_ms = length_ms
+        self._period_ms = max(_MIN_FEED_PERIOD_MS, wdt_timeout_ms // 4)
+        try:
+            self._timer = machine.Timer(-1)  # a software timer where the port has them (rp2)
+        except (ValueError, OSError):
+            self._timer = machine.Timer(0)  # esp32: hardware timer 0
+        wdt.feed()
+        self._timer.init(period=self._period_ms, mode=machine.Timer.PERIODIC, callback=self._tick)
+
+    def _tick(self, _timer):
+        self._left_ms -= self._period_ms
+        if self._left_ms <= 0:
+            print("gridpod: maintenance window over: reset")
+            machine.reset()
+        self._wdt.feed()
+
+    def close(self):
+        self._timer.deinit()
+
+
+def open_window(length_ms, wdt_timeout_ms, wdt=None):
+    """Start (or restart) the maintenance window (hal/window.py); wdt None: start the hardware
+    watchdog (a running one is re-armed with this timeout: machine.WDT may be created again on
+    esp32 and rp2). boot.py calls it through hal/window.py boot()."""
+    close_window()
+    if wdt is None:
+        wdt = machine.WDT(id=0, timeout=wdt_timeout_ms)
+    _open[0] = _Window(wdt, length_ms, wdt_timeout_ms)
+
+
+def close_window():
+    w = _open[0]
+    if w is not None:
+        _open[0] = None
+        w.close()
+
+
 class Platform:
     """Board pins by role through `machine`; see hal/__init__.py for the contract."""
 
@@ -340,6 +392,10 @@ class Platform:
         self._adcs = []  # every ADS1115, serviced in the idle wait (kept after release_boot)
         self._bus_devs = []  # every I2C device, for bus_errors() (kept after release_boot)
         self._wdt_max_ms = board.get("wdt_max_ms")
+        self._window_ms = window_ms(board)
+        self._wdt = None  # machine.WDT once watchdog() started it
+        self._wdt_ms = boot_wdt_ms(board)
+        self._console = None
         atten_db = board.get("adc_atten_db")
         self._adc_atten = None
         if atten_db is not None:
@@ -490,7 +546,23 @@ class Platform:
     def watchdog(self, timeout_ms):
         if self._wdt_max_ms is not None and timeout_ms > self._wdt_max_ms:
             timeout_ms = self._wdt_max_ms
-        return _Watchdog(machine.WDT(id=0, timeout=timeout_ms))
+        self._wdt = machine.WDT(id=0, timeout=timeout_ms)
+        self._wdt_ms = timeout_ms
+        return _Watchdog(self._wdt)
+
+    def maintenance(self, opened):
+        if opened:
+            open_window(self._window_ms, self._wdt_ms, self._wdt)
+            return self._window_ms
+        close_window()
+        return 0
+
+    def console(self):
+        if self._console is None:
+            from hal.console import StdioConsole
+
+            self._console = StdioConsole()
+        return self._console
 
     def bus_errors(self):
         n = 0

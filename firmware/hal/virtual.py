@@ -12,4 +12,7 @@ def open_platform(board):
 
     platform = HarnessPlatform(board, _vboard.link, _vboard.hello)
     platform._cpu_clock = getattr(_vboard, "cpu_us", None)
+    from hal.console import StdioConsole  # the runtime relays stdin/stdout to the console pty
+
+    platform._console = StdioConsole()  # type: ignore[assignment]
     return platform

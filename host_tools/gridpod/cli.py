@@ -23,6 +23,8 @@ COMMANDS = {
     "vboard": "run a virtual module: the real MicroPython VM behind two serial ports",
     "vboard-fault": "inject or clear a plant fault in a running `gridpod vboard`",
     "monitor": "live telemetry, faults and loop timing of a module over Modbus RTU",
+    "stop": "stop a board's application (outputs safe) for work at its REPL; asks first",
+    "start": "start a board's application again (it also restarts when its window ends)",
     "fat": "factory acceptance test -> JUnit, JSON and an HTML certificate",
 }
 EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 3, 130

@@ -186,6 +186,14 @@ def test_unknown_mode_and_bad_header():
     assert "RPI_PICO: flash_bytes: required key missing" in errors
 
 
+def test_maintenance_window_within_a_second_and_an_hour():
+    b = board("ESP32_DEVKITC")
+    b["maintenance_window_ms"] = 600000
+    assert check_board(b) == []
+    b["maintenance_window_ms"] = 500
+    assert only_error(b) == "ESP32_DEVKITC: maintenance_window_ms: 500 outside 1000..3600000 (ms)"
+
+
 def test_rp2040_pin_mux_and_pwm_slices():
     b = board("RPI_PICO")
     b["uarts"]["RS485"]["tx"] = 22  # not a UART0 TX pin

@@ -1,22 +1,21 @@
 """gridpod deploy on virtual boards: full, no-op, one file, killed halfway then completed, and
 three boards plus a bad port in parallel.
 
-The firmware trees are copies of the application at APP_REV (a known-good commit: firmware/ is
-edited concurrently by others; move the pin forward when the application is stable again) with
-the current deploy mechanism (firmware/boot.py, app/deploy_switch.py) laid over it, in tmp dirs with small code changes (a marker printed
-by main.py, a constant added to modules), so "which firmware boots" is visible on the console.
+The firmware trees are copies of the working tree's firmware in tmp dirs with small code changes
+(a marker printed by main.py, a constant added to modules), so "which firmware boots" is visible
+on the console. Their application answers on the service channel: the no-op deploy is decided
+there and restarts nothing; a deploy that changes files onto a running application is allowed to
+stop it (yes=True, as `--yes`).
 The VM heap is raised to 128 KiB: these tests are about deploy, the 64 KiB budget of the
 application is the firmware tests' business, and others change the application concurrently.
 """
 
-import io
 import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 from gridpod import GridpodError
+from gridpod.device import app_control
 from gridpod.device.deploy import DeployError, deploy
 from gridpod.multi import run_many, summary_table
 from gridpod.vboard.flash import FlashImage, create_blank
@@ -31,19 +30,14 @@ def quiet(_line):
     pass
 
 
-APP_REV = "2bef1a6"
-DEPLOY_MECHANISM = ["boot.py", "app/deploy_switch.py"]
-
-
 def committed_firmware(base: Path) -> Path:
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", APP_REV, "firmware"], capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(base / "head", filter="data")
-    for rel in DEPLOY_MECHANISM:
-        shutil.copy(REPO / "firmware" / rel, base / "head" / "firmware" / rel)
-    return base / "head" / "firmware"
+    """The working tree's firmware (tests excluded) in base/head/firmware. It was a pinned older
+    application with the deploy mechanism laid over it; a pinned application has neither the
+    service channel nor the maintenance window, and since the virtual board's watchdog runs at
+    the REPL (as a board's does) it resets such a board ~2 s into every host tool session."""
+    dst = base / "head" / "firmware"
+    shutil.copytree(REPO / "firmware", dst, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    return dst
 
 
 def tree(base: Path, name: str, marker: str | None = None, touched=()) -> Path:
@@ -89,16 +83,22 @@ def test_full_deploy(board, trees):
     assert "manifest.json" in listing
 
 
-def test_noop_deploy_sends_nothing(board, trees):
+def test_noop_deploy_sends_nothing_and_leaves_the_application_running(board, trees):
+    started = app_control.start(board.console_port)  # the mpremote listing above stopped it
+    assert "application started" in started["summary"], started
     lines = []
+    boots = board.console_log.count(b"boot #")
+    mark = len(board.console_log)
     result = deploy(board.console_port, firmware_dir=trees["A"], log=lines.append)
     assert result["sent"] == [] and result["bytes_sent"] == 0
     assert any("nothing sent" in line for line in lines)
-    assert result["health"] == "healthy"
+    assert result["health"] == "healthy" and result["restarted"] is False
+    assert board.console_log.count(b"boot #") == boots
+    assert b"stopped" not in board.console_log[mark:]
 
 
 def test_one_changed_file_sends_one_file(board, trees):
-    result = deploy(board.console_port, firmware_dir=trees["A1"], log=quiet)
+    result = deploy(board.console_port, firmware_dir=trees["A1"], log=quiet, yes=True)
     assert result["sent"] == ["/app/state.mpy"]
     check = "import app.state; print(app.state.DEPLOY_TEST_A1)"
     assert mpremote(board.console_port, "exec", check).stdout.strip() == "2"
@@ -116,7 +116,9 @@ def test_killed_deploy_keeps_old_firmware_then_rerun_completes(board, trees):
 
     boots = board.console_log.count(b"boot #")
     with pytest.raises(Killed):
-        deploy(board.console_port, firmware_dir=trees["B"], on_file=cut_power_at_third_file)
+        deploy(
+            board.console_port, firmware_dir=trees["B"], on_file=cut_power_at_third_file, yes=True
+        )
     board.wait_console(b"boot #%d" % (boots + 1), timeout_s=20)
     after_kill = bytes(board.console_log[board.console_log.rfind(b"MicroPython") :])
     tail = bytes(board.console_log[-2000:])
@@ -127,7 +129,7 @@ def test_killed_deploy_keeps_old_firmware_then_rerun_completes(board, trees):
     assert staged.stdout.count("'") == 2, staged.stdout  # one staging dir, no pending flag
 
     lines = []
-    result = deploy(board.console_port, firmware_dir=trees["B"], log=lines.append)
+    result = deploy(board.console_port, firmware_dir=trees["B"], log=lines.append, yes=True)
     assert any("(2 already staged)" in line for line in lines), lines
     assert len(result["sent"]) == len(CHANGED_MODULES) + 1 - 2  # main.py + modules - staged
     assert result["health"] == "healthy"

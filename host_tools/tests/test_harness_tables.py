@@ -1,8 +1,9 @@
 """The harness message table is written on both ends of the link: the host's
 gridpod/harness/protocol.py (and serial_link.py for the HIL framing), the VM runtime
-(vboard/runtime/vm_main.py, MicroPython only) and the firmware's HAL (firmware/hal/harness.py and
-hil.py). The board-side files are read as text (ast), never imported or edited here; a value
-that differs, or a board-side name the host does not know, fails with the file and the name."""
+(vboard/runtime/vm_main.py, MicroPython only) and the firmware's HAL (firmware/hal/harness.py,
+hil.py and window.py). The board-side files are read as text (ast), never imported or edited
+here; a value that differs, or a board-side name the host does not know, fails with the file and
+the name."""
 
 import ast
 from pathlib import Path
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VM_MAIN = ROOT / "host_tools/gridpod/vboard/runtime/vm_main.py"
 FW_HARNESS = ROOT / "firmware/hal/harness.py"
 FW_HIL = ROOT / "firmware/hal/hil.py"
+FW_WINDOW = ROOT / "firmware/hal/window.py"
 
 HOST_MESSAGES = {
     name: getattr(protocol, name)
@@ -21,6 +23,7 @@ HOST_MESSAGES = {
         "REGISTER",
         "EXCHANGE",
         "WATCHDOG",
+        "MAINTENANCE",
         "INTR",
         "RESET",
         "BROWN_OUT",
@@ -92,9 +95,15 @@ def test_firmware_hil_link_messages_and_preamble_match_the_host():
     assert bytes((preamble["1"], preamble["2"])) == serial_link.PREAMBLE
 
 
+def test_firmware_maintenance_window_message_matches_the_host():
+    copy = table(FW_WINDOW, "MSG_")
+    assert set(copy) == {"MAINTENANCE"}, copy
+    assert drift(FW_WINDOW, copy, HOST_MESSAGES) == []
+
+
 def test_every_host_message_has_a_board_side():
     board_side = set(table(VM_MAIN, "MSG_")) | set(table(FW_HARNESS, "MSG_"))
-    board_side |= set(table(FW_HIL, "MSG_"))
+    board_side |= set(table(FW_HIL, "MSG_")) | set(table(FW_WINDOW, "MSG_"))
     assert board_side == set(HOST_MESSAGES), set(HOST_MESSAGES) ^ board_side
 
 

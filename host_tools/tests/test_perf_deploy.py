@@ -20,5 +20,6 @@ def test_deploy_benchmark_measures_full_noop_one_file_and_plain_copy():
         "mpremote_cp_again_s",
     ):
         assert 0 < r[key] < 120, (key, r[key])
-    assert 0 < r["deploy_noop_check_s"] < r["deploy_noop_s"]
+    # decided on the running application's service channel: the decision is the whole no-op
+    assert 0 < r["deploy_noop_check_s"] <= r["deploy_noop_s"] and not r["deploy_noop_restarted"]
     assert r["speedup_noop_vs_cp_full"] == round(r["mpremote_cp_full_s"] / r["deploy_noop_s"], 1)

@@ -30,8 +30,11 @@ def test_layout_puts_every_compiled_module_in_the_image():
 
 
 def test_firmware_imports_from_rom_and_the_budget_is_unchanged(tmp_path):
+    # The probe runs as boot.py: what the runtime and the mounted image leave when the firmware
+    # starts (vboard/vm.py RUNTIME_RESERVE_BYTES); the firmware's own boot.py is the firmware's.
     flash_files, image = romfs_layout(firmware_files("VIRTUAL", rom=True))
-    flash_files["/main.py"] = PROBE.encode()
+    flash_files["/boot.py"] = PROBE.encode()
+    flash_files.pop("/main.py")
     flash = make_flash(tmp_path / "f.img", flash_files, with_hal=False)
     with VirtualBoard(flash=flash, speed="max", heap_bytes=64 * 1024, romfs=image) as vb:
         out = vb.wait_console(b"ROOT ")

@@ -7,7 +7,14 @@ from pathlib import Path
 from gridpod.vboard.flash import FlashImage, create_blank
 
 REPO = Path(__file__).resolve().parents[2]
-HAL_FILES = ("hal/__init__.py", "hal/harness.py", "hal/roles.py", "hal/virtual.py")
+HAL_FILES = (
+    "hal/__init__.py",
+    "hal/console.py",
+    "hal/harness.py",
+    "hal/roles.py",
+    "hal/virtual.py",
+    "hal/window.py",
+)
 
 
 def mpremote(port: str, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess:

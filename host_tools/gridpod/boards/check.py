@@ -23,6 +23,10 @@ REFERENCE_BOARD = "VIRTUAL"
 MODES = ("out", "in", "adc", "pwm", "counter")
 OUTPUT_MODES = ("out", "pwm")
 PULLS = (None, "up", "down")
+# The maintenance window after a host tool stopped the application (firmware/hal/window.py): at
+# most an hour of a module kept down; seconds are for tests (a deploy over a 115200-baud console
+# takes about 20 s: keep a product board's window minutes long).
+MAINTENANCE_WINDOW_RANGE_MS = (1000, 3600000)
 REQUIRED_KEYS = ("board", "chip", "hal", "mpy_arch", "heap_bytes", "flash_bytes", "pins", "uarts")
 # Roles that stay on MCU pins even where an external chip serves their mode (boards/README.md,
 # "External chips"): an I2C expander keeps its last state while the MCU resets and is lost with
@@ -160,6 +164,10 @@ class _Checker:
         wdt = b.get("wdt_max_ms")
         if limit is not None and (_pin_int(wdt) is None or not 0 < wdt <= limit):
             self.err("wdt_max_ms", None, f"{chip_name} needs wdt_max_ms in 1..{limit}, got {wdt!r}")
+        window = b.get("maintenance_window_ms")
+        lo, hi = MAINTENANCE_WINDOW_RANGE_MS
+        if "maintenance_window_ms" in b and (_pin_int(window) is None or not lo <= window <= hi):
+            self.err("maintenance_window_ms", None, f"{window!r} outside {lo}..{hi} (ms)")
 
     def claim(self, who: str, pin: Any) -> int | None:
         """Record a pin use; report unknown, reserved and reused pins. None if unusable."""

@@ -5,7 +5,9 @@ sections of the view and of the `--json` object (identity, telemetry, faults, st
 Faults are shown by name (modbus/faults.py) and state registers as words (modbus/states.py); the
 `--json` object keeps every raw number and adds the names ("active", "latched") and the words
 ("states"). On a terminal the live view is one rich table redrawn in place that fits the window
-(values that are n/a are left out there; `--once` shows them all)."""
+(values that are n/a are left out there; `--once` shows them all).
+Given a board's console instead of its RS-485 port, the same reads go to the running application
+on its service channel (modbus/console_client.py): Modbus bytes on a console would stop it."""
 
 import json
 import sys
@@ -13,6 +15,7 @@ import time
 
 from ..device.config import firmware_config
 from ..modbus.client import GridpodModbus
+from ..modbus.console_client import open_client
 from ..modbus.faults import active_names
 from ..modbus.register_map import REGISTERS
 from ..modbus.states import word
@@ -229,7 +232,7 @@ def live_view(snap: dict, width: int, height: int):
 
 
 def run(args) -> int:
-    client = GridpodModbus(args.port, args.unit, args.baud, args.parity)
+    client = open_client(args.port, args.unit, args.baud, args.parity)
     try:
         if args.once or args.json or not sys.stdout.isatty():
             return _print_reads(client, args)

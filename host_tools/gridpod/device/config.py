@@ -11,6 +11,9 @@ validator sees it, so the board keeps its compact vectors (the names cost heap t
 On the device: /config.json, written as /config.json.tmp, hashed, then renamed over (atomic on
 littlefs2), read back and its CRC compared; then a soft reset, and the app's boot banner must
 report the same CRC ("/config.json ok, crc32 xxxxxxxx").
+pull, diff and the read before a push go through the running application's service channel (it
+keeps running); a push that writes stops the application (it says so and asks first), and the
+soft reset that applies the new config starts it again.
 """
 
 from __future__ import annotations
@@ -163,9 +166,11 @@ def pull(
     port: str, out: Path, log: Callable[[str], None] = print, names: bool = False
 ) -> dict[str, Any]:
     """Save the values the board runs with as an editable values file (`names`: tuning vectors
-    by element name). A board without /config.json gives its schema defaults."""
+    by element name). A board without /config.json gives its schema defaults. A running
+    application is asked on its service channel and keeps running."""
     check_output_file(out, "output file")  # before the board is touched
-    with Device(port, log=log) as dev:
+    with Device(port, log=log, read_only=True) as dev:
+        dev.probe()
         values, errors, raw = read_device(dev)
     if errors:
         copy = Path(str(out) + ".device")
@@ -194,7 +199,8 @@ def diff_device(port: str, path: Path, log: Callable[[str], None] = print) -> li
     """The file against the values the board runs with (the schema defaults when it has no
     /config.json or rejected it: the board says which)."""
     new = validate_file(path)
-    with Device(port, log=log) as dev:
+    with Device(port, log=log, read_only=True) as dev:
+        dev.probe()
         found = read_device(dev)
     old, note = running_values(*found)
     log(f"{port}: compared with what runs: {note}")
@@ -215,12 +221,18 @@ def push(
     data = cfg.encode(values)
     crc = cfg.config_crc(values)
     with Device(port, log=log) as dev:
+        live = dev.probe() is not None
         old, errors, raw = read_device(dev)
         running, note = running_values(old, errors, raw)
         changes = diff(running, values)
         if raw == data:
             log(f"{port}: device already holds this config (crc32 {crc:08x}), nothing written")
             return {"port": port, "crc": f"{crc:08x}", "summary": f"unchanged, crc32 {crc:08x}"}
+        if live and not restart:
+            raise ConfigError(
+                f"{port}: the application is running: writing the config stops it and the "
+                "restart that applies it starts it again; drop --no-restart (nothing written)"
+            )
         log(f"{port}: compared with what runs: {note}")
         same = (
             "(the same values as the schema defaults it runs on: writing them as its config)"
@@ -229,11 +241,23 @@ def push(
         )
         for line in changes or [same]:
             log("  " + line)
-        if not yes and ask(f"write {len(changes)} change(s) to {port}? [y/N] ").strip() not in (
+        stops = (
+            " This stops the application (outputs safe, contactors open) and restarts it with"
+            " the new config."
+            if live
+            else ""
+        )
+        if yes:
+            if stops:
+                log(f"{port}:{stops}")
+        elif ask(f"write {len(changes)} change(s) to {port}?{stops} [y/N] ").strip() not in (
             "y",
             "yes",
         ):
-            raise ConfigError("not confirmed: nothing written")
+            runs_on = ", the application runs on" if live else ""
+            raise ConfigError("not confirmed: nothing written" + runs_on)
+        if live:
+            dev.stop_app()
         tmp = DEVICE_PATH + ".tmp"
         dev.write_file(tmp, data)
         if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():

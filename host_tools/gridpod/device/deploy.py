@@ -12,6 +12,11 @@
    firmware lacks it switches); boot.py runs the same code at every boot, so a power loss after
    the commit is finished by the next boot;
 6. check every live file's hash, soft-reset, and wait for the application's boot banner.
+While an application runs, steps 1-3 become one question on its service channel (device/
+service.py): its status (board, mpy arch) and its own check of the live files against its
+/manifest.json. Same id, every file intact: a no-op, and nothing on the module changes (no
+restart). Otherwise the deploy says that it stops the application, asks (or takes yes=True), and
+only then enters the raw REPL; the restart at the end starts the application again.
 """
 
 from __future__ import annotations
@@ -102,15 +107,24 @@ def deploy(
     on_file: Callable[[int, int, str], None] | None = None,
     timeout_s: float = 30.0,
     device: Device | None = None,
+    yes: bool = False,
+    ask: Callable[[str], str] = input,
 ) -> dict[str, Any]:
     """Deploy firmware_dir to the board on port; returns a summary dict.
 
     on_file(n, total, path) is called before each upload (tests use it to cut power mid-deploy).
+    A running application is stopped only for a deploy that changes files, after ask() (or
+    with yes=True); a no-op deploy leaves it running.
     """
     t0 = time.monotonic()
     check_firmware_dir(firmware_dir, board)  # before the board is touched
     dev = device or Device(port, log=log)
     try:
+        app = dev.probe()
+        if app is not None:
+            done = _decide_live(dev, port, board, firmware_dir, log, yes, ask, t0)
+            if done is not None:
+                return done
         dev.raw(soft_reset=True)
         impl = dev.implementation()
         device_board = (dev.read_json("/board.json") or {}).get("board")
@@ -174,6 +188,77 @@ def deploy(
             dev.close()
 
 
+def _decide_live(
+    dev: Device,
+    port: str,
+    board: str | None,
+    firmware_dir: Path,
+    log: Callable[[str], None],
+    yes: bool,
+    ask: Callable[[str], str],
+    t0: float,
+) -> dict[str, Any] | None:
+    """The decision with the application running, on its service channel: the no-op summary,
+    or None once the user allowed stopping it (DeployError when refused or not possible)."""
+    app = dev.app or {}
+    impl = dev.implementation()
+    device_board = app.get("board")
+    name = board or device_board
+    if not name or name == "?":
+        raise DeployError(f"{port}: the application reports no board: pass --board")
+    board_dict = load_board(name)
+    _check_mpy(impl, board_dict, port)
+    asked = dev.service.send("V")  # the board hashes its files while it runs, and we build
+    files, manifest = build(name, impl["mpy_arch"], firmware_dir)
+    check = dev.service.verify_deploy(asked)
+    ident = manifest["id"]
+    if (
+        name == device_board
+        and check is not None
+        and check["id"] == ident
+        and check["bad"] == 0
+        and check["files"] == len(files)
+    ):
+        log(f"{port}: up to date ({ident}, {len(files)} files), nothing sent")
+        health = (
+            "MAINTENANCE MODE (config rejected)"
+            if app.get("mode") == "maintenance"
+            else ("healthy")
+        )
+        return {
+            "port": port,
+            "board": name,
+            "id": ident,
+            "files": len(files),
+            "sent": [],
+            "bytes_sent": 0,
+            "boot": app.get("boot"),
+            "health": health,
+            "restarted": False,
+            "seconds": round(time.monotonic() - t0, 2),
+            "summary": f"firmware {ident} on {name} unchanged, boot #{app.get('boot')} "
+            f"still running ({health}); nothing sent, not restarted",
+        }
+    if check is None:
+        why = "no deploy manifest on the board"
+    elif check["id"] != ident:
+        why = f"the board runs {check['id']}, this build is {ident}"
+    elif name != device_board:
+        why = f"the board is {device_board}, deploying {name}"
+    else:
+        why = f"{check['bad']} file(s) on the board differ from its manifest ({check['first']})"
+    question = (
+        f"{port}: {why}. Deploying stops the application (outputs safe, contactors open) "
+        "and restarts it."
+    )
+    if yes:
+        log(question)
+    elif ask(question + " Deploy? [y/N] ").strip() not in ("y", "yes"):
+        raise DeployError("not confirmed: nothing sent, the application runs on")
+    dev.stop_app()
+    return None
+
+
 def _live_matches(dev: Device, paths: list[str], manifest: dict[str, Any]) -> bool:
     current = dev.read_json("/manifest.json") or {}
     if current.get("id") != manifest["id"]:
@@ -206,6 +291,7 @@ def _finish(
         "bytes_sent": dev.bytes_sent,
         "boot": banner["boot"],
         "health": health,
+        "restarted": True,
         "seconds": round(time.monotonic() - t0, 2),
         "summary": f"firmware {ident} on {name}, boot #{banner['boot']}, {health}",
     }

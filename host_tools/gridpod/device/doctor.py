@@ -98,11 +98,23 @@ print(json.dumps(r))
 
 
 def probe(port: str) -> dict[str, Any]:
-    """What answers on a port: MicroPython, board, Gridpod firmware and config CRC."""
+    """What answers on a port: MicroPython, board, Gridpod firmware and config CRC, and whether
+    the application runs. A running application answers on its service channel and keeps
+    running; only a board without one (blank, stopped) is asked through the raw REPL."""
     from .config import firmware_config, read_device
 
-    with Device(port, log=lambda s: None) as dev:
+    with Device(port, log=lambda s: None, read_only=True) as dev:
+        app = dev.probe()
         impl = dev.implementation()
+        if app is not None:
+            return {
+                "micropython": _micropython(impl),
+                "board": app.get("board"),
+                "firmware": app.get("firmware"),
+                "deployed": app.get("deploy"),
+                "config": _config_text(app),
+                "application": _application_text(app),
+            }
         board = (dev.read_json("/board.json") or {}).get("board")
         manifest = dev.read_json("/manifest.json") or {}
         extra = dev.exec_json(_PROBE)
@@ -114,13 +126,37 @@ def probe(port: str) -> dict[str, Any]:
     else:
         config = f"crc32 {firmware_config().config_crc(values):08x}"
     return {
-        "micropython": f"{impl['version']} ({impl['platform']}, mpy v{impl['mpy_version']}."
-        f"{impl['mpy_sub_version']} {impl['mpy_arch']})",
+        "micropython": _micropython(impl),
         "board": board,
         "firmware": extra.get("firmware"),
         "deployed": manifest.get("id"),
         "config": config,
+        "application": None,
     }
+
+
+def _micropython(impl: dict[str, Any]) -> str:
+    return (
+        f"{impl['version']} ({impl['platform']}, mpy v{impl['mpy_version']}."
+        f"{impl['mpy_sub_version']} {impl['mpy_arch']})"
+    )
+
+
+def _config_text(app: dict[str, Any]) -> str:
+    status = app.get("config_status")
+    if status == "invalid":
+        return "INVALID (maintenance mode: the module runs on schema defaults)"
+    crc = f"crc32 {app.get('config_crc32')}"
+    return f"{crc} (schema defaults, no /config.json)" if status == "defaults" else crc
+
+
+def _application_text(app: dict[str, Any]) -> str:
+    faults = app.get("faults") or []
+    more = (app.get("fault_count") or len(faults)) - len(faults)
+    text = f"running {app.get('mode')}, up {app.get('uptime_s')} s, boot #{app.get('boot')}"
+    if not faults:
+        return text + ", no fault"
+    return text + f", faults: {', '.join(faults)}" + (f" and {more} more" if more > 0 else "")
 
 
 def report(ports: list[str] | None = None) -> tuple[bool, list[str]]:
@@ -183,9 +219,10 @@ def describe_probe(port: str, info: dict[str, Any]) -> tuple[bool, str]:
     else:
         firmware = "no Gridpod firmware"
     deployed = f"deploy {info['deployed']}" if info["deployed"] else "no deploy manifest"
+    application = info.get("application") or "not running (asked through the raw REPL)"
     line = (
         f"port {port}: MicroPython {info['micropython']}; board {board}; {firmware} "
-        f"({deployed}); config {info['config']}"
+        f"({deployed}); config {info['config']}; application {application}"
     )
     if not info["firmware"] and not info["deployed"]:
         if info["board"]:

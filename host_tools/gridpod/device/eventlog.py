@@ -38,3 +38,14 @@ def read_events(data: bytes) -> list[dict]:
             d["sub"] = d["arg2"] >> 8
         out.append(d)
     return out
+
+
+def read_device_events(port: str) -> list[dict]:
+    """The event log of the board on port: from the running application's service channel
+    (it keeps running), or through the raw REPL when no application answers."""
+    from .session import Device
+
+    with Device(port, log=lambda _line: None, read_only=True) as dev:
+        dev.probe()
+        data = dev.read_file("/events.bin")
+    return read_events(data) if data else []

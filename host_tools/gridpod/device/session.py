@@ -1,8 +1,16 @@
 """Device: a MicroPython board on a serial port, driven through mpremote's SerialTransport.
 
-Used by doctor, deploy and config. Everything happens in the raw REPL (entering it interrupts the
-running application with Ctrl-C, as mpremote does); `restart_app()` soft-resets into boot.py and
-main.py and waits for the application's boot banner:
+Used by doctor, deploy, config, monitor and the event log read. Two ways in:
+  * the service channel (device/service.py): while the application runs, it answers read-only
+    requests from its scan loop. probe() asks it for its status; read_file(), implementation()
+    and read_json() use it whenever an application answered. Nothing stops.
+  * the raw REPL: entering it interrupts the running application with Ctrl-C, as mpremote does
+    (outputs safe, contactors open, the maintenance window starts). Only when no application
+    answers (blank board, application stopped, firmware older than the channel) or after
+    stop_app(), which a command calls only once it said so and was allowed to.
+A Device opened read_only=True refuses the raw REPL while an application answers: a command that
+only reads can never stop a live module, whatever path its code takes.
+`restart_app()` soft-resets into boot.py and main.py and waits for the application's boot banner:
     gridpod: module <id> board <BOARD> boot #<n> reset cause <c>; <config note>
 """
 
@@ -15,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import GridpodError
+from .service import PROBE_S, ServiceChannel, ServiceError
 
 # The whole line, up to its end: a USB or network port can deliver it in pieces, and a banner
 # matched before its note arrived would read as an empty note (labgrid bench, ser2net).
@@ -100,11 +109,18 @@ class DeviceError(GridpodError):
 
 
 class Device:
-    def __init__(self, port: str, baudrate: int = 115200, log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        port: str,
+        baudrate: int = 115200,
+        log: Callable[[str], None] = print,
+        read_only: bool = False,
+    ):
         from mpremote.transport_serial import SerialTransport
 
         self.port = port
         self.log = log
+        self.read_only = read_only
         try:
             self.transport = SerialTransport(port, baudrate=baudrate)
         except Exception as exc:  # mpremote raises TransportError / serial errors
@@ -115,6 +131,9 @@ class Device:
         self.bytes_sent = 0
         self.files_sent: list[str] = []
         self._helpers: set[str] = set()
+        self.service = ServiceChannel(self.transport.serial, port)
+        self.app: dict[str, Any] | None = None  # the running application's status
+        self.probed = False
 
     def __enter__(self) -> Device:
         return self
@@ -130,10 +149,45 @@ class Device:
             pass
         self.transport.close()
 
+    # ----- the running application ---------------------------------------------------------------
+    def probe(self, timeout_s: float = PROBE_S) -> dict[str, Any] | None:
+        """The running application's status over the service channel (never stops it); None
+        when none answers: no application, a stopped one, or firmware older than the channel."""
+        self.probed = True
+        self.app = None
+        if self.in_raw:
+            return None  # we stopped it ourselves
+        try:
+            self.app = self.service.status(timeout_s)
+        except (TimeoutError, ServiceError, ValueError):
+            self.app = None
+        return self.app
+
+    @property
+    def live(self) -> bool:
+        """An application answered the last probe (and nothing here stopped it since)."""
+        return self.app is not None
+
+    def stop_app(self) -> None:
+        """Stop the running application: Ctrl-C into the raw REPL (outputs safe, contactors
+        open, the board's maintenance window opens). Only for a command that must, once it said
+        so and was allowed to; restart_app() brings the application back."""
+        self.app = None
+        self.probed = True
+        self.raw()
+
     # ----- raw REPL ------------------------------------------------------------------------------
     def raw(self, soft_reset: bool = False) -> None:
         if self.in_raw and not soft_reset:
             return
+        if self.read_only:
+            if not self.probed:
+                self.probe()
+            if self.live:
+                raise DeviceError(
+                    f"{self.port}: the application is running and this command only reads: "
+                    "it does not stop it (the raw REPL would)"
+                )
         try:
             self.transport.enter_raw_repl(soft_reset=soft_reset)
         except Exception as exc:
@@ -171,6 +225,19 @@ class Device:
     # ----- facts --------------------------------------------------------------------------------
     def implementation(self) -> dict[str, Any]:
         """MicroPython version, mpy version/sub-version/arch and platform of the device."""
+        if self.live:
+            app = self.app or {}
+            mpy = app.get("mpy", 0)
+            arch_index = mpy >> 10
+            return {
+                "name": "micropython",
+                "version": app.get("micropython"),
+                "mpy_version": mpy & 0xFF,
+                "mpy_sub_version": (mpy >> 8) & 3,
+                "mpy_arch": MPY_ARCHS[arch_index] if arch_index < len(MPY_ARCHS) else None,
+                "platform": app.get("platform"),
+                "machine": "",
+            }
         info = self.exec_json(
             "import sys, json\n"
             "i = sys.implementation\n"
@@ -190,6 +257,8 @@ class Device:
         }
 
     def read_file(self, path: str) -> bytes | None:
+        if self.live:
+            return self.service.read_file(path)
         self.raw()
         try:
             return self.transport.fs_readfile(path)
@@ -261,6 +330,8 @@ class Device:
         self.raw()
         self.transport.exit_raw_repl()
         self.in_raw = False
+        self.app = None
+        self.probed = False  # what runs now is the new boot's application
         serial = self.transport.serial
         serial.timeout = 0.05
         serial.reset_input_buffer()

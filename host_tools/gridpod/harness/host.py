@@ -14,6 +14,8 @@ import time
 from . import protocol as h
 
 MAX_LAG_S = 0.2  # at finite speed, a board further behind than this re-anchors the clock
+IDLE_S = 0.3  # at finite speed, no exchange for this long: the board is out of its scan loop
+RESET_SOFT = 5  # hal.RESET_SOFT: the one reset a chip's watchdog survives
 
 # Events handle() can report; the owner decides what they mean for its board.
 EV_WATCHDOG = "watchdog"  # the firmware stopped feeding: reset at the expiry time
@@ -21,6 +23,33 @@ EV_BROWN_OUT = "brown_out"  # the scheduled brown-out time was reached
 EV_FLASH_KILL = "flash_kill"  # the VM reached its armed flash-op kill point
 EV_RESET = "reset"  # the firmware asked for a hard reset
 EV_FINISHED = "finished"  # run_for reached: the board is frozen here, no reply
+EV_WINDOW_END = "window_end"  # the maintenance window is over: the HAL resets the board
+
+
+class Watchdog:
+    """The board's hardware watchdog and the HAL's maintenance timer, as the host plays them
+    (absolute simulated ms). The watchdog survives a soft reset, as a chip's does (ESP32 task
+    watchdog, RP2040 watchdog); the timer does not (MicroPython stops every timer at a soft
+    reset), so boot.py opens a new window."""
+
+    def __init__(self):
+        self.timeout_ms = 0  # 0: not started (power-on, hard or watchdog reset)
+        self.fed_ms = 0
+        self.window_end_ms: int | None = None  # the maintenance window feeds it until then
+
+    def expiry_ms(self) -> int | None:
+        """When it bites if nobody feeds it (None: not started, or the window feeds it)."""
+        if not self.timeout_ms or self.window_end_ms is not None:
+            return None
+        return self.fed_ms + self.timeout_ms
+
+    def after_reset(self, reset_cause: int, now_ms: int) -> "Watchdog":
+        if reset_cause != RESET_SOFT:
+            return Watchdog()
+        if self.window_end_ms is not None:
+            self.fed_ms = now_ms  # the timer fed it until the soft reset stopped the timer
+            self.window_end_ms = None
+        return self
 
 
 class BootChannels:
@@ -37,8 +66,6 @@ class BootChannels:
         self.kinds: list[str] = []
         self.sent: dict[int, int] = {}
         self.stats: dict = {}
-        self.wdt_timeout_ms = 0
-        self.wdt_armed_ms = 0
 
 
 class HarnessHost:
@@ -58,6 +85,7 @@ class HarnessHost:
         self.overruns_done = 0
         self.max_tick_us = 0
         self.heap_min_free: int | None = None
+        self.wdt = Watchdog()
         # The board's ticks_ms at power-on (a board: 0). A test of the 2**30 wrap starts it just
         # before the wrap; the hello tells the firmware (hal/harness.py), every boot alike.
         self.boot_ticks_ms = 0
@@ -67,12 +95,17 @@ class HarnessHost:
         self.cpu_probe = None
         self._cpu_prev: int | None = None
         self._wall0 = None
+        self._last_exchange_wall = time.monotonic()
+        self._idle_wall: float | None = None  # wall time the idle clock last moved to sim_ms
 
     # ----- boots ------------------------------------------------------------------------------
     def new_boot(self, reset_cause: int) -> BootChannels:
         self.end_boot()
         self.boot = BootChannels(self.sim_ms - self.boot_ticks_ms, reset_cause)
+        self.wdt = self.wdt.after_reset(reset_cause, self.sim_ms)
         self._wall0 = None
+        self._last_exchange_wall = time.monotonic()  # the idle clock starts IDLE_S after power-on
+        self._idle_wall = None
         self._cpu_prev = None
         if self.chip is not None:
             self.chip.on_boot()
@@ -148,9 +181,17 @@ class HarnessHost:
             boot.sent[ch] = value
             return h.frame(ord("r"), struct.pack("<HI", ch, value)), None, None
         if msg_type == h.WATCHDOG:
-            (boot.wdt_timeout_ms,) = struct.unpack("<I", payload)
-            boot.wdt_armed_ms = self.sim_ms - boot.boot_sim_ms
+            (self.wdt.timeout_ms,) = struct.unpack("<I", payload)
+            self.wdt.fed_ms = self.sim_ms
             return h.frame(ord("w")), None, None
+        if msg_type == h.MAINTENANCE:
+            window_ms, wdt_ms = struct.unpack("<II", payload)
+            wdt = self.wdt
+            if window_ms and not wdt.timeout_ms:
+                wdt.timeout_ms = wdt_ms  # boot.py starts the hardware watchdog
+            wdt.window_end_ms = self.sim_ms + window_ms if window_ms else None
+            wdt.fed_ms = self.sim_ms
+            return h.frame(ord("m")), None, None
         if msg_type == h.RESUME:
             return h.frame(ord("c")), None, None
         if msg_type == h.RESET:
@@ -176,14 +217,19 @@ class HarnessHost:
         for data in uart_tx.values():
             self.uart_out(data)
         target = boot.boot_sim_ms + max(deadline, now_rel)
-        expiry = None
-        if boot.wdt_timeout_ms:
-            fed = stats["wdt_last_feed_ms"]
-            expiry = boot.boot_sim_ms + (fed if fed is not None else boot.wdt_armed_ms)
-            expiry += boot.wdt_timeout_ms
+        self._last_exchange_wall = time.monotonic()
+        self._idle_wall = None
+        wdt = self.wdt
+        fed = stats["wdt_last_feed_ms"]
+        if fed is not None and boot.boot_sim_ms + fed > wdt.fed_ms:
+            wdt.fed_ms = boot.boot_sim_ms + fed
+        expiry = wdt.expiry_ms()
         if expiry is not None and expiry <= target:
-            self.advance(expiry)
+            self.advance(max(expiry, self.sim_ms))
             return None, None, EV_WATCHDOG
+        if wdt.window_end_ms is not None and wdt.window_end_ms <= target:
+            self.advance(max(wdt.window_end_ms, self.sim_ms))
+            return None, None, EV_WINDOW_END
         if self.brown_out_at_ms is not None and self.brown_out_at_ms <= target:
             self.advance(self.brown_out_at_ms)
             self.brown_out_at_ms = None
@@ -199,12 +245,55 @@ class HarnessHost:
         hold = target
         if self.speed is None:
             limits = [target + self.max_hold_ms, self.plant.next_event_ms(), expiry]
+            limits.append(wdt.window_end_ms)
             limits += [self.brown_out_at_ms, self.stop_at_ms]
             hold = max(target, min(t for t in limits if t is not None))
         reply = h.encode_exchange_reply(
             target - boot.boot_sim_ms, hold - boot.boot_sim_ms, self._inputs(boot), self._rx(boot)
         )
         return reply, self._due(target), None
+
+    def idle_advance(self, out_of_loop: bool) -> str | None:
+        """At finite speed, the clock of a board outside its scan loop (at the REPL, booting, or
+        stopped for a host tool) follows the wall clock as a board's does, so its watchdog and
+        maintenance window run; returns the event that ends the board's run, if any. Only while
+        a watchdog or a window runs (a blank board keeps the clock still, so a stuck clock still
+        says "no scan loop"), and only once no exchange came for IDLE_S: a running scan loop
+        moves the clock itself. Lockstep (speed None) never moves it here."""
+        wdt = self.wdt
+        now = time.monotonic()
+        if (
+            self.speed is None
+            or self.boot is None
+            or not out_of_loop
+            or not (wdt.timeout_ms or wdt.window_end_ms is not None)
+            or self.finished.is_set()
+            or now - self._last_exchange_wall < IDLE_S
+        ):
+            self._idle_wall = None
+            return None
+        if self._idle_wall is None:
+            self._idle_wall = max(self._last_exchange_wall, now - IDLE_S)
+        step_ms = int((now - self._idle_wall) * 1000 * self.speed)
+        if step_ms <= 0:
+            return None
+        self._idle_wall += step_ms / 1000 / self.speed
+        target = self.sim_ms + step_ms
+        expiry = wdt.expiry_ms()
+        if expiry is not None and expiry <= target:
+            self.advance(max(expiry, self.sim_ms))
+            return EV_WATCHDOG
+        if wdt.window_end_ms is not None and wdt.window_end_ms <= target:
+            self.advance(max(wdt.window_end_ms, self.sim_ms))
+            return EV_WINDOW_END
+        if self.stop_at_ms is not None and target > self.stop_at_ms:
+            self.advance(self.stop_at_ms)
+            self.finished.set()
+            with self.changed:
+                self.changed.notify_all()
+            return None
+        self.advance(target)
+        return None
 
     def _charge(self, boot: BootChannels, board_now: int, record, outputs, uart_tx) -> None:
         """Chip time of the frame that just ended: its work measured by the firmware's clock,

@@ -2,7 +2,7 @@
 
 One AF_UNIX stream socket per VM. Every message is [u8 type][u16 length][payload], little endian;
 the VM sends a request, the supervisor answers with the lower-case type. The board side mirrors
-this table in vboard/runtime/vm_main.py, firmware/hal/harness.py and firmware/hal/hil.py;
+this table in vboard/runtime/vm_main.py and firmware/hal/ (harness.py, hil.py, window.py);
 host_tools/tests/test_harness_tables.py fails when a copy drifts.
 
   H hello     payload "{}"                       -> h  JSON: reset_cause, board, kill_after_ops, romfs
@@ -16,6 +16,10 @@ host_tools/tests/test_harness_tables.py fails when a copy drifts.
                                                        u16 n, n x (u16 ch, u32 value),
                                                        u8 m, m x (u16 ch, u16 len, bytes)
   W watchdog  u32 timeout_ms                     -> w
+  M maintenance u32 window_ms, u32 wdt_timeout_ms -> m  the HAL's maintenance window: the host
+              plays its timer (feeds the watchdog until window_ms is over, then a hard reset);
+              window_ms 0 closes it (the scan loop feeds again); a watchdog not started yet is
+              started with wdt_timeout_ms (boot.py opens a window at every boot)
   K intr      u8 enabled (Ctrl-C raises KeyboardInterrupt while user code runs)  -> k
   Z reset     (hard reset requested by firmware) -> no answer, the VM is restarted
   B brown-out (armed flash kill point reached)   -> no answer, the VM is killed
@@ -34,6 +38,7 @@ HELLO = ord("H")
 REGISTER = ord("R")
 EXCHANGE = ord("X")
 WATCHDOG = ord("W")
+MAINTENANCE = ord("M")
 INTR = ord("K")
 RESET = ord("Z")
 BROWN_OUT = ord("B")

@@ -18,7 +18,7 @@ import serial
 
 from .. import GridpodError
 from . import protocol as h
-from .host import EV_FINISHED, EV_RESET, EV_WATCHDOG, HarnessHost
+from .host import EV_FINISHED, EV_RESET, EV_WATCHDOG, EV_WINDOW_END, HarnessHost
 from .plant_stub import PlantStub
 
 PREAMBLE = b"\xa5\x5a"
@@ -129,7 +129,7 @@ class HilLink:
         if self.host.boot is None:
             return  # a frame from before we saw the board boot: wait for its HELLO
         reply, due, event = self.host.handle(msg_type, payload)
-        if event in (EV_WATCHDOG, EV_RESET, EV_FINISHED):
+        if event in (EV_WATCHDOG, EV_RESET, EV_FINISHED, EV_WINDOW_END):
             # The board resets itself (its own watchdog / machine.reset) or is frozen at the
             # end of the run; the next HELLO starts a new boot.
             self.events.append((self.sim_ms, event))

@@ -18,6 +18,9 @@ L1_PLATFORM = "host_tools/tests/test_l1_comms_platform_faults.py"
 HAL_MCU = "host_tools/tests/test_mcu_hal.py"
 L1_GRID = "host_tools/tests/test_grid_scenario.py"
 L1_COOLING = "host_tools/tests/test_l1_cooling_faults.py"
+L0_SERVICE = "firmware/tests/test_fw_service.py"
+L1_LIVE_READS = "host_tools/tests/test_l1_live_reads.py"
+L1_MAINTENANCE = "host_tools/tests/test_vboard_maintenance.py"
 
 MUTANTS = (
     # ---- interlocks: the battery closes only with the loop closed and coolant flow proven ----
@@ -586,5 +589,30 @@ MUTANTS = (
         '            fsutil.replace(self.path, self.path + ".old")',
         "            pass",
         ["firmware/tests/test_fw_eventlog.py"],
+    ),
+    # ---- a live module is never disturbed by a read; a stopped one comes back (issue 13) -----
+    (
+        "M70",
+        "the running application answers host tools on its service channel",
+        FW + "app/service.py",
+        '_PRE_IN = b"#GP>"',
+        '_PRE_IN = b"#GQ>"',
+        [L0_SERVICE, L1_LIVE_READS],
+    ),
+    (
+        "M71",
+        "a stop for a host tool opens the maintenance window",
+        FW + "app/app.py",
+        "window_ms = self.platform.maintenance(True)",
+        "window_ms = 0",
+        [L0_SERVICE, L1_MAINTENANCE],
+    ),
+    (
+        "M72",
+        "every boot opens the maintenance window (the watchdog survives a soft reset)",
+        FW + "boot.py",
+        "        hal.window.boot()",
+        "        pass",
+        [L1_MAINTENANCE],
     ),
 )

@@ -56,7 +56,8 @@ class BootStrategy:
 
         if self.console is None:
             raise BenchError("deploy needs a console on this bench")
-        return deploy(self.console.port, board, log=log)
+        # a bench brings the board up unattended: a running application may be stopped
+        return deploy(self.console.port, board, log=log, yes=True)
 
     def bring_up(
         self,

@@ -104,8 +104,16 @@ class GridpodModbus:
         except serial.SerialException as e:
             raise NoPortError(f"{self.port}: {e}") from e
 
+    def _read_words(self, kind: str, addr: int, count: int) -> list[int]:
+        """count registers of kind "H" or "I" from addr (the one place that reads words)."""
+        return self._call(self.inst.read_registers, addr, count, functioncode=FUNCTION[kind])
+
+    def _read_bits(self, kind: str, addr: int, count: int) -> list[int]:
+        """count coils ("C") or discrete inputs ("D") from addr."""
+        return self._call(self.inst.read_bits, addr, count, functioncode=1 if kind == "C" else 2)
+
     def read_identity(self) -> dict:
-        words = self._call(self.inst.read_registers, 0, 24, functioncode=3)
+        words = self._read_words("H", 0, 24)
         if words[0] != MAGIC:
             raise MapMismatchError(
                 f"not a Gridpod register map (magic {words[0]:#06x}): check the port and --unit"
@@ -151,20 +159,13 @@ class GridpodModbus:
             last = regs[j]
             count = last.addr + last.words - first.addr
             if first.kind in FUNCTION:
-                words = self._call(
-                    self.inst.read_registers, first.addr, count, functioncode=FUNCTION[first.kind]
-                )
+                words = self._read_words(first.kind, first.addr, count)
                 for r in regs[i : j + 1]:
                     out[r.name] = _decode(
                         r, words[r.addr - first.addr : r.addr - first.addr + r.words]
                     )
             else:
-                bits = self._call(
-                    self.inst.read_bits,
-                    first.addr,
-                    count,
-                    functioncode=1 if first.kind == "C" else 2,
-                )
+                bits = self._read_bits(first.kind, first.addr, count)
                 for r in regs[i : j + 1]:
                     chunk = bits[r.addr - first.addr : r.addr - first.addr + r.words]
                     out[r.name] = (

@@ -2,17 +2,19 @@
 
 Figures (wall seconds, this host, virtual board at --speed 1 over its console pty):
 - deploy full: a fresh board (blank littlefs) gets every file;
-- deploy no-op: the same deploy again (one hash round trip, nothing sent, app restarted), and
-  how long it took to decide that nothing had to be sent (deploy_noop_check_s: the rest is the
-  application's restart and boot banner);
+- deploy no-op: the same deploy again while the application runs: decided on its service channel
+  (its status, then its own check of every file against its manifest), nothing sent, nothing
+  restarted; and how long it took to decide that nothing had to be sent (deploy_noop_check_s);
   also as the `gridpod deploy` command, Python start-up included, as a technician sees it;
-- deploy one file: one module changed (one file sent, verified, switched, app restarted);
+- deploy one file: one module changed (the running application is stopped, with yes=True as
+  `--yes` gives it; one file sent, verified, switched, app restarted);
 - mpremote cp -r full: the files deploy writes (same .mpy, same board.json) copied by the
   unmodified mpremote CLI to another fresh board; and the same command again, when mpremote
   (1.23 and later) hashes each file and skips the unchanged ones.
 
 Both ways end on a board running the new firmware only for deploy (it restarts the app and waits
-for its boot banner); the plain copy does neither, so the comparison favours mpremote.
+for its boot banner, or leaves a running one alone when nothing changed); the plain copy does
+neither, so the comparison favours mpremote (and its Ctrl-C stops the application).
 The VM heap is 128 KiB as in test_deploy: deploy is timed here, not the application's heap.
 Nothing here asserts; `python -m gridpod.perf.deploy` prints the figures and ratios.
 """
@@ -103,7 +105,7 @@ def deploy_benchmark(firmware_dir: Path = FIRMWARE_DIR, console_baud: int | None
             noop_check_s = round(marks[0] - t0, 3) if marks else None
             cli = [sys.executable, "-m", "gridpod.cli", "deploy", "--port", port]
             noop_cli_s, _ = _timed(_run, cli + ["--firmware-dir", str(firmware_dir)])
-            one_s, one = _timed(deploy, port, BOARD, changed, log=_quiet)
+            one_s, one = _timed(deploy, port, BOARD, changed, log=_quiet, yes=True)
 
         files, _manifest = build(BOARD, arch, firmware_dir)
         tree = tmp / "tree"
@@ -125,6 +127,7 @@ def deploy_benchmark(firmware_dir: Path = FIRMWARE_DIR, console_baud: int | None
         "deploy_full_sent": len(full["sent"]),
         "deploy_noop_s": noop_s,
         "deploy_noop_sent": len(noop["sent"]),
+        "deploy_noop_restarted": noop.get("restarted", True),
         "deploy_noop_check_s": noop_check_s,
         "deploy_noop_cli_s": noop_cli_s,
         "deploy_one_file_s": one_s,
@@ -159,7 +162,8 @@ def report(r: dict, line: str) -> None:
     print(json.dumps(r))
     print(
         f"deploy full {r['deploy_full_s']} s ({r['deploy_full_sent']} sent), "
-        f"no-op {r['deploy_noop_s']} s ({r['deploy_noop_sent']} sent, decided after "
+        f"no-op {r['deploy_noop_s']} s ({r['deploy_noop_sent']} sent, "
+        f"{'app restarted' if r['deploy_noop_restarted'] else 'app left running'}, decided after "
         f"{r['deploy_noop_check_s']} s; "
         f"{r['deploy_noop_cli_s']} s as a command), "
         f"one file {r['deploy_one_file_s']} s ({r['deploy_one_file_sent']} sent)"

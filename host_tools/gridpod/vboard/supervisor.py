@@ -8,6 +8,8 @@
 One supervisor thread owns everything (ptys, harness socket, VM process, plant) and runs a
 selector loop, so the plant and the clock advance only at harness exchanges, in one order:
 lockstep runs are deterministic. Public methods post commands to that thread and wait.
+At a finite --speed the clock also runs while the firmware is out of its scan loop and a watchdog
+or a maintenance window runs (harness/host.py idle_advance), as a board's does.
 """
 
 import os
@@ -19,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..harness import host as hh
 from ..harness import protocol as h
-from ..harness.host import EV_BROWN_OUT, EV_FLASH_KILL, EV_RESET, EV_WATCHDOG, HarnessHost
 from ..harness.plant_stub import PlantStub
 from .board_file import VirtualBoardError, load_board_file
 from .console import Console
@@ -68,7 +70,7 @@ class VirtualBoard:
             self.speed = float(speed)
             if self.speed <= 0:
                 raise VirtualBoardError(f"--speed {speed}: use a positive number or 'max'")
-        self.host = HarnessHost(
+        self.host = hh.HarnessHost(
             plant if plant is not None else PlantStub(), self.speed, max_hold_ms, self._uart_out
         )
         self.host.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
@@ -306,8 +308,13 @@ class VirtualBoard:
         self.harness.send_due()
         vm = self._vm
         if vm is not None:
-            vm.flush_stdin()
             self.console.after_events(vm)
+            vm.flush_stdin()
+            if self.harness.pending is None:
+                out_of_loop = not self.console.user_code or self.host.wdt.window_end_ms is not None
+                event = self.host.idle_advance(out_of_loop)
+                if event is not None:
+                    self._board_event(event)
         self.console.port.flush()
         for port in (self.console.port, self.modbus):
             want = port.want_events()
@@ -332,7 +339,7 @@ class VirtualBoard:
             reset_cause,
         )
         self._vm = vm
-        self.console.new_boot()
+        self.console.new_boot(vm)
         self.host.new_boot(reset_cause)
         self._sel.register(vm.proc.stdout, selectors.EVENT_READ, "vm")
         self.boots += 1
@@ -423,25 +430,33 @@ class VirtualBoard:
             self.harness.send(self.host.hello_reply(info))
             return
         if msg_type == h.INTR:
-            self.console.arm(bool(payload[0]))
+            self.console.arm(bool(payload[0]), self._vm)
             return
         reply, due, event = self.host.handle(msg_type, payload)
         if reply is not None and msg_type == h.EXCHANGE and self.console.interrupt_waiting:
             self.console.deliver_interrupt()
             return
-        if event == EV_WATCHDOG:
+        if event is not None:
+            self._board_event(event)
+        elif reply is not None:
+            self.harness.reply(reply, due)
+
+    def _board_event(self, event: str) -> None:
+        """An event that ends the VM's run (harness/host.py EV_*)."""
+        if event == hh.EV_WATCHDOG:
             self.console.write(b"\r\n[vboard] watchdog expired: reset\r\n")
             self._kill_and_restart("boot", RESET_WATCHDOG)
-        elif event == EV_BROWN_OUT:
+        elif event == hh.EV_BROWN_OUT:
             self.brown_outs += 1
             self._kill_and_restart("boot", RESET_BROWN_OUT)
-        elif event == EV_FLASH_KILL:
+        elif event == hh.EV_FLASH_KILL:
             self.brown_outs += 1
             if self._power_returns:
                 self._kill_and_restart("boot", RESET_BROWN_OUT)
             else:
                 self._end_vm()
-        elif event == EV_RESET:
+        elif event == hh.EV_RESET:
             self._kill_and_restart("boot", RESET_HARD)
-        elif reply is not None:
-            self.harness.reply(reply, due)
+        elif event == hh.EV_WINDOW_END:  # the HAL's timer prints this before machine.reset()
+            self.console.write(b"\r\ngridpod: maintenance window over: reset\r\n")
+            self._kill_and_restart("boot", RESET_HARD)

@@ -8,7 +8,9 @@ It makes the VM look like a board:
   * runs boot.py then main.py (MODE "boot"), or boot.py only and the raw REPL (MODE "raw", after a
     Ctrl-D in the raw REPL), like pyexec on a real port;
   * friendly REPL, raw REPL and raw-paste mode on stdin/stdout with the real CR/LF conventions;
-  * exports the harness link as module `_vboard` (used only by firmware/hal/virtual.py).
+  * exports the harness link as module `_vboard` (used only by firmware/hal/virtual.py); the
+    running firmware's service channel reads and writes the console on stdin/stdout itself
+    (firmware/hal/console.py), as on a board.
 Ctrl-C reaches us only while user code runs (see set_intr): as the answer to a harness exchange
 (the HAL raises KeyboardInterrupt), or as SIGINT for code that never exchanges.
 Exit code 80 asks the supervisor for a soft reboot into main.py, 81 into the raw REPL.
@@ -261,7 +263,9 @@ class Board:
             self.set_intr(False)
             return True, None
         except BaseException as e:  # noqa: BLE001 - the REPL reports everything, like a board
-            self.intr_state = False  # the supervisor disarms Ctrl-C after delivering it
+            # Always tell the supervisor that user code ended: it disarmed a Ctrl-C it delivered,
+            # but not one it never saw (another exception), and it holds input until this.
+            self.intr_state = True
             try:
                 self.set_intr(False)
             except BaseException:  # noqa: BLE001

@@ -1,0 +1,188 @@
+"""The service channel (app/service.py) on the fake HAL: framed read-only requests on the console
+answered from the control slot while the scan loop runs (status, file chunks, the deploy check,
+registers), nothing else on the console taken for a request, bad frames dropped without a fault,
+bounded work per tick; and Ctrl-C opening the HAL's maintenance window.
+
+Frames are built here with a CRC-16/MODBUS written independently of the firmware's."""
+
+import json
+import sys
+from binascii import hexlify, unhexlify
+
+from app.app import App
+from app.scheduler import SLOT_FAST
+from support import BOARD, fake_platform, tmp_dir, write_bytes
+
+CONTROL_FRAMES = 10  # a control tick every 10 fast frames (100 ms / 10 ms)
+
+
+def crc16(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def request(seq, cmd, args=b""):
+    payload = bytes((seq, ord(cmd))) + args
+    return (
+        b"#GP>" + (b"%04x" % len(payload)) + hexlify(payload) + (b"%04x" % crc16(payload)) + b"\r"
+    )
+
+
+def replies(out):
+    """(seq, status, data) of every reply line in the console output; CRC and length checked."""
+    found = []
+    for line in out.split(b"\r\n"):
+        if not line.startswith(b"#GP<"):
+            continue
+        n = int(line[4:8], 16)
+        assert len(line) == 12 + 2 * n, line
+        payload = unhexlify(line[8 : 8 + 2 * n])
+        assert crc16(payload) == int(line[8 + 2 * n :], 16), line
+        found.append((payload[0], payload[1], payload[2:]))
+    return found
+
+
+def _app(root=None, platform=None):
+    p = platform or fake_platform()
+    return App(p, BOARD, root or tmp_dir(), log_slots=32), p
+
+
+def _ask(app, p, data, frames=CONTROL_FRAMES):
+    p.console_port.inject(data)
+    app.run(frames=frames)
+    return replies(p.console_port.take_output())
+
+
+def test_status_answered_within_one_control_tick_while_the_loop_runs():
+    app, p = _app()
+    app.run(frames=3)
+    ticks = app.scheduler.ticks
+    got = _ask(app, p, request(7, "S"))
+    assert [(seq, status) for seq, status, _ in got] == [(7, 0)]
+    status = json.loads(got[0][2])
+    assert status["board"] == "TEST" and status["module_id"] == "GRIDPOD-0000"
+    assert status["mode"] == "normal" and status["config_status"] == "defaults"
+    assert status["firmware"].count(".") == 1 and status["faults"] == []
+    assert status["config_crc32"] == "%08x" % app.config.crc
+    assert status["deploy"] is None and status["boot"] == app.log.boot_count
+    assert app.scheduler.ticks == ticks + CONTROL_FRAMES  # the loop never left
+    assert app.scheduler.task_errors == 0 and p.wdt.feeds > 0
+
+
+def test_file_read_in_chunks_of_at_most_256_bytes():
+    root = tmp_dir()
+    data = bytes(range(256)) * 3 + b"tail"
+    write_bytes(root + "config.json", data)
+    app, p = _app(root)
+    got = b""
+    size = None
+    for seq in range(1, 10):
+        args = len(got).to_bytes(4, "big") + (1000).to_bytes(2, "big") + b"/config.json"
+        ((rseq, status, chunk),) = _ask(app, p, request(seq, "R", args))
+        assert rseq == seq and status == 0
+        size = int.from_bytes(chunk[:4], "big")
+        assert len(chunk) - 4 <= 256
+        got += chunk[4:]
+        if len(got) >= size:
+            break
+    assert size == len(data) and got == data
+    missing = b"\0\0\0\0\0\x10/nope"
+    assert [s for _, s, _ in _ask(app, p, request(1, "R", missing))] == [2]
+
+
+def test_deploy_check_hashes_the_manifest_files_a_bounded_step_per_tick():
+    import hashlib
+
+    root = tmp_dir()
+    files = {"/a.mpy": b"A" * 5000, "/lib/b.mpy": b"B" * 300, "/main.py": b"print(1)\n"}
+    import os
+
+    os.mkdir(root + "lib")
+    for path, data in files.items():
+        write_bytes(root + path[1:], data)
+    digests = {
+        path: hexlify(hashlib.sha256(data).digest()).decode() for path, data in files.items()
+    }
+    manifest = {"id": "0123456789abcdef", "files": digests}
+    write_bytes(root + "manifest.json", json.dumps(manifest).encode())
+    app, p = _app(root)
+    ((_, status, data),) = _ask(app, p, request(3, "V"), frames=5 * CONTROL_FRAMES)
+    assert status == 0
+    assert json.loads(data) == {"id": "0123456789abcdef", "files": 3, "bad": 0, "first": []}
+    assert "app.deploy_check" not in sys.modules  # loaded for the request only (heap)
+    assert json.loads(_ask(app, p, request(4, "S"))[0][2])["deploy"] == "0123456789abcdef"
+
+    write_bytes(root + "lib/b.mpy", b"changed")
+    os.remove(root + "main.py")
+    ((_, status, data),) = _ask(app, p, request(5, "V"), frames=5 * CONTROL_FRAMES)
+    result = json.loads(data)
+    assert result["bad"] == 2 and sorted(result["first"]) == ["/lib/b.mpy", "/main.py"]
+    assert app.scheduler.task_errors == 0
+
+
+def test_registers_as_modbus_sends_them():
+    app, p = _app()
+    ((_, status, data),) = _ask(app, p, request(9, "G", b"\x00\x00\x00\x00\x03"))
+    assert status == 0 and data[:2] == b"\x47\x50"  # holding 0: the map magic, high byte first
+    assert len(data) == 6
+    ((_, status, _),) = _ask(app, p, request(9, "G", b"\x00\x00\x00\x00\x00"))
+    assert status == 1  # count 0
+
+
+def test_other_console_bytes_and_bad_frames_are_dropped_without_a_fault():
+    app, p = _app()
+    good = request(1, "S")
+    bad_crc = good[:-2] + (b"0" if good[-2:-1] != b"0" else b"1") + b"\r"
+    noise = b"\x01\x04print('x')\r\n#GP>zz\r#GP>0002\r" + b"#" * 600 + b"\r"
+    got = _ask(app, p, noise + bad_crc, frames=16 * CONTROL_FRAMES)  # 128 bytes a tick at most
+    assert got == []
+    assert app.service.bad_frames == 3 and app.service.requests == 0
+    assert app.scheduler.task_errors == 0 and not app.faults.any_active()
+    assert [s for _, s, _ in _ask(app, p, request(2, "S"))] == [0]
+    assert [s for _, s, _ in _ask(app, p, request(3, "Q"))] == [1]  # unknown command
+
+
+def test_one_request_per_control_tick():
+    app, p = _app()
+    p.console_port.inject(request(1, "S") + request(2, "S"))
+    app.run(frames=CONTROL_FRAMES)
+    assert [r[0] for r in replies(p.console_port.take_output())] == [1]
+    app.run(frames=CONTROL_FRAMES)
+    assert [r[0] for r in replies(p.console_port.take_output())] == [2]
+
+
+def test_ctrl_c_opens_the_maintenance_window_and_a_run_closes_it():
+    app, p = _app()
+    app.run(frames=2)
+    assert p.windows == [0]  # the scan loop feeds the watchdog
+
+    class CtrlC:
+        def tick(self, now_ms):
+            raise KeyboardInterrupt()
+
+    app.scheduler.add(CtrlC(), SLOT_FAST)
+    app.run()
+    assert p.windows == [0, 0, 300000]  # the default window (hal MAINTENANCE_WINDOW_MS)
+    assert p.outputs["K_POS_COIL"].level == 0 and p.outputs["HEALTHY_RELAY"].level == 0
+    board = dict(BOARD, maintenance_window_ms=5000)
+    app2, p2 = _app(platform=fake_platform(board))
+    app2.scheduler.add(CtrlC(), SLOT_FAST)
+    app2.run()
+    assert p2.windows == [0, 5000]
+
+
+def test_a_console_that_fails_is_never_a_task_fault():
+    app, p = _app()
+
+    def broken(_data):
+        raise OSError(5)
+
+    p.console_port.write = broken
+    p.console_port.inject(request(1, "S"))
+    app.run(frames=2 * CONTROL_FRAMES)
+    assert app.service.requests == 1
+    assert app.scheduler.task_errors == 0 and not app.faults.any_active()
