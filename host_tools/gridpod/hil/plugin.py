@@ -31,6 +31,17 @@ def pytest_addoption(parser):
         "--hil-speed", default="1", help="hil bench: simulated time per wall second (1 or max)"
     )
     group.addoption("--bench-heap", default=None, help="virtual bench heap budget, e.g. 64K")
+    group.addoption(
+        "--bench-firmware-dir", default=None, help="virtual bench: deploy this firmware tree"
+    )
+    group.addoption(
+        "--bench-modbus", default=None, help="serial bench: the module's RS-485 port, if wired"
+    )
+    group.addoption(
+        "--bench-board",
+        default="VIRTUAL",
+        help="the board file of the unit under test (tests generated per role read it)",
+    )
     group.addoption("--trace-dir", default=None, help="write each test's trace CSV here")
 
 
@@ -42,14 +53,25 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def bench(request):
+    """The bench of --bench. Anything that goes wrong opening it, a mistyped option included, is
+    a BenchError: the firmware was never judged."""
+    from .. import GridpodError
     from ..units import parse_size
 
-    heap = request.config.getoption("--bench-heap")
-    b = open_bench(
-        request.config.getoption("--bench"),
-        parse_size(heap) if heap else None,
-        request.config.getoption("--hil-speed"),
-    )
+    opt = request.config.getoption
+    try:
+        heap = opt("--bench-heap")
+        b = open_bench(
+            opt("--bench"),
+            parse_size(heap) if heap else None,
+            opt("--hil-speed"),
+            firmware_dir=opt("--bench-firmware-dir"),
+            modbus_port=opt("--bench-modbus"),
+        )
+    except BenchError:
+        raise
+    except GridpodError as e:
+        raise BenchError(f"bench not opened: {e}") from e
     yield b
     b.close()
 
@@ -115,6 +137,16 @@ def pytest_runtest_call(item):
         violation = plant.violations[0]
         raise InvariantViolation(str(violation))
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A BenchError (the bench broke or was set up wrong) marks the report `bench_error`: the
+    FAT reports it as a BENCH ERROR, never as a firmware failure."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(BenchError):
+        report.bench_error = True
+    return report
 
 
 def pytest_collection_modifyitems(items):

@@ -10,6 +10,7 @@ selector loop, so the plant and the clock advance only at harness exchanges, in 
 lockstep runs are deterministic. Public methods post commands to that thread and wait.
 """
 
+import hashlib
 import os
 import queue
 import selectors
@@ -85,6 +86,10 @@ class VirtualBoard:
                 self.romfs_path.write_bytes(romfs)
             if not self.flash_path.exists():
                 create_blank(self.flash_path, flash_size)
+            # The chip's unique id (machine.unique_id() on a real board): one per flash image, so
+            # the same virtual module keeps it across power cycles and runs.
+            path_key = str(self.flash_path.resolve()).encode()
+            self.unique_id = hashlib.sha256(b"gridpod-vboard\0" + path_key).hexdigest()[:16]
         except BaseException:
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise
@@ -380,6 +385,7 @@ class VirtualBoard:
                 "board": self.board["board"],
                 "kill_after_ops": self._kill_after_ops,
                 "boot": self.boots,
+                "unique_id": self.unique_id,
                 "romfs": None if self.romfs_path is None else str(self.romfs_path),
             }
             self._kill_after_ops = 0
