@@ -58,7 +58,7 @@ def unit(bench, fat, tmp_path_factory):
     if bench.plant is not None:  # the grid_limit monitor judges the unit's own limit
         bench.plant.plant.grid_limit_kw = values["grid_import_limit_kw"]
     if bench.console is not None:
-        _push_production(u, fat, tmp_path_factory.mktemp("production"))
+        _push_production(u, fat, fat.report_dir or tmp_path_factory.mktemp("production"))
     if bench.console is not None or bench.modbus is not None:
         console = bench.console.port if bench.console is not None else None
         u.identity = read_unit_identity(console, u.modbus)

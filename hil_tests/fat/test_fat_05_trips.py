@@ -67,11 +67,10 @@ def test_trip_opens_the_battery_within_a_tick_of_detection(ready, measure, reque
     unit.close_battery()
     unit.wait(1.0)
     f = _inject(unit, trip, fault, params)
-    lamp = unit.wait_until("fault lamp lit", lambda: unit.first("FAULT_LAMP", 1, after_ms=f.at_ms),
-                           detect_ms / 1000 + 5.0)  # fmt: skip
-    unit.wait(1.0)
-    measure(req, f"{trip}: detected (fault lamp) after the onset", lamp - f.at_ms, "ms",
-            high=detect_ms, note=why)  # fmt: skip
+    unit.wait(detect_ms / 1000 + 1.0)
+    lamp = unit.first("FAULT_LAMP", 1, after_ms=f.at_ms)
+    measure(req, f"{trip}: detected (fault lamp) after the onset", None if lamp is None else
+            lamp - f.at_ms, "ms", high=detect_ms, note=why if lamp else f"no trip: {why}")  # fmt: skip
     pos_off = unit.first("K_POS_COIL", 0, after_ms=f.at_ms)
     neg_off = unit.first("K_NEG_COIL", 0, after_ms=f.at_ms)
     measure(req, f"{trip}: K_POS coil off after detection (negative: before the lamp)",

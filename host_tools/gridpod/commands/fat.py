@@ -189,8 +189,11 @@ def board_of(args, bench: str) -> str:
         return "VIRTUAL"
     from ..device.session import Device
 
+    port = bench.partition(":")[2]
+    if not Path(port).exists():
+        raise FatError(f"no serial port {port}: plug the board in or check `gridpod doctor`")
     try:
-        with Device(bench.partition(":")[2], log=lambda _line: None) as dev:
+        with Device(port, log=lambda _line: None) as dev:
             board = (dev.read_json("/board.json") or {}).get("board")
             dev.restart_app()
     except GridpodError as e:

@@ -9,6 +9,7 @@ bands and verdict; the figures, per section; the guided steps and their answers;
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from .plots import SECTION_COLOURS, bullet_chart_png, data_uri, plot_spec_png
 
@@ -22,6 +23,7 @@ VERDICT_COLOURS = {
     "no value": "#8a6d00",
     "bench error": "#8a6d00",
 }
+BULLET_ROWS = 40  # measurements per bullet chart (a long section gets several)
 IDENTITY_ROWS = (
     ("firmware hash (deploy id, read from the unit)", "firmware_hash"),
     ("firmware version", "firmware_version"),
@@ -54,9 +56,14 @@ def render_plots(summary: dict) -> list[tuple[str, str, str]]:
         accent = SECTION_COLOURS[i % len(SECTION_COLOURS)]
         tests = [t for t in summary["tests"] if t.get("section") == section]
         rows = [m for t in tests for m in t.get("measurements", [])]
-        png = bullet_chart_png(section, rows, accent)
-        if png:
-            out.append((section, f"{section}: measured values", data_uri(png)))
+        parts = [rows[k : k + BULLET_ROWS] for k in range(0, len(rows), BULLET_ROWS)] or [[]]
+        for n, part in enumerate(parts, 1):
+            title = f"{section}: measured values" + (
+                f" ({n} of {len(parts)})" if len(parts) > 1 else ""
+            )
+            png = bullet_chart_png(title, part, accent)
+            if png:
+                out.append((section, title, data_uri(png)))
         for t in tests:
             for spec in t.get("plots", []):
                 out.append((section, spec["title"], data_uri(plot_spec_png(spec, accent))))
@@ -86,7 +93,7 @@ def _identity(s: dict) -> str:
     push = s.get("production_config") or {}
     if push:
         rows.append(
-            f"<tr><th>production config pushed first</th><td>{_e(push.get('file', ''))} "
+            f"<tr><th>production config pushed first</th><td>{_e(Path(push.get('file', '')).name)} "
             f"crc32 {_e(push.get('crc'))}</td></tr>"
         )
     rows.append(f"<tr><th>bench</th><td>{_e(s.get('bench'))}</td></tr>")

@@ -18,6 +18,7 @@ A question answered "no" is the measured value and fails its band ("yes").
 from __future__ import annotations
 
 import datetime
+import os
 import select
 import sys
 import time
@@ -109,22 +110,26 @@ class TerminalOperator:
         out.write(f"  answer {'/'.join(choices)} within {step.timeout_s:g} s: ")
         out.flush()
         deadline = time.monotonic() + step.timeout_s
+        fd, buf = self.stdin.fileno(), b""  # raw reads: a buffered readline hides a 2nd line
         while True:
+            if b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                word, _, note = line.decode(errors="replace").strip().partition(" ")
+                if word.lower() in choices:
+                    return word.lower(), note.strip()
+                out.write(f"  please answer {'/'.join(choices)}: ")
+                out.flush()
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 out.write("\n  no answer: timeout\n")
                 return "timeout", ""
-            ready, _, _ = select.select([self.stdin], [], [], min(left, 1.0))
-            if not ready:
-                continue
-            line = self.stdin.readline()
-            if not line:
-                return "timeout", "input closed"
-            word, _, note = line.strip().partition(" ")
-            if word.lower() in choices:
-                return word.lower(), note.strip()
-            out.write(f"  please answer {'/'.join(choices)}: ")
-            out.flush()
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if ready:
+                data = os.read(fd, 1024)
+                if not data:
+                    return "timeout", "input closed"
+                buf += data
 
 
 class ScriptedOperator:

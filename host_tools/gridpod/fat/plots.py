@@ -140,7 +140,7 @@ def bullet_chart_png(section: str, rows: list[dict], accent: str) -> bytes | Non
     if not rows:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.32 * len(rows)))
+    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.3 * len(rows)))
     for i, m in enumerate(rows):
         y = len(rows) - 1 - i
         lo, hi = _row_scale(m)
@@ -153,7 +153,7 @@ def bullet_chart_png(section: str, rows: list[dict], accent: str) -> bytes | Non
                 ax.plot([edge, edge], [y - 0.3, y + 0.3], color=BAND_COLOUR, linestyle="--")
         ok = m["verdict"] == "PASS"
         ax.plot(norm(m["value"]), y, "o", color=PASS_COLOUR if ok else FAIL_COLOUR, markersize=7)
-        ax.text(-0.02, y, f"{m['requirement']} {m['quantity']}"[:58], ha="right", va="center",
+        ax.text(-0.02, y, f"{m['requirement']} {m['quantity']}"[:80], ha="right", va="center",
                 fontsize=7.5)  # fmt: skip
         ax.text(1.02, y, f"{m['value']:.4g} {m['unit']}  [{m['band']}]"[:46], ha="left",
                 va="center", fontsize=7.5)  # fmt: skip
@@ -164,9 +164,9 @@ def bullet_chart_png(section: str, rows: list[dict], accent: str) -> bytes | Non
     for spine in ("top", "right", "left"):
         ax.spines[spine].set_visible(False)
     ax.set_xlabel("each row on its own scale: grey = acceptance band, dot = measured value")
-    _title(fig, f"{section}: measured values against their bands", accent)
+    _title(fig, f"{section}: against their bands", accent)
     fig.subplots_adjust(
-        left=0.36, right=0.70, top=1 - 0.45 / fig.get_figheight(), bottom=0.5 / fig.get_figheight()
+        left=0.40, right=0.74, top=1 - 0.45 / fig.get_figheight(), bottom=0.5 / fig.get_figheight()
     )
     return _png(fig)
 

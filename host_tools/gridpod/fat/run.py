@@ -64,6 +64,7 @@ class FatSession:
         self.people = people or {}  # {"operator": name, "witness": name}
         self.identity: dict | None = None
         self.push: dict | None = None
+        self.report_dir: Path | None = None  # the pushed production config is kept there
 
     def pytest_runtest_logreport(self, report):
         name = report.nodeid.split("::")[-1]
@@ -119,6 +120,7 @@ def run_fat(
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     session = session or FatSession()
+    session.report_dir = report_dir
     started = datetime.datetime.now(datetime.timezone.utc)
     args = [str(suite), "-q", "-p", "no:cacheprovider", f"--bench={bench}"]
     if select:
@@ -276,7 +278,7 @@ def _board_job(bench_args: list[str], report_dir: Path, common: list[str], timeo
                 proc.kill()
                 proc.wait()
         report = out / "fat.json"
-        if code in (0, 1, 2) and report.exists():
+        if code in EXIT_CODES.values() and report.exists():
             s = json.loads(report.read_text())
             c = s["counts"]
             verdict = s["verdict"]
