@@ -163,6 +163,8 @@ def test_leak_isolates_its_zone_keeps_the_other_cooled_latched(ready, measure, t
     f, cmd = _zone_leak(unit, zone, clear_after_s=8.0)
     measure("REQ-COOL-005", f"zone {zone} valve commanded closed after the leak", cmd - f.at_ms,
             "ms", high=LEAK_ISOLATION_MS)  # fmt: skip
+    measure("REQ-COOL-005", "healthy relay energised before the leak",
+            unit.level_at("HEALTHY_RELAY", f.at_ms - 1), equals=1)  # fmt: skip
     alarm = unit.first("HEALTHY_RELAY", 0, after_ms=f.at_ms)
     measure("REQ-COOL-005", "alarm (healthy relay released) after the leak",
             (alarm or 10**6) - f.at_ms, "ms", high=LEAK_ISOLATION_MS)  # fmt: skip

@@ -47,6 +47,7 @@ class States:
         self.COOLING_OK = _const("control.cooling", "HEALTH_OK")
         self.PERMIT = _const("control.interlocks", "_STATUS_BATTERY_PERMIT")
         self.ALARM = _const("control.interlocks", "_STATUS_ALARM")
+        self.ACTION_ALARM = _const("control.faults", "ACTION_ALARM")  # fault_actions bit
         self.POLE_COMMANDED = _const("app.subsystems.battery", "_POLE_COMMANDED")
         self.POLE_AUX = _const("app.subsystems.battery", "_POLE_AUX_CLOSED")
         cooling = "app.subsystems.cooling"
@@ -229,11 +230,14 @@ class Unit:
         last: dict = {}
 
         def check():
-            v = self.read_many(["cooling_state", "interlock_status", "run_mode", "flow_lpm"])
+            v = self.read_many(
+                ["cooling_state", "interlock_status", "run_mode", "flow_lpm", "fault_actions"]
+            )
             v["latched"] = self.latched()
             last.update(v)
             status = v["interlock_status"]
             ok = v["cooling_state"] == s.COOLING_OK and status & s.PERMIT and not status & s.ALARM
+            ok = ok and not v["fault_actions"] & s.ACTION_ALARM  # the healthy relay energised
             return v if ok and v["run_mode"] == 0 and not v["latched"] else None
 
         try:
@@ -267,12 +271,15 @@ class Unit:
 
     def _healthy(self) -> bool:
         s = self.states
-        v = self.read_many(["contactor_state", "run_mode", "cooling_state", "interlock_status"])
+        v = self.read_many(
+            ["contactor_state", "run_mode", "cooling_state", "interlock_status", "fault_actions"]
+        )
         return (
             v["contactor_state"] == s.OPEN
             and v["run_mode"] == 0
             and v["cooling_state"] == s.COOLING_OK
             and not v["interlock_status"] & s.ALARM
+            and not v["fault_actions"] & s.ACTION_ALARM
             and not self.latched()
         )
 
@@ -310,10 +317,11 @@ class Unit:
         from ..modbus.faults import active_names
         from ..modbus.states import word
 
-        v = self.read_many(["contactor_state", "interlock_status", "status_flags", "run_mode",
-                            "faults_active", "faults_active_hi", "faults_latched", "faults_latched_hi"])  # fmt: skip
-        states = {n: word(n, v[n]) for n in ("contactor_state", "interlock_status", "status_flags",
-                                              "run_mode")}  # fmt: skip
+        names = ["contactor_state", "interlock_status", "status_flags", "run_mode", "fault_actions"]
+        v = self.read_many(
+            names + ["faults_active", "faults_active_hi", "faults_latched", "faults_latched_hi"]
+        )
+        states = {n: word(n, v[n]) for n in names}
         active = active_names(v["faults_active"] or 0, v["faults_active_hi"] or 0)
         latched = active_names(v["faults_latched"] or 0, v["faults_latched_hi"] or 0)
         return f"{states}, faults active {active}, latched {latched}"
