@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test fat bench mutate lint typecheck compile vboard clean help browser
+.PHONY: setup test fat bench mutate lint typecheck compile vboard clean help browser ser2net
 
 help:
 	@echo "make setup      install everything into $(VENV)"
@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@$(MAKE) --no-print-directory browser
+	@$(MAKE) --no-print-directory ser2net
 	touch $(STAMP)
 
 # Headless Chromium renders the FAT certificate in a test; installed when we may (root + apt).
@@ -31,6 +32,16 @@ browser:
 	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	       && (apt-get update -qq && apt-get install -y -qq chromium-headless-shell >/dev/null) ; } \
 	  || echo "note: no headless Chromium; the certificate render test will be skipped"
+
+# ser2net serves a virtual module's ports to labgrid (python -m gridpod.labgrid.vbench, the
+# labgrid bench test); installed when we may. Debian enables its system service on install: we
+# start our own instances, so a service we just installed is disabled again.
+ser2net:
+	@command -v ser2net >/dev/null || [ -x /usr/sbin/ser2net ] \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && (apt-get update -qq && apt-get install -y -qq ser2net >/dev/null) \
+	       && { ! command -v systemctl >/dev/null || systemctl disable --now ser2net >/dev/null 2>&1 || true ; } ; } \
+	  || echo "note: no ser2net; vbench forwards its ports in Python, the labgrid bench test is skipped"
 
 setup: $(STAMP)
 
@@ -45,6 +56,7 @@ bench: $(STAMP)
 	$(PY) -m gridpod.perf.modbus
 	$(PY) -m gridpod.perf.deploy
 	$(PY) -m gridpod.perf.control
+	$(PY) -m gridpod.perf.chip
 	$(PY) -m gridpod.perf.heap
 	$(PY) -m gridpod.hil.soak
 

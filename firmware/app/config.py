@@ -43,8 +43,9 @@ CONFIG_INVALID = const(2)
 # ~50 keys, because every config key is a qstr and a dict entry for the whole run on the heap.
 # The element names exist only while booting (app/boot_config.py expands the vectors for the
 # control objects' constructors, then drops them). `gridpod config diff` names changed elements.
-CONFIG_VERSION = const(5)  # 2: cooling/battery/grid_enabled; 3: tuning vectors; 4: _ddegc;
-# 5: pack_temp_max_ddegc (the pack over-temperature trip)
+CONFIG_VERSION = const(6)  # 2: cooling/battery/grid_enabled; 3: tuning vectors; 4: _ddegc;
+# 5: pack_temp_max_ddegc (the pack over-temperature trip);
+# 6: fill_max_ms, relief_pressure_kpa (reservoir fill timer, relief-valve pressure warning)
 # Keys renamed since a version (old name, new name, version of the new name): a file of an older
 # version is read with its old keys under their new names.
 _RENAMED = (
@@ -68,6 +69,8 @@ supply_temp_sensor_count i  sensors   0     3        3
 supply_temp_max_ddegc       i  0.1degC   100   800      450
 supply_pressure_max_kpa  i  kPa       100   1000     600
 return_pressure_min_kpa  i  kPa       0     500      50
+relief_pressure_kpa      i  kPa       100   1000     600      6
+fill_max_ms              i  ms        0     600000   180000   6
 pack_voltage_max_v       i  V         0     1500     876
 pack_current_max_a       i  A         0     2000     300
 pack_temp_max_ddegc      i  0.1degC   0     1000     550      5

@@ -5,7 +5,8 @@ Record (24 bytes, little endian, struct "<IIHHiiI"):
 crc32 = binascii.crc32 of the first 20 bytes. The file holds `slots` records (default 256, 6 KiB)
 and is created zero-filled at that size. Record i of the ring lives at byte i * 24; the writer
 continues after the slot with the highest valid seq, so the ring wraps and overwrites the oldest.
-A record torn by power loss fails its CRC and is skipped on read (and overwritten next). append()
+A record torn by power loss fails its CRC and is skipped on read (and overwritten next). A file
+of another size is kept as <path>.old and a fresh ring continues its sequence numbers. append()
 only packs into a preallocated RAM buffer (no flash, no allocation); flush() writes all pending
 records in one file session (housekeeping slot, or at once on a fatal fault) to spare flash wear.
 If the RAM buffer is full, new records are dropped and counted in `dropped`.
@@ -16,6 +17,8 @@ from binascii import crc32
 
 from micropython import const
 
+from app import fsutil
+
 EV_BOOT = const(1)  # arg1 boot count, arg2 mode flags (1 maintenance, 2 safe mode)
 EV_RESET_CAUSE = const(2)  # arg1 hal.RESET_* constant
 EV_FAULT_RAISED = const(3)  # arg1 fault id, arg2 severity | sub-code << 8 (control/fault_rows.py)
@@ -23,7 +26,9 @@ EV_FAULT_CLEARED = const(4)  # arg1 fault id
 EV_CONFIG_CHANGED = const(5)  # arg1 new crc32 as i32
 EV_CONFIG_REJECTED = const(6)  # arg1 number of errors
 EV_CONFIG_DEFAULTS = const(7)  # no config file: defaults in use
-EV_CONTACTOR_OP = const(8)  # arg1 contactor id, arg2 operation / current at opening
+EV_CONTACTOR_OP = const(
+    8
+)  # an opening of the mains: arg1 closures so far, arg2 current broken (0.1 A)
 EV_SAFE_MODE = const(9)  # arg1 consecutive bad boots, arg2 safe mode duration ms
 EV_SAFE_MODE_END = const(10)
 EV_GOOD_BOOT = const(11)  # arg1 uptime ms when the boot counter was cleared
@@ -94,9 +99,13 @@ class EventLog:
         finally:
             f.close()
         if n != self.slots or extra:
-            self._create(size)  # wrong geometry: start a fresh ring rather than misread it
+            # Wrong geometry (a firmware with another ring size, or a foreign file): start a fresh
+            # ring rather than misread it, but keep the old file as <path>.old for the host tools
+            # (safety review m8: the history was wiped) and continue its sequence and boot count.
+            fsutil.replace(self.path, self.path + ".old")
+            self._create(size)
             self.next_slot = 0
-            self.next_seq = 1
+            self.next_seq = max_seq + 1 if max_seq >= 0 else 1
             return 0
         self.next_seq = max_seq + 1 if max_seq >= 0 else 1
         return valid

@@ -38,7 +38,9 @@ class Module:
         if cfg["battery_enabled"]:
             from app.subsystems.battery import BatterySubsystem
 
-            battery = BatterySubsystem(platform, pins, cfg, app.faults, app.outputs, cooling)
+            battery = BatterySubsystem(
+                platform, pins, cfg, app.faults, app.outputs, cooling, app.log
+            )
         if cfg["grid_enabled"]:
             from app.subsystems.grid import GridSubsystem
 

@@ -132,6 +132,7 @@ class Contactors:
         self.operations = 0  # main closures
         self.open_i_last_da = 0
         self.open_i_max_da = 0
+        self.openings = 0  # main openings (each with its current in open_i_last_da): wear
 
     # ---- requests ---------------------------------------------------------------------------
     def request_close(self, now_ms):
@@ -425,6 +426,7 @@ class Contactors:
                 return
             self.causes |= 1 << FAULT_BREAK_CURRENT
         self.open_i_last_da = i_abs
+        self.openings += 1
         if i_abs > self.open_i_max_da:
             self.open_i_max_da = i_abs
         self.cmd = 0
@@ -456,6 +458,7 @@ class Contactors:
                 self.causes |= 1 << FAULT_BREAK_CURRENT  # alert, then open anyway
             if self.cmd & POS:
                 self.open_i_last_da = i_abs
+                self.openings += 1
                 if i_abs > self.open_i_max_da:
                     self.open_i_max_da = i_abs
             self.cmd &= ~POS

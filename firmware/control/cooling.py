@@ -7,7 +7,19 @@ zones stay open, latched until reset_leaks() with the rope dry. A broken rope (L
 sensor fault, never a leak trip. step_control() (100 ms) runs the flow (or DP) PID on pump speed,
 the lead/lag pair (control/pumps.py), the mixing-valve temperature loop (every temp_period_ms),
 3-sensor voting, dew-point protection and the level / pressure / filter / low-flow / over-temp
-protections. `causes` is a bitmask of fault ids (app/platform_faults.py) for the fault table.
+protections. `causes` is a bitmask of fault ids (control/fault_rows.py) for the fault table.
+Level (dry run, DOMAIN.md "made before start; fill at most 3 min"): no pump starts while the level
+switch is open, and RESERVOIR_LOW (fatal, latched in the table) is reported while it is. A level
+lost while the pumps run latches `level_trip` (a chattering switch must not restart them dry);
+with the pumps stopped the reservoir is filling, and a fill that has not made the switch within
+fill_max_ms latches it too. Only reset() clears it, and only with the switch made. A start-up
+fill made in time starts the pumps: they never ran dry.
+Dew point (supply >= dew point + dew_margin, the setpoint raised when the dew point rises): a
+fitted dew-point transmitter that fails (None) is a sensor fault and protection fails to its safe
+side: condensation risk is assumed (the alarm says the module is blind to it) and the raised
+setpoint is held at the last valid dew point + margin, never dropped back while blind.
+Warnings: supply temperature off its setpoint (control/temp_warnings.py): `over_temp`,
+`under_temp`; supply pressure above 90 % of the relief setting: `relief_warn` (6 bar: the trip).
 health: HEALTH_OK, HEALTH_DEGRADED (derate the battery), HEALTH_LOST (no flow: open contactors).
 A flow dip during a pump changeover or rotation is DEGRADED for up to flow_grace_ms (default
 pump_fail_flow_ms + flow_prove_ms = the time the lead/lag needs to confirm and prove the standby),
@@ -35,6 +47,7 @@ from control.fault_rows import (
 )
 from control.pid import Pid
 from control.pumps import Pumps
+from control.temp_warnings import TempWarnings
 from control.ticks import ticks_diff
 from control.valves import VALVE_OK, ModulatingSupervisor, OnOffSupervisor
 from control.voter import Voter
@@ -51,6 +64,7 @@ HEALTH_LOST = const(2)
 _FULL = const(10000)
 _TEMP_PERIOD_MS = const(1000)
 _FILTER_HYST_MBAR = const(50)
+_RELIEF_HYST_MBAR = const(100)
 _LOW_FLOW_HYST_PCT = const(5)
 
 
@@ -75,7 +89,8 @@ class Inputs:
 
 
 class Cooling:
-    def __init__(self, cfg, zones=2, pumps=2):
+    def __init__(self, cfg, zones=2, pumps=2, dew_point=True, filter_dp=True):
+        """dew_point, filter_dp: those transmitters are fitted (a None reading is a fault)."""
         self.zones = zones
         self.on_dp = bool(cfg["pump_on_dp"])
         self.flow_sp_dlpm = cfg["flow_setpoint_lpm"] * 10
@@ -92,13 +107,14 @@ class Cooling:
         self.sensor_sub = 0
         self.pressure_sub = 0
         self.valve_sub = 0
+        self.fill_max_ms = cfg["fill_max_ms"]
+        self.relief_warn_mbar = cfg["relief_pressure_kpa"] * 9  # 90 % of the setting, in mbar
+        self.has_dew_point = dew_point
+        self.has_filter_dp = filter_dp
         self.low_flow_pct = cfg["low_flow_pct"]
         self.low_flow_ms = cfg["low_flow_ms"]
         self.dew_margin_cdegc = cfg["dew_margin_ddegc"] * 10
-        self.warn_band_cdegc = cfg["temp_warn_band_ddegc"] * 10
-        self.warn_hyst_cdegc = cfg["temp_warn_hyst_ddegc"] * 10
-        self.warn_ms = cfg["temp_warn_ms"]
-        self.inhibit_ms = cfg["startup_inhibit_ms"]
+        self.temp_warnings = TempWarnings(cfg)
         self.pumps = Pumps(cfg, pumps)
         self.flow_grace_ms = self.pumps.fail_flow_ms + self.pumps.prove_ms
         self.flow_pid = Pid(
@@ -117,9 +133,16 @@ class Cooling:
         self.cable_mask = 0  # zones whose rope is broken (sensor fault)
         self.zone_close = 0  # zone valves commanded closed (bit per zone)
         self.pressure_trip = False
+        self.level_trip = False  # latched: see the module docstring
+        self.level_sub = 0  # 1 level lost while running, 2 fill not made within fill_max_ms
+        self._level_ok = True
+        self._fill_ms = -1  # when the reservoir began filling (level open, pumps stopped)
         self.low_flow = False
         self.filter_dirty = False
         self.over_temp = False
+        self.under_temp = False
+        self.relief_warn = False
+        self._dew_held = None  # the last valid dew point (cdegc), held while the transmitter fails
         self.condensation = False
         self.sensor_fault = False
         self.mix_demand_cpct = _FULL
@@ -131,7 +154,6 @@ class Cooling:
         self.causes = 0
         self._boot_ms = None
         self._low_ms = -1
-        self._warn_ms = -1
         self._temp_acc_ms = 0
         self._was_running = False
 
@@ -154,9 +176,13 @@ class Cooling:
         self.zone_close = self.leak_mask
 
     def reset(self):
-        """Operator reset of the latched cooling faults (pumps, pressure, valves, sensors)."""
+        """Operator reset of the latched cooling faults (pumps, pressure, level with the switch
+        made, valves, sensors)."""
         self.pressure_trip = False
         self.pressure_sub = 0
+        if self._level_ok:
+            self.level_trip = False
+            self.level_sub = 0
         self.pumps.reset()
         self.voter.reset()
         self.mix_sup.reset()
@@ -185,22 +211,30 @@ class Cooling:
             self.supply_over_temp = 2
         else:
             self.supply_over_temp = 1 if t_sup > self.t_sup_trip_cdegc else 0
+        if p_sup is not None:
+            if p_sup > self.relief_warn_mbar:
+                self.relief_warn = True
+            elif p_sup < self.relief_warn_mbar - _RELIEF_HYST_MBAR:
+                self.relief_warn = False
         self.sensor_fault = (
             p_sup is None
             or p_ret is None
             or flow is None
             or self.voter.dropped != 0
             or self.voter.disagree
+            or (self.has_dew_point and inp.dew_point_cdegc is None)
+            or (self.has_filter_dp and inp.filter_dp_mbar is None)
         )
         self.sensor_sub = (
             self.voter.dropped
             | (8 if p_sup is None else 0)
             | (16 if p_ret is None else 0)
             | (32 if flow is None else 0)
-            | (64 if inp.dew_point_cdegc is None else 0)
-            | (128 if inp.filter_dp_mbar is None else 0)
+            | (64 if self.has_dew_point and inp.dew_point_cdegc is None else 0)
+            | (128 if self.has_filter_dp and inp.filter_dp_mbar is None else 0)
         )
-        run = inp.level_ok and not self.pressure_trip
+        self._level(now_ms, inp.level_ok)
+        run = inp.level_ok and not self.level_trip and not self.pressure_trip
         # pump loop: flow or DP; an invalid measurement -> fallback speed, integral frozen
         if self.on_dp:
             pv = None if p_sup is None or p_ret is None else p_sup - p_ret
@@ -273,14 +307,35 @@ class Cooling:
         self.valve_sub = vsub
         self._publish(run, vsub != 0, inp.level_ok)
 
+    def _level(self, now_ms, level_ok):
+        """Latch level_trip on a level lost while the pumps ran (they ran last tick) or on a fill
+        that has not made the switch within fill_max_ms."""
+        self._level_ok = level_ok
+        if level_ok:
+            self._fill_ms = -1
+            return
+        if self._was_running:
+            self.level_trip = True
+            self.level_sub |= 1
+        if self._fill_ms < 0:
+            self._fill_ms = now_ms
+        elif ticks_diff(now_ms, self._fill_ms) >= self.fill_max_ms:
+            self.level_trip = True
+            self.level_sub |= 2
+
     def _temperature(self, now_ms, dt_ms, t_sup, dew, fb):
         sp = self.temp_sp_cdegc
+        blind = dew is None and self.has_dew_point
+        if dew is None:
+            dew = self._dew_held  # failed: hold the last valid one (None: never had one)
+        else:
+            self._dew_held = dew
         if dew is not None and dew + self.dew_margin_cdegc > sp:
             sp = dew + self.dew_margin_cdegc  # raise the setpoint when the dew point rises
         self.temp_sp_eff_cdegc = sp
         # the coldest credible supply reading: sensors that disagree fail to cold here
         t_low = self.voter.low_cdegc
-        self.condensation = (
+        self.condensation = blind or (
             t_low is not None and dew is not None and t_low < dew + self.dew_margin_cdegc
         )
         self._temp_acc_ms += dt_ms
@@ -295,41 +350,10 @@ class Cooling:
         self.mix_sup.step(now_ms, self.mix_demand_cpct, fb)
         if self.mix_sup.fault != VALVE_OK:
             self.mix_demand_cpct = _FULL
-        # over-temperature warning: > sp + band for warn_ms, clears below sp + hysteresis,
-        # inhibited for inhibit_ms after start-up
-        if t_sup is None or ticks_diff(now_ms, self._boot_ms) < self.inhibit_ms:
-            self._warn_ms = -1
-            return
-        if t_sup > sp + self.warn_band_cdegc:
-            if self._warn_ms < 0:
-                self._warn_ms = now_ms
-            if ticks_diff(now_ms, self._warn_ms) >= self.warn_ms:
-                self.over_temp = True
-        else:
-            self._warn_ms = -1
-            if t_sup < sp + self.warn_hyst_cdegc:
-                self.over_temp = False
-
-    def sub_code(self, fault_id):
-        """Which pump / zone / input / direction a fault of this module concerns (0: none)."""
-        p = self.pumps
-        if fault_id == FAULT_PUMP_FAILED:
-            return p.failed
-        if fault_id == FAULT_TACH_LOST:
-            return p.tach_lost
-        if fault_id == FAULT_PUMP_PWM_WIRE:
-            return p.pwm_wire
-        if fault_id == FAULT_LEAK:
-            return self.leak_mask
-        if fault_id == FAULT_LEAK_CABLE:
-            return self.cable_mask
-        if fault_id == FAULT_SENSOR:
-            return self.sensor_sub
-        if fault_id == FAULT_PRESSURE:
-            return self.pressure_sub
-        if fault_id == FAULT_VALVE:
-            return self.valve_sub
-        return 0
+        w = self.temp_warnings
+        w.step(now_ms, self._boot_ms, t_sup, sp)
+        self.over_temp = w.over
+        self.under_temp = w.under
 
     def _publish(self, run, vfault, level_ok):
         p = self.pumps
@@ -348,7 +372,7 @@ class Cooling:
             c |= 1 << FAULT_LOW_FLOW
         if self.filter_dirty:
             c |= 1 << FAULT_FILTER_CLOGGED
-        if not level_ok:
+        if not level_ok or self.level_trip:
             c |= 1 << FAULT_RESERVOIR_LOW
         if self.pressure_trip:
             c |= 1 << FAULT_PRESSURE

@@ -1,4 +1,4 @@
-"""Fault rows of the control features (contactors, interlocks, cooling, pack limits): ids 6..33.
+"""Fault rows of the control features (contactors, interlocks, cooling, pack limits): ids 6..45.
 
 Kept apart from app/platform_faults.py (the platform rows) so that a module without battery or
 cooling does not pay their heap: the composition builds its FaultTable from
@@ -14,6 +14,8 @@ Sub-codes (FaultTable.update's `sub`, logged in the raise record's arg2 >> 8):
   sensor              bit per input: 1..4 supply sensors 1-3 dropped, 8 supply pressure,
                       16 return pressure, 32 flow, 64 dew point, 128 filter DP
   pressure            1 supply over-pressure, 2 return under-pressure
+  reservoir_low       1 level lost while the pumps ran, 2 fill not made within fill_max_ms
+                      (0: the level is low, the reservoir filling)
   contactor faults    the sequencer state when the fault was raised (control/contactors.py)
   pack / supply limits  1 value above the limit, 2 sensor failed (control/pack_limits.py)
 """
@@ -60,6 +62,9 @@ FAULT_PACK_OVER_VOLTAGE = const(30)
 FAULT_PACK_OVER_CURRENT = const(31)
 FAULT_PACK_OVER_TEMP = const(32)
 FAULT_SUPPLY_OVER_TEMP = const(33)
+# Cooling warnings (control/cooling.py): ids 44..47
+FAULT_COOLANT_UNDER_TEMP = const(44)  # supply below the setpoint - 2 K for 2 min
+FAULT_RELIEF_PRESSURE = const(45)  # supply pressure above 90 % of the relief valve's setting
 
 _SAFE = ACTION_OPEN_CONTACTORS | ACTION_PUMPS_FALLBACK | ACTION_ALARM
 _OPEN = ACTION_OPEN_CONTACTORS | ACTION_ALARM
@@ -83,7 +88,7 @@ CONTROL_FAULTS = (
     (FAULT_ROTATION_FAILED,     "rotation_failed",     1,  0, SEVERITY_WARNING, True,  ACTION_ALARM),
     (FAULT_LOW_FLOW,            "low_flow",            1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
     (FAULT_FILTER_CLOGGED,      "filter_clogged",      1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
-    (FAULT_RESERVOIR_LOW,       "reservoir_low",       1,  0, SEVERITY_FATAL,   False, _OPEN),
+    (FAULT_RESERVOIR_LOW,       "reservoir_low",       1,  0, SEVERITY_FATAL,   True,  _OPEN),
     (FAULT_PRESSURE,            "pressure",            1,  0, SEVERITY_FATAL,   True,  _OPEN),
     (FAULT_LEAK,                "leak",                1,  0, SEVERITY_FATAL,   True,  _OPEN),
     (FAULT_LEAK_CABLE,          "leak_cable",          1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
@@ -96,5 +101,7 @@ CONTROL_FAULTS = (
     (FAULT_PACK_OVER_CURRENT,   "pack_over_current",  10,  0, SEVERITY_FATAL,   True,  _OPEN),
     (FAULT_PACK_OVER_TEMP,      "pack_over_temp",      1, 2000, SEVERITY_FATAL,  True,  _OPEN),
     (FAULT_SUPPLY_OVER_TEMP,    "supply_over_temp",    1, 5000, SEVERITY_FATAL,  True,  _OPEN),
+    (FAULT_COOLANT_UNDER_TEMP,  "coolant_under_temp",  1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
+    (FAULT_RELIEF_PRESSURE,     "relief_pressure",     1,  0, SEVERITY_WARNING, False, ACTION_ALARM),
 )
 # fmt: on

@@ -2,8 +2,8 @@
 dew point in 0.01 degC (cdegc), or None.
 
 The loop is a Transmitter (drivers/transmitter.py): out of band (NAMUR NE43) or a stale sample
-is None, never a plausible dew point; the cooling control then keeps its own setpoint and raises
-the sensor fault.
+is None, never a plausible dew point; the cooling control (control/cooling.py) then raises the
+sensor fault, assumes condensation risk and holds the setpoint the last valid dew point raised.
 """
 
 from drivers.transfer import DEW_MIN_CDEGC, DEW_SPAN_CDEGC

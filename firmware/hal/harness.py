@@ -11,6 +11,9 @@ HAL then skips exchanges until the window ends, an output changes or UART bytes 
 so a quiet firmware loop runs far faster than real time without losing any output edge.
 ticks_us() is the host's real microsecond clock, for measuring how long the firmware's work takes.
 Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
+
+Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a
+record of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
 """
 
 import gc
@@ -36,6 +39,7 @@ _KIND_UART = const(6)
 _MAX_CHANNELS = const(96)
 _UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
 _TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
+_TICKS_HALF = const(0x20000000)
 _NO_FEED = const(0xFFFFFFFF)
 
 
@@ -168,7 +172,9 @@ class HarnessPlatform:
         self._uart_names = tuple(board.get("uarts", {}))
         self._link = link
         self._hello = hello
-        self._now_ms = 0
+        # The board's clock at power-on: 0 on a board; the host may start it elsewhere (a test
+        # of the 2**30 wrap starts it a few seconds before the wrap).
+        self._now_ms = hello.get("boot_ticks_ms", 0)
         self._hold_ms = 0
         self._ticks = 0
         # Typed arrays, not lists: 4 bytes a channel instead of a machine word (8 on the VM).
@@ -185,6 +191,11 @@ class HarnessPlatform:
         self._max_tick_us = 0
         self._overruns = 0
         self._heap_free = 0
+        self._chip = None
+        if hello.get("chip_time"):
+            from hal.chip_record import ChipRecorder
+
+            self._chip = ChipRecorder(self, _MAX_CHANNELS)
 
     def release_boot(self):
         """Channels are registered at boot only: drop the role table (its role strings are the
@@ -228,18 +239,21 @@ class HarnessPlatform:
         ch = self._register(_KIND_OUT, self._role(role, ("out",)))
         return _Output(self, ch, value)
 
+    def _input(self, ch):
+        return _Input(self, ch) if self._chip is None else self._chip.input(self, ch)
+
     def digital_in(self, role, pull=None):
-        return _Input(self, self._register(_KIND_IN, self._role(role, ("in",))))
+        return self._input(self._register(_KIND_IN, self._role(role, ("in",))))
 
     def adc(self, role):
-        return _Input(self, self._register(_KIND_ADC, self._role(role, ("adc",))))
+        return self._input(self._register(_KIND_ADC, self._role(role, ("adc",))))
 
     def pwm(self, role, freq_hz, duty_u16=0):
         ch = self._register(_KIND_PWM, self._role(role, ("pwm",)))
         return _Pwm(self, ch, duty_u16)
 
     def pulse_counter(self, role):
-        return _Input(self, self._register(_KIND_COUNTER, self._role(role, ("counter",))))
+        return self._input(self._register(_KIND_COUNTER, self._role(role, ("counter",))))
 
     def uart(self, name, baud, bits=8, parity="E", stop=1):
         if name not in self._uart_names:
@@ -274,6 +288,8 @@ class HarnessPlatform:
         self._link.reset()
 
     def report(self, ticks, max_tick_us, overruns, heap_free):
+        if self._chip is not None:
+            self._chip.housekeeping = 1
         self._max_tick_us = max_tick_us
         self._overruns = overruns
         self._heap_free = heap_free
@@ -290,17 +306,32 @@ class HarnessPlatform:
         return None if f is None else f()
 
     def ticks_diff(self, a, b):
-        return time.ticks_diff(a, b)
+        """a - b with the board's 2**30 period, for ticks_ms() and ticks_us() alike. Not
+        time.ticks_diff: the unix port's period is 2**62, so ticks_ms() values masked at 2**30
+        would differ by about 2**30 across the wrap (12.4 days of ticks). Any true difference
+        below 2**29 comes out right for ticks_us() too, whatever its period. Every intermediate
+        stays a small int on a 32-bit port (HIL mode runs this on a board): no allocation."""
+        d = a - b
+        if d >= _TICKS_HALF:
+            return d - _TICKS_HALF - _TICKS_HALF
+        if d < -_TICKS_HALF:
+            return d + _TICKS_HALF + _TICKS_HALF
+        return d
 
     def wait_until_ms(self, deadline_ms):
         self._ticks += 1
         # deadline_ms is in the wrapped ticks domain; move it back to the unwrapped clock.
-        deadline = self._now_ms + time.ticks_diff(deadline_ms, self._now_ms & _TICKS_MASK)
-        if deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending:
+        deadline = self._now_ms + self.ticks_diff(deadline_ms, self._now_ms & _TICKS_MASK)
+        chip = self._chip
+        if chip is not None:  # every frame goes to the host, with its record
+            chip.frame_end()
+        elif deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending:
             if deadline > self._now_ms:
                 self._now_ms = deadline
             return
         self._exchange(deadline)
+        if chip is not None:
+            chip.frame_start()
 
     def _exchange(self, deadline):
         link = self._link
@@ -335,6 +366,8 @@ class HarnessPlatform:
                     pos += 4 + u.tx_len
                     u.tx_len = 0
             self._tx_pending = False
+        if self._chip is not None:
+            pos = self._chip.put(buf, pos)
         reply_type, _ = link.request(_MSG_EXCHANGE, pos - 3)
         if reply_type == _MSG_INTERRUPTED:
             raise KeyboardInterrupt  # Ctrl-C on the console, delivered at this safe point

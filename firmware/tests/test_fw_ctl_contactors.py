@@ -115,6 +115,7 @@ def test_close_sequence_precharge_then_mains_and_open_order():
     assert log[0] == (t_open, c.NEG), log  # K_PRE already open, K_POS first
     assert log[1][1] == 0 and log[1][0] - t_open >= 100, log
     assert cs.state == c.OPEN and cs.causes == 0
+    assert cs.openings == 1  # the wear record: one opening, its current in open_i_last_da
 
 
 def test_precharge_timeout_retries_three_times_then_latches():

@@ -330,7 +330,46 @@ def test_reservoir_low_no_pump_start_dry_run():
     assert c.causes & bit(FAULT_RESERVOIR_LOW) and c.health == cl.HEALTH_LOST
     inp.level_ok = True
     run(c, inp, h, 10000)
+    assert c.pumps.cmd0 > 0 and c.flow_proven  # a start-up fill made in time: pumps start
+
+
+def test_reservoir_low_while_running_latches_a_chattering_switch_never_restarts_the_pumps():
+    # safety review m4: the pumps used to restart by themselves each time the switch made again
+    c, inp, h = make()
+    run(c, inp, h, 10000)
     assert c.pumps.cmd0 > 0 and c.flow_proven
+    for _ in range(5):  # the switch chatters: open 0.3 s, made 2 s
+        inp.level_ok = False
+        run(c, inp, h, 300)
+        assert c.pumps.cmd0 == 0 and c.pumps.cmd1 == 0
+        inp.level_ok = True
+        run(c, inp, h, 2000)
+        assert c.pumps.cmd0 == 0 and c.pumps.cmd1 == 0, "restarted dry"
+        assert c.causes & bit(FAULT_RESERVOIR_LOW) and c.health == cl.HEALTH_LOST
+    inp.level_ok = False
+    run(c, inp, h, DT)
+    c.reset()  # refused while the switch is open
+    inp.level_ok = True
+    run(c, inp, h, 2000)
+    assert c.pumps.cmd0 == 0 and c.causes & bit(FAULT_RESERVOIR_LOW)
+    c.reset()  # the operator, with the level made
+    run(c, inp, h, 10000)
+    assert c.pumps.cmd0 > 0 and c.flow_proven and not c.causes & bit(FAULT_RESERVOIR_LOW)
+
+
+def test_fill_not_made_within_3_min_latches_until_reset():
+    c, inp, h = make()
+    inp.level_ok = False  # filling from power-up: the pumps wait
+    run(c, inp, h, 179000)
+    assert not c.level_trip and c.pumps.cmd0 == 0
+    run(c, inp, h, 1000 + DT)  # up to the tick at 180 s
+    assert c.level_trip and c.level_sub == 2  # 3 min without the switch made
+    inp.level_ok = True  # made late: no start without the operator
+    run(c, inp, h, 5000)
+    assert c.pumps.cmd0 == 0 and c.causes & bit(FAULT_RESERVOIR_LOW)
+    c.reset()
+    run(c, inp, h, 10000)
+    assert c.pumps.cmd0 > 0 and c.flow_proven and c.causes == 0
 
 
 def test_over_pressure_and_low_return_stop_pumps_latched():
@@ -381,6 +420,74 @@ def test_condensation_risk_raises_setpoint_above_dew_point():
     inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3350
     run(c, inp, h, 2000)
     assert not c.causes & bit(FAULT_CONDENSATION)
+
+
+def test_failed_dew_point_transmitter_is_a_sensor_fault_and_condensation_fails_safe():
+    # safety review m5: a failed dew-point transmitter (None) silently dropped the raised
+    # setpoint back to the configured one and raised nothing
+    c, inp, h = make()
+    inp.dew_point_cdegc = 3000  # 30 degC: setpoint raised to 33 degC
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3350
+    run(c, inp, h, 2000)
+    assert c.temp_sp_eff_cdegc == 3300 and c.causes == 0
+    inp.dew_point_cdegc = None  # the transmitter fails (out of band, stale)
+    run(c, inp, h, 2000)
+    assert c.causes & bit(FAULT_SENSOR), c.causes
+    assert c.causes & bit(FAULT_CONDENSATION)  # blind: risk assumed, alarm
+    assert c.temp_sp_eff_cdegc == 3300  # held, never dropped back to 32 degC while blind
+    inp.dew_point_cdegc = 1500  # repaired, a dry room
+    run(c, inp, h, 2000)
+    assert c.temp_sp_eff_cdegc == 3200 and c.causes == 0
+    c, inp, h = make()
+    inp.dew_point_cdegc = None  # failed from power-up: no dew point known
+    run(c, inp, h, 2000)
+    assert c.causes & bit(FAULT_SENSOR) and c.causes & bit(FAULT_CONDENSATION)
+    assert c.temp_sp_eff_cdegc == 3200
+
+
+def test_missing_transmitters_only_count_where_fitted():
+    c, inp, h = make()
+    inp.filter_dp_mbar = None  # a fitted filter DP transmitter failed: a sensor fault
+    run(c, inp, h, 2000)
+    assert c.causes & bit(FAULT_SENSOR)
+    c = cl.Cooling(control_cfg(), 2, 2, False, False)  # a board without either transmitter
+    inp.filter_dp_mbar = inp.dew_point_cdegc = None
+    h = Hyd()
+    run(c, inp, h, 20000)
+    assert c.causes == 0 and c.health == cl.HEALTH_OK
+
+
+def test_coolant_under_temperature_warning_after_inhibit_hold_and_hysteresis():
+    c, inp, h = make(startup_inhibit_ms=10000, temp_warn_ms=120000)
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 2950  # sp 32 - 2.5 K
+    run(c, inp, h, 10000)  # inhibited
+    run(c, inp, h, 119000)
+    assert not c.under_temp and not c.over_temp
+    run(c, inp, h, 2000)
+    assert c.under_temp and not c.over_temp
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3050  # -1.5 K: hysteresis
+    run(c, inp, h, 1000)
+    assert c.under_temp
+    inp.t_supply1_cdegc = inp.t_supply2_cdegc = inp.t_supply3_cdegc = 3150  # -0.5 K
+    run(c, inp, h, 1000)
+    assert not c.under_temp
+
+
+def test_supply_pressure_above_90pct_of_the_relief_setting_warns_without_a_trip():
+    c, inp, h = make()  # relief valve 6 bar: warning above 5.4 bar
+    run(c, inp, h, 10000)
+    inp.p_supply_mbar = 5300
+    run(c, inp, h, 1000)
+    assert not c.relief_warn
+    inp.p_supply_mbar = 5450
+    run(c, inp, h, DT)
+    assert c.relief_warn and not c.pressure_trip and c.pumps.cmd0 > 0
+    inp.p_supply_mbar = 5350  # inside the 100 mbar hysteresis
+    run(c, inp, h, 1000)
+    assert c.relief_warn
+    inp.p_supply_mbar = 5250
+    run(c, inp, h, DT)
+    assert not c.relief_warn
 
 
 def test_coolant_over_temperature_warning_after_inhibit_hold_and_hysteresis():

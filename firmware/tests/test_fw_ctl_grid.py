@@ -233,11 +233,13 @@ def test_energy_per_token_at_it_and_module_boundary():
 def test_control_fault_rows_combine_with_platform_rows_in_one_table():
     from app.platform_faults import FAULTS
     from control.fault_rows import CONTROL_FAULTS, FAULT_CONTACTOR_WELDED, FAULT_LEAK
-    from control.faults import ACTION_OPEN_CONTACTORS, FaultTable
+    from control.faults import ACTION_OPEN_CONTACTORS, MAX_FAULTS, FaultTable
 
     ft = FaultTable(FAULTS + CONTROL_FAULTS)  # raises on a duplicate or out-of-range id
     ids = sorted(r[0] for r in FAULTS + CONTROL_FAULTS)
-    assert ids == list(range(len(ids))) and len(ids) <= 50  # contiguous, room to grow to 60
+    # unique and inside the table (FaultTable checked both); ids are allocated in ranges per
+    # feature (cooling warnings 44..47), so gaps are fine; room left to grow
+    assert len(set(ids)) == len(ids) and ids[-1] < MAX_FAULTS and len(ids) <= 50, ids
     assert ft.update(FAULT_CONTACTOR_WELDED, True, 0)  # control/ did the timing: 1 sample
     assert ft.action_mask & ACTION_OPEN_CONTACTORS
     ft.update(FAULT_CONTACTOR_WELDED, False, 10)

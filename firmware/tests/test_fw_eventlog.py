@@ -107,12 +107,28 @@ def test_reboot_reads_back_and_continues():
     assert recs[-1][2] == 8 and recs[0][2] == 7
 
 
-def test_wrong_size_file_is_recreated():
+def test_wrong_size_file_is_recreated_and_the_old_one_kept():
     path = tmp_dir() + "events.bin"
     write_bytes(path, b"\x01" * 50)
     log = EventLog(path, 8)
     assert log.open() == 0
     assert len(read_bytes(path)) == 8 * RECORD_BYTES
+    assert read_bytes(path + ".old") == b"\x01" * 50  # kept, not wiped (safety review m8)
+
+
+def test_a_ring_of_another_size_is_kept_and_its_sequence_continued():
+    """A firmware with a bigger ring: the history of the old one stays readable in events.old,
+    and the new ring numbers its records after the old ones."""
+    small = _log(slots=4)
+    for i in range(3):
+        small.append(EV_BOOT, i, 0, i)
+    assert small.flush()
+    old = read_bytes(small.path)
+    big = EventLog(small.path, 8)
+    assert big.open() == 0 and big.next_seq == 4
+    assert read_bytes(small.path + ".old") == old
+    kept = EventLog(small.path + ".old", 4)
+    assert kept.open() == 3 and [r[4] for r in kept.read()] == [0, 1, 2]
 
 
 def test_flash_error_keeps_records_pending():

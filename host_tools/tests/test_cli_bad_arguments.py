@@ -183,7 +183,12 @@ CASES = [
         "no control socket",
     ),
     # fat: bench-setup typos are one line before anything runs
-    ("fat-no-bench", ["fat"], "one of the arguments --virtual --port --all is required"),
+    ("fat-no-bench", ["fat"], "one of the arguments --virtual --port --all --labgrid is required"),
+    (
+        "fat-coordinator-without-labgrid",
+        ["fat", "--virtual", "--coordinator", "127.0.0.1:1", "--report", "{d}/nofolder"],
+        "--coordinator is for --labgrid",
+    ),
     (
         "fat-report-unwritable",
         ["fat", "--virtual", "--report", "/proc/gridpod-fat"],

@@ -119,6 +119,8 @@ def test_needs_with_an_unknown_capability_is_an_error(pytester):
         "def test_power(bench):\n"
         "    pass\n"
     )
-    result = pytester.runpytest_inprocess("--bench=plant", "-p", "no:cacheprovider", "-rs")
+    result = pytester.runpytest_inprocess(
+        "--bench=plant", "-p", "no:cacheprovider", "-p", "no:labgrid", "-rs"
+    )
     result.assert_outcomes(errors=1, skipped=1)  # a fixture failure is an error
     result.stdout.fnmatch_lines(["*unknown capability virtual*", "*bench 'plant' lacks power*"])

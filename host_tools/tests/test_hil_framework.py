@@ -276,7 +276,13 @@ def test_plugin_fails_the_test_with_the_violation_and_writes_traces(pytester, tm
     traces = tmp_path / "traces"
     junit = tmp_path / "j.xml"
     result = pytester.runpytest_inprocess(
-        "--bench=plant", f"--trace-dir={traces}", f"--junitxml={junit}", "-p", "no:cacheprovider"
+        "--bench=plant",
+        f"--trace-dir={traces}",
+        f"--junitxml={junit}",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:labgrid",  # its plugin (when installed) starts a logger once per process
     )
     result.assert_outcomes(passed=3, failed=1, skipped=1)
     result.stdout.fnmatch_lines(

@@ -310,6 +310,32 @@ def test_break_current_the_wait_counts_from_the_trip(wait_s, violated):
 # ----- the bounds are the firmware's numbers -----------------------------------------------------
 
 
+# ----- zone_over_isolation ------------------------------------------------------------------------
+
+
+def test_zone_over_isolation_a_healthy_zone_closed_is_caught():
+    b = PlantBench()
+    b.run_for(1.0)
+    b.drive({"ZONE2_VALVE": 1})  # no leak anywhere: zone 2 loses its cooling for nothing
+    b.run_for(0.5)
+    assert names(b) == ["zone_over_isolation"] and "zone 2" in b.plant.violation.message
+
+
+def test_zone_over_isolation_a_leaking_zone_stays_isolated_until_the_reset():
+    b = PlantBench()
+    b.run_for(1.0)
+    b.plant.faults.inject("leak", zone=1)
+    b.run_for(0.05)
+    b.drive({"ZONE1_VALVE": 1})  # isolated within the leak_isolation bound
+    b.run_for(1.0)
+    b.plant.faults.clear("leak")  # the rope dries: the firmware keeps the zone latched closed
+    b.run_for(1.0)
+    assert b.plant.violations == []
+    b.plant.operator_reset()  # the operator acknowledged: the zone must open again
+    b.run_for(0.5)
+    assert names(b) == ["zone_over_isolation"]
+
+
 def test_monitor_bounds_are_the_config_defaults():
     cfg = import_firmware("app.config")
     values = cfg.defaults()

@@ -7,7 +7,9 @@ fuzz and power tests do not already cover, on the virtual module with the monito
   tick overrun             a task burns 25 ms of CPU in the fast slot with the battery closed:
                            TICK_OVERRUN raised, the first coil off within one fast tick, no re-close
   corrupted config         the full module with a corrupt /config.json: maintenance mode, an
-                           operator close request never energises a coil
+                           operator close request never energises a coil; and maintenance mode
+                           alone (the battery composed, no fault demanding open contactors)
+                           refusing a close
   watchdog reset repeats   a main that stops feeding: after bad_boot_limit (10) bad boots the
                            boot-loop guard holds safe mode, the cause is logged each boot
 
@@ -471,3 +473,37 @@ def test_repeated_watchdog_resets_enter_safe_mode(tmp_path):
     assert resets >= 10
     boots = [e for e in events if e["event"] == "boot"]
     assert boots[-1]["arg2"] & 2, boots[-1]  # the last boot ran in safe mode
+
+
+MAINTENANCE_ALONE = """
+from app import state
+# maintenance mode entered by the mode alone: the config was valid (the battery is composed) and
+# no fault row demands open contactors, so app/state.py's mode check is the only barrier left
+state.maintenance = True
+state.add_reason("test: maintenance mode with the full module composed")
+app.run()
+"""
+
+
+def test_maintenance_mode_alone_refuses_a_close_of_the_composed_battery(tmp_path):
+    """Safety review m12: a corrupt config falls back to the defaults, which compose no battery,
+    and raises CONFIG_INVALID (open contactors): the test above could not fail with maintenance
+    mode removed from close_permitted(). Here the full module runs in maintenance mode with no
+    fault active: requests once coolant flow is proven (15 s, 25 s) must still energise no coil,
+    and the alarm relay says the controller is not in normal service."""
+    flash = module_flash(tmp_path, main=False)
+    img = FlashImage(flash)
+    main = OPERATOR_MAIN.replace("app.run()", MAINTENANCE_ALONE) % ((15000, 25000), ())
+    img.write("/main.py", main.encode())
+    img.save()
+    vb, plant = _board(flash)
+    with vb:
+        vb.run_until(27)
+        log = _healthy(vb, plant)
+    assert log.count(b"OP close request at") == 2, log[-600:]  # the operator really asked, twice
+    assert plant.coolant.flow_lpm >= 90.0  # cooling ran: flow proven, only the mode refuses
+    fatal = [(f, e) for f, e in _faults(flash) if e["severity"] == "fatal"]
+    assert not fatal, fatal  # no fault row did the refusing
+    for coil in COILS:
+        assert _first(plant, coil, 1) is None, plant.edges.get(coil)
+    assert plant.edges["HEALTHY_RELAY"][-1][1] == 0  # not normal service: de-energised, alarm

@@ -25,7 +25,7 @@ import json
 
 import pytest
 from gridpod.build.tree import firmware_files, romfs_layout
-from gridpod.hil.monitors import MONITORS, MonitoredPlant
+from gridpod.hil.monitors import MonitoredPlant
 from gridpod.hil.operator import module_board
 from gridpod.plant import Plant
 from test_control_closed_loop import (
@@ -57,6 +57,7 @@ CONDENSATION = 26
 SENSOR = 27
 VALVE = 28
 COOLANT_OVER_TEMP = 29
+RELIEF_PRESSURE = 45
 COOLING_IDS = tuple(range(15, 30))
 
 PWM_STOP = 65535  # inverted PWM: full duty = stop / no cooling, 0 = full speed / full cooling
@@ -74,12 +75,20 @@ def _virtual_files():
 
 
 def _flash_with(
-    tmp_path, close_at_ms=(), rotate_at_ms=(), print_at_ms=(), extra_pins=None, extra_regs=()
+    tmp_path,
+    close_at_ms=(),
+    rotate_at_ms=(),
+    print_at_ms=(),
+    extra_pins=None,
+    extra_regs=(),
+    dew_probe=False,
 ):
     """Firmware image with the operator main of test_control_closed_loop.py, whose pulses go to
     contactor_close_request (close_at_ms) and then to pump_rotation_request (rotate_at_ms): the
     Modbus coils of the contactor close and of the lead/lag proof test. extra_regs: register
-    names printed after the operator main's own (REG lines)."""
+    names printed after the operator main's own (REG lines). dew_probe: each REG line ends with
+    the cooling control's effective supply setpoint (cdegc) and its condensation flag, what the
+    dew-point protection decided (no register publishes them)."""
     files, image = _virtual_files()
     files = dict(files)
     files["/config.json"] = _config(cooling_enabled=True, battery_enabled=True, grid_enabled=True)
@@ -105,6 +114,14 @@ def _flash_with(
         last = "'k_pos_state'))"
         assert last in main
         main = main.replace(last, "'k_pos_state') + %r)" % (tuple(extra_regs),), 1)
+    reg = "print('REG', now_ms, *[bank.get(r) for r in rows[1:]])"
+    assert reg in main
+    if dew_probe:
+        main = main.replace(
+            reg,
+            "print('REG', now_ms, *[bank.get(r) for r in rows[1:]], COOL.temp_sp_eff_cdegc, "
+            "int(COOL.condensation))",
+        ).replace("\nCLOSE_AT_MS = ", "\nCOOL = app.module.cooling.control\nCLOSE_AT_MS = ", 1)
     files["/main.py"] = main.encode()
     path = make_flash(tmp_path / "f.img", files, with_hal=False)
     path.with_suffix(".romfs").write_bytes(image)  # module_board() mounts it
@@ -138,8 +155,11 @@ def _run(
     extra_pins=None,
     monitors=None,
     extra_regs=(),
+    dew_probe=False,
 ):
-    flash = _flash_with(tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins, extra_regs)
+    flash = _flash_with(
+        tmp_path, close_at_ms, rotate_at_ms, print_at_ms, extra_pins, extra_regs, dew_probe
+    )
     if monitors is None:
         vb, plant = _board(flash)
     else:
@@ -239,6 +259,10 @@ SIMPLE = [
     pytest.param("tach_wire_broken", {"pump": 1}, 30, 40, TACH_LOST,
                  (2000, 2000 + 2 * TACH_WINDOW_MS + CONTROL_TICK_MS), False, (PUMP_FAILED,),
                  id="tach_wire_broken_warn_only"),
+    # Supply pressure 5.7 bar (expansion vessel +3.9 bar): above 90 % of the 6 bar relief valve's
+    # setting, a warning (safety review m5); below the 6 bar stop, so no trip and no pump stop.
+    pytest.param("over_pressure", {"bar": 3.9}, 30, 32, RELIEF_PRESSURE, (0, 200), True,
+                 (PRESSURE,), id="relief_setting_minus_10pct"),
     # Valves: both limit switches at once on 2 samples = wiring fault.
     pytest.param("valve_both_limit_switches", {"zone": 1}, 30, 32, VALVE, (0, 300), True, (),
                  id="valve_both_limit_switches"),
@@ -525,31 +549,55 @@ def test_reservoir_low_at_power_up_no_pump_ever_starts_no_close(tmp_path):
     _check_alarm(plant, raised[0])
 
 
-MONITORS_BUT_DRY_RUN = tuple(m for m in MONITORS if m != "pump_dry_run")
+class _LevelChatter:
+    """Recorder that holds the plant's LEVEL_OK input open during [from_ms, to_ms) windows: a
+    chattering level switch (the reservoir itself stays full, so no pressure trip hides a
+    restart)."""
+
+    def __init__(self, windows):
+        self.windows = windows
+        self.open = False
+
+    def on_outputs(self, now_ms, plant, changes):
+        pass
+
+    def on_advance(self, now_ms, plant):
+        is_open = any(a <= now_ms < b for a, b in self.windows)
+        if is_open != self.open:
+            self.open = is_open
+            if is_open:
+                plant.set_input("LEVEL_OK", 0)
+            else:
+                plant.clear_input("LEVEL_OK")
 
 
 def test_reservoir_low_while_running_pumps_stopped_within_one_control_tick(tmp_path):
-    """The plant's reservoir_low drops the volume from 60 L to 15 L in one step: the pumps are
-    then turning with the level switch open however fast the firmware is (they coast down with
-    a 1 s time constant), which the pump_dry_run monitor flags. So this test runs every other
-    monitor and checks the command instead: both pumps commanded to stop within one control
-    tick of the switch opening, and not restarted while it stays open."""
+    """The level switch opens at 30 s with the pumps running, then chatters (made again after
+    0.3 s, three times): both pumps are commanded to stop within one control tick of the first
+    opening and never restarted, the fault stays latched until an operator reset (safety review
+    m4: the pumps restarted by themselves each time the switch made again, so a chattering
+    switch meant repeated dry starts). A real low reservoir (the plant's reservoir_low) also
+    drops the return pressure below 0.5 bar, whose trip would hide a restart."""
     level = _Trace(lambda p: not p.read_inputs().get("LEVEL_OK", 1))
+    chatter = _LevelChatter([(30000, 30300), (31000, 31300), (32000, 32300)])
     faults, plant = _run(
         tmp_path,
-        [("reservoir_low", {"at_s": 30})],
+        [],
         40,
         close_at_ms=(CLOSE_AT_MS,),
-        traces=[level],
-        monitors=MONITORS_BUT_DRY_RUN,
+        traces=[chatter, level],
     )
     raised = _raised(faults, RESERVOIR_LOW)
     assert level.t_ms is not None and raised, (level.t_ms, faults)
     assert 0 <= raised[0] - level.t_ms <= CONTROL_TICK_MS, (raised, level.t_ms)
+    assert len(raised) == 1, raised  # latched: raised once, never cleared by the switch
+    assert PRESSURE not in _ids(faults), faults
     for role in ("PUMP1_PWM", "PUMP2_PWM"):
         assert _pwm_after(plant, role, level.t_ms + CONTROL_TICK_MS) == PWM_STOP, role
         assert all(d == PWM_STOP for t, d in _edges(plant, role) if t > level.t_ms), role
+    assert plant.read_inputs().get("LEVEL_OK") == 1  # made again for the last 7.7 s
     _check_alarm(plant, raised[0])
+    assert _edges(plant, "HEALTHY_RELAY")[-1][1] == 0  # latched: still alarming at 40 s
     _check_coils_open(plant, raised[0])  # fatal: open contactors
 
 
@@ -627,11 +675,61 @@ def test_filter_clogged_dp_alarm(tmp_path):
     assert raised and raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
 
 
+REG_SP_EFF, REG_CONDENSATION = -2, -1  # the dew probe's fields of a REG line (_flash_with)
+DEW_MARGIN_CDEGC = 300  # dew_margin_ddegc default: supply >= dew point + 3 K
+SUPPLY_SP_CDEGC = 3200  # supply_temp_setpoint_ddegc default
+DEW_TOL_CDEGC = 30  # the dew-point transmitter's noise (0.05 degC) and integer scaling
+
+
+def _sp_eff(plant, t_ms):
+    """The effective supply setpoint (cdegc) the firmware printed at t_ms."""
+    return next(r[REG_SP_EFF] for r in plant.regs if r[0] >= t_ms)
+
+
 def test_condensation_risk_alarm_and_setpoint_above_dew_point(tmp_path):
-    faults, plant = _run(tmp_path, [("condensation_risk", {"dew_point_c": 33.0, "at_s": 30})], 40)
+    # room dew point 33 degC from 30 s (the supply, warming up at ~26 degC, is below it): the
+    # alarm, and the supply setpoint raised from 32 degC to dew point + 3 K = 36 degC, which the
+    # temperature loop then holds (safety review m12: only the alarm was checked)
+    faults, plant = _run(
+        tmp_path,
+        [("condensation_risk", {"dew_point_c": 33.0, "at_s": 30})],
+        33,
+        print_at_ms=(29000, 30500, 32500),
+        dew_probe=True,
+    )
     raised = _raised(faults, CONDENSATION)
     assert raised and raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
     _check_alarm(plant, raised[0])
+    assert _sp_eff(plant, 29000) == SUPPLY_SP_CDEGC, plant.regs
+    for t_ms in (30500, 32500):
+        assert abs(_sp_eff(plant, t_ms) - (3300 + DEW_MARGIN_CDEGC)) <= DEW_TOL_CDEGC, plant.regs
+
+
+def test_failed_dew_point_transmitter_is_a_sensor_fault_and_holds_the_raised_setpoint(tmp_path):
+    # safety review m5: the dew point rises to 33 degC at 20 s (setpoint raised to 36 degC), then
+    # its 4-20 mA loop breaks at 30 s (2 mA, None): a sensor fault with its alarm; condensation
+    # risk stays assumed and the raised setpoint is held (it used to drop back to 32 degC with
+    # no fault at all: protection silently off)
+    faults, plant = _run(
+        tmp_path,
+        [
+            ("condensation_risk", {"dew_point_c": 33.0, "at_s": 20}),
+            ("transmitter_out_of_band", {"role": "DEW_POINT", "i_ma": 2.0, "at_s": 30}),
+        ],
+        33,
+        print_at_ms=(29500, 30500, 32500),
+        dew_probe=True,
+    )
+    raised = _raised(faults, SENSOR)
+    assert raised and 0 <= raised[0] - 30000 <= 2 * CONTROL_TICK_MS, faults
+    _check_alarm(plant, raised[0])
+    sp_before = _sp_eff(plant, 29500)
+    assert abs(sp_before - (3300 + DEW_MARGIN_CDEGC)) <= DEW_TOL_CDEGC, plant.regs
+    for t_ms in (30500, 32500):
+        row = next(r for r in plant.regs if r[0] >= t_ms)
+        held = abs(row[REG_SP_EFF] - (3300 + DEW_MARGIN_CDEGC)) <= DEW_TOL_CDEGC
+        assert held and row[REG_CONDENSATION] == 1, plant.regs
+    assert plant.coolant.flow_lpm >= 90.0  # a warning: cooling goes on
 
 
 # ---------------------------------------------------------------------------------------------

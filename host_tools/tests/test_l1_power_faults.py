@@ -21,7 +21,8 @@ gap 100 ms, break-current wait 3 s) and the firmware's fast tick (config default
     rating the mains wait up to 3 s for the fuse.
 Monitors: all on (gridpod.hil.monitors.MONITORS); an operator reset (reset_at_ms) is told to
 them as well (MonitoredPlant.operator_reset), as the bench's operator would.
-Not covered: the insulation fault (xfail, strict: the board has no insulation monitor input).
+The insulation fault has no input of its own (the board has no insulation monitor input): its
+monitor's alarm contact opens the interlock loop, so it is tested as an INTERLOCK_OPEN trip.
 The operator (test_control_closed_loop.OPERATOR_MAIN) raises the close request at given uptimes;
 the request is consumed by the module's next control tick (<= 100 ms later). SERVICE adds open
 requests and operator fault resets to it, and silences it after a reboot (a reboot brings no
@@ -547,6 +548,10 @@ def test_trip_above_break_current_waits_3s_then_alerts_and_opens(tmp_path):
     assert plant.power.breaks_above_rating == 1
     assert plant.power.k_pos.open_currents_a[-1] > BREAK_RATING_A  # it really broke above
     _assert_no_close_after(plant, pos_off)
+    # contactor wear (safety review m8): the opening and the current it broke are in the log
+    ops = [e for e in _events(flash) if e["event"] == "contactor_op"]
+    assert len(ops) == 1 and ops[0]["arg2"] > BREAK_RATING_A * 10, ops  # 0.1 A
+    assert ops[0]["arg1"] == 1 and pos_off <= ops[0]["uptime_ms"] <= pos_off + TICK_MS, ops
     print(f"break current: K_POS opened {pos_off - t_trip} ms after the over-current trip")
 
 

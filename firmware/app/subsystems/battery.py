@@ -39,6 +39,7 @@ from drivers.ntc import Ntc
 from micropython import const
 
 from app import state
+from app.eventlog import EV_CONTACTOR_OP
 
 # Register rows (comms/register_map.py order; checked by host_tools/tests/test_register_bindings.py)
 _R_K_NEG_STATE = const(43)
@@ -86,9 +87,11 @@ def _aux(poles):
 class BatterySubsystem:
     """Contactors and interlocks; the readings (v_pack_dv, v_link_dv, i_da) for the grid side."""
 
-    def __init__(self, platform, pins, cfg, faults, outputs, cooling):
+    def __init__(self, platform, pins, cfg, faults, outputs, cooling, log=None):
         p = platform
         self.faults = faults
+        self.log = log  # the event log: one EV_CONTACTOR_OP record per opening (wear)
+        self._openings = 0
         self.cooling = cooling  # the cooling subsystem, or None
         # cooling hardware without its control never proves flow
         self.needs_cooling = bool(cfg["has_cooling"])
@@ -158,6 +161,11 @@ class BatterySubsystem:
         for fid in _CONTACTOR_FAULTS:
             faults.update(fid, causes & (1 << fid), now_ms, k.state)
         faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
+        if k.openings != self._openings and self.log is not None:
+            # contactor wear (safety review m8): every opening with the current it broke, in the
+            # persisted event log (a RAM append here; flushed from housekeeping)
+            self._openings = k.openings
+            self.log.append(EV_CONTACTOR_OP, k.operations, k.open_i_last_da, now_ms)
         lim = self.limits
         lim.step_fast(v_pack, i_da)
         faults.update(FAULT_PACK_OVER_VOLTAGE, lim.over_voltage, now_ms, lim.over_voltage)

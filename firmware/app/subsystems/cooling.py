@@ -16,6 +16,7 @@ from control.cooling import Cooling, Inputs
 from control.fault_rows import (
     FAULT_CONDENSATION,
     FAULT_COOLANT_OVER_TEMP,
+    FAULT_COOLANT_UNDER_TEMP,
     FAULT_COOLING_LOST,
     FAULT_FILTER_CLOGGED,
     FAULT_LEAK,
@@ -24,6 +25,7 @@ from control.fault_rows import (
     FAULT_PRESSURE,
     FAULT_PUMP_FAILED,
     FAULT_PUMP_PWM_WIRE,
+    FAULT_RELIEF_PRESSURE,
     FAULT_RESERVOIR_LOW,
     FAULT_ROTATION_FAILED,
     FAULT_SENSOR,
@@ -105,6 +107,30 @@ def _clamp(v, lo, hi):
     return lo if v < lo else hi if v > hi else v
 
 
+def _sub_code(c, fault_id):
+    """Which pump / zone / input / direction a cooling fault concerns (control/fault_rows.py)."""
+    p = c.pumps
+    if fault_id == FAULT_PUMP_FAILED:
+        return p.failed
+    if fault_id == FAULT_TACH_LOST:
+        return p.tach_lost
+    if fault_id == FAULT_PUMP_PWM_WIRE:
+        return p.pwm_wire
+    if fault_id == FAULT_LEAK:
+        return c.leak_mask
+    if fault_id == FAULT_LEAK_CABLE:
+        return c.cable_mask
+    if fault_id == FAULT_SENSOR:
+        return c.sensor_sub
+    if fault_id == FAULT_PRESSURE:
+        return c.pressure_sub
+    if fault_id == FAULT_VALVE:
+        return c.valve_sub
+    if fault_id == FAULT_RESERVOIR_LOW:
+        return c.level_sub
+    return 0
+
+
 class CoolingSubsystem:
     """The cooling drivers and control; `health` (control/cooling.py HEALTH_*) for the battery."""
 
@@ -147,7 +173,9 @@ class CoolingSubsystem:
         d = "DEW_POINT"
         self.dew_point = DewPointTransmitter(p.adc(d)) if d in pins else None
         self.inputs = Inputs()
-        self.control = Cooling(cfg, zones, npumps)
+        self.control = Cooling(
+            cfg, zones, npumps, self.dew_point is not None, self.filter_dp is not None
+        )
         self.t_return_cdegc = None
         # safe band of the Modbus setpoints (see the module docstring)
         self.flow_sp_min_lpm = cfg["flow_setpoint_lpm"] // 2
@@ -224,11 +252,14 @@ class CoolingSubsystem:
         faults = self.faults
         for fid in _CONTROL_FAULTS:
             if causes & (1 << fid):
-                faults.update(fid, True, now_ms, c.sub_code(fid))
+                faults.update(fid, True, now_ms, _sub_code(c, fid))
             else:
                 faults.update(fid, False, now_ms)
         sot = c.supply_over_temp
         faults.update(FAULT_SUPPLY_OVER_TEMP, sot, now_ms, sot)
+        # warnings in the table's second word: reported by flag, not through `causes` (bits 0..29)
+        faults.update(FAULT_COOLANT_UNDER_TEMP, c.under_temp, now_ms)
+        faults.update(FAULT_RELIEF_PRESSURE, c.relief_warn, now_ms)
 
     def _read(self, now_ms):
         inp = self.inputs

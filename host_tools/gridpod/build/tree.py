@@ -17,6 +17,10 @@ from .. import GridpodError
 REPO_ROOT = Path(__file__).resolve().parents[3]
 FIRMWARE_DIR = REPO_ROOT / "firmware"
 BOARDS_DIR = REPO_ROOT / "boards"
+# Compiled modules by content (source, flash name, arch, mpy-cross version): every tool and test
+# that builds the firmware shares it, so an unchanged module is compiled once per machine.
+MPY_CACHE_DIR = REPO_ROOT / "build" / "mpy-cache"
+_DEFAULT_CACHE = object()
 EXCLUDED_DIRS = {"tests", "__pycache__"}
 # Test doubles live beside the code they stand in for, but never reach a board's flash.
 TEST_DOUBLES = {"hal/fake.py"}
@@ -96,14 +100,17 @@ def firmware_files(
     firmware_dir: Path = FIRMWARE_DIR,
     compiled: bool = True,
     mpy_arch: str | None = _FROM_BOARD,
-    cache_dir: Path | None = None,
+    cache_dir: Path | None | object = _DEFAULT_CACHE,
     rom: bool = False,
 ) -> dict[str, bytes]:
     """Map of flash path -> content, sorted, for the given board.
 
     mpy_arch: the native arch for mpy-cross; by default the board file's (deploy passes the one
-    the device reports). cache_dir: reuse compiled modules (see compile_module). rom: compiled
+    the device reports). cache_dir: reuse compiled modules (see compile_module; MPY_CACHE_DIR by
+    default, None compiles every module again). rom: compiled
     for the ROMFS layout (their traceback names are /rom/...: see romfs_layout)."""
+    if cache_dir is _DEFAULT_CACHE:
+        cache_dir = MPY_CACHE_DIR
     board_json = (BOARDS_DIR / board / "board.json").read_bytes()
     if mpy_arch == _FROM_BOARD:
         mpy_arch = json.loads(board_json).get("mpy_arch")

@@ -2,7 +2,8 @@
 
 One board runs in this process. Several (`--virtual --boards N`, `--port` repeated, `--all`) run
 in parallel, one `gridpod fat` child process each, with DIR/<board>/ (fat-junit.xml, fat.json,
-fat.html) and DIR/<board>.log, then one summary table.
+fat.html) and DIR/<board>.log, then one summary table. `--labgrid PLACE [PLACE ...]` runs on
+labgrid places, acquired and released through labgrid's coordinator (gridpod/labgrid/places.py).
 
 The session pushes the unit's production config first (--config FILE, or the full module's:
 every subsystem on), then identifies the unit from what it reports and runs the module FAT.
@@ -15,6 +16,7 @@ or boot, port vanished, a mistyped option; the firmware was not judged), 4 INCOM
 was not judged: a skipped step, a partial run). With several boards: 2 if any board had a bench
 error, else 1 if any failed, else 4 if any was incomplete, else 0."""
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -42,6 +44,18 @@ def add_arguments(p) -> None:
         "--port", action="append", help="run on the board at this serial port (repeat for several)"
     )
     where.add_argument("--all", action="store_true", help="every USB serial port")
+    where.add_argument(
+        "--labgrid",
+        nargs="+",
+        metavar="PLACE",
+        help="run on these labgrid places (acquired, then released, through the coordinator)",
+    )
+    p.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="with --labgrid: labgrid coordinator ($LG_COORDINATOR, else 127.0.0.1:20408)",
+    )
+    p.add_argument("--labgrid-held", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--boards",
         type=int_in(1, 64, "virtual modules"),
@@ -105,6 +119,10 @@ def run(args) -> int:
     except GridpodError as e:  # the bench's options, never a firmware verdict
         print(f"gridpod fat: error: {e} (bench error: nothing was tested)", file=sys.stderr)
         return EXIT_CODES["BENCH ERROR"]
+    if args.labgrid:
+        from ..labgrid.places import run_places
+
+        return run_places(args, run_one)
     ports = [] if args.virtual else resolve_ports(args.port, args.all)
     if args.virtual and args.boards == 1 or len(ports) == 1:
         return run_one(args, "virtual" if args.virtual else f"serial:{ports[0]}", args.module_id)
@@ -115,6 +133,12 @@ def check_options(args) -> None:
     """Everything typed is checked before a bench is opened (FatError / GridpodError)."""
     if args.boards < 1:
         raise FatError("--boards must be 1 or more")
+    if args.coordinator and not args.labgrid:
+        raise FatError("--coordinator is for --labgrid")
+    if args.labgrid:
+        from ..labgrid.places import need_labgrid
+
+        need_labgrid()
     if args.boards > 1 and not args.virtual:
         raise FatError("--boards is for --virtual; for real boards repeat --port or use --all")
     # a typo in the bench setup is one line now, not seventy "failed" requirements later
@@ -185,8 +209,8 @@ def board_of(args, bench: str) -> str:
     """The unit's board file: --board, VIRTUAL for the virtual module, else the port's own."""
     if args.board:
         return args.board
-    if bench == "virtual":
-        return "VIRTUAL"
+    if bench == "virtual" or bench.startswith("labgrid"):
+        return "VIRTUAL"  # a labgrid place: --board names the unit's board file
     from ..device.session import Device
 
     port = bench.partition(":")[2]
@@ -203,10 +227,10 @@ def board_of(args, bench: str) -> str:
     return board
 
 
-def run_one(args, bench: str, module_id: str | None) -> int:
+def run_one(args, bench: str, module_id: str | None, extra: list[str] | None = None) -> int:
     try:
         session = session_for(args, module_id)
-        extra = [f"--bench-board={board_of(args, bench)}"]
+        extra = list(extra or []) + [f"--bench-board={board_of(args, bench)}"]
         extra += [f"--bench-heap={args.heap}"] if args.heap else []
         extra += [f"--bench-firmware-dir={args.firmware_dir}"] if args.firmware_dir else []
         extra += [f"--bench-modbus={args.modbus_port}"] if args.modbus_port else []

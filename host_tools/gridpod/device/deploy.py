@@ -26,10 +26,10 @@ from typing import Any
 
 from .. import GridpodError
 from ..boards.check import list_boards, load_board
-from ..build.tree import FIRMWARE_DIR, REPO_ROOT, firmware_files, mpy_cross_version
+from ..build.tree import FIRMWARE_DIR, MPY_CACHE_DIR, firmware_files, mpy_cross_version
 from .session import Device
 
-CACHE_DIR = REPO_ROOT / "build" / "mpy-cache"
+CACHE_DIR = MPY_CACHE_DIR
 SWITCH_SOURCE = FIRMWARE_DIR / "app" / "deploy_switch.py"
 DEPLOY_DIR = "/.deploy"
 

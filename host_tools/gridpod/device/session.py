@@ -16,7 +16,11 @@ from typing import Any
 
 from .. import GridpodError
 
-BANNER = re.compile(rb"gridpod: module (\S+) board (\S+) boot #(\d+) reset cause (\d+); ([^\r\n]*)")
+# The whole line, up to its end: a USB or network port can deliver it in pieces, and a banner
+# matched before its note arrived would read as an empty note (labgrid bench, ser2net).
+BANNER = re.compile(
+    rb"gridpod: module (\S+) board (\S+) boot #(\d+) reset cause (\d+); ([^\r\n]*)[\r\n]"
+)
 # sys.implementation._mpy = version | sub-version << 8 | arch << 10 (MicroPython docs, .mpy files)
 MPY_ARCHS = [
     None,

@@ -123,6 +123,9 @@ def run_fat(
     session.report_dir = report_dir
     started = datetime.datetime.now(datetime.timezone.utc)
     args = [str(suite), "-q", "-p", "no:cacheprovider", f"--bench={bench}"]
+    # labgrid's pytest plugin only where it is used (pyproject's addopts turn it off; it costs
+    # ~1 s of imports per FAT process and its global state breaks nested sessions)
+    args += ["-p", "labgrid" if bench.startswith("labgrid") else "no:labgrid"]
     if select:
         args += ["-k", select]
     args += [f"--junitxml={report_dir / 'fat-junit.xml'}", f"--trace-dir={report_dir / 'traces'}"]

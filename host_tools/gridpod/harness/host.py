@@ -24,7 +24,11 @@ EV_FINISHED = "finished"  # run_for reached: the board is frozen here, no reply
 
 
 class BootChannels:
-    """One power-on of the board: its registered channels, what it last saw, its telemetry."""
+    """One power-on of the board: its registered channels, what it last saw, its telemetry.
+
+    boot_sim_ms is the simulated time at which the board's clock read 0 (times on the wire are
+    the board's ticks_ms, unwrapped): the power-on time, less the board's clock at power-on when
+    the host starts it elsewhere (HarnessHost.boot_ticks_ms)."""
 
     def __init__(self, boot_sim_ms: int, reset_cause: int):
         self.boot_sim_ms = boot_sim_ms
@@ -54,13 +58,24 @@ class HarnessHost:
         self.overruns_done = 0
         self.max_tick_us = 0
         self.heap_min_free: int | None = None
+        # The board's ticks_ms at power-on (a board: 0). A test of the 2**30 wrap starts it just
+        # before the wrap; the hello tells the firmware (hal/harness.py), every boot alike.
+        self.boot_ticks_ms = 0
+        # Chip time (vboard/chip_time.py ChipTime): charged with every frame's record; cpu_probe
+        # () -> the board process's CPU ns or None, read while it waits for a reply (exact then).
+        self.chip = None
+        self.cpu_probe = None
+        self._cpu_prev: int | None = None
         self._wall0 = None
 
     # ----- boots ------------------------------------------------------------------------------
     def new_boot(self, reset_cause: int) -> BootChannels:
         self.end_boot()
-        self.boot = BootChannels(self.sim_ms, reset_cause)
+        self.boot = BootChannels(self.sim_ms - self.boot_ticks_ms, reset_cause)
         self._wall0 = None
+        self._cpu_prev = None
+        if self.chip is not None:
+            self.chip.on_boot()
         on_boot = getattr(self.plant, "on_boot", None)  # monitors: a new firmware instance
         if on_boot is not None:
             on_boot(self.sim_ms)
@@ -79,13 +94,16 @@ class HarnessHost:
 
     def stats(self) -> dict:
         current = self.boot.stats if self.boot else {}
-        return {
+        out = {
             "sim_s": self.sim_ms / 1000,
             "ticks": self.ticks_done + current.get("ticks", 0),
             "max_tick_us": max(self.max_tick_us, current.get("max_tick_us", 0)),
             "heap_min_free": self.heap_min_free,
             "overruns": self.overruns_done + current.get("overruns", 0),
         }
+        if self.chip is not None:
+            out["chip"] = self.chip.summary()
+        return out
 
     # ----- clock ------------------------------------------------------------------------------
     def advance(self, abs_ms: int) -> None:
@@ -143,7 +161,10 @@ class HarnessHost:
 
     def _exchange(self, boot: BootChannels, payload: bytes):
         deadline, board_now, stats, outputs, uart_tx = h.decode_exchange(payload)
+        record = stats.pop("chip")
         boot.stats = stats
+        if self.chip is not None and record is not None:
+            self._charge(boot, board_now, record, outputs, uart_tx)
         # Inside a hold window the board ran ahead on held inputs; catch the plant up to the
         # board's clock so output edges carry the tick they happened in.
         self.advance(boot.boot_sim_ms + board_now)
@@ -184,6 +205,21 @@ class HarnessHost:
             target - boot.boot_sim_ms, hold - boot.boot_sim_ms, self._inputs(boot), self._rx(boot)
         )
         return reply, self._due(target), None
+
+    def _charge(self, boot: BootChannels, board_now: int, record, outputs, uart_tx) -> None:
+        """Chip time of the frame that just ended: its work measured by the firmware's clock,
+        bounded by the board process's CPU time since the previous exchange (a host that
+        preempted the VM inflates the first, never the second)."""
+        cpu_us = None
+        if self.cpu_probe is not None:
+            now = self.cpu_probe()
+            if now is not None and self._cpu_prev is not None:
+                cpu_us = (now - self._cpu_prev) / 1000
+            self._cpu_prev = now
+        uart_bytes = sum(len(d) for d in uart_tx.values())
+        self.chip.frame(
+            boot.boot_sim_ms + board_now, record, boot.roles, outputs, uart_bytes, cpu_us
+        )
 
     def _inputs(self, boot: BootChannels) -> dict:
         changed = {}

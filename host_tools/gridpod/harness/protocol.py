@@ -9,6 +9,9 @@ host_tools/tests/test_harness_tables.py fails when a copy drifts.
   R register  u8 kind, role name (ascii)         -> r  u16 channel, u32 initial input value
   X exchange  u32 deadline_ms, u32 now_ms, u32 ticks, u32 max_tick_us, u32 overruns, u32 heap_free,
               u32 wdt_last_feed_ms, u16 n, n x (u16 ch, u32 value), u8 m, m x (u16 ch, u16 len, bytes)
+              [chip-time record, when the hello asked for it ("chip_time"): u32 frame_us,
+              u8 flags (1: housekeeping frame), u16 flash erases (0xFFFF: not counted),
+              u16 flash programs, u32 bytes programmed, u8 k, k x (u8 ch, u8 reads)]
                                                  -> x  u32 now_ms, u32 hold_until_ms,
                                                        u16 n, n x (u16 ch, u32 value),
                                                        u8 m, m x (u16 ch, u16 len, bytes)
@@ -55,6 +58,30 @@ KIND_NAMES = {
 HEADER = struct.Struct("<BH")
 EXCHANGE_HEAD = struct.Struct("<IIIIIII")
 NO_FEED = 0xFFFFFFFF
+CHIP_RECORD_HEAD = struct.Struct("<IBHHIB")
+FLASH_NOT_COUNTED = 0xFFFF
+
+
+class ChipRecord:
+    """One frame as the firmware measured it (chip-time mode): work in us of the VM's clock,
+    housekeeping flag, flash operations (None when the runtime does not count them) and the
+    reads per input channel."""
+
+    __slots__ = ("frame_us", "housekeeping", "flash", "reads")
+
+    def __init__(self, frame_us: int, housekeeping: bool, flash, reads: dict[int, int]):
+        self.frame_us = frame_us
+        self.housekeeping = housekeeping
+        self.flash = flash  # (erases, programs, bytes) or None
+        self.reads = reads
+
+    @classmethod
+    def decode(cls, payload: bytes, pos: int) -> "ChipRecord":
+        frame_us, flags, erases, programs, nbytes, k = CHIP_RECORD_HEAD.unpack_from(payload, pos)
+        pos += CHIP_RECORD_HEAD.size
+        reads = {payload[pos + 2 * i]: payload[pos + 2 * i + 1] for i in range(k)}
+        flash = None if erases == FLASH_NOT_COUNTED else (erases, programs, nbytes)
+        return cls(frame_us, bool(flags & 1), flash, reads)
 
 
 def frame(msg_type: int, payload: bytes = b"") -> bytes:
@@ -62,7 +89,8 @@ def frame(msg_type: int, payload: bytes = b"") -> bytes:
 
 
 def decode_exchange(payload: bytes):
-    """Return (deadline_ms, now_ms, stats dict, {ch: value}, {ch: bytes})."""
+    """Return (deadline_ms, now_ms, stats dict, {ch: value}, {ch: bytes}); stats["chip"] is the
+    chip-time record (ChipRecord) or None."""
     fields = EXCHANGE_HEAD.unpack_from(payload)
     deadline, now_ms, ticks, max_tick_us, overruns, heap_free, last_feed = fields
     pos = EXCHANGE_HEAD.size
@@ -81,12 +109,14 @@ def decode_exchange(payload: bytes):
         pos += 4
         uart_tx[ch] = bytes(payload[pos : pos + length])
         pos += length
+    chip = ChipRecord.decode(payload, pos) if pos < len(payload) else None
     stats = {
         "ticks": ticks,
         "max_tick_us": max_tick_us,
         "overruns": overruns,
         "heap_free": heap_free,
         "wdt_last_feed_ms": None if last_feed == NO_FEED else last_feed,
+        "chip": chip,
     }
     return deadline, now_ms, stats, outputs, uart_tx
 

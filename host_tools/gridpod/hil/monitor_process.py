@@ -1,5 +1,5 @@
 """Invariant monitors of the process side: cooling, grid, PCS and the alarm (pump_dry_run,
-leak_isolation, grid_limit, pcs_enable, pump_over_pressure, healthy_relay). A mixin of MonitoredPlant (hil/monitors.py, where
+leak_isolation, zone_over_isolation, grid_limit, pcs_enable, pump_over_pressure, healthy_relay). A mixin of MonitoredPlant (hil/monitors.py, where
 every invariant is described); it runs at every plant step.
 """
 
@@ -66,6 +66,8 @@ class ProcessInvariants:
                         )
                 else:
                     self._leak_since.pop(k, None)
+        if self._on("zone_over_isolation"):
+            self._check_over_isolation(now_ms)
         if self._on("healthy_relay"):
             self._check_healthy_relay(now_ms)
         if self._on("grid_limit"):
@@ -87,6 +89,24 @@ class ProcessInvariants:
             self._check_pcs(now_ms)
         if self._on("pump_over_pressure"):
             self._check_over_pressure(now_ms)
+
+    def _check_over_isolation(self, now_ms):
+        p = self.plant
+        inputs = p.read_inputs()
+        for k in (1, 2):
+            if inputs.get(f"LEAK_ZONE{k}"):
+                self._zone_wet.add(k)  # latched in the firmware until an operator reset
+            if not self._out(f"ZONE{k}_VALVE") or k in self._zone_wet:
+                self._isolated_since.pop(k, None)
+                continue
+            since = self._isolated_since.setdefault(k, now_ms)
+            if now_ms - since > LEAK_CLOSE_MS:
+                self._violate(
+                    "zone_over_isolation",
+                    now_ms,
+                    f"zone {k} valve commanded closed for {now_ms - since} ms with no leak on "
+                    "its rope since the last reset: a healthy zone lost its cooling",
+                )
 
     def _check_pcs(self, now_ms):
         p = self.plant

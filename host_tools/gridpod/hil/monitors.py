@@ -68,6 +68,9 @@ Invariants (DOMAIN.md, issues 5 and 12):
                         elapsed: the current has been above the rating for less than
                         BREAK_WAIT_MS - FAST_TICK_MS, or FAULT_LAMP lit (the trip) less than that
                         before (DOMAIN.md break-current rule: wait up to 3 s, then open anyway)
+  zone_over_isolation   a zone valve commanded closed for more than LEAK_CLOSE_MS while its leak
+                        rope has not been wet since the last operator reset or boot (a leak
+                        isolates its own zone only; the others stay cooled: DOMAIN.md)
   healthy_relay         the healthy relay (HEALTHY_RELAY, energised = healthy, de-energised =
                         alarm) energised for more than HEALTHY_GRACE_MS (two control ticks) after
                         a fault the firmware sees at once has begun: a wet leak rope (its input
@@ -109,6 +112,7 @@ MONITORS = (
     "opening_order",
     "break_current",
     "healthy_relay",
+    "zone_over_isolation",
 )
 
 
@@ -141,6 +145,8 @@ class MonitoredPlant(ContactorInvariants, ProcessInvariants):
         self._pcs_bad_since: int | None = None
         self._over_p_since: int | None = None
         self._alarm_causes: dict[str, int] = {}  # healthy_relay: cause -> onset (sim ms)
+        self._zone_wet: set[int] = set()  # zone_over_isolation: ropes wet since the last reset
+        self._isolated_since: dict[int, int] = {}
         self._faults_before: set[str] = set()
         # contactors (monitor_contactors.py)
         self._tripped = False
@@ -178,12 +184,14 @@ class MonitoredPlant(ContactorInvariants, ProcessInvariants):
         self._tripped = False
         self._armed = set()
         self._trips = 0
+        self._zone_wet = set()  # a dry rope's zone may be isolated no longer
 
     def on_boot(self, now_ms: int) -> None:
         """The board (re)booted (the harness host calls it): a fault that began under the previous
         firmware instance, with its coils on, is not one the new instance can see."""
         self._alarm_causes = {k: t for k, t in self._alarm_causes.items() if k.startswith("leak")}
         self._faults_before = set(getattr(self.plant.faults, "active", ()))
+        self._zone_wet = set()  # the new firmware instance latches only what it sees wet
 
     def _on(self, name: str) -> bool:
         return "all" in self.enabled or name in self.enabled

@@ -17,6 +17,7 @@ L1_POWER = "host_tools/tests/test_l1_power_faults.py"
 L1_PLATFORM = "host_tools/tests/test_l1_comms_platform_faults.py"
 HAL_MCU = "host_tools/tests/test_mcu_hal.py"
 L1_GRID = "host_tools/tests/test_grid_scenario.py"
+L1_COOLING = "host_tools/tests/test_l1_cooling_faults.py"
 
 MUTANTS = (
     # ---- interlocks: the battery closes only with the loop closed and coolant flow proven ----
@@ -170,9 +171,44 @@ MUTANTS = (
         "M10",
         "a low reservoir stops the pumps",
         FW + "control/cooling.py",
-        "run = inp.level_ok and not self.pressure_trip",
-        "run = not self.pressure_trip",
+        "run = inp.level_ok and not self.level_trip and not self.pressure_trip",
+        "run = not self.level_trip and not self.pressure_trip",
         [L0_COOLING],
+    ),
+    (
+        "M62",
+        "a level lost while the pumps run latches (no restart dry)",
+        FW + "control/cooling.py",
+        "        if self._was_running:\n            self.level_trip = True",
+        "        if False:\n            self.level_trip = True",
+        [L1_COOLING + "::test_reservoir_low_while_running_pumps_stopped_within_one_control_tick"],
+    ),
+    (
+        "M64",
+        "a fill that has not made the level switch within 3 min latches",
+        FW + "control/cooling.py",
+        "elif ticks_diff(now_ms, self._fill_ms) >= self.fill_max_ms:",
+        "elif False:",
+        [L0_COOLING],
+    ),
+    (
+        "M60",
+        "the supply setpoint is raised above the dew point",
+        FW + "control/cooling.py",
+        "            sp = dew + self.dew_margin_cdegc  # raise the setpoint when the dew point rises",
+        "            pass",
+        [L1_COOLING + "::test_condensation_risk_alarm_and_setpoint_above_dew_point"],
+    ),
+    (
+        "M63",
+        "a failed dew-point transmitter is a sensor fault",
+        FW + "control/cooling.py",
+        "or (self.has_dew_point and inp.dew_point_cdegc is None)",
+        "or False",
+        [
+            L1_COOLING
+            + "::test_failed_dew_point_transmitter_is_a_sensor_fault_and_holds_the_raised_setpoint"
+        ],
     ),
     (
         "M11",
@@ -222,6 +258,14 @@ MUTANTS = (
         "return ft is None or not ft.action_mask & ACTION_OPEN_CONTACTORS",
         "return True",
         ["firmware/tests/test_fw_modes.py"],
+    ),
+    (
+        "M61",
+        "maintenance mode alone forbids a close",
+        FW + "app/state.py",
+        "def close_permitted():\n    if not is_normal():",
+        "def close_permitted():\n    if False:",
+        [L1_PLATFORM + "::test_maintenance_mode_alone_refuses_a_close_of_the_composed_battery"],
     ),
     (
         "M17",
@@ -526,5 +570,21 @@ MUTANTS = (
         "        _safe_boot_supervision(platform, board)\n        return None",
         "        return None",
         ["firmware/tests/test_fw_app.py", "-k", "safe_boot"],
+    ),
+    (
+        "M67",
+        "each contactor opening is logged with the current it broke (wear)",
+        FW + "app/subsystems/battery.py",
+        "            self.log.append(EV_CONTACTOR_OP, k.operations, k.open_i_last_da, now_ms)",
+        "            pass",
+        [L1_POWER, "-k", "trip_above_break_current"],
+    ),
+    (
+        "M68",
+        "an event log of another size is kept, not wiped",
+        FW + "app/eventlog.py",
+        '            fsutil.replace(self.path, self.path + ".old")',
+        "            pass",
+        ["firmware/tests/test_fw_eventlog.py"],
     ),
 )

@@ -1,6 +1,10 @@
 """pytest plugin for bench tests (hil_tests/): options, the `bench` fixture, capability markers,
 invariant monitors and traces.
 
+--bench NAME[:ADDRESS] picks the bench (hil/bench.py); `--bench labgrid[:PLACE]`, or no --bench
+with labgrid's --lg-env FILE (or LG_ENV), takes the target "main" of that labgrid environment
+(gridpod/labgrid/bench.py): a board on a place reserved through labgrid's coordinator.
+
 @pytest.mark.req("REQ-HB-001")          requirement this test verifies (reported in the FAT)
 @pytest.mark.needs("plant", "power")    skipped with the reason on a bench that lacks them
                                         (capability names: hil/bench.py CAPABILITIES)
@@ -26,7 +30,11 @@ _STATE = {}
 
 def pytest_addoption(parser):
     group = parser.getgroup("gridpod bench")
-    group.addoption("--bench", default=DEFAULT_BENCH, help=usage_text())
+    group.addoption(
+        "--bench",
+        default=None,
+        help=f"{usage_text()}; labgrid[:PLACE]: the target of --lg-env (the default with it)",
+    )
     group.addoption(
         "--hil-speed", default="1", help="hil bench: simulated time per wall second (1 or max)"
     )
@@ -61,19 +69,32 @@ def bench(request):
     opt = request.config.getoption
     try:
         heap = opt("--bench-heap")
-        b = open_bench(
-            opt("--bench"),
-            parse_size(heap) if heap else None,
-            opt("--hil-speed"),
-            firmware_dir=opt("--bench-firmware-dir"),
-            modbus_port=opt("--bench-modbus"),
-        )
+        spec = opt("--bench") or _default_bench(request.config)
+        name, _, address = spec.partition(":")
+        if name == "labgrid":
+            from ..labgrid.bench import open_labgrid_bench
+
+            b = open_labgrid_bench(request, address or None)
+        else:
+            b = open_bench(
+                spec,
+                parse_size(heap) if heap else None,
+                opt("--hil-speed"),
+                firmware_dir=opt("--bench-firmware-dir"),
+                modbus_port=opt("--bench-modbus"),
+            )
     except BenchError:
         raise
     except GridpodError as e:
         raise BenchError(f"bench not opened: {e}") from e
     yield b
     b.close()
+
+
+def _default_bench(config) -> str:
+    from ..labgrid.bench import labgrid_env_given
+
+    return "labgrid" if labgrid_env_given(config) else DEFAULT_BENCH
 
 
 @pytest.fixture(autouse=True)

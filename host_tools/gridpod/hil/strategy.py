@@ -25,6 +25,13 @@ def boot_banners(text: str) -> list[str]:
     return [part.split("\n")[0].strip() for part in text.split(BOOT_BANNER)[1:]]
 
 
+def banner_complete(text: str) -> bool:
+    """text holds a whole boot banner line: over a network port (labgrid, ser2net) the line can
+    arrive in pieces, and a test reads the banner as soon as reset() returns."""
+    at = text.find(BOOT_BANNER)
+    return at >= 0 and "\n" in text[at:]
+
+
 class BootStrategy:
     """Deploy, reset, wait for the banner, on a bench with power and a console log (and a console
     to deploy through)."""
@@ -38,7 +45,7 @@ class BootStrategy:
         mark = self.console_log.mark()
         self.power.cycle()
         deadline = time.monotonic() + timeout_s
-        while BOOT_BANNER not in self.console_log.text_since(mark):
+        while not banner_complete(self.console_log.text_since(mark)):
             if time.monotonic() > deadline:
                 tail = self.console_log.text_since(0)[-400:]
                 raise BenchError(f"firmware did not boot after reset; console ends: {tail!r}")

@@ -12,6 +12,9 @@ One request per line, one JSON reply line per request ({"ok": true, ...} or
     clear SPEC        every injected fault of that name (with those parameters, when given)
     clear all         every injected fault
     status            simulated time, active and scheduled faults, invariant violations
+    power on|off      the board's supply, as a bench's power switch (a labgrid power port,
+                      gridpod.labgrid.power): off kills the VM, on boots it (reset cause
+                      power-on); `power` alone answers {"ok": true, "powered": bool}
 
 Every plant access runs in the board's supervisor thread between two harness exchanges (the
 board's own command queue), so a fault lands on an exact simulated millisecond and never races
@@ -171,8 +174,11 @@ class ControlServer:
                 return self._clear(arg)
             if verb == "status" and not arg:
                 return in_board(self.board, self._status)
+            if verb == "power" and arg in ("", "on", "off"):
+                return self._power(arg)
             raise ControlError(
-                f"unknown request {line.strip()[:60]!r}: use inject SPEC, clear SPEC|all, status"
+                f"unknown request {line.strip()[:60]!r}: use inject SPEC, clear SPEC|all, "
+                "status, power [on|off]"
             )
         except (GridpodError, VirtualBoardError) as e:
             return {"ok": False, "error": str(e).splitlines()[0]}
@@ -238,6 +244,15 @@ class ControlServer:
             }
 
         return in_board(self.board, run)
+
+    def _power(self, switch: str) -> dict:
+        """Switch the supply from this client's thread: the board's power_on/power_off post to
+        its supervisor thread themselves (in_board would make that thread wait for itself)."""
+        if switch == "on":
+            self.board.power_on()
+        elif switch == "off":
+            self.board.power_off()
+        return {"ok": True, "powered": self.board.powered, "t_s": self.plant.now_ms / 1000}
 
     def _status(self) -> dict:
         faults = self.plant.faults.faults

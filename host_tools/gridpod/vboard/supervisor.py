@@ -52,7 +52,13 @@ class VirtualBoard:
         run_for_s: float | None = None,
         console_baud: int | None = None,
         romfs: bytes | None = None,
+        boot_ticks_ms: int = 0,
+        chip=None,
     ):
+        """boot_ticks_ms: the board's ticks_ms() at every power-on (a real board: 0); a test of
+        the 2**30 wrap (12.4 days of ticks) starts the clock a few seconds before it.
+        chip: a vboard.chip_time.ChipTime: the firmware reports every frame (no hold windows:
+        slower) and stats()["chip"] has the tick load real boards would see."""
         self.board = load_board_file(board)
         self.heap_bytes = heap_bytes or self.board["heap_bytes"]
         self.vm_heap_bytes = vm_heap_bytes(self.heap_bytes, romfs)  # ROMFS: see vm.py
@@ -67,6 +73,12 @@ class VirtualBoard:
             plant if plant is not None else PlantStub(), self.speed, max_hold_ms, self._uart_out
         )
         self.host.stop_at_ms = None if run_for_s is None else int(run_for_s * 1000)
+        self.host.boot_ticks_ms = boot_ticks_ms
+        if chip is not None:
+            self.host.chip = chip
+            self.host.cpu_probe = self._vm_cpu_ns
+            self.host.max_hold_ms = 0  # one exchange per frame: every frame has its record
+        self._cpu_stat = None  # (pid, fd) of the VM's /proc schedstat
         self.plant = self.host.plant
         self.finished = self.host.finished  # set when the clock reached run_for_s (VM frozen)
         # Everything the caller named is checked before anything is made (a refused path must
@@ -264,6 +276,9 @@ class VirtualBoard:
                 finally:
                     done.set()
         self._end_vm()
+        if self._cpu_stat is not None:
+            os.close(self._cpu_stat[1])
+            self._cpu_stat = None
         self.harness.close()
         sel.close()
 
@@ -374,6 +389,26 @@ class VirtualBoard:
                     self.console.write((msg + ", hard reset\r\n").encode())
                     self._kill_and_restart("boot", RESET_HARD)
 
+    def _vm_cpu_ns(self) -> int | None:
+        """CPU time of the VM process's main thread (the MicroPython VM), in ns; None when
+        unknown. Read while the VM waits for an exchange reply, so the kernel has it exact."""
+        vm = self._vm
+        if vm is None:
+            return None
+        pid = vm.proc.pid
+        if self._cpu_stat is None or self._cpu_stat[0] != pid:
+            if self._cpu_stat is not None:
+                os.close(self._cpu_stat[1])
+                self._cpu_stat = None
+            try:
+                self._cpu_stat = (pid, os.open(f"/proc/{pid}/schedstat", os.O_RDONLY))
+            except OSError:
+                return None
+        try:
+            return int(os.pread(self._cpu_stat[1], 64, 0).split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _uart_out(self, data: bytes) -> None:
         self.modbus.write(data)
 
@@ -386,6 +421,8 @@ class VirtualBoard:
                 "kill_after_ops": self._kill_after_ops,
                 "boot": self.boots,
                 "unique_id": self.unique_id,
+                "boot_ticks_ms": self.host.boot_ticks_ms,
+                "chip_time": self.host.chip is not None,
                 "romfs": None if self.romfs_path is None else str(self.romfs_path),
             }
             self._kill_after_ops = 0

@@ -1,0 +1,363 @@
+"""Chip-time cost model of one real board: where each role sits (board file), what a frame's
+reads, writes, RS-485 bytes and flash operations cost on its chip, and the figures per frame kind.
+
+Used by vboard/chip_time.py (ChipTime charges every frame the virtual board reports); the model,
+its sources and its assumptions are described there and in docs/chip-time.md.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..boards.check import load_board
+from ..build.tree import FIRMWARE_DIR
+
+if TYPE_CHECKING:
+    from .chip_calibration import Calibration
+
+# ----- I2C transactions (bit times at the bus clock) -------------------------------------------
+# 9 clocks per byte (8 data + ACK/NACK), 1 bit time per START / repeated START / STOP (the setup
+# and hold times of a condition are about half a bit at 400 kHz: rounded up).
+BITS_REG_READ_2 = 3 + 9 * 5  # S, addr+W, pointer, Sr, addr+R, 2 bytes, P (ADS1115 register read)
+BITS_REG_WRITE_2 = 2 + 9 * 4  # S, addr+W, pointer, 2 bytes, P (ADS1115 config write)
+BITS_BYTE_READ = 2 + 9 * 2  # S, addr+R, 1 byte, P (PCF8574 read)
+BITS_BYTE_WRITE = 2 + 9 * 2  # S, addr+W, 1 byte, P (PCF8574 write)
+
+# Highest SCL each expander chip is rated for (datasheets: ADS1115 fast mode 400 kHz, HS mode
+# needs a master code MicroPython's machine.I2C never sends; PCF8574 standard mode 100 kHz).
+EXT_MAX_SCL_HZ = {"ADS1115": 400_000, "PCF8574": 100_000}
+
+PUBLISHED_SOURCE = (
+    "github.com/shaoziyang/micropython_benchmarks README, 'Integer addition 1000000 times', "
+    "MicroPython v1.23.0"
+)
+
+
+@dataclass(frozen=True)
+class ChipSpec:
+    """One MCU: published bytecode speed and the I/O costs the model assumes."""
+
+    name: str
+    bench_ms: float  # published: 1e6 iterations of the integer-addition loop
+    bench_mhz: int  # the clock it was measured at
+    stock_mhz: int  # the clock MicroPython boots this chip at
+    i2c_overhead_us: float  # driver + machine.I2C call, per transaction (assumed)
+    adc_read_us: float  # machine.ADC.read_u16 (assumed)
+    pwm_update_us: float  # machine.PWM.duty_u16 (assumed)
+    flash_erase_us: float = 45_000.0  # 4 KiB sector, typical
+    flash_program_us: float = 30.0  # per program operation, first byte (tBP1)
+    flash_byte_us: float = 2.5  # each further byte (tBP2)
+
+    def bench_ms_at(self, mhz: float) -> float:
+        return self.bench_ms * self.bench_mhz / mhz
+
+
+CHIPS = {
+    "esp32": ChipSpec("ESP32 (Xtensa LX6)", 6112, 160, 160, 50.0, 50.0, 15.0),
+    "esp32s3": ChipSpec("ESP32-S3 (Xtensa LX7)", 3376, 240, 160, 50.0, 50.0, 15.0),
+    "rp2040": ChipSpec("RP2040 (Cortex-M0+)", 7984, 125, 125, 10.0, 5.0, 3.0),
+}
+
+# cpu: the firmware's own work (the VM's frame); hal: the real HAL's Python work beyond the
+# virtual HAL's (ADS1115 reads and services, PCF8574 reads); the rest is I/O time.
+CATEGORIES = ("cpu", "hal", "i2c_ads", "i2c_pcf", "adc", "pwm", "uart", "flash")
+KINDS = ("fast", "control", "housekeeping")
+
+
+def _hal_constants() -> dict[str, int]:
+    """The ADS1115 timing constants of firmware/hal/mcu.py (read as text: it imports machine)."""
+    found = {}
+    for node in ast.parse((FIRMWARE_DIR / "hal" / "mcu.py").read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            v = node.value
+            if isinstance(v, ast.Call) and getattr(v.func, "id", "") == "const":
+                v = v.args[0]
+            if isinstance(node.targets[0], ast.Name) and isinstance(v, ast.Constant):
+                found[node.targets[0].id] = v.value
+    return found
+
+
+_HAL = _hal_constants()
+ADS_CONVERSION_US = _HAL["_ADS_CONVERSION_US"]  # a chip is not asked again sooner
+IDLE_SERVICE_MIN_US = _HAL["_IDLE_SERVICE_MIN_MS"] * 1000
+ADS_CONVERTING_US = 1163  # one conversion at 860 SPS (datasheet), nominal
+
+
+def i2c_us(bits: int, bus_hz: int, overhead_us: float) -> float:
+    """One I2C transaction: its bit times at the bus clock plus the driver's overhead."""
+    return bits * 1e6 / bus_hz + overhead_us
+
+
+def uart_us(n_bytes: int, baud: int, bits_per_char: int = 11) -> float:
+    """Time on the wire of n bytes (8E1 or 8N2: start, 8 data, parity or 2nd stop, stop)."""
+    return n_bytes * bits_per_char * 1e6 / baud
+
+
+class AdsModel:
+    """hal/mcu.py _Ads1115's conversion cycle, in chip time, for the cost of each service."""
+
+    def __init__(self, read_us: float, write_us: float):
+        self.read_us = read_us  # one register read (config or result)
+        self.write_us = write_us  # one config write (starts a conversion)
+        self.reset()
+
+    def reset(self) -> None:
+        self.used: set[int] = set()
+        self.ch = -1  # channel converting
+        self.rr = -1  # channel started last
+        self.t_access: float | None = None  # last bus access that counts (None: long ago)
+        self.t_start = 0.0
+
+    def service(self, now_us: float) -> float | None:
+        """Advance the cycle at now_us; returns the bus time it took (us), None when the HAL
+        returns at once (within a conversion time of the last access)."""
+        if self.t_access is not None and 0 <= now_us - self.t_access < ADS_CONVERSION_US:
+            return None
+        cost = 0.0
+        if self.ch >= 0:
+            cost += self.read_us  # config register: done?
+            if now_us - self.t_start < ADS_CONVERTING_US:
+                self.t_access = now_us + cost
+                return cost
+            cost += self.read_us  # the result
+            self.ch = -1
+        nxt = self._next()
+        if nxt < 0:
+            return cost
+        cost += self.write_us  # start the next channel
+        self.ch = self.rr = nxt
+        self.t_access = self.t_start = now_us + cost
+        return cost
+
+    def _next(self) -> int:
+        for k in range(1, 5):
+            n = (self.rr + k) % 4
+            if n in self.used:
+                return n
+        return -1
+
+
+HIST_TOP_PCT = 500  # the histogram's last bin holds every frame above this share of the tick
+
+
+@dataclass
+class KindStats:
+    """Chip-time figures of one frame kind on one board (percentiles from a histogram of the
+    work in whole percent of the tick)."""
+
+    frames: int = 0
+    sum_us: float = 0.0
+    max_us: float = 0.0
+    max_parts: dict = field(default_factory=dict)
+    sum_parts: dict = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0.0))
+    over_budget: int = 0  # work above the budget share of the tick
+    overruns: int = 0  # work above the tick: the next tick starts late
+    over_2x: int = 0  # work above twice the tick
+    busy_over: int = 0  # work + idle service above the tick
+    hist: list = field(default_factory=lambda: [0] * (HIST_TOP_PCT + 1))
+
+    def add(self, work_us: float, idle_us: float, parts: dict, period_us: float, budget: float):
+        self.frames += 1
+        self.hist[min(int(100 * work_us / period_us), HIST_TOP_PCT)] += 1
+        self.sum_us += work_us
+        for k, v in parts.items():
+            self.sum_parts[k] += v
+        if work_us > self.max_us:
+            self.max_us, self.max_parts = work_us, dict(parts)
+        self.over_budget += work_us > budget * period_us
+        self.overruns += work_us > period_us
+        self.over_2x += work_us > 2 * period_us
+        self.busy_over += work_us + idle_us > period_us
+
+    def percentile(self, q: float) -> int | None:
+        """The q-th percentile of the work, in percent of the tick (upper bin edge)."""
+        if not self.frames:
+            return None
+        need, seen = q / 100 * self.frames, 0
+        for pct, count in enumerate(self.hist):
+            seen += count
+            if seen >= need:
+                return pct + 1
+        return HIST_TOP_PCT + 1
+
+    def summary(self, period_us: float) -> dict:
+        n = self.frames or 1
+        mean_parts = {k: round(v / n, 1) for k, v in self.sum_parts.items() if v}
+        return {
+            "frames": self.frames,
+            "mean_us": round(self.sum_us / n, 1),
+            "max_us": round(self.max_us, 1),
+            "mean_pct": round(100 * self.sum_us / n / period_us, 1),
+            "max_pct": round(100 * self.max_us / period_us, 1),
+            "p50_pct": self.percentile(50),
+            "p99_pct": self.percentile(99),
+            "mean_parts_us": mean_parts,
+            "max_parts_us": {k: round(v, 1) for k, v in self.max_parts.items() if v},
+            "dominant": max(mean_parts, key=mean_parts.get) if mean_parts else None,
+            "max_dominant": (
+                max(self.max_parts, key=self.max_parts.get) if self.max_parts else None
+            ),
+            "over_budget": self.over_budget,
+            "overruns": self.overruns,
+            "over_2x": self.over_2x,
+            "busy_over": self.busy_over,
+        }
+
+
+class BoardCost:
+    """One real board's cost model: where each role sits (board file), its chip's speed."""
+
+    def __init__(
+        self,
+        board: str | dict,
+        cal: Calibration,
+        cpu_mhz: float | None = None,
+        uart_baud: int = 19200,
+        uart_bits_per_char: int = 11,
+        fast_ms: int = 10,
+        budget: float = 0.5,
+    ):
+        self.board = load_board(board) if isinstance(board, str) else board
+        self.chip = CHIPS[self.board["chip"]]
+        self.cpu_mhz = cpu_mhz or self.chip.stock_mhz
+        self.name = "%s@%dMHz" % (self.board["board"], self.cpu_mhz)
+        self.factor = self.chip.bench_ms_at(self.cpu_mhz) / cal.unix_bench_ms
+        f = self.factor
+        # the real HAL's Python work in chip us, beyond the virtual HAL's read in the VM frame
+        self.ads_read_extra_us = max(0.0, cal.ads_read_us - cal.plain_read_us) * f
+        self.ads_service_extra_us = max(0.0, cal.ads_service_us - cal.ads_read_us) * f
+        self.ads_idle_call_us = cal.ads_read_us * f  # an idle-wait service() that returns at once
+        self.ads_idle_service_us = cal.ads_service_us * f
+        self.pcf_read_extra_us = max(0.0, cal.pcf_read_us - cal.plain_read_us) * f
+        self.uart_baud = uart_baud
+        self.uart_bits_per_char = uart_bits_per_char
+        self.period_us = fast_ms * 1000
+        self.budget = budget
+        self.places = self._places()
+        self.ads = {
+            dev: AdsModel(self._txn(dev, BITS_REG_READ_2), self._txn(dev, BITS_REG_WRITE_2))
+            for dev, spec in self.board.get("ext", {}).items()
+            if spec["chip"] == "ADS1115"
+        }
+        self.stats = {k: KindStats() for k in KINDS}
+
+    def _bus_hz(self, dev: str) -> int:
+        bus = self.board["ext"][dev]["bus"]
+        return self.board["i2c"][bus]["freq_hz"]
+
+    def _txn(self, dev: str, bits: int) -> float:
+        return i2c_us(bits, self._bus_hz(dev), self.chip.i2c_overhead_us)
+
+    def _places(self) -> dict[str, tuple]:
+        """role -> ("ads", dev, ch) | ("pcf_in", dev) | ("pcf_out", dev) | ("adc",) | ("pwm",)
+        | ("pin",)"""
+        places = {}
+        for role, spec in self.board["pins"].items():
+            mode = spec["mode"]
+            if "ext" in spec:
+                dev = spec["ext"]
+                chip = self.board["ext"][dev]["chip"]
+                if chip == "ADS1115":
+                    places[role] = ("ads", dev, spec["ch"])
+                else:
+                    places[role] = ("pcf_in" if mode == "in" else "pcf_out", dev)
+            elif mode in ("adc", "pwm"):
+                places[role] = (mode,)
+            else:
+                places[role] = ("pin",)
+        return places
+
+    def warnings(self) -> list[str]:
+        """Buses clocked above what a chip on them is rated for."""
+        out = []
+        for dev, spec in sorted(self.board.get("ext", {}).items()):
+            hz, top = self._bus_hz(dev), EXT_MAX_SCL_HZ.get(spec["chip"])
+            if top is not None and hz > top:
+                out.append(
+                    f"{dev} ({spec['chip']}) on {spec['bus']} at {hz // 1000} kHz: rated for "
+                    f"{top // 1000} kHz"
+                )
+        return out
+
+    def reset(self) -> None:
+        """A new boot: the MCU's drivers start over (the chips keep converting, unasked)."""
+        for a in self.ads.values():
+            a.reset()
+
+    def frame_cost(
+        self,
+        start_us: float,
+        vm_us: float,
+        reads: dict[str, int],
+        outputs: list[str],
+        uart_bytes: int = 0,
+        flash=None,
+    ) -> tuple[float, float, dict]:
+        """(tick work us, idle-service us, work per category) of one frame starting at
+        start_us (chip time)."""
+        parts = dict.fromkeys(CATEGORIES, 0.0)
+        parts["cpu"] = vm_us * self.factor
+        ads_order = []
+        for role, n in reads.items():
+            place = self.places.get(role, ("pin",))
+            if place[0] == "ads":
+                dev = place[1]
+                self.ads[dev].used.add(place[2])
+                if dev not in ads_order:
+                    ads_order.append(dev)
+                parts["hal"] += n * self.ads_read_extra_us
+            elif place[0] == "pcf_in":
+                parts["i2c_pcf"] += n * self._txn(place[1], BITS_BYTE_READ)
+                parts["hal"] += n * self.pcf_read_extra_us
+            elif place[0] == "adc":
+                parts["adc"] += n * self.chip.adc_read_us
+        cursor = start_us
+        for dev in ads_order:
+            us = self.ads[dev].service(cursor)
+            if us is not None:
+                parts["i2c_ads"] += us
+                parts["hal"] += self.ads_service_extra_us
+                cursor += us + self.ads_service_extra_us
+        for role in outputs:
+            place = self.places.get(role, ("pin",))
+            if place[0] == "pcf_out":
+                parts["i2c_pcf"] += self._txn(place[1], BITS_BYTE_WRITE)
+            elif place[0] == "pwm":
+                parts["pwm"] += self.chip.pwm_update_us
+        if uart_bytes:
+            parts["uart"] = uart_us(uart_bytes, self.uart_baud, self.uart_bits_per_char)
+        if flash is not None:
+            erases, programs, nbytes = flash
+            c = self.chip
+            parts["flash"] = (
+                erases * c.flash_erase_us
+                + programs * c.flash_program_us
+                + max(0, nbytes - programs) * c.flash_byte_us
+            )
+        work = sum(parts.values())
+        idle = 0.0
+        if self.period_us - work >= IDLE_SERVICE_MIN_US:
+            t = start_us + work
+            for a in self.ads.values():
+                us = a.service(t)
+                us = self.ads_idle_call_us if us is None else us + self.ads_idle_service_us
+                idle += us
+                t += us
+        return work, idle, parts
+
+    def charge(self, kind: str, start_us: float, vm_us: float, reads, outputs, uart_bytes, flash):
+        work, idle, parts = self.frame_cost(start_us, vm_us, reads, outputs, uart_bytes, flash)
+        self.stats[kind].add(work, idle, parts, self.period_us, self.budget)
+        return work
+
+    def summary(self) -> dict:
+        return {
+            "board": self.board["board"],
+            "chip": self.chip.name,
+            "cpu_mhz": self.cpu_mhz,
+            "factor": round(self.factor, 1),
+            "warnings": self.warnings(),
+            **{k: s.summary(self.period_us) for k, s in self.stats.items()},
+        }
