@@ -15,7 +15,7 @@ from gridpod.fat.production import tuning
 SECTION = "Cooling"
 pytestmark = pytest.mark.needs("plant", "modbus", "power")
 PWM_STOP = 65535  # pump PWM is inverted: full duty = stopped
-PUMP_FAILED, LEAK, SENSOR = 15, 24, 27  # control/fault_rows.py
+PUMP_FAILED, LEAK, CONDENSATION, SENSOR = 15, 24, 26, 27  # control/fault_rows.py
 LEAK_ISOLATION_MS = 200  # DOMAIN: leak isolation <= 200 ms
 STANDBY_MS = 250  # DOMAIN: standby commanded within 250 ms of the confirmed failure
 TACH_WINDOW_MS = 500  # the tach is counted over 0.5 s windows
@@ -211,7 +211,7 @@ def test_zone_valve_stroke_times(ready, measure, trace, zone):
 
 
 @pytest.mark.req("REQ-COOL-007")
-def test_dry_run_protection_stops_the_pumps(ready, measure):
+def test_dry_run_protection_stops_the_pumps_until_the_operator_resets(ready, measure):
     unit = ready
     f = unit.inject("reservoir_low")
     unit.wait(2.0)
@@ -220,12 +220,43 @@ def test_dry_run_protection_stops_the_pumps(ready, measure):
     measure("REQ-COOL-007", "pumps running with the reservoir low", len(running), high=0)
     stopped = [t for t in stops if t is not None]
     measure("REQ-COOL-007", "lead pump stopped after the level switch opened",
-            (max(stopped) - f.at_ms) if stopped else 10**6, "ms", high=200,
+            (max(stopped) - f.at_ms) if stopped else None, "ms", high=200,
             note="read in the control tick (100 ms)")  # fmt: skip
+    unit.clear(f)  # refilled: the level switch is made again
+    t_made = unit.now_ms()
     unit.wait(5.0)
-    starts = [t for k in (1, 2) for t, v in unit.edges(f"PUMP{k}_PWM", after_ms=max(stopped or [0]) + 1)
+    starts = [t for k in (1, 2) for t, v in unit.edges(f"PUMP{k}_PWM", after_ms=t_made)
               if v < PWM_STOP]  # fmt: skip
-    measure("REQ-COOL-007", "pump starts while the reservoir stays low", len(starts), high=0)
+    measure("REQ-COOL-007", "pump starts after the refill, before a reset (latched)", len(starts),
+            high=0)  # fmt: skip
+    t_reset = unit.now_ms()
+    unit.fault_reset()
+    start = unit.wait_until("a pump started after the reset", lambda: next(
+        (t for k in (1, 2) for t, v in unit.edges(f"PUMP{k}_PWM", after_ms=t_reset)
+         if v < PWM_STOP), None), 5.0)  # fmt: skip
+    measure("REQ-COOL-007", "lead pump started after the operator reset", start - t_reset, "ms",
+            low=0, high=2000, note="from sending the reset (a Modbus write takes ~0.3 s)")  # fmt: skip
+
+
+@pytest.mark.req("REQ-COOL-010")
+def test_a_high_dew_point_raises_the_supply_setpoint(ready, measure):
+    unit = ready
+    cool = _cool(unit)
+    dew_c = unit.values["supply_temp_setpoint_ddegc"] / 10 + 1.0  # above the supply setpoint
+    raised_c = dew_c + cool["dew_margin_ddegc"] / 10
+    f = unit.inject("condensation_risk", dew_point_c=dew_c)
+    seen = unit.wait_until("condensation warning", lambda: unit.fault_active(CONDENSATION) and
+                           unit.now_ms(), 5.0)  # fmt: skip
+    measure("REQ-COOL-010", "condensation warning after the dew point rose", seen - f.at_ms, "ms",
+            high=1000, note="polled over Modbus")  # fmt: skip
+    unit.wait(420.0)  # the temperature loop settles (the mixing valve travels 30 s end to end)
+    temps = []
+    for _ in range(10):
+        temps.append(unit.plant.coolant.t_supply_c)
+        unit.wait(3.0)
+    measure("REQ-COOL-010", f"supply temperature with the dew point at {dew_c:g} degC",
+            sum(temps) / len(temps), "degC", low=raised_c - 1.0, high=raised_c + 1.0,
+            note=f"setpoint raised to dew point + {cool['dew_margin_ddegc'] / 10:g} K")  # fmt: skip
 
 
 @pytest.mark.req("REQ-COOL-009")

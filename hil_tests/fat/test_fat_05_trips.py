@@ -114,3 +114,11 @@ def test_a_trip_above_the_break_rating_waits_for_the_fuse_then_opens(ready, meas
             (pos_off or 10**6) - lamp, "ms", low=wait_ms, high=wait_ms + 2 * TICK_MS)  # fmt: skip
     measure("REQ-TRIP-011", "break-current alert raised", int(unit.latched() >> 13 & 1), equals=1)
     unit.clear(f)
+    broke_a = unit.plant.power.k_pos.open_currents_a[-1]  # what the contact really broke
+    unit.wait(2.0)  # the record is flushed from the housekeeping slot
+    events, _boot = unit.events()
+    ops = [e for e in events if e["event"] == "contactor_op"]
+    logged_a = ops[-1]["arg2"] / 10 if ops else None
+    rating = ct["break_current_a"]
+    measure("REQ-TRIP-011", "current logged with the opening (contactor wear)", logged_a, "A",
+            low=rating, note=f"the contact broke {broke_a:.0f} A; the shunt reads up to +-500 A")  # fmt: skip
