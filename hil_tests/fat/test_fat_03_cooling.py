@@ -45,6 +45,11 @@ def _crossing(trace, column, level, after_s, above=True):
 @pytest.mark.trace_period(0.1)
 def test_pump_start_after_power_on(ready, measure, trace):
     unit = ready
+    # from rest: the level switch opened stops the pumps, then the reservoir is refilled with
+    # the power off (a reboot forgets the latch; the pumps would otherwise still be spinning)
+    low = unit.inject("reservoir_low")
+    unit.wait_until("pumps at rest", lambda: unit.plant.coolant.flow_lpm < 1.0, 30.0)
+    unit.clear(low)
     unit.power_cycle()
     t0 = boot = unit.bench.harness.boot.boot_sim_ms  # the power-on, exact
     unit.ready()
