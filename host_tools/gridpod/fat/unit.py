@@ -175,7 +175,12 @@ class Unit:
         harness = self.bench.harness
         if harness is not None and self.plant is not None and harness.boot is not None:
             return (self.bench.sim_s * 1000 - harness.boot.boot_sim_ms) / 1000
-        return float(self.read("uptime_s") or 0)
+        from ..modbus.client import ModbusError
+
+        try:
+            return float(self.read("uptime_s") or 0)
+        except ModbusError:  # the application is stopped (a console session): count it short
+            return 0.0
 
     def power_cycle(self) -> None:
         """Cut and restore the supply, wait for the boot banner (the bench's power).
