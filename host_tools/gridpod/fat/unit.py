@@ -7,11 +7,9 @@ power and, on a bench with a plant, the plant's faults and its edge log for exac
     f = unit.inject("leak", zone=1)  # a catalogue fault; f.at_ms is its exact onset
     off = unit.first("K_POS_COIL", 0, after_ms=f.at_ms)
 
-Commands go over Modbus exactly as a SCADA master sends them (FC05/FC06/FC16, the PIN written to
-access_pin first). Waiting is simulated time on a bench with a plant (its clock runs freely,
-bench.run_for waits for it), wall time otherwise. Every operator action the invariant monitors
-must know of (a fault reset, a deliberate close after a trip) is told to them.
-"""
+Commands go over Modbus as a SCADA master sends them (the PIN written to access_pin first).
+Waiting is simulated time with a plant (its clock runs freely), wall time otherwise. An operator
+action the invariant monitors must know of (a reset, a deliberate close) is told to them."""
 
 from __future__ import annotations
 
@@ -93,8 +91,8 @@ class Unit:
 
     def close(self) -> None:
         if self._mb is not None:
-            self._mb.close()
-            self._mb = None
+            self._mb, mb = None, self._mb
+            mb.close()
 
     # ----- time ----------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -366,8 +364,7 @@ class Unit:
         """A catalogue fault from now on; the plant's Injected (at_ms: its exact onset)."""
         if hasattr(self.bench, "inject"):
             return self.bench.inject(name, clear_after_s, **params)
-        f = self.plant.faults.inject(name, **params)
-        return f
+        return self.plant.faults.inject(name, **params)
 
     def clear(self, fault) -> None:
         if hasattr(self.bench, "clear"):
@@ -381,8 +378,7 @@ class Unit:
         if hasattr(self.bench, "force_input"):
             return self.bench.force_input(role, value)
         plant = self.plant.plant
-        plant.set_input(role, value) if value is not None else plant.clear_input(role)
-        return plant.now_ms
+        return plant.schedule_input(role, value, plant.now_ms)
 
     def edges(self, role: str, after_ms: int = 0) -> list[tuple[int, int]]:
         return [(t, v) for t, v in list(self.plant.edges.get(role, [])) if t >= after_ms]
