@@ -31,11 +31,7 @@ else:
     try:
         import hal.window
 
-        if not hal.window.boot():  # no timer of its own runs (virtual board, HIL): forget it
-            import sys
-
-            sys.modules.pop("hal.window", None)
-            hal.__dict__.pop("window", None)
+        hal.window.boot()
     except ImportError:
         pass  # a firmware older than the window
     except Exception as e:  # noqa: BLE001 - a board file or a HAL that cannot: boot on

@@ -92,6 +92,14 @@ class App:
             self.module = Module(platform, board, tuned, self, now_ms)
             tuned = None
             gc.collect()
+        self.service = None
+        console = platform.console()
+        if console is not None:  # built after the module: its code stays off the boot's peak
+            from app.scheduler import SLOT_CONTROL
+            from app.service import Service
+
+            self.service = Service(self, console, board.get("board", "?"), root)
+            self.scheduler.add(self.service, SLOT_CONTROL)
 
     def release_boot(self):
         """Called once the App is built (app/startup.py): drop the board dict and the HAL's board

@@ -164,13 +164,6 @@ def compose(app, platform, board, root, log_slots, config):
     app.housekeeping = Housekeeping(app.log, app.guard, app.faults, platform)
     app.scheduler.add(UrgentFlush(app.log), SLOT_CONTROL)
     app.scheduler.add(app.housekeeping, SLOT_HOUSEKEEPING)
-    app.service = None
-    console = platform.console()
-    if console is not None:
-        from app.service import Service
-
-        app.service = Service(app, console, board.get("board", "?"), root)
-        app.scheduler.add(app.service, SLOT_CONTROL)
     app.watchdog = None
     return now_ms  # the composed module (app/app.py) is built once this code is forgotten
 

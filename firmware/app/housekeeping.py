@@ -1,6 +1,7 @@
 """Housekeeping slot task (1 s): flush the event log, run the boot-loop guard, leave safe mode
-when its time is up and raise IO_BUS when an I2C device failed a transaction since the last run. GC and telemetry run in the same frame, inside the scheduler. UrgentFlush
-(control slot) writes a fatal fault's record within 100 ms, outside the fast slot."""
+when its time is up and raise IO_BUS when an I2C device failed a transaction since the last run.
+GC and telemetry run in the same frame, inside the scheduler. UrgentFlush (control slot) writes a
+fatal fault's record within 100 ms, outside the fast slot."""
 
 from app import state
 from app.eventlog import EV_GOOD_BOOT, EV_SAFE_MODE_END

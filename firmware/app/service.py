@@ -5,65 +5,52 @@ no-op deploy decision) must never stop a live module: Ctrl-C into the raw REPL f
 safe, and the battery contactors of a live module open. It sends framed requests on the console
 instead, and this control-slot task answers them without leaving the loop (docs/service-channel.md).
 
-Frame: one ASCII line: preamble, length, payload, CRC.
-    #GP>LLLL<payload: 2 x LLLL hex digits>CCCC\\r     host -> board
-    #GP<LLLL<payload: 2 x LLLL hex digits>CCCC\\r\\n   board -> host
-LLLL: payload bytes; CCCC: CRC-16/MODBUS of the payload bytes (comms/modbus_rtu.crc16), 4 hex
-digits. Every byte of a frame is printable ASCII: no frame can ever be a REPL control character
-(Ctrl-A/B raw REPL, Ctrl-C interrupt, Ctrl-D soft reset, Ctrl-E paste), and a friendly REPL (an
-application that is not running) reads the line as a Python comment and does nothing.
+Frame: one ASCII line: "#GP>" (host) or "#GP<" (board), 4 hex digits of payload length, the
+payload in hex, 4 hex digits of CRC-16/MODBUS over the payload bytes; CR (and LF from the board).
+Printable ASCII only: no frame is ever a REPL control character (Ctrl-A..E), and a friendly REPL
+(an application that is not running) reads the line as a Python comment.
 Payload: request = seq u8, command u8, arguments; reply = the request's seq, status u8, data.
 Commands (all read only; numbers big endian):
   S  status: JSON (board, firmware, deploy id, config crc32/status, MicroPython, unique id,
-     module id, run mode and reason, uptime, boot count, reset cause, active faults: their
-     count and the first names)
+     module id, run mode and reason, uptime, boot count, reset cause, active fault count/names)
   R  u32 offset, u16 max, path: u32 file size, then up to min(max, 256) bytes from offset
   V  the deployed files against <root>manifest.json: JSON {"id", "files", "bad", "first"}
-     (sha256 of every listed file; the no-op deploy decision)
+     (app/deploy_check.py, loaded for that request only: the no-op deploy decision)
   G  u8 kind (comms.register_bank K_*), u16 address, u16 count (<= 120): registers as Modbus
      sends them (words high byte first, bits packed LSB first); monitor on the console
 Status: 0 ok, 1 bad request, 2 not found, 3 not available here, 4 error (data: its text).
-Bounded work per tick: at most one receive buffer of input read, one request answered (one reply
-line written, at most about 1.4 KB: a status with a long reason), and a verify hashes in
-_STEP-byte steps until _BUDGET_US of work. Nothing raises into the scheduler (a task error would
-raise a fault): the task always checks in.
+Bounded work per tick: at most one receive buffer read, one request answered (its reply written
+in pieces through one small buffer: app/service_answers.py, loaded at the first request), a
+deploy check worked on for at most _BUDGET_US. Nothing
+raises into the scheduler (a task error would raise a fault): the task always checks in.
 """
 
-import json
 import sys
-from binascii import hexlify, unhexlify
+from binascii import unhexlify
 
 from comms.modbus_rtu import crc16
 from micropython import const
-
-from app import state
-from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
 
 TYPE_CHECKING = False  # mypy reads this as True; MicroPython skips the block
 if TYPE_CHECKING:
     from typing import Any
 
-_RX = const(256)  # longest request line (payload <= 121 bytes)
-_DATA_MAX = const(256)  # longest reply data chunk: a 538-character line
+_RX = const(128)  # longest request line (a read of a path up to 50 characters)
 _BUDGET_US = const(3000)  # work per tick of a verify in progress
-_REGS_MAX = const(120)
-_FAULT_NAMES = const(6)  # the status line stays short: names of the first 6 active faults
-_REASON = const(120)  # and the run-mode reason cut here (all of it: the REPL's app.state.reason)
 
-ST_OK = const(0)
-ST_BAD_REQUEST = const(1)
-ST_NOT_FOUND = const(2)
-ST_NOT_AVAILABLE = const(3)
-ST_ERROR = const(4)
+_ST_BAD_REQUEST = const(1)  # app/service_answers.py ST_*
+_ST_NOT_FOUND = const(2)
 
 _PRE_IN = b"#GP>"
-_PRE_OUT = b"#GP<"
-_EOL = b"\r\n"
-_CONFIG_STATUS = ("ok", "defaults", "invalid")  # app.config CONFIG_OK/DEFAULTS/INVALID
 
 
-def frame_crc(data, crc=0xFFFF):
-    return crc16(data, len(data), crc)
+def _forget(name):
+    """Drop a module loaded for requests, so the GC frees its code (app/startup.py does the same
+    with the boot-only modules)."""
+    sys.modules.pop(name, None)
+    package = sys.modules.get("app")
+    if package is not None:
+        package.__dict__.pop(name[4:], None)
 
 
 class Service:
@@ -75,6 +62,7 @@ class Service:
         self.board_name = board_name
         self.root = root
         self.rx = bytearray(_RX)
+        self.answers: Any = None  # app/service_answers.py, loaded at the first request
         self.rx_len = 0
         self.scanned = 0  # rx[:scanned] holds no line end
         self.skipping = False  # the current line overflowed the buffer: drop it to its end
@@ -82,7 +70,7 @@ class Service:
         self.job: Any = None  # a verify in progress (for request self.seq)
         self.requests = 0
         self.bad_frames = 0
-        self._up_s = 0  # seconds, so the count stays a small int (ms would pass 2**30 in 12 days)
+        self.uptime_s = 0  # seconds, a small int (ms would pass 2**30 in 12 days)
         self._up_ms = 0  # the part of a second not counted yet
         self._last_ms = None
 
@@ -92,20 +80,25 @@ class Service:
         if self._last_ms is not None:
             self._up_ms += p.ticks_diff(now_ms, self._last_ms)
             if self._up_ms >= 1000:
-                self._up_s += self._up_ms // 1000
+                self.uptime_s += self._up_ms // 1000
                 self._up_ms %= 1000
         self._last_ms = now_ms
         try:
+            if self.answers is not None and self.answers.idle() and self.job is None:
+                self._forget_answers()
             if self.job is not None:
                 self._continue(p)
             else:
                 self._receive(now_ms)
         except Exception as e:  # noqa: BLE001 - a read must never become a task fault
             self._drop_job()
-            try:
-                self._error(self.seq, e)
-            except Exception:  # noqa: BLE001 - the console itself failed: nobody to tell
-                pass
+            answers = self.answers
+            if answers is not None:
+                try:
+                    answers.close_file()
+                    answers.error(self.seq, e)
+                except Exception:  # noqa: BLE001 - the console itself failed: nobody to tell
+                    pass
         return True
 
     def _receive(self, now_ms):
@@ -141,30 +134,18 @@ class Service:
         except ValueError:
             self.bad_frames += 1
             return
-        if n < 2 or frame_crc(payload) != crc:
+        if n < 2 or crc16(payload, n) != crc:
             self.bad_frames += 1
             return
         self.requests += 1
         self.seq = payload[0]
         self._dispatch(payload[0], payload[1], payload, now_ms)
 
-    # ----- replies ---------------------------------------------------------------------------------
-    def _reply(self, seq, status, data=b""):
-        head = bytes((seq, status))
-        out = self.console.write
-        out(_PRE_OUT)
-        out(b"%04x" % (2 + len(data)))
-        out(hexlify(head))
-        if data:
-            out(hexlify(data))
-        out(b"%04x" % frame_crc(data, frame_crc(head)))
-        out(_EOL)
-
-    def _json(self, seq, obj):
-        self._reply(seq, ST_OK, json.dumps(obj).encode())
-
-    def _error(self, seq, exc):
-        self._reply(seq, ST_ERROR, repr(exc)[:_DATA_MAX].encode())
+    def _forget_answers(self):
+        """No request for a while: the answers' code and buffers go until the next one."""
+        self.answers.close_file()
+        self.answers = None
+        _forget("app.service_answers")
 
     def _drop_job(self):
         """End a deploy check (done or failed) and forget its module (heap)."""
@@ -175,17 +156,20 @@ class Service:
                 job.close()
             except OSError:
                 pass
-        sys.modules.pop("app.deploy_check", None)
-        package = sys.modules.get("app")
-        if package is not None:
-            package.__dict__.pop("deploy_check", None)
+        _forget("app.deploy_check")
 
     # ----- commands --------------------------------------------------------------------------------
     def _dispatch(self, seq, cmd, payload, now_ms):
+        answers = self.answers
+        if answers is None:
+            from app.service_answers import Answers  # loaded at a request (heap), then kept a while
+
+            answers = self.answers = Answers(self)
+        answers.idle_ticks = 0
         if cmd == 0x53:  # 'S'
-            self._json(seq, self.status())
+            answers.json(seq, answers.status())
         elif cmd == 0x52:  # 'R'
-            self._read(seq, payload)
+            answers.read(seq, payload)
         elif cmd == 0x56:  # 'V'
             from app.deploy_check import DeployCheck  # loaded for this request only
 
@@ -193,13 +177,13 @@ class Service:
                 self.job = DeployCheck(self.root)
             except OSError:
                 self._drop_job()
-                self._reply(seq, ST_NOT_FOUND)
+                answers.reply(seq, _ST_NOT_FOUND)
                 return
             self._continue(self.app.platform)
         elif cmd == 0x47:  # 'G'
-            self._registers(seq, payload, now_ms)
+            answers.registers(seq, payload, now_ms)
         else:
-            self._reply(seq, ST_BAD_REQUEST)
+            answers.reply(seq, _ST_BAD_REQUEST)
 
     def _continue(self, p):
         job = self.job
@@ -207,111 +191,7 @@ class Service:
         while True:
             if job.step():
                 self._drop_job()
-                self._json(self.seq, job.result())
+                self.answers.json(self.seq, job.result())
                 return
             if p.ticks_diff(p.ticks_us(), t0) >= _BUDGET_US:
                 return
-
-    def _read(self, seq, payload):
-        if len(payload) < 9:
-            self._reply(seq, ST_BAD_REQUEST)
-            return
-        offset = int.from_bytes(payload[2:6], "big")
-        want = min(int.from_bytes(payload[6:8], "big"), _DATA_MAX)
-        path = payload[8:].decode()
-        if path[:1] != "/":
-            self._reply(seq, ST_BAD_REQUEST)
-            return
-        try:
-            f = open(self.root + path[1:], "rb")
-        except OSError:
-            self._reply(seq, ST_NOT_FOUND)
-            return
-        try:
-            size = f.seek(0, 2)
-            f.seek(offset)
-            data = f.read(want)
-        finally:
-            f.close()
-        self._reply(seq, ST_OK, size.to_bytes(4, "big") + data)
-
-    def _registers(self, seq, payload, now_ms):
-        points = self.app.points
-        if points is None:
-            self._reply(seq, ST_NOT_AVAILABLE)  # no RS-485 on this board: no register bank
-            return
-        if len(payload) != 7:
-            self._reply(seq, ST_BAD_REQUEST)
-            return
-        kind = payload[2]
-        start = int.from_bytes(payload[3:5], "big")
-        count = int.from_bytes(payload[5:7], "big")
-        if kind > 3 or not 0 < count <= _REGS_MAX:
-            self._reply(seq, ST_BAD_REQUEST)
-            return
-        bank = points.bank
-        bank.hooks_refresh(now_ms)
-        out = bytearray(2 * count if kind < 2 else (count + 7) >> 3)
-        if kind < 2:
-            code = bank.read_regs(kind, start, count, out, 0)
-        else:
-            code = bank.read_bits(kind, start, count, out, 0)
-        if code:
-            self._reply(seq, ST_BAD_REQUEST)
-            return
-        self._reply(seq, ST_OK, out)
-
-    def status(self):
-        app = self.app
-        cfg = app.config
-        faults = app.faults
-        active: list = []
-        count = 0
-        mask = faults.active
-        i = 0
-        while mask:
-            if mask & 1:
-                count += 1
-                if len(active) < _FAULT_NAMES:
-                    active.append(faults.name(i))
-            mask >>= 1
-            i += 1
-        impl = sys.implementation
-        mode = "normal"
-        if state.maintenance:
-            mode = "maintenance"
-        elif state.safe_mode:
-            mode = "safe_mode"
-        return {
-            "board": self.board_name,
-            "firmware": "%d.%d" % (FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR),
-            "deploy": self._deploy_id(),
-            "config_crc32": "%08x" % cfg.crc if not cfg.invalid else None,
-            "config_status": _CONFIG_STATUS[cfg.status],
-            "micropython": "%d.%d.%d" % impl.version[:3],
-            "mpy": getattr(impl, "_mpy", 0),
-            "platform": sys.platform,
-            "unique_id": hexlify(app.platform.unique_id()).decode(),
-            "module_id": cfg.values["module_id"],
-            "mode": mode,
-            "reason": state.reason[:_REASON],
-            "uptime_s": self._up_s,
-            "boot": app.log.boot_count,
-            "reset_cause": app.reset_cause,
-            "faults": active,
-            "fault_count": count,
-        }
-
-    def _deploy_id(self):
-        """The id gridpod deploy wrote first in <root>manifest.json (None without one)."""
-        try:
-            with open(self.root + "manifest.json", "rb") as f:
-                head = f.read(64)
-        except OSError:
-            return None
-        i = head.find(b'"id"')
-        if i < 0:
-            return None
-        start = head.find(b'"', i + 4) + 1
-        end = head.find(b'"', start)
-        return head[start:end].decode() if 0 < start < end else None

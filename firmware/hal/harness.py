@@ -28,7 +28,6 @@ _MSG_REGISTER = const(0x52)  # 'R'
 _MSG_EXCHANGE = const(0x58)  # 'X'
 _MSG_INTERRUPTED = const(0x69)  # 'i'
 _MSG_WATCHDOG = const(0x57)  # 'W'
-_MSG_MAINTENANCE = const(0x4D)  # 'M'
 
 _KIND_OUT = const(1)
 _KIND_IN = const(2)
@@ -153,15 +152,6 @@ class _Uart:
         self.rx_len += n
 
 
-def send_maintenance(link, length_ms, wdt_timeout_ms):
-    """The maintenance window (hal/window.py) on a harness board: the host plays the watchdog
-    and the HAL's timer. length_ms > 0 opens it (a watchdog not started yet is started with
-    wdt_timeout_ms), 0 closes it."""
-    _put_u32(link.buf, 3, length_ms)
-    _put_u32(link.buf, 7, wdt_timeout_ms)
-    link.request(_MSG_MAINTENANCE, 8)
-
-
 class _Watchdog:
     def __init__(self, platform):
         self._p = platform
@@ -172,7 +162,6 @@ class _Watchdog:
 
 class HarnessPlatform:
     _cpu_clock = None  # the VM's CPU-time clock (hal/virtual.py); None in HIL mode
-    _console = None  # the console stream (hal/virtual.py); None in HIL mode (it is the link)
 
     def __init__(self, board, link, hello):
         # Only role -> mode (one string, hal/roles.py) and the uart names are kept, not the
@@ -285,10 +274,11 @@ class HarnessPlatform:
         return _Watchdog(self)
 
     def console(self):
-        return self._console
+        return None  # HIL mode: the console carries the link (hal/virtual.py has its own)
 
-    def maintenance(self, opened):
-        # the safe outputs of a stop reached the plant already (app/outputs.py leave())
+    def maintenance(self, opened):  # a stop's safe outputs reached the plant: outputs.leave()
+        from hal.window import send_maintenance
+
         length_ms = self._window_ms if opened else 0
         send_maintenance(self._link, length_ms, self._wdt_ms)
         return length_ms

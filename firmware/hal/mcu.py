@@ -14,11 +14,10 @@ low-side driver with a pull-down, so the floating pins during reset also mean "o
 comes up with every line high (released), which is "off" for its active-low outputs; it keeps
 its state while the MCU resets, so the Platform releases every output line of every expander
 that carries outputs as soon as it opens, before any role is built.
-Console: the REPL's stdin/stdout while the application runs (the service channel, app/service.py):
-polled without blocking, one byte per poll (sys.stdin.buffer.read blocks until it has all it
-was asked for). The maintenance window (hal/window.py): a machine.Timer feeds the hardware
-watchdog while no scan loop does (boot, or the application stopped for a host tool), then
-machine.reset().
+Console: the REPL's stdin/stdout while the application runs (the service channel, app/service.py,
+through hal/console.py). The maintenance window (hal/window.py): a machine.Timer feeds the
+hardware watchdog while no scan loop does (boot, or the application stopped for a host tool),
+then machine.reset().
 """
 
 import time
@@ -35,7 +34,6 @@ from hal import (
     boot_wdt_ms,
     window_ms,
 )
-from hal.window import close_mcu, open_mcu
 
 _ADS_REG_CONVERSION = const(0)
 _ADS_REG_CONFIG = const(1)
@@ -333,34 +331,50 @@ class _Watchdog:
         self._wdt.feed()
 
 
-class _Console:
-    """The REPL's stream while the application runs; read_into never blocks."""
+_MIN_FEED_PERIOD_MS = const(100)
+_open: list = [None]  # the open maintenance window, shared by boot.py (hal/window.py) and Platform
 
-    def __init__(self):
-        import select
-        import sys
 
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout.buffer
-        self._poll = select.poll()
-        self._poll.register(sys.stdin, select.POLLIN)
-        self._one = bytearray(1)
+class _Window:
+    """machine.Timer feeding wdt until length_ms is over, then machine.reset()."""
 
-    def _ready(self):
-        for _ in self._poll.ipoll(0):  # ipoll: no list allocated per call
-            return True
-        return False
+    def __init__(self, wdt, length_ms, wdt_timeout_ms):
+        self._wdt = wdt
+        self._left_ms = length_ms
+        self._period_ms = max(_MIN_FEED_PERIOD_MS, wdt_timeout_ms // 4)
+        try:
+            self._timer = machine.Timer(-1)  # a software timer where the port has them (rp2)
+        except (ValueError, OSError):
+            self._timer = machine.Timer(0)  # esp32: hardware timer 0
+        wdt.feed()
+        self._timer.init(period=self._period_ms, mode=machine.Timer.PERIODIC, callback=self._tick)
 
-    def read_into(self, buf, start, end):
-        n = start
-        while n < end and self._ready():
-            self._in.readinto(self._one)
-            buf[n] = self._one[0]
-            n += 1
-        return n - start
+    def _tick(self, _timer):
+        self._left_ms -= self._period_ms
+        if self._left_ms <= 0:
+            print("gridpod: maintenance window over: reset")
+            machine.reset()
+        self._wdt.feed()
 
-    def write(self, data):
-        return self._out.write(data)
+    def close(self):
+        self._timer.deinit()
+
+
+def open_window(length_ms, wdt_timeout_ms, wdt=None):
+    """Start (or restart) the maintenance window (hal/window.py); wdt None: start the hardware
+    watchdog (a running one is re-armed with this timeout: machine.WDT may be created again on
+    esp32 and rp2). boot.py calls it through hal/window.py boot()."""
+    close_window()
+    if wdt is None:
+        wdt = machine.WDT(id=0, timeout=wdt_timeout_ms)
+    _open[0] = _Window(wdt, length_ms, wdt_timeout_ms)
+
+
+def close_window():
+    w = _open[0]
+    if w is not None:
+        _open[0] = None
+        w.close()
 
 
 class Platform:
@@ -538,14 +552,16 @@ class Platform:
 
     def maintenance(self, opened):
         if opened:
-            open_mcu(self._window_ms, self._wdt_ms, self._wdt)
+            open_window(self._window_ms, self._wdt_ms, self._wdt)
             return self._window_ms
-        close_mcu()
+        close_window()
         return 0
 
     def console(self):
         if self._console is None:
-            self._console = _Console()
+            from hal.console import StdioConsole
+
+            self._console = StdioConsole()
         return self._console
 
     def bus_errors(self):

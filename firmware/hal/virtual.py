@@ -1,7 +1,7 @@
 """Virtual-board HAL: the harness platform over the supervisor's socket.
 
 Runs only inside the MicroPython unix port started by `gridpod vboard`, whose runtime exports the
-socket link, the console stream and the boot facts (reset cause) as module `_vboard`.
+socket link and the boot facts (reset cause) as module `_vboard`.
 """
 
 from hal.harness import HarnessPlatform
@@ -12,5 +12,13 @@ def open_platform(board):
 
     platform = HarnessPlatform(board, _vboard.link, _vboard.hello)
     platform._cpu_clock = getattr(_vboard, "cpu_us", None)
-    platform._console = getattr(_vboard, "console", None)
+    platform.console = _console  # type: ignore[method-assign]
     return platform
+
+
+def _console():
+    """The console stream (the runtime relays stdin/stdout to the console pty); imported when
+    the App asks for it, after its boot peak."""
+    from hal.console import StdioConsole
+
+    return StdioConsole()

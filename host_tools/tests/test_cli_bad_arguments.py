@@ -129,6 +129,12 @@ CASES = [
     ("deploy-unknown-board", ["deploy", "--port", NO_PORT, "--board", "NOPE"], "NOPE: no such"),
     ("deploy-timeout-zero", ["deploy", "--port", NO_PORT, "--timeout", "0"], "1..86400"),
     ("deploy-no-port", ["deploy"], "no port: pass --port"),
+    # stop / start (the application on a board's console)
+    ("stop-no-port", ["stop"], "--port"),
+    ("stop-missing-port", ["stop", "--port", NO_PORT, "--yes"], f"{NO_PORT}: cannot open"),
+    ("start-no-port", ["start"], "--port"),
+    ("start-timeout-zero", ["start", "--port", NO_PORT, "--timeout", "0"], "1..86400"),
+    ("start-missing-port", ["start", "--port", NO_PORT], f"{NO_PORT}: cannot open"),
     # config
     ("config-unknown-action", ["config", "frob", "x.json"], "invalid choice: 'frob'"),
     ("config-validate-no-file", ["config", "validate"], "validate needs a FILE"),

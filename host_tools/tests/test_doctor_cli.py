@@ -2,6 +2,7 @@
 deploy and config (exit codes, one-line results and errors)."""
 
 import json
+import re
 
 import pytest
 from gridpod.cli import main
@@ -83,9 +84,12 @@ def test_doctor_never_prints_none(board):
     ok, lines = doctor.report([board.console_port])
     line = next(line for line in lines if board.console_port in line)
     assert "None" not in line
-    # this tree (APP_REV) predates app/version.py: deployed, version unknown, still ok
-    assert "Gridpod firmware of unknown version" in line and line.startswith("ok")
+    assert re.search(r"Gridpod firmware \d+\.\d+ ", line) and line.startswith("ok"), line
     assert f"deploy {board.deploy_id}" in line
+    # a deployed firmware older than app/version.py: version unknown, still ok
+    info = dict(doctor.probe(board.console_port), firmware=None, application=None)
+    ok, older = doctor.describe_probe(board.console_port, info)
+    assert ok and "Gridpod firmware of unknown version" in older and "None" not in older
 
 
 def test_doctor_fails_a_board_with_no_firmware(tmp_path):

@@ -1,7 +1,7 @@
 """The harness message table is written on both ends of the link: the host's
 gridpod/harness/protocol.py (and serial_link.py for the HIL framing), the VM runtime
-(vboard/runtime/vm_main.py, MicroPython only) and the firmware's HAL (firmware/hal/harness.py and
-hil.py). The board-side files are read as text (ast), never imported or edited
+(vboard/runtime/vm_main.py, MicroPython only) and the firmware's HAL (firmware/hal/harness.py,
+hil.py and window.py). The board-side files are read as text (ast), never imported or edited
 here; a value that differs, or a board-side name the host does not know, fails with the file and
 the name."""
 
@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VM_MAIN = ROOT / "host_tools/gridpod/vboard/runtime/vm_main.py"
 FW_HARNESS = ROOT / "firmware/hal/harness.py"
 FW_HIL = ROOT / "firmware/hal/hil.py"
+FW_WINDOW = ROOT / "firmware/hal/window.py"
 
 HOST_MESSAGES = {
     name: getattr(protocol, name)
@@ -79,7 +80,7 @@ def test_vm_runtime_messages_match_the_host():
 
 def test_firmware_harness_messages_kinds_and_no_feed_match_the_host():
     copy = table(FW_HARNESS, "MSG_")
-    assert set(copy) >= {"REGISTER", "EXCHANGE", "WATCHDOG", "MAINTENANCE", "INTERRUPTED"}, copy
+    assert set(copy) >= {"REGISTER", "EXCHANGE", "WATCHDOG", "INTERRUPTED"}, copy
     assert drift(FW_HARNESS, copy, HOST_MESSAGES) == []
     kinds = table(FW_HARNESS, "KIND_")
     assert kinds == HOST_KINDS, (kinds, HOST_KINDS)
@@ -94,9 +95,15 @@ def test_firmware_hil_link_messages_and_preamble_match_the_host():
     assert bytes((preamble["1"], preamble["2"])) == serial_link.PREAMBLE
 
 
+def test_firmware_maintenance_window_message_matches_the_host():
+    copy = table(FW_WINDOW, "MSG_")
+    assert set(copy) == {"MAINTENANCE"}, copy
+    assert drift(FW_WINDOW, copy, HOST_MESSAGES) == []
+
+
 def test_every_host_message_has_a_board_side():
     board_side = set(table(VM_MAIN, "MSG_")) | set(table(FW_HARNESS, "MSG_"))
-    board_side |= set(table(FW_HIL, "MSG_"))
+    board_side |= set(table(FW_HIL, "MSG_")) | set(table(FW_WINDOW, "MSG_"))
     assert board_side == set(HOST_MESSAGES), set(HOST_MESSAGES) ^ board_side
 
 

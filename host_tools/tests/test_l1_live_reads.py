@@ -75,7 +75,9 @@ def test_field_tools_never_disturb_a_live_module(tmp_path, monkeypatch, capsys):
         assert main(["monitor", "--port", port, "--once", "--json"]) == 0
         snap = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert snap["identity"]["module_id"] == "GRIDPOD-0000"
-        assert snap["status"]["contactor_state"] == 2 and snap["faults"]["faults_active"] == 0
+        assert snap["status"]["contactor_state"] == 2 and snap["faults"]["active"] == [], snap[
+            "faults"
+        ]
 
         assert main(["config", "pull", str(pulled), "--port", port]) == 0
         values = json.loads(pulled.read_text())

@@ -213,6 +213,24 @@ def test_watchdog_and_reset_cause(recorded):
     assert bytes(out["unique_id"]) == fake.unique_id()
 
 
+def test_maintenance_window_feeds_the_watchdog_then_resets(recorded):
+    """Ctrl-C for a host tool: a machine.Timer feeds the watchdog the App started, every quarter
+    of its timeout, for the board's window, then machine.reset(); a running scan loop closes it."""
+    board, out = recorded
+    w = out["window"]
+    wdt_ms = min(board.get("wdt_max_ms") or out["wdt_request_ms"], out["wdt_request_ms"])
+    window_ms = board.get("maintenance_window_ms", 300000)
+    assert w["window_ms"] == window_ms
+    assert w["period_ms"] == max(100, wdt_ms // 4)
+    fires = -(-window_ms // w["period_ms"])  # the fire that reaches the end resets
+    assert w["reset_after_fires"] == fires
+    assert w["feeds"] == fires  # one at opening, one per fire before the last
+    calls = [c["call"] for c in out["calls"][w["mark"] :]]
+    assert "WDT" not in calls  # the App's watchdog, not a second one
+    assert calls.count("reset") == 1 and "Timer.deinit" in calls
+    assert w["closed"]
+
+
 # ----- outputs on a PCF8574 ---------------------------------------------------------------------
 
 

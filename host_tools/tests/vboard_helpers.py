@@ -9,6 +9,7 @@ from gridpod.vboard.flash import FlashImage, create_blank
 REPO = Path(__file__).resolve().parents[2]
 HAL_FILES = (
     "hal/__init__.py",
+    "hal/console.py",
     "hal/harness.py",
     "hal/roles.py",
     "hal/virtual.py",

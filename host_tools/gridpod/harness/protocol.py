@@ -2,7 +2,7 @@
 
 One AF_UNIX stream socket per VM. Every message is [u8 type][u16 length][payload], little endian;
 the VM sends a request, the supervisor answers with the lower-case type. The board side mirrors
-this table in vboard/runtime/vm_main.py, firmware/hal/harness.py and firmware/hal/hil.py;
+this table in vboard/runtime/vm_main.py and firmware/hal/ (harness.py, hil.py, window.py);
 host_tools/tests/test_harness_tables.py fails when a copy drifts.
 
   H hello     payload "{}"                       -> h  JSON: reset_cause, board, kill_after_ops, romfs

@@ -87,6 +87,32 @@ platform.watchdog(WDT_REQUEST_MS).feed()
 machine.set_reset_cause(machine.WDT_RESET)
 cause = platform.reset_cause()
 
+# The maintenance window (Ctrl-C for a host tool): a timer feeds the watchdog the App started,
+# then machine.reset() (the fake raises SystemExit). Then a window the scan loop closes.
+window_mark = len(machine.calls)
+wdt = platform._wdt
+fed_before = wdt.fed
+window_ms = platform.maintenance(True)
+timer = machine.timers[-1]
+fires = 0
+reset_after = None
+try:
+    while fires < 100000:
+        fires += 1
+        timer.fire()
+except SystemExit:
+    reset_after = fires
+window = {
+    "mark": window_mark,
+    "window_ms": window_ms,
+    "period_ms": timer.period,
+    "reset_after_fires": reset_after,
+    "feeds": wdt.fed - fed_before,
+}
+platform.maintenance(True)
+platform.maintenance(False)
+window["closed"] = machine.timers[-1].callback is None and platform.maintenance(False) == 0
+
 
 def step(obj, name):
     if name == "on":
@@ -190,6 +216,7 @@ print(
             "wdt_request_ms": WDT_REQUEST_MS,
             "pwm_freq_hz": PWM_FREQ_HZ,
             "reset_cause_is_watchdog": cause == RESET_WATCHDOG,
+            "window": window,
             "unique_id": list(platform.unique_id()),
             "impl": sys.implementation.name,
         }

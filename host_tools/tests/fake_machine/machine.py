@@ -6,7 +6,8 @@ port's built-in `machine`. Every constructor and every output-changing method ap
 `Pin.level` sets what value() reads, `I2C.regs` / `I2C.byte_in` set what devices answer,
 `I2C.fail_writes` makes writes raise OSError (a NACK: nothing recorded, `failed` counts them),
 `I2C.quiet` makes writeto() record without allocating (`quiet_writes`, `quiet_last`), for code
-run under micropython.heap_lock(), `set_reset_cause()` sets what reset_cause() returns.
+run under micropython.heap_lock(), `set_reset_cause()` sets what reset_cause() returns, and a
+Timer runs its callback when the test calls fire().
 Constants have the esp32/rp2 port values.
 
 Bus time: every I2C transfer (except quiet ones) is appended to `transactions` as
@@ -292,6 +293,36 @@ class WDT:
 
     def feed(self):
         self.fed += 1
+
+
+timers = []  # every Timer built, to fire from a test
+
+
+class Timer:
+    """A timer a test fires by hand (fire() runs the callback as the soft IRQ would)."""
+
+    PERIODIC = 1
+    ONE_SHOT = 0
+
+    def __init__(self, id=-1):
+        self.id = id
+        self.period = None
+        self.callback = None
+        timers.append(self)
+        _record("Timer", (id,), {})
+
+    def init(self, period=0, mode=1, callback=None):
+        self.period = period
+        self.callback = callback
+        _record("Timer.init", (), {"period": period, "mode": mode})
+
+    def deinit(self):
+        self.callback = None
+        _record("Timer.deinit", (), {})
+
+    def fire(self):
+        if self.callback is not None:
+            self.callback(self)
 
 
 def set_reset_cause(cause):

@@ -8,8 +8,9 @@ It makes the VM look like a board:
   * runs boot.py then main.py (MODE "boot"), or boot.py only and the raw REPL (MODE "raw", after a
     Ctrl-D in the raw REPL), like pyexec on a real port;
   * friendly REPL, raw REPL and raw-paste mode on stdin/stdout with the real CR/LF conventions;
-  * exports the harness link and the console stream as module `_vboard` (used only by
-    firmware/hal/virtual.py: the running firmware's service channel reads the console there).
+  * exports the harness link as module `_vboard` (used only by firmware/hal/virtual.py); the
+    running firmware's service channel reads and writes the console on stdin/stdout itself
+    (firmware/hal/console.py), as on a board.
 Ctrl-C reaches us only while user code runs (see set_intr): as the answer to a harness exchange
 (the HAL raises KeyboardInterrupt), or as SIGINT for code that never exchanges.
 Exit code 80 asks the supervisor for a soft reboot into main.py, 81 into the raw REPL.
@@ -183,39 +184,6 @@ class CookedOut(io.IOBase):
 
     def flush(self):
         pass
-
-
-class ConsoleStream:
-    """The console while user code runs, for the firmware's service channel (hal/virtual.py):
-    what a host typed, read without blocking, one byte per poll (the unix port's stdin read
-    blocks until it has every byte it was asked for), and raw output (no CR LF conversion)."""
-
-    def __init__(self, raw_in, raw_out):
-        import select
-
-        self._in = raw_in
-        self._out = raw_out
-        self._poll = select.poll()
-        self._poll.register(raw_in, select.POLLIN)
-        self._one = bytearray(1)
-
-    def _ready(self):
-        for _ in self._poll.ipoll(0):
-            return True
-        return False
-
-    def read_into(self, buf, start, end):
-        n = start
-        while n < end and self._ready():
-            if not self._in.readinto(self._one):
-                break  # stdin closed: the supervisor is powering the board off
-            buf[n] = self._one[0]
-            n += 1
-        return n - start
-
-    def write(self, data):
-        self._out.write(data)
-        return len(data)
 
 
 def _cpu_clock():
@@ -522,7 +490,6 @@ def run(argv):
         "hello": hello,
         "MSG_RESUME": MSG_RESUME,
         "cpu_us": cpu_us,
-        "console": ConsoleStream(board.raw_in, board.raw_out),
     }
     # What user code imports: this module keeps the real sys, os and vfs in its globals.
     builtins.print = board.print
