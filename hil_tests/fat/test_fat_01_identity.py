@@ -4,6 +4,8 @@ The session pushed the unit's production config with `gridpod config push` befor
 (conftest.py); these steps check that push and then identify the unit from what it says: the
 deploy id of the firmware on its flash (what `gridpod doctor` prints), every file of that firmware
 against its manifest, the config CRC it runs with, MicroPython, board, unique id and module id.
+Reading the unit never stops it: its application answers on the console's service channel
+(docs/service-channel.md); the one step here that must stop it (the REPL check) gives it back.
 """
 
 import json
@@ -40,7 +42,6 @@ def test_production_config_pushed_and_applied(unit, measure, tmp_path):
     measure("REQ-CFG-002", "CRC of the config pulled back", pulled["crc"], equals=crc)
     measure("REQ-CFG-002", "keys pulled back that differ", sum(
         1 for k, v in json.loads(out.read_text()).items() if unit.values.get(k) != v), high=0)  # fmt: skip
-    unit.restart_app()  # the pull stopped the application (raw REPL)
 
 
 @pytest.mark.req("REQ-ID-001")
@@ -54,15 +55,19 @@ def test_firmware_hash_read_from_the_unit(unit, measure):
 
 @pytest.mark.req("REQ-ID-002")
 def test_every_firmware_file_matches_its_manifest(unit, measure):
-    with Device(unit.bench.console.port, log=lambda _line: None) as dev:
-        manifest = dev.read_json("/manifest.json") or {}
-        files = manifest.get("files", {})
-        live = dev.hashes(sorted(files))
-    unit.restart_app()
-    measure("REQ-ID-002", "files in the unit's manifest", len(files), low=1)
-    wrong = sorted(p for p, h in files.items() if live.get(p) != h)
-    measure("REQ-ID-002", "files that differ from the manifest", len(wrong), high=0,
-            note=", ".join(wrong[:3]))  # fmt: skip
+    # the running application hashes its files itself (the service channel's deploy check) and
+    # keeps running; the raw REPL (then a restart) only where no application answers
+    with Device(unit.bench.console.port, log=lambda _line: None, read_only=True) as dev:
+        check = dev.service.verify_deploy() if dev.probe() is not None else None
+        if check is None:
+            files = (dev.read_json("/manifest.json") or {}).get("files", {})
+            live = dev.hashes(sorted(files))
+            wrong = sorted(p for p, h in files.items() if live.get(p) != h)
+            check = {"files": len(files), "bad": len(wrong), "first": ", ".join(wrong[:3])}
+    unit.restart_app()  # nothing to do unless the raw REPL stopped it
+    measure("REQ-ID-002", "files in the unit's manifest", check["files"], low=1)
+    measure("REQ-ID-002", "files that differ from the manifest", check["bad"], high=0,
+            note=check.get("first") or "")  # fmt: skip
 
 
 @pytest.mark.req("REQ-ID-003")
@@ -119,8 +124,13 @@ def test_boot_banner_names_module_and_board(unit, measure):
 
 
 @pytest.mark.req("REQ-BOOT-002")
-def test_console_repl_answers(bench, measure):
-    out = bench.console.exec("import sys; print(sys.implementation.name)")
+def test_console_repl_answers(unit, measure):
+    # The one step of this section that must stop the application: mpremote reaches the REPL
+    # through Ctrl-C. The step gives the application back and sees it answer again.
+    out = unit.bench.console.exec("import sys; print(sys.implementation.name)")
     measure("REQ-BOOT-002", "sys.implementation.name", out.strip(), equals="micropython")
-    if bench.strategy is not None:
-        bench.strategy.reset()
+    unit.restart_app()
+    with Device(unit.bench.console.port, log=lambda _line: None, read_only=True) as dev:
+        app = dev.probe() or {}
+    measure("REQ-BOOT-002", "application running again after the REPL session (mode)",
+            app.get("mode", "not answering"), equals="normal")  # fmt: skip

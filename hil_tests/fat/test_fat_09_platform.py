@@ -28,7 +28,10 @@ def _lines(unit, since: int) -> list[str]:
 
 
 def _write_config(unit, data: bytes) -> None:
+    """A config written as a technician's tool writes it: the application is stopped first (the
+    raw REPL); the step's power cycle then boots it with that config."""
     with Device(unit.bench.console.port, log=lambda _line: None) as dev:
+        dev.stop_app()
         dev.write_file("/config.json", data)
 
 
@@ -84,7 +87,7 @@ def test_the_healthy_relay_drops_when_the_application_stops(ready, measure):
             equals=1)  # fmt: skip
     t = unit.now_ms()
     with Device(unit.bench.console.port, log=lambda _line: None) as dev:
-        dev.raw()  # Ctrl-C: the application stops (as a tool on the console does)
+        dev.stop_app()  # Ctrl-C: the application stops (as a tool on the console does)
         # (the simulated clock stands still at the REPL: the outputs it left are what counts)
         off = unit.first("HEALTHY_RELAY", 0, after_ms=t)
         measure(
@@ -92,7 +95,7 @@ def test_the_healthy_relay_drops_when_the_application_stops(ready, measure):
         )
         measure("REQ-SAFE-003", "coils while stopped", sum(unit.plant.outputs.get(r, 0) for r in COILS),
                 high=0)  # fmt: skip
-    unit.power_cycle()
+    unit.power_cycle()  # the step gives the application back at once
 
 
 @pytest.mark.req("REQ-SAFE-004")

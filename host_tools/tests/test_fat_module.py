@@ -52,7 +52,7 @@ def test_make_fat_certifies_the_virtual_module(tmp_path):
 
     # the unit as it identified itself, and the production config pushed first
     ident = s["identity"]
-    assert ident["sources"]["firmware_hash"] == "console"
+    assert ident["sources"]["firmware_hash"] == "service channel"  # read while it runs
     assert s["firmware_digest"] == ident["firmware_hash"] and len(ident["firmware_hash"]) == 16
     assert ident["module_id"] == "POD-FAT-0001" and ident["board"] == "VIRTUAL"
     assert s["production_config"]["crc"] == ident["config_crc"]

@@ -1,7 +1,8 @@
 """`gridpod fat --port` on a bench that is only a console (a real board on USB, no RS-485, no
 plant, no power control): the steps it cannot do are skipped with the reason, so the FAT ends
-INCOMPLETE (exit 4), never PASS; and the firmware hash on its certificate is the deploy id that
-`gridpod doctor` reads from the same unit, not a digest of the host's files.
+INCOMPLETE (exit 4), never PASS; the firmware hash on its certificate is the deploy id that
+`gridpod doctor` reads from the same unit, not a digest of the host's files; and the module runs
+when the FAT is done (its reads go through the service channel; a step that stops it restarts it).
 
 The "board" is a virtual module deployed with gridpod deploy, reached only through its console
 pty, as a technician reaches a board on /dev/ttyUSB0.
@@ -52,6 +53,8 @@ def test_a_console_only_bench_ends_incomplete_with_the_unit_s_own_firmware_hash(
     doctor = gridpod("doctor", "--port", port)
     deployed = re.search(r"\(deploy ([0-9a-f]{16})\)", doctor.stdout)
     assert deployed, doctor.stdout
+    # the FAT read the unit without stopping it, and gave back what a step stopped on purpose
+    assert "application running normal" in doctor.stdout, doctor.stdout
     assert s["firmware_digest"] == s["identity"]["firmware_hash"] == deployed.group(1)
     assert deployed.group(1) in page
 

@@ -217,9 +217,13 @@ def board_of(args, bench: str) -> str:
     if not Path(port).exists():
         raise FatError(f"no serial port {port}: plug the board in or check `gridpod doctor`")
     try:
-        with Device(port, log=lambda _line: None) as dev:
-            board = (dev.read_json("/board.json") or {}).get("board")
-            dev.restart_app()
+        with Device(port, log=lambda _line: None, read_only=True) as dev:
+            app = dev.probe()  # a running application names its board and keeps running
+            if app is not None:
+                board = app.get("board")
+            else:  # nothing answers: the board file through the raw REPL, then a restart
+                board = (dev.read_json("/board.json") or {}).get("board")
+                dev.restart_app()
     except GridpodError as e:
         raise FatError(f"{bench}: cannot read the board file ({e}); pass --board") from e
     if not board:

@@ -6,12 +6,13 @@ A FAT certificate must name the unit it certifies from what the unit says, never
 files: the deploy id of the firmware on its flash (what `gridpod doctor` prints as "deploy ..."),
 the config CRC it runs with, its MicroPython, board file, chip unique id and module id.
 
-Transport today: the console (the product's Device session: /manifest.json, /board.json,
-/config.json, sys.implementation, machine.unique_id) and the Modbus identity block (firmware
-version, board id, config CRC, module id, map version and CRC). Reading through the console stops
-the running application (raw REPL), so this function restarts it before it returns. Only this
-function knows the transport: a service channel that reads without stopping the application
-replaces its body, not its callers.
+Transports: the Modbus identity block (firmware version, board id, config CRC, module id, map
+version and CRC) and the console. On the console the running application answers a status request
+on its service channel (docs/service-channel.md: deploy id, board, MicroPython, unique id, config
+CRC, module id): the module keeps running. Only a unit whose application does not answer (stopped,
+or firmware older than the channel) is read through the raw REPL (/manifest.json, /board.json,
+/config.json, sys.implementation, machine.unique_id), which stops it; this function then restarts
+it before it returns.
 
 Every field is a dict entry; a field the unit could not give is None and `sources` says which
 transport gave each one.
@@ -60,9 +61,10 @@ def read_unit_identity(
     log: Callable[[str], None] = lambda _line: None,
     restart: bool = True,
 ) -> dict[str, Any]:
-    """{field: value} for FIELDS plus "sources" {field: "console" | "modbus"}. modbus: an open
+    """{field: value} for FIELDS plus "sources" {field: "service channel" | "console" |
+    "modbus"} ("console": the raw REPL, where no application answered). modbus: an open
     gridpod.modbus.client.GridpodModbus (its identity block is read again here). restart: give
-    the application back after a console read (a soft reset, as `gridpod config push` does)."""
+    the application back after a raw REPL read (a soft reset, as `gridpod config push` does)."""
     ident: dict[str, Any] = dict.fromkeys(FIELDS)
     sources: dict[str, str] = {}
     if modbus is not None:
@@ -80,26 +82,63 @@ def read_unit_identity(
             ident[key] = value
             sources[key] = "modbus"
     if console_port is not None:
-        for key, value in _console_identity(console_port, log, restart).items():
+        values, via = _console_identity(console_port, log, restart)
+        for key, value in values.items():
             if ident.get(key) is None:
                 ident[key] = value
-                sources[key] = "console"
+                sources[key] = via
     ident["sources"] = sources
     return ident
 
 
-def _console_identity(port: str, log, restart: bool) -> dict[str, Any]:
-    from ..device.config import firmware_config, read_device
+def _console_identity(port: str, log, restart: bool) -> tuple[dict[str, Any], str]:
+    """(values, how they were read) from the console: the running application's status when it
+    answers, else the raw REPL (the application restarted after it when restart is set)."""
     from ..device.session import Device
 
-    with Device(port, log=log) as dev:
+    # read_only: while an application answers, nothing here may enter the raw REPL
+    with Device(port, log=log, read_only=True) as dev:
+        app = dev.probe()
         impl = dev.implementation()
-        board = (dev.read_json("/board.json") or {}).get("board")
-        manifest = dev.read_json("/manifest.json") or {}
-        unique_id = dev.exec_json(_UNIQUE_ID_PROBE)
-        values, errors, raw = read_device(dev)
+        if app is not None:
+            return _status_identity(app, impl), "service channel"
+        values = _repl_identity(dev, impl)
         if restart:
             dev.restart_app()
+    return values, "console"
+
+
+def _micropython(impl: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "micropython": f"{impl['version']} ({impl['platform']}, mpy v{impl['mpy_version']}."
+        f"{impl['mpy_sub_version']} {impl['mpy_arch']})",
+        "micropython_version": impl["version"],
+        "mpy_arch": impl["mpy_arch"],
+    }
+
+
+def _status_identity(app: dict[str, Any], impl: dict[str, Any]) -> dict[str, Any]:
+    """The identity in the application's status (app/service_answers.py). A rejected config
+    (maintenance mode on the defaults) has no CRC and no module id to name."""
+    invalid = app.get("config_status") == "invalid"
+    return {
+        "firmware_hash": app.get("deploy"),
+        **_micropython(impl),
+        "board": app.get("board"),
+        "unique_id": app.get("unique_id"),
+        "config_crc": None if invalid else app.get("config_crc32"),
+        "module_id": None if invalid else app.get("module_id"),
+    }
+
+
+def _repl_identity(dev, impl: dict[str, Any]) -> dict[str, Any]:
+    """The identity read file by file through the raw REPL (no application answers)."""
+    from ..device.config import firmware_config, read_device
+
+    board = (dev.read_json("/board.json") or {}).get("board")
+    manifest = dev.read_json("/manifest.json") or {}
+    unique_id = dev.exec_json(_UNIQUE_ID_PROBE)
+    values, errors, raw = read_device(dev)
     cfg = firmware_config()
     if raw is None:
         config_crc = f"{cfg.config_crc(cfg.defaults()):08x}"  # the schema defaults it runs on
@@ -109,10 +148,7 @@ def _console_identity(port: str, log, restart: bool) -> dict[str, Any]:
         config_crc = f"{cfg.config_crc(values):08x}"
     return {
         "firmware_hash": manifest.get("id"),
-        "micropython": f"{impl['version']} ({impl['platform']}, mpy v{impl['mpy_version']}."
-        f"{impl['mpy_sub_version']} {impl['mpy_arch']})",
-        "micropython_version": impl["version"],
-        "mpy_arch": impl["mpy_arch"],
+        **_micropython(impl),
         "board": board,
         "unique_id": unique_id,
         "config_crc": config_crc,

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import GridpodError
-from ..build.tree import import_firmware
 from ..hil.bench import BenchError
+from .states import States
 
 RESETS_PER_WINDOW = 3  # app/modbus_points.py: 3 resets per 10 min, then locked until a reboot
 RESET_WINDOW_S = 600.0
@@ -29,31 +29,6 @@ MODBUS_TIMEOUT_S = 0.5  # wall pause between two polls on a bench without a simu
 
 class UnitError(GridpodError, AssertionError):
     """The unit did not do what a step waited for: a firmware verdict (the test fails)."""
-
-
-def _const(module: str, name: str) -> int:
-    return getattr(import_firmware(module), name)
-
-
-class States:
-    """The firmware's own numbers for the state registers (read from its modules)."""
-
-    def __init__(self):
-        c = "control.contactors"
-        self.OPEN, self.PRECHARGING = _const(c, "OPEN"), _const(c, "PRECHARGING")
-        self.CLOSED, self.FAULT = _const(c, "CLOSED"), _const(c, "FAULT")
-        self.COOLING_OK = _const("control.cooling", "HEALTH_OK")
-        self.PERMIT = _const("control.interlocks", "_STATUS_BATTERY_PERMIT")
-        self.ALARM = _const("control.interlocks", "_STATUS_ALARM")
-        self.ACTION_ALARM = _const("control.faults", "ACTION_ALARM")  # fault_actions bit
-        self.POLE_COMMANDED = _const("app.subsystems.battery", "_POLE_COMMANDED")
-        self.POLE_AUX = _const("app.subsystems.battery", "_POLE_AUX_CLOSED")
-        cooling = "app.subsystems.cooling"
-        self.VALVE_CLOSE = _const(cooling, "_VALVE_CLOSE_COMMANDED")
-        self.VALVE_AT_OPEN = _const(cooling, "_VALVE_AT_OPEN")
-        self.VALVE_AT_CLOSED = _const(cooling, "_VALVE_AT_CLOSED")
-        self.GRID_DISCHARGING = _const("app.subsystems.grid", "_GRID_DISCHARGING")
-        self.RESET_LOCKOUT = _const("app.modbus_points", "FLAG_RESET_LOCKOUT")
 
 
 class Unit:
@@ -203,15 +178,18 @@ class Unit:
             self.plant.operator_reset()  # a new firmware instance: its trips are forgotten
 
     def restart_app(self) -> None:
-        """Give the application back after a console session stopped it: the bench's power cycle
-        when it has one (a clean boot), else a soft reset over the console."""
-        if self.bench.strategy is not None:
-            self.power_cycle()
-            return
+        """Give the application back after a step stopped it on the console (the raw REPL): the
+        bench's power cycle when it has one (a clean boot), else a soft reset over the console.
+        Nothing happens while it answers on its service channel (a read there stops nothing)."""
         from ..device.session import Device
 
         with Device(self.bench.console.port, log=self.log) as dev:
-            dev.restart_app()
+            if dev.probe() is not None:
+                return
+            if self.bench.strategy is None:
+                dev.restart_app()
+                return
+        self.power_cycle()
 
     def fault_reset(self) -> None:
         """The operator's fault reset over Modbus. Three per 10 min are allowed (a fourth locks
@@ -340,15 +318,18 @@ class Unit:
         return t_ms
 
     def events(self) -> tuple[list[dict], int]:
-        """(the unit's event log, this boot's number), read over the console: the log is the
-        unit's own record of when a fault was raised. The application is given back after."""
+        """(the unit's event log, this boot's number): its own record of when a fault was raised,
+        read out by the running application on its service channel (the raw REPL, then a
+        restart, only when none answers)."""
         from ..device.eventlog import read_events
         from ..device.session import Device
 
         boot = self.read("boot_count")
-        with Device(self.bench.console.port, log=self.log) as dev:
+        with Device(self.bench.console.port, log=self.log, read_only=True) as dev:
+            live = dev.probe() is not None
             data = dev.read_file("/events.bin") or b""
-        self.restart_app()
+        if not live:
+            self.restart_app()
         return read_events(data), boot
 
     # ----- plant (benches with one) --------------------------------------------------------
