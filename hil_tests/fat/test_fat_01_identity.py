@@ -13,8 +13,9 @@ import re
 
 import pytest
 from gridpod.device.config import firmware_config, pull
-from gridpod.device.session import Device
-from gridpod.fat.identity import expected_firmware_hash
+from gridpod.device.doctor import probe as doctor_probe
+from gridpod.device.session import Device, DeviceError
+from gridpod.fat.identity import expected_firmware_hash, read_unit_identity
 from gridpod.hil.strategy import boot_banners
 
 SECTION = "Identity and configuration"
@@ -68,6 +69,38 @@ def test_every_firmware_file_matches_its_manifest(unit, measure):
     measure("REQ-ID-002", "files in the unit's manifest", check["files"], low=1)
     measure("REQ-ID-002", "files that differ from the manifest", check["bad"], high=0,
             note=check.get("first") or "")  # fmt: skip
+
+
+@pytest.mark.req("REQ-ID-008")
+def test_reading_the_unit_leaves_it_running(unit, measure, tmp_path):
+    # What a technician's tools read over the console while the module runs (doctor, config
+    # pull, identity, event log, firmware check): the application answers them from its scan
+    # loop and runs on; a read-only session may not enter the raw REPL (Ctrl-C) meanwhile.
+    port = unit.bench.console.port
+    t = unit.now_ms()
+    with Device(port, log=lambda _line: None, read_only=True) as dev:
+        before = dev.probe() or {}
+    doctor_probe(port)
+    pull(port, tmp_path / "pulled.json", log=lambda _line: None)
+    read_unit_identity(port, log=lambda _line: None)
+    with Device(port, log=lambda _line: None, read_only=True) as dev:
+        dev.probe()
+        events = dev.read_file("/events.bin")
+        dev.service.verify_deploy()
+        try:
+            dev.exec("pass")
+            refused = 0
+        except DeviceError:
+            refused = 1
+        after = dev.probe() or {}
+    measure("REQ-ID-008", "event log read while running (bytes)", len(events or b""), low=1)
+    measure("REQ-ID-008", "raw REPL refused to a read-only session", refused, equals=1)
+    measure("REQ-ID-008", "boot number after the reads", after.get("boot"),
+            equals=before.get("boot", "a running application"))  # fmt: skip
+    measure("REQ-ID-008", "run mode after the reads", after.get("mode"), equals="normal")
+    if unit.plant is not None:
+        drops = [ms for ms, v in unit.edges("HEALTHY_RELAY", after_ms=t) if v == 0]
+        measure("REQ-ID-008", "healthy relay drops during the reads", len(drops), high=0)
 
 
 @pytest.mark.req("REQ-ID-003")

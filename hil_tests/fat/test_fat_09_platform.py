@@ -3,10 +3,13 @@ and a cyclic reset do. Each step gives the unit back with its production config,
 
 A config the unit must refuse (a corrupt file, or a valid one that switches a protection off)
 boots into maintenance mode: coils never energised, the healthy relay released (alarm). Stopping
-the application (Ctrl-C, as a tool on the console does) releases the healthy relay. A brown-out
+the application (Ctrl-C, as a tool on the console does) releases the healthy relay and opens the
+maintenance window (docs/service-channel.md), announced with its length. A brown-out
 reboot never re-closes the battery and leaves a latched alarm. Fault resets are rate limited: a
 fourth within 10 minutes is refused and locks resets until a reboot.
 """
+
+import re
 
 import pytest
 from gridpod.device.config import firmware_config
@@ -85,7 +88,7 @@ def test_the_healthy_relay_drops_when_the_application_stops(ready, measure):
     unit = ready
     measure("REQ-SAFE-003", "healthy relay while running", unit.plant.outputs.get("HEALTHY_RELAY", 0),
             equals=1)  # fmt: skip
-    t = unit.now_ms()
+    t, since = unit.now_ms(), unit.bench.console_log.mark()
     with Device(unit.bench.console.port, log=lambda _line: None) as dev:
         dev.stop_app()  # Ctrl-C: the application stops (as a tool on the console does)
         # (the simulated clock stands still at the REPL: the outputs it left are what counts)
@@ -95,6 +98,11 @@ def test_the_healthy_relay_drops_when_the_application_stops(ready, measure):
         )
         measure("REQ-SAFE-003", "coils while stopped", sum(unit.plant.outputs.get(r, 0) for r in COILS),
                 high=0)  # fmt: skip
+    # the window the board feeds its watchdog for before it resets into the application (its
+    # end is the L1 test's: the virtual module's clock stands still at the REPL in lockstep)
+    window = re.search(r"maintenance window (\d+) s", unit.bench.console_log.text_since(since))
+    measure("REQ-SAFE-003", "maintenance window announced by the stop", int(window.group(1))
+            if window else 0, "s", low=1, high=300)  # fmt: skip
     unit.power_cycle()  # the step gives the application back at once
 
 
