@@ -56,11 +56,18 @@ def test_precharge_then_close(ready, measure, trace):
         t = unit.close_battery()
     finally:
         unit.plant.recorders.remove(gap)
-    neg, pre, pos = (unit.first(r, 1, after_ms=t) for r in COILS)
-    pre_off = unit.first("K_PRE_COIL", 0, after_ms=pre)
+    # DOMAIN allows 3 tries: a precharge that timed out near the done band is retried from the
+    # top (K_NEG again); the order is judged on the try that closed, the tries are counted
+    pos = unit.first("K_POS_COIL", 1, after_ms=t)
+    pre_ons = [x for x, v in unit.edges("K_PRE_COIL", after_ms=t) if v == 1]
+    pre = max((x for x in pre_ons if pos is None or x <= pos), default=None)
+    neg = max((x for x, v in unit.edges("K_NEG_COIL", after_ms=t) if v == 1 and (pre is None
+               or x <= pre)), default=None)  # fmt: skip
+    pre_off = unit.first("K_PRE_COIL", 0, after_ms=pre) if pre is not None else None
     order = [n for _t, n in sorted((x, n) for x, n in ((neg, "K_NEG"), (pre, "K_PRE"), (pos, "K_POS"),
                                                         (pre_off, "K_PRE off")) if x is not None)]  # fmt: skip
     measure("REQ-BAT-001", "closing order", " ".join(order), equals="K_NEG K_PRE K_POS K_PRE off")
+    measure("REQ-BAT-001", "precharge tries", len(pre_ons), low=1, high=3, note="DOMAIN: 3 tries")
     measure("REQ-BAT-001", "precharge time (K_PRE on to K_POS on)", pos - pre, "ms", low=0,
             high=_timeout_ms(unit), note="DOMAIN timeout max(2 s, 1.5 x 5 tau)")  # fmt: skip
     v_pack = unit.plant.power.v_pack_v
