@@ -29,7 +29,7 @@ def board(tmp_path_factory):
 
 def test_doctor_probes_the_board(board):
     info = doctor.probe(board.console_port)
-    assert info["micropython"].startswith("1.29.0 (linux, mpy v6.3 x64)")
+    assert info["micropython"].startswith("1.29.0 (vboard, mpy v6.3 x64)")
     assert info["board"] == "VIRTUAL"
     assert info["deployed"] == board.deploy_id
     assert info["config"].endswith("(schema defaults, no /config.json)")

@@ -31,7 +31,7 @@ def test_exec_reports_device_exception(board):
 def test_run_local_script(board, tmp_path):
     script = tmp_path / "hello.py"
     script.write_text("import sys\nprint('from', sys.platform, 'with', 3 * 3)\n")
-    assert mpremote(board.console_port, "run", str(script)).stdout == "from linux with 9\n"
+    assert mpremote(board.console_port, "run", str(script)).stdout == "from vboard with 9\n"
 
 
 def test_fs_commands(board, tmp_path):

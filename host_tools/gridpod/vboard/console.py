@@ -6,12 +6,14 @@ an optional echo callback.
 
 Input and Ctrl-C: bytes from the pty go to the VM's stdin, except a Ctrl-C while the runtime has
 armed it (runtime/vm_main.py arms it only while user code runs; one Ctrl-C per arming). That
-Ctrl-C is delivered at a safe point: as the answer to the VM's next harness exchange (the HAL
-raises KeyboardInterrupt there), or, when no exchange comes within INTR_GRACE_S, as a SIGINT.
-A board stops its program at once on Ctrl-C; here the stop waits for that safe point, so the
-bytes typed after an interrupting Ctrl-C (mpremote's "\r\x01" to enter the raw REPL) are held
-until the runtime is back at its REPL (it reports user code ended) or HOLD_MAX_S passed: the
-stopping program (the firmware's service channel reads the console) never eats them.
+Ctrl-C is delivered as the answer to the VM's harness exchange (the HAL raises KeyboardInterrupt
+there) when the VM waits in one or exchanged within INTR_GRACE_S (the firmware's scan loop), else
+at once as vm_rom's interrupt signal (KeyboardInterrupt at the VM's next safe point, as a board's
+UART interrupt does). The bytes typed after an interrupting Ctrl-C (mpremote's "\r\x01" to enter
+the raw REPL) are held until the runtime is back at its REPL (it reports user code ended) or
+HOLD_MAX_S passed: the stopping program (the firmware's service channel reads the console) never
+eats them. A VM still blocked on a lock FREEZE_S after the signal (the KeyboardInterrupt can
+never be raised there) is frozen: a hard reset, where a board would need its reset button.
 Runs in the supervisor thread, except wait_for().
 """
 
@@ -21,7 +23,8 @@ from ..harness import protocol as h
 from .board_file import VirtualBoardError
 from .ports import PtyPort
 
-INTR_GRACE_S = 0.25  # Ctrl-C waits this long for an exchange before falling back to SIGINT
+INTR_GRACE_S = 0.25  # a VM that exchanged this recently gets Ctrl-C at its next exchange
+FREEZE_S = 3.0  # after the interrupt signal, a VM blocked on a lock this long is reset
 HOLD_MAX_S = 2.0  # input after an interrupting Ctrl-C waits at most this long for the REPL
 LOG_MAX_BYTES = 1 << 20  # past this the log keeps its newest half
 CTRL_C = b"\x03"
@@ -41,6 +44,8 @@ class Console:
         self.user_code = False  # the runtime runs user code (main.py, a REPL input), not its REPL
         self.held = bytearray()  # input typed after an interrupting Ctrl-C
         self.hold_since: float | None = None
+        self.exchanged_at: float | None = None  # the VM's last harness exchange
+        self.signalled_at: float | None = None  # the interrupt signal went out (freeze watch)
 
     def open(self) -> None:
         self.port = PtyPort("console", self.link, self.baud)
@@ -58,6 +63,7 @@ class Console:
         self.intr_armed = False
         self.intr_requested_at = None
         self.user_code = False
+        self.exchanged_at = self.signalled_at = None
         self._release(vm)
 
     # ----- output ------------------------------------------------------------------------------
@@ -106,6 +112,8 @@ class Console:
                 self.held += data[i + 1 :]
                 if self._board.harness.pending is not None:  # the VM waits in an exchange now
                     self.deliver_interrupt()
+                elif not self._exchanging():  # code that never exchanges: no reason to wait
+                    self._signal(vm)
                 return
         vm.write_stdin(data)
 
@@ -116,7 +124,16 @@ class Console:
         self.user_code = enabled
         self._board.harness.send(h.frame(ord("k")))
         if not enabled:
+            self.signalled_at = None
             self._release(vm)
+
+    def exchanged(self) -> None:
+        """A harness exchange of the running firmware (not the runtime's own messages)."""
+        self.exchanged_at = time.monotonic()
+        self.signalled_at = None  # alive
+
+    def _exchanging(self) -> bool:
+        return self.exchanged_at is not None and time.monotonic() - self.exchanged_at < INTR_GRACE_S
 
     def _release(self, vm) -> None:
         held, self.held, self.hold_since = bytes(self.held), bytearray(), None
@@ -129,18 +146,26 @@ class Console:
 
     def deliver_interrupt(self) -> None:
         """Ctrl-C as the answer to an exchange: the HAL raises KeyboardInterrupt at that safe
-        point. A SIGINT is the fallback for code that never exchanges (a busy loop at the REPL):
-        the unix port raises it from the signal handler, and if that lands inside an allocation
-        the VM's GC lock stays taken forever (seen as a rare hang), so it is the last resort."""
+        point, where the firmware's scan loop expects it."""
         self.intr_requested_at = None
         self._board.harness.send(h.frame(h.INTERRUPTED))
 
+    def _signal(self, vm) -> None:
+        """Ctrl-C for code that does not exchange (a loop typed at the REPL, a sleep)."""
+        self.intr_requested_at = None
+        self.signalled_at = time.monotonic()
+        vm.interrupt()
+
     def after_events(self, vm) -> None:
-        """Once per supervisor pass: the SIGINT fallback when its grace ran out; held input
-        released when the runtime never reported its REPL."""
-        if self.hold_since is not None and time.monotonic() - self.hold_since > HOLD_MAX_S:
+        """Once per supervisor pass: the signal when the grace for an exchange ran out; held
+        input released when the runtime never reported its REPL; the freeze watch."""
+        now = time.monotonic()
+        if self.hold_since is not None and now - self.hold_since > HOLD_MAX_S:
             self._release(vm)
-        waited = self.intr_requested_at and time.monotonic() - self.intr_requested_at
+        waited = self.intr_requested_at and now - self.intr_requested_at
         if waited and waited > INTR_GRACE_S:
-            self.intr_requested_at = None
-            vm.interrupt()
+            self._signal(vm)
+        if self.signalled_at is not None and now - self.signalled_at > FREEZE_S:
+            self.signalled_at = None
+            if vm.blocked_on_lock():
+                self._board.vm_frozen()

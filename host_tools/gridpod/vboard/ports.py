@@ -3,8 +3,12 @@
 The supervisor owns the master side; host tools open the slave path like any serial port
 (pyserial, mpremote, minimalmodbus, mbpoll, a terminal). The slave is kept open by the supervisor
 too, so the port never hangs up between clients. Output the kernel cannot take yet waits in
-`pending` (the supervisor flushes it when the master becomes writable); past BACKLOG_BYTES the
-oldest bytes are dropped, as a USB-UART bridge drops what nobody collects.
+`pending` (the supervisor flushes it when the master becomes writable). Past BACKLOG_BYTES the
+port is `full`: the supervisor stops reading the VM's output, whose writes then block, as a
+board's USB CDC stack waits for a host that reads (nothing is lost). When the reader took nothing
+for STALL_S (nobody has the port open, or the reader stopped), output past the backlog is dropped
+(`dropped` counts it), as that stack gives up on a host that does not read; the board runs on.
+A producer nobody holds (the RS-485 port) loses its oldest bytes past MAX_PENDING_BYTES.
 
 `--link-console PATH` / `--link-modbus PATH` put a symlink to the pty at a path the user names.
 Only a symlink a virtual board left behind is replaced there (check_link_path): one whose pty is
@@ -16,13 +20,16 @@ import errno
 import os
 import selectors
 import termios
+import time
 import tty
 from pathlib import Path
 
 from .board_file import VirtualBoardError
 from .line_rate import LineRate
 
-BACKLOG_BYTES = 256 * 1024
+BACKLOG_BYTES = 256 * 1024  # output waiting for the reader before the producer is held
+STALL_S = 1.0  # a reader that takes nothing for this long is not reading (USB CDC: 0.5 s a chunk)
+MAX_PENDING_BYTES = 4 * BACKLOG_BYTES
 PTY_DIR = "/dev/pts/"
 
 
@@ -68,6 +75,8 @@ class PtyPort:
         os.set_blocking(self.master_fd, False)
         self.path = os.ttyname(self.slave_fd)
         self.pending = bytearray()
+        self.progress_at = time.monotonic()  # the reader last took bytes (or output began)
+        self.dropped = 0  # bytes given up on a reader that stalled
         self.rate = LineRate(baud)
         self.link = None
         if link is not None:
@@ -100,10 +109,27 @@ class PtyPort:
                 return b""
             raise
 
+    @property
+    def stalled(self) -> bool:
+        """Output waits and the reader took none of it for STALL_S."""
+        return bool(self.pending) and time.monotonic() - self.progress_at > STALL_S
+
+    @property
+    def full(self) -> bool:
+        """Hold the producer: the backlog is full and the reader is still taking bytes."""
+        return len(self.pending) >= BACKLOG_BYTES and not self.stalled
+
     def write(self, data: bytes) -> None:
-        self.pending += data
-        if len(self.pending) > BACKLOG_BYTES:
-            del self.pending[: len(self.pending) - BACKLOG_BYTES]
+        if not self.pending:
+            self.progress_at = time.monotonic()
+        if len(self.pending) >= BACKLOG_BYTES and self.stalled:
+            self.dropped += len(data)  # nobody reads: the newest output goes, as on a board
+        else:
+            self.pending += data
+        if len(self.pending) > MAX_PENDING_BYTES:
+            cut = len(self.pending) - MAX_PENDING_BYTES
+            del self.pending[:cut]
+            self.dropped += cut
         self.flush()
 
     def flush(self) -> None:
@@ -115,6 +141,8 @@ class PtyPort:
                 n = os.write(self.master_fd, self.pending[:k])
             except BlockingIOError:
                 return
+            if n:
+                self.progress_at = time.monotonic()
             self.rate.take(n)
             del self.pending[:n]
 

@@ -321,6 +321,7 @@ class VirtualBoard:
                 if event is not None:
                     self._board_event(event)
         self.console.port.flush()
+        self._hold_vm_output(self.console.port.full)
         for port in (self.console.port, self.modbus):
             want = port.want_events()
             if sel.get_key(port).events != want:
@@ -347,7 +348,27 @@ class VirtualBoard:
         self.console.new_boot(vm)
         self.host.new_boot(reset_cause)
         self._sel.register(vm.proc.stdout, selectors.EVENT_READ, "vm")
+        self._vm_output_held = False
         self.boots += 1
+
+    def _hold_vm_output(self, hold: bool) -> None:
+        """Back-pressure: while the console's backlog is full (ports.py), the VM's output is
+        not read, so its writes block as a board's do on a USB host that has not read yet."""
+        vm = self._vm
+        if vm is None or hold == self._vm_output_held:
+            return
+        if hold:
+            self._sel.unregister(vm.proc.stdout)
+        else:
+            self._sel.register(vm.proc.stdout, selectors.EVENT_READ, "vm")
+        self._vm_output_held = hold
+
+    def vm_frozen(self) -> None:
+        """console.py: the VM sat on a lock after Ctrl-C (it can never take it): hard reset."""
+        self.console.write(
+            b"\r\n[vboard] VM frozen after Ctrl-C (blocked on a lock): hard reset\r\n"
+        )
+        self._kill_and_restart("boot", RESET_HARD)
 
     def _end_vm(self) -> None:
         vm = self._vm
@@ -438,6 +459,7 @@ class VirtualBoard:
         if msg_type == h.INTR:
             self.console.arm(bool(payload[0]), self._vm)
             return
+        self.console.exchanged()
         reply, due, event = self.host.handle(msg_type, payload)
         if reply is not None and msg_type == h.EXCHANGE and self.console.interrupt_waiting:
             self.console.deliver_interrupt()

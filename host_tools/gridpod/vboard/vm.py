@@ -8,13 +8,13 @@ supervisor is killed with SIGKILL.
 """
 
 import os
-import signal
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
 from .line_rate import LineRate
+from .vm_rom import SIGNAL_INTERRUPT
 
 RUNTIME = Path(__file__).parent / "runtime" / "vm_main.py"
 # On a real board the REPL, raw REPL and VFS code live in ROM. Here they are Python bytecode on
@@ -26,15 +26,22 @@ RUNTIME_RESERVE_BYTES = 32 * 1024
 # same firmware needs twice the bytes here: the VM's heap is budget x WORD_SCALE.
 WORD_SCALE = max(1, struct.calcsize("P") // 4)
 
-# Runs in the child before MicroPython starts: die with the parent, then hand over to the VM.
+VM_ROM = Path(__file__).parent / "vm_rom.py"
+
+# Runs in the child before MicroPython starts: die with the parent, put in the board's ROM hooks
+# (vm_rom.py, loaded by path: no gridpod import in the VM process), then hand over to the VM.
 _LAUNCHER = """
-import ctypes, os, signal, sys
+import ctypes, importlib.util, os, signal, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 if os.getppid() != int(sys.argv.pop(1)):
     os._exit(1)
-from micropython_run import run_main
-sys.exit(run_main(sys.argv))
+spec = importlib.util.spec_from_file_location("vm_rom", sys.argv.pop(1))
+vm_rom = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(vm_rom)
+import micropython_run
+rom = vm_rom.install(micropython_run.__file__)
+os._exit(rom.run(sys.argv))  # as the unix port exits: threads die with it
 """
 
 
@@ -66,6 +73,7 @@ class VmProcess:
             "-c",
             _LAUNCHER,
             str(os.getpid()),
+            str(VM_ROM),
             "-X",
             f"heapsize={heap_bytes}",
             str(RUNTIME),
@@ -116,8 +124,19 @@ class VmProcess:
             pass
 
     def interrupt(self) -> None:
+        """Ctrl-C for code that never exchanges: vm_rom's signal, whose handler is MicroPython's
+        mp_sched_keyboard_interrupt (KeyboardInterrupt at the VM's next safe point, as a board's
+        UART interrupt does; never SIGINT, which the unix port raises from inside any C code)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(SIGNAL_INTERRUPT)
+
+    def blocked_on_lock(self) -> bool:
+        """The VM's thread waits on a futex (a lock, the GC mutex): no signal gets it out."""
+        try:
+            with open(f"/proc/{self.proc.pid}/wchan") as f:
+                return f.read().startswith("futex")
+        except OSError:
+            return False
 
     def kill(self) -> None:
         if self.proc.poll() is None:

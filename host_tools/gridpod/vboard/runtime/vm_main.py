@@ -2,26 +2,30 @@
 
 Runs inside the MicroPython unix port (never on a real board), started by the supervisor as
     micropython -X heapsize=N vm_main.py HARNESS_SOCKET FLASH_IMAGE MODE
-It makes the VM look like a board:
-  * mounts the littlefs2 flash image at "/" and unmounts the host filesystem, hides VfsPosix and
-    os.system, so firmware sees the board's flash and nothing of the host;
+after vboard/vm_rom.py (the C side, in the same process) has made the text console cooked (LF out
+as CR LF, no heap used), Ctrl-C safe (KeyboardInterrupt at the VM's next safe point) and the
+library's module tables writable. It makes the VM look like a board:
+  * mounts the littlefs2 flash image at "/" and unmounts the host filesystem; asks vm_rom once
+    for a board's module tables: the real `sys`, `os`, `vfs`, `micropython` modules changed in
+    place (sys.platform "vboard", no VfsPosix, os.system, environment, sys.executable, atexit,
+    termios), `__main__` the REPL's globals, `sys.argv` empty;
   * runs boot.py then main.py (MODE "boot"), or boot.py only and the raw REPL (MODE "raw", after a
     Ctrl-D in the raw REPL), like pyexec on a real port;
-  * friendly REPL, raw REPL and raw-paste mode on stdin/stdout with the real CR/LF conventions;
+  * friendly REPL (continuation lines, paste mode), raw REPL and raw-paste mode on stdin/stdout
+    with pyexec's CR/LF conventions and the GC unlocked at every prompt;
   * exports the harness link as module `_vboard` (used only by firmware/hal/virtual.py); the
     running firmware's service channel reads and writes the console on stdin/stdout itself
     (firmware/hal/console.py), as on a board.
+User code runs (and is compiled) in native functions: a native frame adds no traceback entry, so
+a traceback starts at the user's code as on a board.
 Ctrl-C reaches us only while user code runs (see set_intr): as the answer to a harness exchange
-(the HAL raises KeyboardInterrupt), or as SIGINT for code that never exchanges.
+(the HAL raises KeyboardInterrupt), or as vm_rom's signal for code that never exchanges.
 Exit code 80 asks the supervisor for a soft reboot into main.py, 81 into the raw REPL.
 """
 
-import builtins
-import io
 import json
 import os
 import socket
-import struct
 import sys
 
 import micropython
@@ -30,13 +34,19 @@ from micropython import const
 
 EXIT_SOFT_REBOOT = 80
 EXIT_SOFT_REBOOT_RAW = 81
+CONTROL_FD = 99  # vboard/vm_rom.py CONTROL_FD: a text stream here carries the table request
+PLATFORM = "vboard"  # sys.platform: a board's port name, not the host's "linux"
 
 # REPL control bytes, named as in MicroPython's shared/readline/readline.h (CHAR_CTRL_A ...).
 _CTRL_A = const(0x01)  # enter the raw REPL; in raw-paste, the window increment
 _CTRL_B = const(0x02)  # leave the raw REPL / friendly banner
 _CTRL_C = const(0x03)  # interrupt; clears the line
 _CTRL_D = const(0x04)  # end of input: execute (raw REPL), soft reboot (empty line)
-_CTRL_E = const(0x05)  # raw-paste mode (from the raw REPL)
+_CTRL_E = const(0x05)  # raw-paste mode (from the raw REPL), paste mode (friendly REPL)
+_ESC = const(0x1B)
+_CR = const(0x0D)
+_LF = const(0x0A)
+_RAW_PASTE_WINDOW = const(512)
 
 # Harness message types; the host's gridpod/harness/protocol.py holds the same table (a host test
 # checks the three copies: there, here and firmware/hal/harness.py).
@@ -154,38 +164,6 @@ class FlashBlockDevice:
         return 0
 
 
-class Proxy:
-    """Module stand-in: every attribute of `real` except the hidden ones, plus overrides."""
-
-    def __init__(self, real, hidden, overrides):
-        self._real = real
-        self._hidden = hidden
-        self._over = overrides
-
-    def __getattr__(self, name):
-        if name in self._over:
-            return self._over[name]
-        if name in self._hidden:
-            raise AttributeError(name)
-        return getattr(self._real, name)
-
-
-class CookedOut(io.IOBase):
-    """Text output as on a board's USB REPL: every LF goes out as CR LF; .buffer stays raw."""
-
-    def __init__(self, raw):
-        self.buffer = raw
-
-    def write(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.buffer.write(bytes(data).replace(b"\n", b"\r\n"))
-        return len(data)
-
-    def flush(self):
-        pass
-
-
 def _cpu_clock():
     """This thread's CPU time in us (None without /proc): a board's CPU is never taken away
     while it runs a tick, the VM's can be by the host, so the scheduler bounds slow tick
@@ -210,6 +188,85 @@ def _cpu_clock():
     return cpu_us
 
 
+@micropython.native
+def run_user(code, globals_dict):
+    """exec() user code; its exception or None. Native: no traceback entry of ours."""
+    try:
+        exec(code, globals_dict)
+    except BaseException as e:  # noqa: BLE001 - the REPL reports everything, like a board
+        return e
+    return None
+
+
+@micropython.native
+def compile_user(src, file_name, mode):
+    """(code, None) or (None, the SyntaxError); native for the same reason as run_user."""
+    try:
+        return compile(src, file_name, mode), None
+    except BaseException as e:  # noqa: BLE001
+        return None, e
+
+
+def unlock_heap():
+    """pyexec at every prompt: "If the GC is locked at this point there is no way out except a
+    reset, so force the GC to be unlocked". heap_unlock() returns the depth left; allocates
+    nothing, so it works while locked."""
+    micropython.heap_lock()
+    depth = micropython.heap_unlock()
+    while depth > 0:
+        depth = micropython.heap_unlock()
+
+
+_COMPOUND = (b"if", b"while", b"for", b"try", b"with", b"def", b"class", b"async")
+
+
+def continue_with_input(line):
+    """py/repl.c mp_repl_continue_with_input: does the friendly REPL ask for another line?"""
+    if not line:
+        return False
+    line = bytes(line)
+    compound = line[0] == 0x40  # '@'
+    for word in _COMPOUND:
+        n = len(word)
+        if line[:n] == word and (len(line) == n or not (chr(line[n]).isalpha() or line[n] == 95)):
+            compound = True
+    depth = 0
+    quote = b""
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i : i + 1]
+        if c in b"'\"":
+            if (not quote or quote == c * 3) and line[i : i + 3] == c * 3:
+                quote = b"" if quote else c * 3
+                i += 2
+            elif not quote or quote == c:
+                quote = b"" if quote else c
+        elif c == b"\\" and line[i + 1 : i + 2] in (b"'", b'"', b"\\"):
+            if quote:
+                i += 1
+        elif not quote:
+            if c in b"([{":
+                depth += 1
+            elif c in b")]}":
+                depth -= 1
+        i += 1
+    if len(quote) == 3 or (depth > 0 and not quote):
+        return True
+    if line[-1] == 0x5C:  # a backslash: line continuation
+        return True
+    return compound and line[-1] != _LF
+
+
+class VBoardModule:
+    """What `import _vboard` gives firmware/hal/virtual.py (a board has no such module)."""
+
+    def __init__(self, link, hello, cpu_us):
+        self.link = link
+        self.hello = hello
+        self.cpu_us = cpu_us
+        self.MSG_RESUME = MSG_RESUME
+
+
 class Board:
     """The board's ROM side on stdin/stdout, once the flash is mounted: the boot sequence
     (boot.py, main.py), the friendly REPL, the raw REPL and raw-paste mode, and execute(), which
@@ -219,18 +276,23 @@ class Board:
         self.link = link
         self.raw_in = sys.stdin.buffer
         self.raw_out = sys.stdout.buffer
-        self.out = CookedOut(self.raw_out)
         self.intr_state = False
         self.repl_globals = {"__name__": "__main__"}
+        self.kbd_intr_method = self.kbd_intr  # micropython.kbd_intr: vm_rom points at this object
+        self.last_nl = 0  # readline's CR/LF pairing: "\r\n" is one newline
+        self.one = bytearray(1)
         v = sys.implementation.version
-        self.banner = "MicroPython v%d.%d.%d on Gridpod virtual module; unix port with %s\r\n" % (
+        self.machine = "Gridpod virtual module %s with unix port" % hello.get("board", "VIRTUAL")
+        self.banner = "MicroPython v%d.%d.%d%s on %s; %s\r\n" % (
             v[0],
             v[1],
             v[2],
-            hello.get("board", "VIRTUAL"),
+            "-" + v[3] if len(v) > 3 and v[3] else "",
+            sys.version.split(" on ")[-1],
+            self.machine,
         )
 
-    # ----- what user code sees (installed over builtins, sys and micropython by run()) ---------
+    # ----- what user code sees -------------------------------------------------------------------
     def set_intr(self, enabled):
         if self.intr_state == enabled and not enabled:
             return
@@ -242,55 +304,65 @@ class Board:
         # mpremote's mount protocol turns Ctrl-C off while it moves binary data.
         self.set_intr(ch == _CTRL_C)
 
-    def print_exception(self, exc, file=None):
-        sys.print_exception(exc, file if file is not None else self.out)
-
-    def print(self, *args, sep=" ", end="\n", file=None):
-        (file if file is not None else self.out).write(sep.join([str(a) for a in args]) + end)
-
     # ----- running code --------------------------------------------------------------------------
-    def execute(self, src, file_name):
-        """Run user code with Ctrl-C enabled; return (soft_reset_requested, exception or None)."""
+    def execute(self, code):
+        """Run compiled user code with Ctrl-C armed; its exception or None."""
         try:
             self.set_intr(True)
-            if file_name:
-                with open(src) as f:
-                    src = f.read()
-                src = compile(src, file_name, "exec")
-            exec(src, self.repl_globals)
-            self.set_intr(False)
-        except SystemExit:
-            self.set_intr(False)
-            return True, None
-        except BaseException as e:  # noqa: BLE001 - the REPL reports everything, like a board
-            # Always tell the supervisor that user code ended: it disarmed a Ctrl-C it delivered,
-            # but not one it never saw (another exception), and it holds input until this.
-            self.intr_state = True
-            try:
-                self.set_intr(False)
-            except BaseException:  # noqa: BLE001
-                pass
-            return False, e
-        return False, None
+        except KeyboardInterrupt as e:  # a Ctrl-C that came with the arming
+            exc = e
+        else:
+            exc = run_user(code, self.repl_globals)
+        self.back_at_repl()
+        return exc
 
-    def execute_and_report(self, src, file_name):
-        reboot, exc = self.execute(src, file_name)
-        if exc is not None:
-            self.print_exception(exc)
-        return reboot
+    def back_at_repl(self):
+        """User code ended: the heap unlocked, the supervisor told (always: it holds input until
+        this). A Ctrl-C that raced the end of the code is dropped here, as a board's REPL drops
+        one that comes between two lines."""
+        while True:
+            try:
+                unlock_heap()
+                self.intr_state = True
+                self.set_intr(False)
+                return
+            except KeyboardInterrupt:
+                pass
+
+    def report(self, exc):
+        """The exception as pyexec prints it; True when it asks for a soft reboot."""
+        if exc is None:
+            return False
+        if isinstance(exc, SystemExit):
+            return True
+        sys.print_exception(exc)
+        return False
 
     def run_file(self, name):
+        """pyexec_file_if_exists: True when the file asked for a soft reboot."""
         try:
-            os.stat(name)
+            with open(name) as f:
+                src = f.read()
         except OSError:
             return False
-        return self.execute_and_report(name, name)
+        code, exc = compile_user(src, name, "exec")
+        del src
+        if exc is None:
+            exc = self.execute(code)
+        return self.report(exc)
 
     def readch(self):
-        c = self.raw_in.read(1)
+        try:
+            c = self.raw_in.read(1)
+        except KeyboardInterrupt:
+            return _CTRL_C
         if not c:
             raise SystemExit  # the supervisor closed our stdin: power off
         return c[0]
+
+    def echo(self, c):
+        self.one[0] = c
+        self.raw_out.write(self.one)
 
     def soft_reboot(self, code):
         self.raw_out.write(b"MPY: soft reboot\r\n")
@@ -302,13 +374,11 @@ class Board:
         raw_out = self.raw_out
         raw_out.write(b"raw REPL; CTRL-B to exit\r\n")
         while True:
+            unlock_heap()
             raw_out.write(b">")
             line = bytearray()
             while True:
-                try:
-                    c = self.readch()
-                except KeyboardInterrupt:
-                    c = _CTRL_C
+                c = self.readch()
                 if c == _CTRL_A:
                     raw_out.write(b"raw REPL; CTRL-B to exit\r\n>")
                     line = bytearray()
@@ -336,17 +406,13 @@ class Board:
     def run_raw(self, src):
         """Compile and run one raw-REPL input; its output and its error each end with Ctrl-D."""
         raw_out = self.raw_out
-        try:
-            code = compile(src, "<stdin>", "exec")
-        except BaseException as e:  # noqa: BLE001
-            raw_out.write(b"\x04")
-            self.print_exception(e)
-            raw_out.write(b"\x04")
-            return
-        reboot, exc = self.execute(code, None)
+        code, exc = compile_user(src, "<stdin>", "exec")
+        del src
+        if exc is None:
+            exc = self.execute(code)
+            del code
         raw_out.write(b"\x04")
-        if exc is not None:
-            self.print_exception(exc)
+        reboot = self.report(exc)
         raw_out.write(b"\x04")
         if reboot:
             self.soft_reboot(EXIT_SOFT_REBOOT_RAW)
@@ -358,8 +424,7 @@ class Board:
         if self.readch() != 0x41 or self.readch() != _CTRL_A:  # 'A' Ctrl-A
             raw_out.write(b"R\x00")
             return
-        window = 512
-        raw_out.write(b"R\x01" + struct.pack("<H", window) + b"\x01")
+        raw_out.write(b"R\x01\x00\x02\x01")  # supported, window 512 (u16 LE), first window open
         data = bytearray()
         while True:
             c = self.readch()
@@ -370,72 +435,116 @@ class Board:
                 raw_out.write(b"\x04")
                 return
             data.append(c)
-            if len(data) % window == 0:  # the host may send one more window
+            if len(data) % _RAW_PASTE_WINDOW == 0:  # the host may send one more window
                 raw_out.write(b"\x01")
         self.run_raw(bytes(data))
 
     # ----- friendly REPL -------------------------------------------------------------------------
-    def friendly_repl(self):
-        """Line-based friendly REPL; returns True when the raw REPL was requested."""
-        out, raw_out = self.out, self.raw_out
-        out.write(self.banner + 'Type "help()" for more information.\n')
+    def readline(self, line, prompt):
+        """shared/readline: the prompt, then the typed line appended to `line` and echoed; 0 at
+        its end (CR or LF; a CR LF pair is one), or a control byte: Ctrl-C at any point, Ctrl-A
+        to Ctrl-E on an empty line. Backspace edits; escape sequences (arrow keys) are skipped:
+        no history, no cursor movement, no auto-indent."""
+        out = self.raw_out
+        out.write(prompt)
+        start = len(line)
+        esc = 0
         while True:
-            prompt = ">>> "
-            lines = []
-            buf = bytearray()
-            out.write(prompt)
-            while True:
-                try:
-                    c = self.readch()
-                except KeyboardInterrupt:
-                    c = _CTRL_C
-                if c == _CTRL_A:
-                    raw_out.write(b"\r\n")
-                    return True
-                if c == _CTRL_B:
-                    out.write("\n" + self.banner + 'Type "help()" for more information.\n' + prompt)
-                    lines, buf = [], bytearray()
-                    continue
-                if c == _CTRL_C:
-                    out.write("\n" + ">>> ")
-                    lines, buf, prompt = [], bytearray(), ">>> "
-                    continue
-                if c == _CTRL_D and not buf and not lines:
-                    raw_out.write(b"\r\n")
-                    self.soft_reboot(EXIT_SOFT_REBOOT)
-                if c in (8, 127):  # backspace, delete
-                    if buf:
-                        buf = buf[:-1]
-                        raw_out.write(b"\x08 \x08")
-                    continue
-                if c == 13 or c == 10:  # CR, LF
-                    raw_out.write(b"\r\n")
-                    text = bytes(buf).decode()
-                    buf = bytearray()
-                    lines.append(text)
-                    src = "\n".join(lines)
-                    if text.rstrip().endswith(":") or (len(lines) > 1 and text.strip()):
-                        out.write("... ")  # a block goes on until an empty line
-                        continue
-                    break
-                if c >= 32:
-                    buf.append(c)
-                    raw_out.write(bytes((c,)))
-            if not src.strip():
+            c = self.readch()
+            if esc:  # ESC [ parameters final-byte, or ESC O x: skipped
+                if esc == 1:
+                    esc = 2 if c == 0x5B else (3 if c == 0x4F else 0)
+                elif esc == 3 or 0x40 <= c <= 0x7E:
+                    esc = 0
                 continue
-            try:
-                try:
-                    compile(src, "<stdin>", "eval")
-                    # an expression: print its value, as the board's REPL does
-                    code = compile(
-                        "_ = " + src + "\nif _ is not None: print(repr(_))\n", "<stdin>", "exec"
-                    )
-                except SyntaxError:
-                    code = compile(src + "\n", "<stdin>", "exec")
-            except BaseException as e:  # noqa: BLE001
-                self.print_exception(e)
+            if c == _CTRL_C or (_CTRL_A <= c <= _CTRL_E and len(line) == start):
+                return c
+            if c == _CR or c == _LF:
+                if self.last_nl == 0 or self.last_nl == c:
+                    self.last_nl = c
+                    out.write(b"\r\n")
+                    return 0
+                self.last_nl = 0
                 continue
-            if self.execute_and_report(code, None):
+            self.last_nl = 0
+            if c == _ESC:
+                esc = 1
+            elif c == 8 or c == 127:  # backspace, delete
+                if len(line) > start:
+                    line[len(line) - 1 :] = b""
+                    out.write(b"\x08 \x08")
+            elif c == 9:  # tab: four spaces (no completion)
+                line.extend(b"    ")
+                out.write(b"    ")
+            elif c >= 32:
+                line.append(c)
+                self.echo(c)
+
+    def paste_mode(self):
+        """pyexec's paste mode (Ctrl-E): every byte taken as typed until Ctrl-D (run it as a
+        file) or Ctrl-C (cancel); None when cancelled."""
+        out = self.raw_out
+        out.write(b"\r\npaste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ")
+        text = bytearray()
+        while True:
+            c = self.readch()
+            if c == _CTRL_C:
+                out.write(b"\r\n")
+                return None
+            if c == _CTRL_D:
+                out.write(b"\r\n")
+                return text
+            text.append(c)
+            if c == _CR:
+                out.write(b"\r\n=== ")
+            else:
+                self.echo(c)
+
+    def read_input(self):
+        """One friendly-REPL input: (control byte or 0, source, compile mode)."""
+        line = bytearray()
+        c = self.readline(line, b">>> ")
+        if c == _CTRL_E:
+            text = self.paste_mode()
+            return (_CTRL_C, None, None) if text is None else (0, bytes(text), "exec")
+        if c:
+            return c, None, None
+        while continue_with_input(line):
+            line.append(_LF)
+            c = self.readline(line, b"... ")
+            if c == _CTRL_C:
+                return c, None, None
+            if c == _CTRL_D:  # stop entering the compound statement
+                break
+        return 0, bytes(line), "single"
+
+    def friendly_repl(self):
+        """pyexec's friendly REPL; returns True when the raw REPL was requested."""
+        out = self.raw_out
+        out.write(self.banner + 'Type "help()" for more information.\r\n')
+        while True:
+            unlock_heap()
+            c, src, mode = self.read_input()
+            if c == _CTRL_A:
+                out.write(b"\r\n")
+                return True
+            if c == _CTRL_B:
+                out.write("\r\n" + self.banner + 'Type "help()" for more information.\r\n')
+                continue
+            if c == _CTRL_C:
+                out.write(b"\r\n")
+                continue
+            if c == _CTRL_D:
+                out.write(b"\r\n")
+                self.soft_reboot(EXIT_SOFT_REBOOT)
+            if not src:
+                continue
+            code, exc = compile_user(src, "<stdin>", mode)
+            del src
+            if exc is None:
+                exc = self.execute(code)
+                del code
+            if self.report(exc):
                 self.soft_reboot(EXIT_SOFT_REBOOT)
 
     # ----- power-on ------------------------------------------------------------------------------
@@ -454,9 +563,26 @@ class Board:
             raw = self.friendly_repl()
 
 
+def board_tables(board):
+    """The request for vm_rom: a board's module tables, changed in place (see its docstring)."""
+    import __main__
+
+    return {
+        "modules": [
+            {"id": id(sys), "hide": ["executable", "atexit"], "text": {"platform": PLATFORM}},
+            {"id": id(os), "hide": ["system", "getenv", "putenv", "unsetenv", "VfsPosix"]},
+            {"id": id(vfs), "hide": ["VfsPosix"]},
+            {"id": id(micropython), "set": {"kbd_intr": id(board.kbd_intr_method)}},
+        ],
+        "builtins_hide": ["termios"],
+        "implementation": {"id": id(sys.implementation), "text": {"_machine": board.machine}},
+        "main": {"id": id(__main__), "globals": id(board.repl_globals)},
+    }
+
+
 def run(argv):
     link = Link(argv[1].encode())
-    image = argv[2]
+    image, mode = argv[2], argv[3]
 
     # Hello: the supervisor tells us the reset cause and any armed flash kill point.
     link.buf[3:5] = b"{}"
@@ -469,11 +595,14 @@ def run(argv):
     if hello.get("romfs"):
         with open(hello["romfs"], "rb") as f:  # the board's ROMFS partition (see supervisor.py)
             romfs = vfs.VfsRom(f.read())
+    board = Board(link, hello)
+    with open(CONTROL_FD, "w") as control:  # once per power-on, before any user code
+        control.write(json.dumps(board_tables(board)))
     bdev = FlashBlockDevice(image, link, kill_after_ops)
     try:
         fs = vfs.VfsLfs2(bdev)
     except OSError:
-        sys.stdout.buffer.write(b"gridpod: formatting blank flash (littlefs2)\r\n")
+        board.raw_out.write(b"gridpod: formatting blank flash (littlefs2)\r\n")
         vfs.VfsLfs2.mkfs(bdev)
         fs = vfs.VfsLfs2(bdev)
     vfs.umount("/")
@@ -483,31 +612,9 @@ def run(argv):
     os.chdir("/")
     sys.path.clear()
     sys.path.extend(["", ".frozen", "/rom", "/rom/lib", "/lib"])  # a ROMFS board's sys.path
-
-    board = Board(link, hello)
-    vboard = {
-        "link": link,
-        "hello": hello,
-        "MSG_RESUME": MSG_RESUME,
-        "cpu_us": cpu_us,
-    }
-    # What user code imports: this module keeps the real sys, os and vfs in its globals.
-    builtins.print = board.print
-    modules = sys.modules
-    modules["sys"] = Proxy(
-        sys,
-        (),
-        {"stdout": board.out, "stderr": board.out, "print_exception": board.print_exception},
-    )
-    modules["os"] = Proxy(
-        os, ("system", "getenv", "putenv", "unsetenv", "VfsPosix"), {"umount": vfs.umount}
-    )
-    modules["vfs"] = Proxy(vfs, ("VfsPosix",), {})
-    modules["micropython"] = Proxy(micropython, (), {"kbd_intr": board.kbd_intr})
-    modules["_vboard"] = Proxy(vboard, (), vboard)
-    modules["__main__"] = Proxy(None, (), board.repl_globals)  # the REPL's globals
-    del vboard
-    board.run(argv[3])
+    sys.argv.clear()  # a board's argv: no host paths
+    sys.modules["_vboard"] = VBoardModule(link, hello, cpu_us)
+    board.run(mode)
 
 
 run(sys.argv)
