@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test fat bench mutate lint typecheck compile vboard clean help browser ser2net
+.PHONY: setup test fat bench mutate lint typecheck compile vboard mp-tests clean help browser ser2net
 
 help:
 	@echo "make setup      install everything into $(VENV)"
@@ -17,6 +17,7 @@ help:
 	@echo "make typecheck  firmware against the esp32 and rp2 stubs"
 	@echo "make compile    mpy-cross every firmware file for xtensawin and armv6m"
 	@echo "make vboard     run the full virtual module (training load) until Ctrl-C"
+	@echo "make mp-tests MP=<dir>  MicroPython's own tests on the virtual board and the unix port"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +83,14 @@ vboard: $(STAMP)
 	$(VENV)/bin/gridpod vboard --flash build/vboard-module.img --install-firmware --romfs \
 	  --full-module --profile training --monitors --trace build/vboard-trace.csv \
 	  --link-console build/vboard-console --link-modbus build/vboard-rs485 --control build/vboard.ctl
+
+# MicroPython's tests/run-tests.py against the virtual board beside the unix port (minutes; not
+# part of make test). MP: a MicroPython source folder (tests/, tools/, extmod/ and
+# lib/micropython-lib/python-stdlib/unittest): README "MicroPython's test suite on the virtual board".
+MP ?=
+mp-tests: $(STAMP)
+	@test -n "$(MP)" || { echo "make mp-tests MP=<MicroPython source folder>"; exit 2; }
+	$(PY) -m gridpod.perf.mp_tests --micropython $(MP)
 
 clean:
 	rm -rf build reports .pytest_cache

@@ -228,9 +228,9 @@ def continue_with_input(line):
     compound = line[0] == 0x40  # '@'
     for word in _COMPOUND:
         n = len(word)
-        if line[:n] == word and (len(line) == n or not (chr(line[n]).isalpha() or line[n] == 95)):
+        if line[:n] == word and (len(line) == n or not _is_ident(line[n])):
             compound = True
-    depth = 0
+    opened = [0, 0, 0]  # ( [ {
     quote = b""
     i, n = 0, len(line)
     while i < n:
@@ -245,16 +245,22 @@ def continue_with_input(line):
             if quote:
                 i += 1
         elif not quote:
-            if c in b"([{":
-                depth += 1
-            elif c in b")]}":
-                depth -= 1
+            k = b"([{".find(c)
+            if k >= 0:
+                opened[k] += 1
+            k = b")]}".find(c)
+            if k >= 0:
+                opened[k] -= 1
         i += 1
-    if len(quote) == 3 or (depth > 0 and not quote):
+    if len(quote) == 3 or (not quote and max(opened) > 0):
         return True
     if line[-1] == 0x5C:  # a backslash: line continuation
         return True
     return compound and line[-1] != _LF
+
+
+def _is_ident(c):
+    return c == 95 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c >= 128
 
 
 class VBoardModule:
