@@ -88,8 +88,9 @@ vboard: $(STAMP)
 # part of make test). MP: a MicroPython source folder (tests/, tools/, extmod/ and
 # lib/micropython-lib/python-stdlib/unittest): README "MicroPython's test suite on the virtual board".
 MP ?=
-mp-tests: $(STAMP)
-	@test -n "$(MP)" || { echo "make mp-tests MP=<MicroPython source folder>"; exit 2; }
+mp-tests:
+	@test -n "$(MP)" || { echo "usage: make mp-tests MP=<MicroPython source folder>"; exit 2; }
+	@$(MAKE) --no-print-directory setup
 	$(PY) -m gridpod.perf.mp_tests --micropython $(MP)
 
 clean:
