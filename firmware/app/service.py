@@ -11,7 +11,7 @@ Printable ASCII only: no frame is ever a REPL control character (Ctrl-A..E), and
 (an application that is not running) reads the line as a Python comment.
 Payload: request = seq u8, command u8, arguments; reply = the request's seq, status u8, data.
 Commands (all read only; numbers big endian):
-  S  status: JSON (board, firmware, deploy id, config crc32/status, MicroPython, unique id,
+  S  status: JSON (board, firmware, deploy id, config crc32/status/trial, MicroPython, unique id,
      module id, run mode and reason, uptime, boot count, reset cause, active fault count/names)
   R  u32 offset, u16 max, path: u32 file size, then up to min(max, 256) bytes from offset
   V  the deployed files against <root>manifest.json: JSON {"id", "files", "bad", "first"}

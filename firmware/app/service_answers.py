@@ -219,6 +219,7 @@ class Answers:
             "deploy": self._deploy_id(),
             "config_crc32": "%08x" % cfg.crc if not cfg.invalid else None,
             "config_status": _CONFIG_STATUS[cfg.status],
+            "config_trial": cfg.trial,  # a pushed config not committed yet (app/config_trial.py)
             "micropython": "%d.%d.%d" % impl.version[:3],
             "mpy": getattr(impl, "_mpy", 0),
             "platform": sys.platform,

@@ -26,7 +26,7 @@ from app import fsutil, state
 #   COMPOSE_MODULES      1.3 KB / the littlefs layout does not boot without it (MemoryError)
 #   AFTER_APP_MODULES    0.9 KB / 1.4 KB (its own entries, beyond COMPOSE_MODULES)
 # Config parser, before the App's imports:
-BEFORE_APP_MODULES = ("app.config", "app.config_rules", "app.canonical_json")
+BEFORE_APP_MODULES = ("app.config", "app.config_rules", "app.canonical_json", "app.config_trial")
 # Inside App(): the App's construction code, the register map text and its parser, the platform
 # fault rows (the FaultTable keeps byte columns), before the composed module is built.
 COMPOSE_MODULES = (
@@ -123,13 +123,39 @@ def escape_reason(root, platform, board):
 def main(root="/", frames=-1):
     """Boot (build) and run the scan loop for `frames` frames (-1: forever); the App or None.
     A safe boot runs its supervision loop instead (app/supervisor.py SafeBoot) until Ctrl-C,
-    then returns None: the REPL."""
-    app = build(root)
-    if app is not None:
-        app.run(frames)
-    elif safe_boot_loop is not None:
-        safe_boot_loop.run(frames)
+    then returns None: the REPL. An exception while a pushed config is on trial (a MemoryError
+    building the module) resets the board into the previous config (app/config_trial.py)."""
+    try:
+        app = build(root)
+        if app is not None:
+            app.run(frames)
+        elif safe_boot_loop is not None:
+            safe_boot_loop.run(frames)
+    except Exception as e:
+        if _trial_platform is not None:
+            _trial_crashed(root, e, _trial_platform)
+        raise
     return app
+
+
+# The platform of a boot that tries a pushed config (None otherwise): main() resets it when the
+# boot or the loop raises during the trial.
+_trial_platform = None
+
+
+def _trial_crashed(root, exc, platform):
+    """Record why on the trial marker, then reset: the next boot restores the previous config.
+    When the record fails too (no heap, no flash), the marker still says "trial": the next boot
+    restores it as a reset during the trial."""
+    gc.collect()  # what the failed boot built is garbage now
+    try:
+        from app import config_trial
+
+        if not config_trial.crashed(root, exc):
+            return  # committed already: an ordinary crash (the watchdog resets the board)
+    except Exception as e:  # noqa: BLE001 - reset anyway
+        print("gridpod: config trial record failed: %r" % e)
+    platform.reset()
 
 
 # The safe boot's supervision (app/supervisor.py SafeBoot), built by build(), run by main().
@@ -155,8 +181,9 @@ def _safe_boot_supervision(platform, board):
 def build(root="/"):
     """The boot sequence up to a built App, in the order that keeps the heap whole; None when
     the application must not start (no board file, safe-boot escape: then safe_boot_loop)."""
-    global safe_boot_loop
+    global safe_boot_loop, _trial_platform
     safe_boot_loop = None
+    _trial_platform = None
     try:
         board = load_board(root + "board.json")
     except (OSError, ValueError) as e:
@@ -173,9 +200,11 @@ def build(root="/"):
         print("gridpod: SAFE BOOT, application not started: " + why)
         _safe_boot_supervision(platform, board)
         return None
-    from app import boot_config
+    from app import config_trial  # a pushed config on trial, or the committed one
 
-    config = boot_config.load(root + "config.json")
+    config = config_trial.load(root, platform.reset_cause())
+    if config.trial:
+        _trial_platform = platform
     forget_modules(BEFORE_APP_MODULES)
     gc.collect()
     from app.app import App

@@ -8,9 +8,14 @@ easy to edit) or the device's document {"config": {...}, "crc32": N, "version": 
 In the values object a tuning vector may be written by element name, {"precharge_tau_ms": 470,
 ...} (every element, any order): the host turns it into the board's list before the firmware's
 validator sees it, so the board keeps its compact vectors (the names cost heap there).
-On the device: /config.json, written as /config.json.tmp, hashed, then renamed over (atomic on
-littlefs2), read back and its CRC compared; then a soft reset, and the app's boot banner must
-report the same CRC ("/config.json ok, crc32 xxxxxxxx").
+On the device a push is a trial (firmware/app/config_trial.py): the file goes to
+/config.json.new (written as .tmp, hashed, then renamed), a soft reset starts the application
+with it, and the board commits it (/config.json, the previous one kept as /config.json.prev) only
+once the application ran healthy with it; otherwise the next boot restores the previous config
+and says why in /config.result. The push waits for that outcome on the service channel and
+fails (non-zero exit) with the board's reason when the previous config was restored.
+A firmware older than the trial gets the file as before: /config.json.tmp renamed over
+/config.json, read back, and the boot banner's CRC checked.
 pull, diff and the read before a push go through the running application's service channel (it
 keeps running); a push that writes stops the application (it says so and asks first), and the
 soft reset that applies the new config starts it again.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -28,9 +34,16 @@ from typing import Any
 from .. import GridpodError
 from ..build.tree import import_firmware
 from ..userfiles import PathError, check_output_file, read_bytes, write_bytes, write_text
-from .session import Device
+from .service import ServiceError
+from .session import Device, DeviceError
 
 DEVICE_PATH = "/config.json"
+# firmware/app/config_trial.py's files
+CANDIDATE_PATH = "/config.json.new"
+RESULT_PATH = "/config.result"
+MARKER_PATHS = ("/config.trial", "/config.trial.tmp")
+TRIAL_ROUNDS = 3  # firmware/app/housekeeping.py: housekeeping rounds before the verdict
+BOOT_S = 30.0  # a boot until the application answers (as restart_app's banner wait)
 
 
 class ConfigError(GridpodError):
@@ -215,13 +228,15 @@ def push(
     log: Callable[[str], None] = print,
     restart: bool = True,
 ) -> dict[str, Any]:
-    """Validate, show the diff, confirm, write atomically, verify the CRC (and the app's)."""
+    """Validate, show the diff, confirm, write the candidate, restart and wait for the board's
+    verdict: committed, or the previous config restored (ConfigError with the board's reason)."""
     cfg = firmware_config()
     values = validate_file(path)  # rejected files never reach the device
     data = cfg.encode(values)
     crc = cfg.config_crc(values)
     with Device(port, log=log) as dev:
-        live = dev.probe() is not None
+        app = dev.probe()
+        live = app is not None
         old, errors, raw = read_device(dev)
         running, note = running_values(old, errors, raw)
         changes = diff(running, values)
@@ -258,22 +273,122 @@ def push(
             raise ConfigError("not confirmed: nothing written" + runs_on)
         if live:
             dev.stop_app()
-        tmp = DEVICE_PATH + ".tmp"
-        dev.write_file(tmp, data)
-        if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():
-            raise ConfigError(f"{port}: upload of {tmp} corrupted; {DEVICE_PATH} left unchanged")
-        dev.rename(tmp, DEVICE_PATH)
-        back, errors, _ = read_device(dev)
-        if errors or back is None or cfg.config_crc(back) != crc:
-            raise ConfigError(f"{port}: read-back of {DEVICE_PATH} does not match: {errors}")
-        log(f"{port}: written and read back, crc32 {crc:08x}")
         result = {"port": port, "crc": f"{crc:08x}", "changes": changes}
-        if restart:
-            banner = dev.restart_app()
-            if f"crc32 {crc:08x}" not in banner["note"]:
-                raise ConfigError(
-                    f"{port}: app restarted but reports '{banner['note']}', not crc32 {crc:08x}"
-                )
-            log(f"{port}: app restarted with it ({banner['note']})")
-        result["summary"] = f"{len(changes)} change(s), crc32 {crc:08x} verified"
+        if not _has_trial(dev, app):
+            return _push_direct(dev, port, data, crc, restart, log, result)
+        _write_candidate(dev, port, data)
+        log(f"{port}: written as the candidate {CANDIDATE_PATH} (crc32 {crc:08x}), read back")
+        if not restart:
+            result["summary"] = (
+                f"{len(changes)} change(s), crc32 {crc:08x} written as the candidate: the "
+                "application tries it at its next start and keeps it only if it runs healthy"
+            )
+            return result
+        log(f"{port}: restarting; the board keeps it once the application runs healthy with it")
+        verdict, status = wait_trial(dev, values["housekeeping_ms"])
+        if verdict.get("result") != "committed":
+            raise ConfigError(
+                f"{port}: the module did not start with the new config; the previous config "
+                f"was restored: {verdict.get('reason', '?')}"
+            )
+        if verdict.get("crc32") != f"{crc:08x}" or status.get("config_crc32") != f"{crc:08x}":
+            raise ConfigError(
+                f"{port}: the board committed crc32 {verdict.get('crc32')} and runs "
+                f"{status.get('config_crc32')}, not crc32 {crc:08x}: push again"
+            )
+        log(f"{port}: committed: the application runs healthy with it (boot #{status['boot']})")
+        result["summary"] = f"{len(changes)} change(s), crc32 {crc:08x} committed"
         return result
+
+
+def _has_trial(dev: Device, app: dict[str, Any] | None) -> bool:
+    """Does the board's firmware try a pushed config before it commits it? A running
+    application says so in its status; a stopped one is asked at the raw REPL."""
+    if app is not None:
+        return "config_trial" in app
+    try:
+        dev.exec("import app.config_trial")
+    except DeviceError:
+        return False
+    return True
+
+
+def _write_candidate(dev: Device, port: str, data: bytes) -> None:
+    """/config.json.new, whole and checked, with no marker or outcome of an older push left:
+    /config.json is not touched (a power loss here leaves the board on its config)."""
+    tmp = CANDIDATE_PATH + ".tmp"
+    dev.write_file(tmp, data)
+    if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():
+        raise ConfigError(f"{port}: upload of {tmp} corrupted; {DEVICE_PATH} left unchanged")
+    stale = MARKER_PATHS + (RESULT_PATH,)
+    dev.exec(f"import os\nfor p in {stale!r}:\n try: os.remove(p)\n except OSError: pass")
+    dev.rename(tmp, CANDIDATE_PATH)
+
+
+def wait_trial(
+    dev: Device, housekeeping_ms: int, boot_s: float = BOOT_S
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Restart the application and wait, on the service channel, for the board's verdict on the
+    candidate: ({"result": "committed"|"restored", ...} from /config.result, the application's
+    status then). A board that raised and reset, or whose application stopped at the REPL (it
+    is then soft-reset once: its next boot restores), is waited for up to two boots."""
+    dev.soft_restart()
+    wait_s = 2 * boot_s + TRIAL_ROUNDS * housekeeping_ms / 1000
+    deadline = time.monotonic() + wait_s
+    kicked = False
+    while time.monotonic() < deadline:
+        dev.service.repl_echo = False
+        status = dev.probe()
+        if status is None:
+            if dev.service.repl_echo and not kicked:
+                dev.soft_restart()  # at the REPL: no trial handler reset it (older firmware)
+                kicked = True
+            continue
+        try:
+            raw = dev.service.read_file(RESULT_PATH)
+        except (ServiceError, TimeoutError):
+            continue  # the board reset under the read
+        if raw is not None:
+            try:
+                return json.loads(raw), status
+            except ValueError:
+                pass
+        time.sleep(0.2)
+    raise ConfigError(
+        f"{dev.port}: no verdict on the new config within {wait_s:.0f} s "
+        f"(the application does not answer): read its console with `mpremote connect "
+        f"{dev.port} repl`; at its next boot the board restores the previous config"
+    )
+
+
+def _push_direct(
+    dev: Device,
+    port: str,
+    data: bytes,
+    crc: int,
+    restart: bool,
+    log: Callable[[str], None],
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    """A firmware without the trial: /config.json replaced atomically, read back, and the
+    restarted application's banner must report its CRC (no rollback: deploy a newer firmware)."""
+    cfg = firmware_config()
+    log(f"{port}: this firmware has no config trial: writing {DEVICE_PATH} directly")
+    tmp = DEVICE_PATH + ".tmp"
+    dev.write_file(tmp, data)
+    if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():
+        raise ConfigError(f"{port}: upload of {tmp} corrupted; {DEVICE_PATH} left unchanged")
+    dev.rename(tmp, DEVICE_PATH)
+    back, errors, _ = read_device(dev)
+    if errors or back is None or cfg.config_crc(back) != crc:
+        raise ConfigError(f"{port}: read-back of {DEVICE_PATH} does not match: {errors}")
+    log(f"{port}: written and read back, crc32 {crc:08x}")
+    if restart:
+        banner = dev.restart_app()
+        if f"crc32 {crc:08x}" not in banner["note"]:
+            raise ConfigError(
+                f"{port}: app restarted but reports '{banner['note']}', not crc32 {crc:08x}"
+            )
+        log(f"{port}: app restarted with it ({banner['note']})")
+    result["summary"] = f"{len(result['changes'])} change(s), crc32 {crc:08x} verified"
+    return result
