@@ -40,6 +40,15 @@ COMPOSE_MODULES = (
 AFTER_APP_MODULES = COMPOSE_MODULES + ("control.fault_rows", "hal.roles")
 
 
+def _trial_files(root):
+    """Does a pushed config wait for its trial, or a trial for its end (app/config_trial.py:
+    config.json.new, config.trial, config.trial.tmp)?"""
+    for name in ("config.json.new", "config.trial", "config.trial.tmp"):
+        if fsutil.exists(root + name):
+            return True
+    return False
+
+
 def _forget_compose_modules():
     forget_modules(COMPOSE_MODULES)
 
@@ -200,11 +209,16 @@ def build(root="/"):
         print("gridpod: SAFE BOOT, application not started: " + why)
         _safe_boot_supervision(platform, board)
         return None
-    from app import config_trial  # a pushed config on trial, or the committed one
+    if _trial_files(root):  # a pushed config on trial, or a trial to finish or undo
+        from app import config_trial
 
-    config = config_trial.load(root, platform.reset_cause())
-    if config.trial:
-        _trial_platform = platform
+        config = config_trial.load(root, platform.reset_cause())
+        if config.trial:
+            _trial_platform = platform
+    else:  # the committed config (no trial code loaded: its names would stay as qstrs)
+        from app import boot_config
+
+        config = boot_config.load(root + "config.json")
     forget_modules(BEFORE_APP_MODULES)
     gc.collect()
     from app.app import App
