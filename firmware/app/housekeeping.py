@@ -71,8 +71,6 @@ class Housekeeping:
         """Commit the config on trial, or reset into the previous one (app/config_trial.py end,
         loaded for this once and forgotten: no heap while nothing is on trial). A flash or heap
         error retries at the next round; until the commit, a reset restores the previous one."""
-        from app.startup import forget_modules
-
         try:
             from app import config_trial
 
@@ -81,4 +79,15 @@ class Housekeeping:
         except Exception as e:  # noqa: BLE001 - never a task fault: the trial goes on
             print("gridpod: config trial: %r; again in a round" % e)
             self.trial_rounds = 1
-        forget_modules(("app.config_trial",))
+        _forget_trial_module()
+
+
+def _forget_trial_module():
+    """Drop app/config_trial.py again, so the GC frees its code (app/startup.py forget_modules
+    does the same at boot; not imported from there: app.startup imports the App)."""
+    import sys
+
+    sys.modules.pop("app.config_trial", None)
+    package = sys.modules.get("app")
+    if package is not None:
+        package.__dict__.pop("config_trial", None)
