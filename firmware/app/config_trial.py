@@ -14,18 +14,22 @@ Files under root (small; every replace atomic: app/fsutil.py):
                     {"result": "committed", "crc32": "xxxxxxxx"} or {"result": "restored",
                     "code": RESTORED_*, "detail": n, "reason": "..."}.
 
-At boot (load(), called by app/startup.py before the App's imports; forgotten afterwards):
-  marker "commit"           the commit was cut short: finish it; load config.json
+At boot (app/startup.py load_config, before the App's imports):
+  no marker, a candidate    startup marks "trial" and loads the candidate itself (this module
+                            stays unloaded: its names would cost the trial boot heap a normal
+                            boot does not spend); refused by validation: refuse() restores at
+                            once and loads config.json
+  marker "commit"           the commit was cut short: load() finishes it; config.json
   marker "trial"/"failed"   the previous boot tried the candidate and never committed it (reset,
-                            watchdog, power lost, an exception, not healthy): restore (record
-                            why, drop the candidate); load config.json
-  no marker, a candidate    mark "trial", load the candidate; refused by validation: restore at
-                            once and load config.json
-  neither                   load config.json
+                            watchdog, power lost, an exception, not healthy): load() restores
+                            (records why, drops the candidate); config.json
+  neither                   config.json (this module stays unloaded)
 While the application runs (app/housekeeping.py): after TRIAL_ROUNDS housekeeping rounds, end()
 commits when no task raised and no overrun tripped, else marks "failed" and resets the board.
 An exception out of the boot or the loop during a trial (a MemoryError building the module) is
-marked "failed" by crashed() (app/startup.py main), then the board resets.
+marked "failed" by crashed() (app/startup.py main), then the board resets. What stays resident
+for this is small on purpose (the startup path, the housekeeping countdown): the full module in
+the littlefs layout boots with little heap to spare (docs/heap.md).
 Power lost at any step: each step is idempotent; the next boot does what is left, and
 config.json is always the old or the new file, never a part of one.
 """
@@ -108,29 +112,33 @@ def _failed_line(code, detail, text):
 
 
 def load(root, reset_cause, rename=None):
-    """The boot_config.LoadedConfig this boot runs with, its .trial and .restored set (see the
-    module doc). rename: test hook replacing os.rename (a power loss at a chosen step)."""
+    """A boot that found a trial marker (app/startup.py load_config): finish a commit that was
+    cut short, or restore the previous config; the LoadedConfig of config.json, .restored set.
+    rename: test hook replacing os.rename (a power loss at a chosen step)."""
+    marker = _marker(root)
+    restored = None
+    if marker is not None and marker.startswith("commit"):
+        commit(root, marker[7:], rename, finishing=True)
+    elif marker is not None:
+        restored = restore(root, marker, reset_cause, rename)
+    return _committed(root, restored)
+
+
+def refuse(root, errors, rename=None):
+    """The candidate failed validation at its trial boot (marked "trial" already): restore at
+    once, with its first error; the LoadedConfig of config.json."""
+    first = errors[0] if errors else "?"
+    marker = _failed_line(RESTORED_REFUSED, len(errors), "refused: " + first)
+    _mark(root, marker, rename)
+    return _committed(root, restore(root, marker, 0, rename))
+
+
+def _committed(root, restored):
+    import gc
+
     from app.boot_config import load as load_file
 
-    restored = None
-    marker = _marker(root)
-    if marker is not None:
-        if marker.startswith("commit"):
-            commit(root, marker[7:], rename, finishing=True)
-        else:
-            restored = restore(root, marker, reset_cause, rename)
-    elif fsutil.exists(root + NEW):
-        _mark(root, "trial", rename)
-        config = load_file(root + NEW)
-        if not config.invalid:
-            config.trial = True
-            config.note += "; on trial until it runs healthy"
-            return config
-        first = config.errors[0] if config.errors else "?"
-        marker = _failed_line(RESTORED_REFUSED, len(config.errors), "refused: " + first)
-        config = None
-        _mark(root, marker, rename)
-        restored = restore(root, marker, reset_cause, rename)
+    gc.collect()  # the writes' buffers go before the parse (a full module has no heap to spare)
     config = load_file(root + CONFIG)
     config.restored = restored
     if restored is not None:
@@ -188,10 +196,27 @@ def commit(root, crc_hex, rename=None, finishing=False):
     _unmark(root)
 
 
-def end(app, now_ms):
-    """The trial's verdict, TRIAL_ROUNDS housekeeping rounds into the run (app/housekeeping.py):
-    commit when the scan loop was healthy (no task raised, no overrun tripped); otherwise mark
-    "failed", leave the outputs safe and reset: the next boot restores the previous config."""
+def end(housekeeping, now_ms):
+    """The trial's verdict, TRIAL_ROUNDS housekeeping rounds into the run (app/housekeeping.py
+    loads this module for it; it forgets itself after): commit when the scan loop was healthy
+    (no task raised, no overrun tripped); otherwise mark "failed", leave the outputs safe and
+    reset: the next boot restores the previous config. A flash or heap error tries again at the
+    next round (until the commit, a reset restores the previous config)."""
+    try:
+        _end(housekeeping.trial_app, now_ms)
+        housekeeping.trial_app = None
+    except Exception as e:  # noqa: BLE001 - never a task fault: the trial goes on
+        print("gridpod: config trial: %r; again in a round" % e)
+        housekeeping.trial_rounds = 1
+    import sys
+
+    sys.modules.pop("app.config_trial", None)  # the GC frees this code again
+    package = sys.modules.get("app")
+    if package is not None:
+        package.__dict__.pop("config_trial", None)
+
+
+def _end(app, now_ms):
     from app.eventlog import EV_CONFIG_CHANGED
 
     s = app.scheduler
@@ -213,12 +238,19 @@ def end(app, now_ms):
 
 
 def crashed(root, exc):
-    """app/startup.py: the boot or the scan loop raised. True when a trial was running (the
-    reason is now on the marker: the caller resets the board); False otherwise."""
-    marker = _read(root + TRIAL)
-    if marker != "trial":
-        return False
-    text = "%s: %s" % (type(exc).__name__, exc)
-    _mark(root, _failed_line(RESTORED_CRASHED, 0, text))
-    print("gridpod: the application raised with the pushed config (%s): reset" % text)
+    """app/startup.py main: the boot or the scan loop raised. True when a trial was running: the
+    reason is on the marker now, and the caller resets the board (the next boot restores the
+    previous config); False otherwise (committed already: an ordinary crash). When the record
+    fails too (no heap, no flash), the marker still says "trial": restored as a reset."""
+    import gc
+
+    gc.collect()  # what the failed boot built is garbage now
+    try:
+        if _read(root + TRIAL) != "trial":
+            return False
+        text = "%s: %s" % (type(exc).__name__, exc)
+        _mark(root, _failed_line(RESTORED_CRASHED, 0, text))
+        print("gridpod: the application raised with the pushed config (%s): reset" % text)
+    except Exception as e:  # noqa: BLE001 - reset anyway
+        print("gridpod: config trial record failed: %r" % e)
     return True

@@ -63,31 +63,11 @@ class Housekeeping:
             self.log.append(EV_GOOD_BOOT, now_ms, 0, now_ms)
         if self.trial_rounds:
             self.trial_rounds -= 1
-            if not self.trial_rounds:
-                self._end_trial(now_ms)
+            if not self.trial_rounds:  # commit the config on trial, or reset into the previous
+                try:
+                    from app import config_trial  # loaded for this once (it forgets itself)
+                except Exception:  # noqa: BLE001 - no room to load it now: the next round
+                    self.trial_rounds = 1
+                    return True
+                config_trial.end(self, now_ms)
         return True
-
-    def _end_trial(self, now_ms):
-        """Commit the config on trial, or reset into the previous one (app/config_trial.py end,
-        loaded for this once and forgotten: no heap while nothing is on trial). A flash or heap
-        error retries at the next round; until the commit, a reset restores the previous one."""
-        try:
-            from app import config_trial
-
-            config_trial.end(self.trial_app, now_ms)
-            self.trial_app = None
-        except Exception as e:  # noqa: BLE001 - never a task fault: the trial goes on
-            print("gridpod: config trial: %r; again in a round" % e)
-            self.trial_rounds = 1
-        _forget_trial_module()
-
-
-def _forget_trial_module():
-    """Drop app/config_trial.py again, so the GC frees its code (app/startup.py forget_modules
-    does the same at boot; not imported from there: app.startup imports the App)."""
-    import sys
-
-    sys.modules.pop("app.config_trial", None)
-    package = sys.modules.get("app")
-    if package is not None:
-        package.__dict__.pop("config_trial", None)

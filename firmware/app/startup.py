@@ -40,15 +40,6 @@ COMPOSE_MODULES = (
 AFTER_APP_MODULES = COMPOSE_MODULES + ("control.fault_rows", "hal.roles")
 
 
-def _trial_files(root):
-    """Does a pushed config wait for its trial, or a trial for its end (app/config_trial.py:
-    config.json.new, config.trial, config.trial.tmp)?"""
-    for name in ("config.json.new", "config.trial", "config.trial.tmp"):
-        if fsutil.exists(root + name):
-            return True
-    return False
-
-
 def _forget_compose_modules():
     forget_modules(COMPOSE_MODULES)
 
@@ -142,29 +133,45 @@ def main(root="/", frames=-1):
             safe_boot_loop.run(frames)
     except Exception as e:
         if _trial_platform is not None:
-            _trial_crashed(root, e, _trial_platform)
+            from app import config_trial  # the reason on the trial marker, then a reset
+
+            if config_trial.crashed(root, e):
+                _trial_platform.reset()
         raise
     return app
 
 
 # The platform of a boot that tries a pushed config (None otherwise): main() resets it when the
-# boot or the loop raises during the trial.
+# boot or the loop raises during the trial (the next boot restores the previous config).
 _trial_platform = None
 
 
-def _trial_crashed(root, exc, platform):
-    """Record why on the trial marker, then reset: the next boot restores the previous config.
-    When the record fails too (no heap, no flash), the marker still says "trial": the next boot
-    restores it as a reset during the trial."""
-    gc.collect()  # what the failed boot built is garbage now
-    try:
+def load_config(root, reset_cause, rename=None):
+    """The LoadedConfig this boot runs with: <root>config.json, or a pushed config waiting alone
+    (config.json.new, no trial marker: app/config_trial.py), marked "trial" and loaded here like
+    the committed one, so that its boot holds no more heap than a normal boot. config_trial is
+    loaded only to refuse it, or when a marker says a trial is to end. rename: test hook."""
+    from app import boot_config
+
+    new = root + "config.json.new"
+    marker = root + "config.trial"
+    if fsutil.exists(marker) or fsutil.exists(marker + ".tmp"):
         from app import config_trial
 
-        if not config_trial.crashed(root, exc):
-            return  # committed already: an ordinary crash (the watchdog resets the board)
-    except Exception as e:  # noqa: BLE001 - reset anyway
-        print("gridpod: config trial record failed: %r" % e)
-    platform.reset()
+        return config_trial.load(root, reset_cause, rename)
+    if not fsutil.exists(new):
+        return boot_config.load(root + "config.json")
+    fsutil.write_atomic(marker, "trial\n", rename)
+    gc.collect()  # the write's buffers go before the parse (a full module has no heap to spare)
+    config = boot_config.load(new)
+    if config.invalid:
+        errors = config.errors
+        config = None
+        from app import config_trial
+
+        return config_trial.refuse(root, errors, rename)
+    config.trial = True
+    return config
 
 
 # The safe boot's supervision (app/supervisor.py SafeBoot), built by build(), run by main().
@@ -209,16 +216,9 @@ def build(root="/"):
         print("gridpod: SAFE BOOT, application not started: " + why)
         _safe_boot_supervision(platform, board)
         return None
-    if _trial_files(root):  # a pushed config on trial, or a trial to finish or undo
-        from app import config_trial
-
-        config = config_trial.load(root, platform.reset_cause())
-        if config.trial:
-            _trial_platform = platform
-    else:  # the committed config (no trial code loaded: its names would stay as qstrs)
-        from app import boot_config
-
-        config = boot_config.load(root + "config.json")
+    config = load_config(root, platform.reset_cause())
+    if config.trial:
+        _trial_platform = platform
     forget_modules(BEFORE_APP_MODULES)
     gc.collect()
     from app.app import App

@@ -12,8 +12,9 @@ On the device a push is a trial (firmware/app/config_trial.py): the file goes to
 /config.json.new (written as .tmp, hashed, then renamed), a soft reset starts the application
 with it, and the board commits it (/config.json, the previous one kept as /config.json.prev) only
 once the application ran healthy with it; otherwise the next boot restores the previous config
-and says why in /config.result. The push waits for that outcome on the service channel and
-fails (non-zero exit) with the board's reason when the previous config was restored.
+and says why in /config.result. The push waits for that outcome, reading the console while the
+board boots (sending nothing), then asks the service channel; it fails (non-zero exit) with the
+board's reason when the previous config was restored.
 A firmware older than the trial gets the file as before: /config.json.tmp renamed over
 /config.json, read back, and the boot banner's CRC checked.
 pull, diff and the read before a push go through the running application's service channel (it
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -291,10 +293,11 @@ def push(
                 f"{port}: the module did not start with the new config; the previous config "
                 f"was restored: {verdict.get('reason', '?')}"
             )
-        if verdict.get("crc32") != f"{crc:08x}" or status.get("config_crc32") != f"{crc:08x}":
+        runs = (status or {}).get("config_crc32")
+        if verdict.get("crc32") != f"{crc:08x}" or runs != f"{crc:08x}":
             raise ConfigError(
                 f"{port}: the board committed crc32 {verdict.get('crc32')} and runs "
-                f"{status.get('config_crc32')}, not crc32 {crc:08x}: push again"
+                f"{runs}, not crc32 {crc:08x}: push again"
             )
         log(f"{port}: committed: the application runs healthy with it (boot #{status['boot']})")
         result["summary"] = f"{len(changes)} change(s), crc32 {crc:08x} committed"
@@ -325,40 +328,66 @@ def _write_candidate(dev: Device, port: str, data: bytes) -> None:
     dev.rename(tmp, CANDIDATE_PATH)
 
 
+# What the firmware prints (app/config_trial.py): the commit, and the banner of the boot that
+# restored the previous config (its config note).
+COMMITTED = re.compile(rb"gridpod: config crc32 ([0-9a-f]{8}) committed")
+NOT_KEPT = re.compile(rb"; the pushed config was not kept: ([^\r\n]*)[\r\n]")
+QUIET_S = 1.0  # console quiet this long after a restoring boot's banner: its loop runs
+
+
 def wait_trial(
     dev: Device, housekeeping_ms: int, boot_s: float = BOOT_S
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Restart the application and wait, on the service channel, for the board's verdict on the
-    candidate: ({"result": "committed"|"restored", ...} from /config.result, the application's
-    status then). A board that raised and reset, or whose application stopped at the REPL (it
-    is then soft-reset once: its next boot restores), is waited for up to two boots."""
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Restart the application and wait for the board's verdict on the candidate:
+    ({"result": "committed"|"restored", ...}, the application's status then, None if it did not
+    answer). Nothing is sent while a board boots (a request then lands in the first ticks of a
+    module that may have no heap to spare): the console is read until the firmware says it
+    committed the config, or until a boot that restored the previous config is up and quiet;
+    then the service channel gives /config.result and the status. An application that stopped
+    at the REPL (no trial handler reset it: an older firmware) is soft-reset once: its next boot
+    restores."""
     dev.soft_restart()
+    serial = dev.transport.serial
+    serial.timeout = 0.05
     wait_s = 2 * boot_s + TRIAL_ROUNDS * housekeeping_ms / 1000
     deadline = time.monotonic() + wait_s
+    seen = bytearray()
+    last_rx = time.monotonic()
     kicked = False
+    verdict: dict[str, Any] | None = None
     while time.monotonic() < deadline:
-        dev.service.repl_echo = False
-        status = dev.probe()
-        if status is None:
-            if dev.service.repl_echo and not kicked:
-                dev.soft_restart()  # at the REPL: no trial handler reset it (older firmware)
-                kicked = True
-            continue
+        chunk = serial.read(serial.in_waiting or 1)
+        if chunk:
+            seen += chunk
+            last_rx = time.monotonic()
+        m = COMMITTED.search(seen)
+        if m:
+            verdict = {"result": "committed", "crc32": m.group(1).decode()}
+            break
+        m = NOT_KEPT.search(seen)
+        if m and time.monotonic() - last_rx >= QUIET_S:
+            verdict = {"result": "restored", "reason": m.group(1).decode(errors="replace")}
+            break
+        if not kicked and b"Traceback" in seen and seen.endswith(b">>> "):
+            # it stopped at the REPL (no trial handler reset it: an older firmware)
+            dev.soft_restart()
+            serial.timeout = 0.05
+            kicked = True
+            seen.clear()
+    if verdict is None:
+        raise ConfigError(
+            f"{dev.port}: no verdict on the new config within {wait_s:.0f} s (the application "
+            f"does not start): read its console with `mpremote connect {dev.port} repl`; at its "
+            "next boot the board restores the previous config"
+        )
+    status = dev.probe()
+    if status is not None:
         try:
             raw = dev.service.read_file(RESULT_PATH)
-        except (ServiceError, TimeoutError):
-            continue  # the board reset under the read
-        if raw is not None:
-            try:
-                return json.loads(raw), status
-            except ValueError:
-                pass
-        time.sleep(0.2)
-    raise ConfigError(
-        f"{dev.port}: no verdict on the new config within {wait_s:.0f} s "
-        f"(the application does not answer): read its console with `mpremote connect "
-        f"{dev.port} repl`; at its next boot the board restores the previous config"
-    )
+            verdict = json.loads(raw) if raw else verdict
+        except (ServiceError, TimeoutError, ValueError):
+            pass  # the console's verdict stands
+    return verdict, status
 
 
 def _push_direct(

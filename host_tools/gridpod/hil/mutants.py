@@ -622,8 +622,8 @@ MUTANTS = (
         "M80",
         "a boot that raises while a pushed config is on trial resets into the previous config",
         FW + "app/startup.py",
-        "            _trial_crashed(root, e, _trial_platform)",
-        "            pass",
+        "                _trial_platform.reset()",
+        "                pass",
         [
             L0_TRIAL
             + "::test_a_boot_that_raises_with_the_candidate_resets_and_the_next_boot_restores",
@@ -643,8 +643,8 @@ MUTANTS = (
         "M82",
         "a boot after an unfinished trial restores the previous config",
         FW + "app/config_trial.py",
-        "            restored = restore(root, marker, reset_cause, rename)",
-        "            restored = None",
+        "        restored = restore(root, marker, reset_cause, rename)",
+        "        restored = None",
         [L0_TRIAL, "-k", "reset_during or unhealthy"],
     ),
     (
@@ -658,9 +658,9 @@ MUTANTS = (
     (
         "M84",
         "a candidate refused by validation is never run",
-        FW + "app/config_trial.py",
-        "        if not config.invalid:",
-        "        if True:",
+        FW + "app/startup.py",
+        "    if config.invalid:",
+        "    if False:",
         [L0_TRIAL, "-k", "refused"],
     ),
 )
