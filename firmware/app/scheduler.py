@@ -161,8 +161,10 @@ class Scheduler:
     def _cpu_bound(self, wall_us):
         """A slot that looked slow: where a host may preempt the scan loop (the virtual board),
         the CPU time used since the last reference bounds its work. The bound is conservative
-        (it includes every frame since the reference, refreshed once per housekeeping), so a
-        real overrun still counts; a VM descheduled by a loaded host does not."""
+        (it includes every frame since the reference, refreshed at every control frame and after
+        housekeeping's collect), so a real overrun still counts; a VM descheduled by a loaded
+        host does not. Refreshed only once per housekeeping, a slow VM's (250 us a frame) bound
+        late in a second passed 20 ms: the 24 h soak's one TICK_OVERRUN trip."""
         c = self._p.cpu_us()
         if c is None:
             return wall_us
@@ -185,8 +187,12 @@ class Scheduler:
         t0 = p.ticks_us()
         self._tripped = False
         self._failed_this_frame = False
-        self._run_slot(self.slots[SLOT_FAST], now_ms)
         phase = self._frame % self._control_div
+        if phase == 0:
+            c = p.cpu_us()  # None on a board: nothing preempts its scan loop
+            if c is not None:
+                self._cpu_ref = c
+        self._run_slot(self.slots[SLOT_FAST], now_ms)
         if phase == 0:
             self._run_slot(self.slots[SLOT_CONTROL], now_ms)
         if self._frame == self._hk_phase:

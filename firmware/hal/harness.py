@@ -12,13 +12,14 @@ so a quiet firmware loop runs far faster than real time without losing any outpu
 ticks_us() is the host's real microsecond clock, for measuring how long the firmware's work takes.
 Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
 
-Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a
-record of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
+Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a record
+of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
 """
 
 import gc
 import time
 from array import array
+from binascii import unhexlify
 
 from micropython import const
 
@@ -290,7 +291,8 @@ class HarnessPlatform:
         return 0  # the harness serves every role itself: no I2C device on this board
 
     def unique_id(self):
-        return b"GPVB" + bytes((self._hello.get("boot", 0) & 0xFF,))
+        uid = self._hello.get("unique_id")  # the virtual board's, one per flash image
+        return unhexlify(uid) if uid else b"GPVB" + bytes((self._hello.get("boot", 0) & 0xFF,))
 
     def reset(self):
         self._link.reset()

@@ -106,6 +106,35 @@ def test_preempted_ticks_are_bounded_by_cpu_time_real_overruns_still_fault():
     assert ft2.is_active(FAULT_TICK_OVERRUN)
 
 
+class _SlowVmPreemptedOnce(_Preempted):
+    """A VM on a loaded host: every fast tick costs 250 us of CPU (25 ms per simulated second),
+    and once, late in a housekeeping cycle, the host takes the CPU away for 25 ms of wall."""
+
+    def __init__(self, p, preempt_at_call):
+        super().__init__(p, 200, 250)
+        self.calls = 0
+        self.preempt_at_call = preempt_at_call
+
+    def tick(self, now_ms):
+        self.calls += 1
+        self.wall_us = 25000 if self.calls == self.preempt_at_call else 200
+        return super().tick(now_ms)
+
+
+def test_a_preempted_tick_late_in_a_second_is_not_charged_the_seconds_cpu_time():
+    """The 24 h soak's one overrun: the CPU bound of a preempted tick counted every frame since
+    the last housekeeping (98 x 250 us > 20 ms, a TICK_OVERRUN trip). The reference now moves
+    at every control frame, so the bound covers at most one control period of frames."""
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    s.add(_SlowVmPreemptedOnce(p, preempt_at_call=203), SLOT_FAST)  # 97 frames after a housekeeping
+    s.run(frames=300)
+    st = s.slots[SLOT_FAST]
+    assert st.max_us < 10000 and st.overruns == 0 and s.overruns == 0, st.max_us
+    assert not ft.is_active(FAULT_TICK_OVERRUN)
+
+
 def test_non_consecutive_overruns_do_not_fault():
     p = fake_platform()
     ft = FaultTable(FAULTS)

@@ -70,5 +70,7 @@ def test_fat_suite_runs_on_a_hil_bench(board_in_hil_mode, tmp_path):
     suite = ET.parse(junit).getroot().find("testsuite")
     assert int(suite.get("failures")) == 0 and int(suite.get("errors")) == 0, out.stdout[-3000:]
     passed = int(suite.get("tests")) - int(suite.get("skipped"))
-    assert passed >= 3, out.stdout[-2000:]
+    # the module FAT drives the unit over Modbus: without RS-485 only the plant-side heartbeat
+    # check runs here, every other step says what the HIL bench lacks
+    assert passed >= 1, out.stdout[-2000:]
     assert "lacks" in out.stdout or int(suite.get("skipped")) > 0

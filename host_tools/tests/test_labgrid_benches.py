@@ -230,19 +230,23 @@ def test_fat_on_two_labgrid_places_in_parallel(lab, tmp_path):
     rest, _ = fat.communicate(timeout=600)
     out += rest.splitlines()
     text = "\n".join(out)
-    assert fat.returncode == 0, text + lab.logs()
-    assert "FAT PASS: 2 of 2 places passed" in text, text
+    # the plant runs on the exporter host: its steps are skipped, so the module FAT is
+    # INCOMPLETE (exit 4), never a PASS
+    assert fat.returncode == 4, text + lab.logs()
+    assert "FAT INCOMPLETE: 0 of 2 places passed" in text, text
     runs = []
     for place in PLACES:
         summary = json.loads((report / place / "fat.json").read_text())
-        assert summary["verdict"] == "PASS", (place, summary["tests"])
+        assert summary["verdict"] == "INCOMPLETE", (place, summary["tests"])
         assert summary["bench"] == f"labgrid:{place}"
         counts = summary["counts"]
         # the console, power and Modbus checks ran through labgrid; plant tests need the plant,
         # which runs on the exporter host, and say so
         assert counts["passed"] >= 7 and counts["failed"] == 0, counts
         skipped = [t["message"] for t in summary["tests"] if t["outcome"] == "skipped"]
-        assert all("bench 'labgrid' lacks plant" in m for m in skipped), skipped
+        assert all("bench 'labgrid' lacks plant" in m or "a person must" in m for m in skipped), (
+            skipped
+        )
         suite = ET.parse(report / place / "fat-junit.xml").getroot().find("testsuite")
         start = datetime.fromisoformat(suite.get("timestamp")).timestamp()
         runs.append((start, start + float(suite.get("time"))))

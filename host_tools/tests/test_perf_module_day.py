@@ -9,4 +9,4 @@ def test_module_day_benchmark_short_run():
     assert r["sim_s"] == 600 and r["resets"] == 0 and r["overruns"] == 0
     assert r["violations"] == []
     assert r["it_energy_kwh"] > 10  # ~72 kW for 10 min went into the coolant
-    assert r["ratio"] >= 50  # loose floor for a loaded CI machine; the figure is the ratio
+    # no wall-clock floor: the ratio is a figure `make bench` prints, not a behaviour

@@ -50,3 +50,31 @@ def test_every_monitor_and_mutant_exists_and_every_mutant_is_in_the_case():
         cited |= set(re.findall(r"M\d\d", row[7]))
     assert cited <= ids, cited - ids
     assert ids <= cited, f"mutants no safety function cites: {sorted(ids - cited)}"
+
+
+def test_every_safety_function_has_a_fat_step():
+    """The module FAT (issue 14): every safety function is named in the `safety` column of a
+    requirement of hil_tests/requirements.csv that a FAT test verifies (@pytest.mark.req), or is
+    listed under "Without a FAT step" with its reason."""
+    import ast
+    import csv
+
+    ids = {row[0] for row in ROWS}
+    with open(REPO / "hil_tests" / "requirements.csv", newline="") as f:
+        safety = {
+            r["id"]: {x.strip() for x in r["safety"].split(",") if x.strip()}
+            for r in csv.DictReader(f)
+        }
+    tested = set()
+    for path in (REPO / "hil_tests" / "fat").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "req":
+                tested |= {a.value for a in node.args if isinstance(a, ast.Constant)}
+    covered = {sf for req, sfs in safety.items() if req in tested for sf in sfs}
+    section = TABLE.split("## Without a FAT step", 1)[1].split("\n## ", 1)[0]
+    exempt = set(re.findall(r"^- (SF-\w+):", section, re.M))
+    assert covered <= ids, f"FAT requirements name unknown safety functions: {covered - ids}"
+    assert not covered & exempt, f"listed without a FAT step but covered: {covered & exempt}"
+    assert ids <= covered | exempt, (
+        f"safety functions without a FAT step: {sorted(ids - covered - exempt)}"
+    )

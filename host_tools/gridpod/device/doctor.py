@@ -102,7 +102,8 @@ def probe(port: str) -> dict[str, Any]:
     """What answers on a port: MicroPython, board, Gridpod firmware and config CRC, and whether
     the application runs. A running application answers on its service channel and keeps
     running; only a board without one (blank, stopped) is asked through the raw REPL."""
-    from .config import RESULT_PATH, firmware_config, read_device
+    from .config import firmware_config, read_device
+    from .config_trial import RESULT_PATH
 
     with Device(port, log=lambda s: None, read_only=True) as dev:
         app = dev.probe()

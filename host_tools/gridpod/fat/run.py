@@ -1,7 +1,20 @@
 """Factory acceptance run: the hil_tests/fat suite on a bench -> JUnit XML, JSON and HTML.
 
-run_fat() drives pytest in-process with a small collector plugin, so a test's requirement ids
-(pytest.mark.req) travel into every report, and the result is one verdict per requirement.
+run_fat() drives pytest in-process with a collector plugin (FatSession), so a test's requirement
+ids (pytest.mark.req), its measured values against their bands, its plots and the answers of any
+guided step travel into every report; the unit's identity, read from the unit by the suite
+(fat/identity.py), heads the certificate (fat/certificate.py).
+
+Verdicts (one per requirement, then one for the run):
+  PASS         every requirement has passing tests and a measured value in its band, nothing was
+               skipped, the whole suite ran
+  INCOMPLETE   something was not judged: a test skipped (the bench lacks what it needs, an
+               operator did not confirm a step), a requirement with no test or no value, a
+               partial run (-k)
+  FAIL         the firmware failed a requirement (a value out of its band, a wrong reaction)
+  BENCH ERROR  the bench or its options broke the run (VM, port, a mistyped option): the
+               firmware was not judged; never reported as FAIL
+Exit statuses: EXIT_CODES.
 
 run_fat_boards() runs the FAT on several boards at once. pytest in-process is not thread-safe,
 so each board is a `gridpod fat` child process (environment GRIDPOD_FAT_BOARD=<label>) with its
@@ -10,8 +23,6 @@ own report folder DIR/<label>/ and log DIR/<label>.log; multi.run_many runs them
 
 import csv
 import datetime
-import hashlib
-import html
 import json
 import os
 import platform
@@ -23,11 +34,13 @@ from pathlib import Path
 import pytest
 
 from .. import GridpodError, __version__
-from ..build.tree import REPO_ROOT, firmware_files
+from ..build.tree import REPO_ROOT
 from ..plant import PLANT_MODEL_VERSION
 
 FAT_DIR = REPO_ROOT / "hil_tests" / "fat"
 REQUIREMENTS = REPO_ROOT / "hil_tests" / "requirements.csv"
+EXIT_CODES = {"PASS": 0, "FAIL": 1, "BENCH ERROR": 2, "INCOMPLETE": 4}
+OUTCOMES = ("passed", "failed", "skipped", "bench error")
 
 
 class FatError(GridpodError):
@@ -39,43 +52,57 @@ def load_requirements(path: Path = REQUIREMENTS) -> dict[str, dict]:
         return {row["id"]: row for row in csv.DictReader(f)}
 
 
-def firmware_digest(board: str = "VIRTUAL") -> str:
-    h = hashlib.sha256()
-    for name, data in firmware_files(board).items():
-        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return h.hexdigest()[:16]
+class FatSession:
+    """The collector plugin of one FAT run, and what the suite hands the certificate: the unit's
+    identity, the production config, the operator who answers guided steps."""
 
-
-class _Collector:
-    def __init__(self):
+    def __init__(self, production=None, pin=None, operator=None, people=None):
         self.results: list[dict] = []
+        self.production = production  # values pushed first (None: the suite's built-in)
+        self.pin = pin
+        self.operator = operator  # guided.TerminalOperator / ScriptedOperator / None
+        self.people = people or {}  # {"operator": name, "witness": name}
+        self.identity: dict | None = None
+        self.push: dict | None = None
+        self.report_dir: Path | None = None  # the pushed production config is kept there
 
     def pytest_runtest_logreport(self, report):
+        name = report.nodeid.split("::")[-1]
+        props = report.user_properties
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            reqs = [v for k, v in report.user_properties if k == "requirement"]
-            message = ""
             outcome = report.outcome
+            message = ""
             if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
                 message = report.longrepr[2]
             elif report.outcome == "failed":
-                text = str(report.longrepr)
-                message = text.strip().splitlines()[-1][:300]
-                if report.when == "setup" and "BenchError" in text:
+                crash = getattr(report.longrepr, "reprcrash", None)
+                lines = str(report.longrepr).strip().splitlines()
+                message = (crash.message if crash else lines[-1] if lines else "")[:400]
+                if getattr(report, "bench_error", False):
                     outcome = "bench error"  # the bench broke, the firmware was never judged
             self.results.append(
                 {
-                    "test": report.nodeid.split("::")[-1],
-                    "requirements": reqs,
+                    "test": name,
+                    "nodeid": report.nodeid,
+                    "section": next((v for k, v in props if k == "section"), "tests"),
+                    "requirements": [v for k, v in props if k == "requirement"],
                     "outcome": outcome,
                     "duration_s": round(report.duration, 3),
                     "message": message,
+                    "measurements": [json.loads(v) for k, v in props if k == "measurement"],
+                    "plots": [json.loads(v) for k, v in props if k == "plot"],
+                    "guided": [json.loads(v) for k, v in props if k == "guided"],
                     "trace": None,
                 }
             )
         if report.when == "teardown" and self.results:
-            traces = [v for k, v in report.user_properties if k == "trace"]
-            if traces and self.results[-1]["test"] == report.nodeid.split("::")[-1]:
+            traces = [v for k, v in props if k == "trace"]
+            if traces and self.results[-1]["nodeid"] == report.nodeid:
                 self.results[-1]["trace"] = traces[-1]
+
+
+# kept under its old name for callers of the collector alone
+_Collector = FatSession
 
 
 def run_fat(
@@ -85,13 +112,15 @@ def run_fat(
     extra_args=(),
     suite: Path = FAT_DIR,
     select: str | None = None,
+    session: FatSession | None = None,
 ) -> dict:
     """Run the FAT suite; write fat-junit.xml, fat.json, fat.html; return the summary dict.
 
-    select: a pytest -k expression; the report then says it is a partial run."""
+    select: a pytest -k expression; the run is then INCOMPLETE (a partial run)."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    collector = _Collector()
+    session = session or FatSession()
+    session.report_dir = report_dir
     started = datetime.datetime.now(datetime.timezone.utc)
     args = [str(suite), "-q", "-p", "no:cacheprovider", f"--bench={bench}"]
     # labgrid's pytest plugin only where it is used (pyproject's addopts turn it off; it costs
@@ -101,135 +130,122 @@ def run_fat(
         args += ["-k", select]
     args += [f"--junitxml={report_dir / 'fat-junit.xml'}", f"--trace-dir={report_dir / 'traces'}"]
     args += list(extra_args)
-    code = pytest.main(args, plugins=[collector])
-    if code not in (0, 1) or not collector.results:
+    code = pytest.main(args, plugins=[session])
+    if code not in (0, 1) or not session.results:
         raise FatError(f"FAT suite could not run (pytest exit {int(code)}): see the output above")
-    summary = summarize(collector.results, load_requirements())
+    summary = summarize(session.results, load_requirements(), partial=bool(select))
+    ident = session.identity or {}
     summary.update(
         bench=bench,
-        module_id=module_id,
-        board="VIRTUAL" if bench == "virtual" else "(from the device)",
+        module_id=ident.get("module_id") or module_id,
+        module_id_given=module_id,
+        board=ident.get("board") or ("VIRTUAL" if bench == "virtual" else None),
+        identity=ident,
+        production_config=session.push,
+        people=session.people,
         selection=f"partial run: -k {select!r}" if select else "all tests",
-        firmware_digest=firmware_digest(),
-        config_hash=config_hash(bench),
+        firmware_digest=ident.get("firmware_hash") or "not read from the unit",
+        config_hash=ident.get("config_crc") or "not read from the unit",
         plant_model_version=PLANT_MODEL_VERSION if bench == "virtual" else None,
         gridpod_version=__version__,
         started_utc=started.isoformat(timespec="seconds"),
+        wall_s=round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1),
     )
-    plots = render_plots(summary)
-    (report_dir / "fat.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (report_dir / "fat.html").write_text(render_html(summary, plots))
+    write_reports(summary, report_dir)
     return summary
 
 
-def config_hash(bench: str) -> str:
-    """The virtual FAT deploys no /config.json: the firmware runs on its defaults, whose CRC is
-    computed with the firmware's own code. A real board's config is not read yet."""
-    if bench != "virtual":
-        return "not read (real board)"
-    from ..device.config import firmware_config
+def write_reports(summary: dict, report_dir: Path) -> None:
+    """fat.json and fat.html (plots rendered here) in report_dir."""
+    from .certificate import render_html, render_plots
 
-    cfg = firmware_config()
-    return "defaults crc32 %08x" % cfg.config_crc(cfg.CONFIG_DEFAULTS)
-
-
-PLOTTED_TESTS = ("test_thirty_minutes_without_reset_or_overrun",)
+    plots = render_plots(summary)
+    summary["plot_count"] = len(plots)
+    (report_dir / "fat.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (report_dir / "fat.html").write_text(render_html(summary, plots))
 
 
-def render_plots(summary: dict) -> list[tuple[str, str]]:
-    """(title, data URI) for the key traces; an unavailable plotter is said, not hidden."""
-    from .plots import data_uri, plot_trace_png
+def requirement_verdict(outcomes: list[str], measured: list[dict]) -> str:
+    """One requirement from its tests' outcomes and its measurements."""
+    if not outcomes:
+        return "not tested"
+    if "failed" in outcomes or any(m["verdict"] == "FAIL" for m in measured):
+        return "FAIL"
+    if "bench error" in outcomes:
+        return "bench error"
+    if any(o != "passed" for o in outcomes):
+        return "skipped"
+    if not any(m["verdict"] == "PASS" for m in measured):
+        return "no value"
+    return "PASS"
 
-    plots = []
-    for t in summary["tests"]:
-        if t["test"] in PLOTTED_TESTS and t.get("trace"):
-            plots.append((t["test"], data_uri(plot_trace_png(Path(t["trace"]), t["test"]))))
-    return plots
 
-
-def summarize(results: list[dict], requirements: dict[str, dict]) -> dict:
-    """Verdict per requirement (PASS only if all its tests passed) and overall."""
-    verdicts = {}
-    for req_id in requirements:
-        outcomes = [r["outcome"] for r in results if req_id in r["requirements"]]
-        if not outcomes:
-            verdicts[req_id] = "not tested"
-        elif "failed" in outcomes:
-            verdicts[req_id] = "FAIL"
-        elif all(o == "passed" for o in outcomes):
-            verdicts[req_id] = "PASS"
-        else:
-            verdicts[req_id] = "skipped"
+def summarize(results: list[dict], requirements: dict[str, dict], partial: bool = False) -> dict:
+    """Verdict per requirement and overall (see the module docstring)."""
+    rows = []
+    for req_id, row in requirements.items():
+        tests = [r for r in results if req_id in r["requirements"]]
+        measured = [
+            m for r in tests for m in r.get("measurements", []) if m["requirement"] == req_id
+        ]
+        rows.append(
+            {
+                "id": req_id,
+                "section": row.get("section", ""),
+                "requirement": row["requirement"],
+                "safety": row.get("safety", ""),
+                "verdict": requirement_verdict([r["outcome"] for r in tests], measured),
+                "measurements": measured,
+            }
+        )
     unknown = sorted({q for r in results for q in r["requirements"]} - set(requirements))
-    failed = any(r["outcome"] == "failed" for r in results)
-    bench_error = any(r["outcome"] == "bench error" for r in results)
-    verdict = "BENCH ERROR" if bench_error else "FAIL" if failed or unknown else "PASS"
+    outcomes = [r["outcome"] for r in results]
+    if "bench error" in outcomes:
+        verdict = "BENCH ERROR"
+    elif "failed" in outcomes or unknown or any(x["verdict"] == "FAIL" for x in rows):
+        verdict = "FAIL"
+    elif partial or any(x["verdict"] != "PASS" for x in rows):
+        verdict = "INCOMPLETE"
+    else:
+        verdict = "PASS"
+    not_pass = {
+        v: sum(1 for x in rows if x["verdict"] == v) for v in ("skipped", "not tested", "no value")
+    }
     return {
         "verdict": verdict,
         "unknown_requirements": unknown,
-        "counts": {
-            o: sum(1 for r in results if r["outcome"] == o)
-            for o in ("passed", "failed", "skipped", "bench error")
+        "counts": {o: outcomes.count(o) for o in OUTCOMES},
+        "requirement_counts": {
+            "total": len(rows),
+            "PASS": sum(1 for x in rows if x["verdict"] == "PASS"),
+            "FAIL": sum(1 for x in rows if x["verdict"] == "FAIL"),
+            **not_pass,
         },
-        "requirements": [
-            {"id": k, "requirement": v["requirement"], "verdict": verdicts[k]}
-            for k, v in requirements.items()
-        ],
+        "measurement_count": sum(len(r.get("measurements", [])) for r in results),
+        "requirements": rows,
         "tests": results,
     }
 
 
 def render_html(s: dict, plots=()) -> str:
-    e = html.escape
-    colour = {"PASS": "#1b7f3b", "FAIL": "#b00020", "skipped": "#8a6d00", "not tested": "#666"}
-    colour["BENCH ERROR"] = "#8a6d00"
-    figures = "".join(
-        f"<figure><img alt='{e(title)}' src='{uri}'><figcaption>{e(title)}</figcaption></figure>"
-        for title, uri in plots
-    )
-    rows = "".join(
-        f"<tr><td>{e(r['id'])}</td><td>{e(r['requirement'])}</td>"
-        f"<td style='color:{colour.get(r['verdict'], '#000')}'><b>{e(r['verdict'])}</b></td></tr>"
-        for r in s["requirements"]
-    )
-    tests = "".join(
-        f"<tr><td>{e(t['test'])}</td><td>{e(', '.join(t['requirements']))}</td>"
-        f"<td>{e(t['outcome'])}</td><td>{t['duration_s']}</td><td>{e(t['message'])}</td></tr>"
-        for t in s["tests"]
-    )
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Gridpod FAT certificate</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head><body>
-<h1>Gridpod factory acceptance test: <span style="color:{colour[s["verdict"]]}">{s["verdict"]}</span></h1>
-<table>
-<tr><th>module id</th><td>{e(str(s["module_id"] or "(not given)"))}</td></tr>
-<tr><th>board</th><td>{e(str(s.get("board", "?")))} on bench {e(s["bench"])}</td></tr>
-<tr><th>firmware hash</th><td>{e(s["firmware_digest"])}</td></tr>
-<tr><th>config hash</th><td>{e(str(s.get("config_hash", "?")))}</td></tr>
-<tr><th>plant model</th><td>{e(str(s.get("plant_model_version") or "none (real plant)"))}</td></tr>
-<tr><th>date (UTC)</th><td>{e(s["started_utc"])}</td></tr>
-<tr><th>gridpod</th><td>{e(s["gridpod_version"])}</td></tr>
-<tr><th>tests run</th><td>{e(str(s.get("selection", "all tests")))}</td></tr>
-</table>
-<p>
-Tests: {s["counts"]["passed"]} passed, {s["counts"]["failed"]} failed, {s["counts"]["skipped"]} skipped.</p>
-<h2>Requirements</h2><table><tr><th>id</th><th>requirement</th><th>verdict</th></tr>{rows}</table>
-<h2>Key traces</h2>{figures or "<p>no trace plotted</p>"}
-<h2>Tests</h2><table><tr><th>test</th><th>requirements</th><th>outcome</th><th>s</th><th>note</th></tr>
-{tests}</table></body></html>
-"""
+    """The certificate page (kept here for callers; fat/certificate.py renders it)."""
+    from .certificate import render_html as render
+
+    return render(s, plots)
 
 
 # ---- several boards at once -------------------------------------------------------------------
 
-EXIT_CODES = {"PASS": 0, "FAIL": 1}  # anything else (BENCH ERROR, no report) is 2
-
 
 def exit_code(verdicts: list[str]) -> int:
-    """One exit status for many boards: 2 if any bench error (some firmware was not judged),
-    else 1 if any board failed, else 0."""
+    """One exit status for many boards: 2 if any bench error (some firmware was not judged; a
+    board with no report counts as one), else 1 if any board failed, else 4 if any run was
+    INCOMPLETE, else 0."""
     codes = [EXIT_CODES.get(v, 2) for v in verdicts]
-    return 2 if 2 in codes else max(codes, default=2)
+    for code in (2, 1, 4):
+        if code in codes:
+            return code
+    return 0 if codes else 2
 
 
 def _board_job(bench_args: list[str], report_dir: Path, common: list[str], timeout_s: float):
@@ -265,7 +281,7 @@ def _board_job(bench_args: list[str], report_dir: Path, common: list[str], timeo
                 proc.kill()
                 proc.wait()
         report = out / "fat.json"
-        if code in (0, 1, 2) and report.exists():
+        if code in EXIT_CODES.values() and report.exists():
             s = json.loads(report.read_text())
             c = s["counts"]
             verdict = s["verdict"]

@@ -43,6 +43,8 @@ class BenchOptions:
 
     heap_bytes: int | None = None  # virtual: heap budget of the board (None: the board file's)
     hil_speed: str = "1"  # hil: simulated seconds per wall second ("max": lockstep)
+    firmware_dir: str | None = None  # virtual: the firmware tree to deploy (None: firmware/)
+    modbus_port: str | None = None  # serial: the module's RS-485 port (a USB adapter), if wired
 
 
 class Bench:
@@ -50,6 +52,7 @@ class Bench:
 
     name = "bench"
     board_name: str | None = None  # boards/<name>/board.json when the bench knows its board
+    firmware_dir = None  # the firmware tree the strategy deploys (None: the repository's)
     console = None
     console_log = None
     power = None
@@ -78,7 +81,9 @@ class Bench:
         if self._strategy is None and self.power is not None and self.console_log is not None:
             from .strategy import BootStrategy
 
-            self._strategy = BootStrategy(self.power, self.console_log, self.console)
+            self._strategy = BootStrategy(
+                self.power, self.console_log, self.console, self.firmware_dir
+            )
         return self._strategy
 
     def run_for(self, sim_s: float) -> None:
@@ -90,6 +95,10 @@ class Bench:
 
     def stats(self) -> dict:
         return {}
+
+    def plant_call(self, fn):
+        """fn() where the plant may be touched safely (between two plant steps); its result."""
+        return fn()
 
     def close(self) -> None:
         pass
@@ -115,15 +124,16 @@ def usage_text(default: str | None = DEFAULT_BENCH, quote: bool = False) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def open_bench(spec: str, heap_bytes: int | None = None, hil_speed: str = "1") -> Bench:
-    """Open the bench `spec` names ("virtual", "serial:/dev/ttyUSB0", ...)."""
+def open_bench(spec: str, heap_bytes: int | None = None, hil_speed: str = "1", **options) -> Bench:
+    """Open the bench `spec` names ("virtual", "serial:/dev/ttyUSB0", ...); options: the other
+    BenchOptions fields (firmware_dir, modbus_port)."""
     name, colon, address = spec.partition(":")
     kinds = bench_kinds()
     usage = kinds.get(name)
     if usage is None or (":" in usage) != bool(colon) or (colon and not address):
         raise BenchError(f"--bench {spec!r}: use {usage_text(quote=True)}")
     module = _bench_module(name)
-    return module.open_bench(address or None, BenchOptions(heap_bytes, hil_speed))
+    return module.open_bench(address or None, BenchOptions(heap_bytes, hil_speed, **options))
 
 
 def _bench_module(name: str):

@@ -39,6 +39,17 @@ def pytest_addoption(parser):
         "--hil-speed", default="1", help="hil bench: simulated time per wall second (1 or max)"
     )
     group.addoption("--bench-heap", default=None, help="virtual bench heap budget, e.g. 64K")
+    group.addoption(
+        "--bench-firmware-dir", default=None, help="virtual bench: deploy this firmware tree"
+    )
+    group.addoption(
+        "--bench-modbus", default=None, help="serial bench: the module's RS-485 port, if wired"
+    )
+    group.addoption(
+        "--bench-board",
+        default="VIRTUAL",
+        help="the board file of the unit under test (tests generated per role read it)",
+    )
     group.addoption("--trace-dir", default=None, help="write each test's trace CSV here")
 
 
@@ -50,19 +61,32 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def bench(request):
+    """The bench of --bench. Anything that goes wrong opening it, a mistyped option included, is
+    a BenchError: the firmware was never judged."""
+    from .. import GridpodError
     from ..units import parse_size
 
-    heap = request.config.getoption("--bench-heap")
-    spec = request.config.getoption("--bench") or _default_bench(request.config)
-    name, _, address = spec.partition(":")
-    if name == "labgrid":
-        from ..labgrid.bench import open_labgrid_bench
+    opt = request.config.getoption
+    try:
+        heap = opt("--bench-heap")
+        spec = opt("--bench") or _default_bench(request.config)
+        name, _, address = spec.partition(":")
+        if name == "labgrid":
+            from ..labgrid.bench import open_labgrid_bench
 
-        b = open_labgrid_bench(request, address or None)
-    else:
-        b = open_bench(
-            spec, parse_size(heap) if heap else None, request.config.getoption("--hil-speed")
-        )
+            b = open_labgrid_bench(request, address or None)
+        else:
+            b = open_bench(
+                spec,
+                parse_size(heap) if heap else None,
+                opt("--hil-speed"),
+                firmware_dir=opt("--bench-firmware-dir"),
+                modbus_port=opt("--bench-modbus"),
+            )
+    except BenchError:
+        raise
+    except GridpodError as e:
+        raise BenchError(f"bench not opened: {e}") from e
     yield b
     b.close()
 
@@ -134,6 +158,16 @@ def pytest_runtest_call(item):
         violation = plant.violations[0]
         raise InvariantViolation(str(violation))
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A BenchError (the bench broke or was set up wrong) marks the report `bench_error`: the
+    FAT reports it as a BENCH ERROR, never as a firmware failure."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(BenchError):
+        report.bench_error = True
+    return report
 
 
 def pytest_collection_modifyitems(items):

@@ -12,6 +12,7 @@ the board up; no firmware verdict).
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from .. import GridpodError
 from .bench import BenchError
@@ -35,8 +36,9 @@ class BootStrategy:
     """Deploy, reset, wait for the banner, on a bench with power and a console log (and a console
     to deploy through)."""
 
-    def __init__(self, power, console_log, console=None):
+    def __init__(self, power, console_log, console=None, firmware_dir=None):
         self.power, self.console_log, self.console = power, console_log, console
+        self.firmware_dir = firmware_dir  # None: the repository's firmware/
 
     def reset(self, timeout_s: float = 30.0) -> None:
         """Power-cycle and wait until the application printed its boot banner."""
@@ -52,12 +54,13 @@ class BootStrategy:
     def deploy(self, board: str, log: Callable[[str], None] = lambda _line: None) -> dict:
         """The product's own deploy (mpy-cross, manifest, verify, atomic switch), as a
         technician runs it on a real board; returns its summary."""
-        from ..device.deploy import deploy
+        from ..device.deploy import FIRMWARE_DIR, deploy
 
         if self.console is None:
             raise BenchError("deploy needs a console on this bench")
+        tree = Path(self.firmware_dir) if self.firmware_dir else FIRMWARE_DIR
         # a bench brings the board up unattended: a running application may be stopped
-        return deploy(self.console.port, board, log=log, yes=True)
+        return deploy(self.console.port, board, firmware_dir=tree, log=log, yes=True)
 
     def bring_up(
         self,

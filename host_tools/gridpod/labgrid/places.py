@@ -135,7 +135,9 @@ def _run_many_places(args, places: list[str], coordinator: str) -> int:
     results.sort(key=lambda r: places.index(r["port"]))
     code = 2 if refused else code
     print(summary_table(results, label="place"))
-    verdict = {0: "PASS", 1: "FAIL"}.get(code, "BENCH ERROR")
+    from ..fat.run import EXIT_CODES
+
+    verdict = {v: k for k, v in EXIT_CODES.items()}.get(code, "BENCH ERROR")
     passed = sum(1 for r in results if r["ok"])
     print(f"FAT {verdict}: {passed} of {len(results)} places passed; reports in {args.report}/")
     return code

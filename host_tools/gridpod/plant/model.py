@@ -50,6 +50,8 @@ class Plant:
         self.edges: dict[str, list[tuple[int, int]]] = {}
         self.registered: dict[str, str] = {}
         self.overrides: dict[str, int] = {}
+        self.input_events: list[tuple[int, str, int | None]] = []  # schedule_input()
+        self._fine_until_ms = 0  # fine (STEP_MS) power steps until then: a fault just changed it
         self.now_ms = 0
         self.it_kw = self.load.it_kw(0.0)
         self._inputs: dict[str, int] | None = None
@@ -78,11 +80,11 @@ class Plant:
     def advance(self, now_ms: int) -> None:
         while self.now_ms < now_ms:
             t = self.now_ms
-            if self.power.is_active():
+            if self.power.is_active() or t < self._fine_until_ms:
                 nxt = (t // STEP_MS + 1) * STEP_MS
             else:
                 nxt = (t // SLOW_MS + 1) * SLOW_MS
-            ev = self.faults.next_event_ms()
+            ev = self._next_event()
             if ev is not None and t < ev < nxt:
                 nxt = ev
             nxt = min(nxt, now_ms)
@@ -90,7 +92,13 @@ class Plant:
             self.now_ms = nxt
             if nxt % SLOW_MS == 0:
                 self._slow_step()
+            events = len(self.faults.log) + len(self.input_events)
             self.faults.due(nxt)
+            self._inputs_due(nxt)
+            if len(self.faults.log) + len(self.input_events) != events:
+                # a fault (a new load, a seized pump) acts from its own step, not from the end
+                # of a 100 ms chunk: the power model steps finely for one slow step
+                self._fine_until_ms = nxt + SLOW_MS
             self._inputs = None
 
     def _slow_step(self) -> None:
@@ -112,9 +120,35 @@ class Plant:
         return self._inputs
 
     def next_event_ms(self) -> int | None:
-        if self.power.is_active():
+        if self.power.is_active() or self.now_ms < self._fine_until_ms:
             return self.now_ms + STEP_MS
-        return self.faults.next_event_ms()
+        return self._next_event()
+
+    def _next_event(self) -> int | None:
+        times = [t for t in (self.faults.next_event_ms(),) if t is not None]
+        times += [t for t, _r, _v in self.input_events]
+        return min(times) if times else None
+
+    def _inputs_due(self, now_ms: int) -> None:
+        for event in [e for e in self.input_events if e[0] <= now_ms]:
+            self.input_events.remove(event)
+            _t, role, value = event
+            if value is None:
+                self.overrides.pop(role, None)
+            else:
+                self.overrides[role] = value
+
+    def schedule_input(self, role: str, value: int | None, at_ms: int) -> int:
+        """Force an input (None: release it) from at_ms on, an exact simulated time like a
+        scheduled fault (a calibrator on the terminals); returns when it takes effect."""
+        at_ms = max(at_ms, self.now_ms)
+        if at_ms == self.now_ms:
+            self.input_events.append((at_ms, role, value))
+            self._inputs_due(at_ms)
+            self._inputs = None
+        else:
+            self.input_events.append((at_ms, role, value))
+        return at_ms
 
     def set_input(self, role: str, value: int) -> None:
         """Force an input (overrides the model until clear_input)."""

@@ -12,6 +12,7 @@ At a finite --speed the clock also runs while the firmware is out of its scan lo
 or a maintenance window runs (harness/host.py idle_advance), as a board's does.
 """
 
+import hashlib
 import os
 import queue
 import selectors
@@ -99,6 +100,10 @@ class VirtualBoard:
                 self.romfs_path.write_bytes(romfs)
             if not self.flash_path.exists():
                 create_blank(self.flash_path, flash_size)
+            # The chip's unique id (machine.unique_id() on a real board): one per flash image, so
+            # the same virtual module keeps it across power cycles and runs.
+            path_key = str(self.flash_path.resolve()).encode()
+            self.unique_id = hashlib.sha256(b"gridpod-vboard\0" + path_key).hexdigest()[:16]
         except BaseException:
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise
@@ -422,6 +427,7 @@ class VirtualBoard:
                 "board": self.board["board"],
                 "kill_after_ops": self._kill_after_ops,
                 "boot": self.boots,
+                "unique_id": self.unique_id,
                 "boot_ticks_ms": self.host.boot_ticks_ms,
                 "chip_time": self.host.chip is not None,
                 "romfs": None if self.romfs_path is None else str(self.romfs_path),

@@ -44,12 +44,14 @@ class VirtualBench(Bench):
         heap_bytes: int | None = None,
         seed: int = 1,
         profile: str = "training",
+        firmware_dir: str | None = None,
     ):
         from ...plant import Plant
         from ...vboard.supervisor import VirtualBoard
         from ..monitors import MonitoredPlant
 
         self.board_name = board
+        self.firmware_dir = firmware_dir
         self.plant = MonitoredPlant(Plant(seed=seed, profile=profile))
         try:
             self._vb = VirtualBoard(
@@ -89,12 +91,58 @@ class VirtualBench(Bench):
     def stats(self) -> dict:
         return self._vb.stats()
 
-    def close(self) -> None:
-        self._vb.close()
+    def plant_call(self, fn):
+        """fn() in the board's supervisor thread, between two harness exchanges: a fault injected
+        there lands on an exact simulated millisecond and never races the plant's step."""
+        from ...vboard.control import in_board
+
+        return in_board(self._vb, fn)
+
+    def _next_boundary_ms(self) -> int:
+        """The first plant slow-step boundary (100 ms) the board has not run past: a change there
+        is seen by the board's tick at that very ms (in lockstep the board may run a hold window
+        ahead of the plant), and the plant's slow dynamics (the pack current under a new load)
+        start from it, as at a scheduled time."""
+        from ...plant.model import SLOW_MS
+
+        earliest = self.plant.plant.now_ms + self._vb.host.max_hold_ms
+        return -(-earliest // SLOW_MS) * SLOW_MS
+
+    def inject(self, name: str, clear_after_s: float | None = None, **params):
+        """A catalogue fault from now on (cleared after clear_after_s when given); returns the
+        plant's Injected, whose at_ms is the exact simulated onset. "Now" is where the board
+        sees it: in lockstep the board may run up to a hold window ahead of the plant."""
+
+        def run():
+            at_ms = self._next_boundary_ms()
+            clear_s = None if clear_after_s is None else at_ms / 1000 + clear_after_s
+            return self.plant.plant.faults.schedule(name, at_ms / 1000, clear_s, **params)
+
+        return self.plant_call(run)
+
+    def force_input(self, role: str, value: int | None) -> int:
+        """Force an input (None: back to the plant's) from the exact simulated ms returned: where
+        the board sees it (in lockstep it may run a hold window ahead of the plant)."""
+
+        def run():
+            plant = self.plant.plant
+            return plant.schedule_input(role, value, self._next_boundary_ms())
+
+        return self.plant_call(run)
+
+    def clear(self, fault) -> None:
+        """Clear an injected fault (an Injected, or every one of a name) now; no-op when gone."""
+        faults = self.plant.plant.faults
+
+        def run():
+            if any(f is fault or f.name == fault for f in faults.faults):
+                faults.clear(fault)
+
+        self.plant_call(run)
 
 
 def open_bench(address: str | None, options: BenchOptions, deploy: bool = True) -> VirtualBench:
-    bench = VirtualBench(heap_bytes=options.heap_bytes)
+    bench = VirtualBench(heap_bytes=options.heap_bytes, firmware_dir=options.firmware_dir)
     if deploy:
         try:
             bench.deploy_summary = bench.strategy.bring_up(
