@@ -32,6 +32,8 @@ class LoadedConfig:
     """path, values (dict), status (app.config CONFIG_*), invalid (the file was rejected: defaults
     in use, maintenance mode), from_defaults (no file), errors (list of str), note (console line),
     crc;
+    trial: these values are a pushed config on trial (app/config_trial.py), not committed yet;
+    restored: (reason code, detail, text) when this boot restored the previous config;
     tuning: the tuning vectors by element name (app.config.expand_tuning), for the control
     objects' constructors only: the App drops it once the module is built."""
 
@@ -45,6 +47,8 @@ class LoadedConfig:
         self.errors = store.errors
         self.note = store.note
         self.crc = store.crc
+        self.trial = False
+        self.restored = None
 
     def get(self, key):
         return self.values[key]

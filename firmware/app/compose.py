@@ -20,12 +20,13 @@ from app.eventlog import (
     EV_BOOT,
     EV_CONFIG_DEFAULTS,
     EV_CONFIG_REJECTED,
+    EV_CONFIG_RESTORED,
     EV_RESET_CAUSE,
     EV_SAFE_MODE,
     EventLog,
 )
 from app.heartbeat import Heartbeat
-from app.housekeeping import Housekeeping, UrgentFlush
+from app.housekeeping import TRIAL_ROUNDS, Housekeeping, UrgentFlush
 from app.modbus_points import ModbusPoints
 from app.outputs import SafeOutputs
 from app.platform_faults import (
@@ -110,6 +111,8 @@ def compose(app, platform, board, root, log_slots, config):
         app.faults.update(FAULT_CONFIG_INVALID, True, now_ms)
     elif app.config.from_defaults:
         app.log.append(EV_CONFIG_DEFAULTS, 0, 0, now_ms)
+    if app.config.restored is not None:  # a pushed config was not kept (app/config_trial.py)
+        app.log.append(EV_CONFIG_RESTORED, app.config.restored[0], app.config.restored[1], now_ms)
     if safe:
         app.log.append(EV_SAFE_MODE, app.guard.bad_boots, cfg["safe_mode_ms"], now_ms)
         app.faults.update(FAULT_BOOT_LOOP_SAFE_MODE, True, now_ms)
@@ -164,6 +167,9 @@ def compose(app, platform, board, root, log_slots, config):
     app.housekeeping = Housekeeping(app.log, app.guard, app.faults, platform)
     app.scheduler.add(UrgentFlush(app.log), SLOT_CONTROL)
     app.scheduler.add(app.housekeeping, SLOT_HOUSEKEEPING)
+    if app.config.trial:  # a pushed config: committed once the loop ran healthy with it
+        app.housekeeping.trial_app = app
+        app.housekeeping.trial_rounds = TRIAL_ROUNDS
     app.watchdog = None
     return now_ms  # the composed module (app/app.py) is built once this code is forgotten
 

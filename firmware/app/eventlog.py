@@ -23,7 +23,7 @@ EV_BOOT = const(1)  # arg1 boot count, arg2 mode flags (1 maintenance, 2 safe mo
 EV_RESET_CAUSE = const(2)  # arg1 hal.RESET_* constant
 EV_FAULT_RAISED = const(3)  # arg1 fault id, arg2 severity | sub-code << 8 (control/fault_rows.py)
 EV_FAULT_CLEARED = const(4)  # arg1 fault id
-EV_CONFIG_CHANGED = const(5)  # arg1 new crc32 as i32
+EV_CONFIG_CHANGED = const(5)  # a pushed config committed after its trial: arg1 its crc32 as i32
 EV_CONFIG_REJECTED = const(6)  # arg1 number of errors
 EV_CONFIG_DEFAULTS = const(7)  # no config file: defaults in use
 EV_CONTACTOR_OP = const(
@@ -34,6 +34,10 @@ EV_SAFE_MODE_END = const(10)
 EV_GOOD_BOOT = const(11)  # arg1 uptime ms when the boot counter was cleared
 EV_FAULTS_RESET = const(12)  # arg1 number of latched faults cleared
 EV_PIN_FAILED = const(13)  # arg1 wrong PINs in a row, arg2 lockout that follows (s)
+# a pushed config was not kept, the previous one restored (app/config_trial.py): arg1 the reason
+# (RESTORED_*: 1 refused by validation, 2 the application raised, 3 a reset during the trial,
+# 4 not healthy), arg2 its detail (error count, reset cause, task errors)
+EV_CONFIG_RESTORED = const(14)
 
 RECORD_BYTES = const(24)
 _BODY_BYTES = const(20)

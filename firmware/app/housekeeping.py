@@ -1,11 +1,18 @@
 """Housekeeping slot task (1 s): flush the event log, run the boot-loop guard, leave safe mode
-when its time is up and raise IO_BUS when an I2C device failed a transaction since the last run.
+when its time is up, raise IO_BUS when an I2C device failed a transaction since the last run, and
+end a pushed config's trial (app/config_trial.py) TRIAL_ROUNDS rounds into the run.
 GC and telemetry run in the same frame, inside the scheduler. UrgentFlush (control slot) writes a
 fatal fault's record within 100 ms, outside the fast slot."""
+
+from micropython import const
 
 from app import state
 from app.eventlog import EV_GOOD_BOOT, EV_SAFE_MODE_END
 from app.platform_faults import FAULT_BOOT_LOOP_SAFE_MODE, FAULT_IO_BUS, FAULT_LOG_WRITE_ERROR
+
+# A pushed config is judged after this many housekeeping rounds of the scan loop (2 s at the
+# default 1 s: every slot has run many times, the module's first collections included).
+TRIAL_ROUNDS = const(3)
 
 
 class UrgentFlush:
@@ -30,6 +37,8 @@ class Housekeeping:
         self.faults = faults
         self.platform = platform
         self._bus_errors = 0 if platform is None else platform.bus_errors()
+        self.trial_rounds = 0  # > 0: a config on trial; app/compose.py sets it and trial_app
+        self.trial_app = None
 
     def tick(self, now_ms):
         self.log.urgent = False
@@ -52,4 +61,13 @@ class Housekeeping:
             print("gridpod: boot-loop safe mode over; boot counter cleared")
         elif event == EV_GOOD_BOOT:
             self.log.append(EV_GOOD_BOOT, now_ms, 0, now_ms)
+        if self.trial_rounds:
+            self.trial_rounds -= 1
+            if not self.trial_rounds:  # commit the config on trial, or reset into the previous
+                try:
+                    from app import config_trial  # loaded for this once (it forgets itself)
+                except Exception:  # noqa: BLE001 - no room to load it now: the next round
+                    self.trial_rounds = 1
+                    return True
+                config_trial.end(self, now_ms)
         return True

@@ -11,7 +11,7 @@ Printable ASCII only: no frame is ever a REPL control character (Ctrl-A..E), and
 (an application that is not running) reads the line as a Python comment.
 Payload: request = seq u8, command u8, arguments; reply = the request's seq, status u8, data.
 Commands (all read only; numbers big endian):
-  S  status: JSON (board, firmware, deploy id, config crc32/status, MicroPython, unique id,
+  S  status: JSON (board, firmware, deploy id, config crc32/status/trial, MicroPython, unique id,
      module id, run mode and reason, uptime, boot count, reset cause, active fault count/names)
   R  u32 offset, u16 max, path: u32 file size, then up to min(max, 256) bytes from offset
   V  the deployed files against <root>manifest.json: JSON {"id", "files", "bad", "first"}
@@ -19,10 +19,11 @@ Commands (all read only; numbers big endian):
   G  u8 kind (comms.register_bank K_*), u16 address, u16 count (<= 120): registers as Modbus
      sends them (words high byte first, bits packed LSB first); monitor on the console
 Status: 0 ok, 1 bad request, 2 not found, 3 not available here, 4 error (data: its text).
-Bounded work per tick: at most one receive buffer read, one request answered (its reply written
-in pieces through one small buffer: app/service_answers.py, loaded at the first request), a
-deploy check worked on for at most _BUDGET_US. Nothing
-raises into the scheduler (a task error would raise a fault): the task always checks in.
+Bounded work per control tick (docs/service-channel.md has the measure): at most one receive
+buffer read (_RX bytes) and one request parsed and dispatched; its reply written in pieces of 32
+bytes (64 characters) until _BUDGET_US of the tick's work is spent, the rest at the next ticks
+(app/service_answers.py, loaded at the first request); a deploy check worked on the same way.
+Nothing raises into the scheduler (a task error would raise a fault): the task always checks in.
 """
 
 import sys
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _RX = const(128)  # longest request line (a read of a path up to 50 characters)
-_BUDGET_US = const(3000)  # work per tick of a verify in progress
+_BUDGET_US = const(3000)  # work per control tick: a reply being written, a verify in progress
 
 _ST_BAD_REQUEST = const(1)  # app/service_answers.py ST_*
 _ST_NOT_FOUND = const(2)
@@ -77,6 +78,7 @@ class Service:
     # ----- the task --------------------------------------------------------------------------------
     def tick(self, now_ms):
         p = self.app.platform
+        t0 = p.ticks_us()
         if self._last_ms is not None:
             self._up_ms += p.ticks_diff(now_ms, self._last_ms)
             if self._up_ms >= 1000:
@@ -84,21 +86,28 @@ class Service:
                 self._up_ms %= 1000
         self._last_ms = now_ms
         try:
-            if self.answers is not None and self.answers.idle() and self.job is None:
-                self._forget_answers()
-            if self.job is not None:
+            answers = self.answers
+            if answers is not None and answers.src is not None:
+                pass  # a reply still going out: nothing new until it is (one at a time)
+            elif self.job is not None:
                 self._continue(p)
             else:
+                if answers is not None and answers.idle():
+                    self._forget_answers()
                 self._receive(now_ms)
+            answers = self.answers
+            if answers is not None and answers.src is not None:
+                answers.send(p, t0, _BUDGET_US)
         except Exception as e:  # noqa: BLE001 - a read must never become a task fault
             self._drop_job()
             answers = self.answers
             if answers is not None:
                 try:
+                    answers.abort()
                     answers.close_file()
-                    answers.error(self.seq, e)
+                    answers.error(self.seq, e)  # sent from the next control tick
                 except Exception:  # noqa: BLE001 - the console itself failed: nobody to tell
-                    pass
+                    answers.src = None
         return True
 
     def _receive(self, now_ms):

@@ -1,8 +1,11 @@
 """The answers of the service channel (app/service.py): status, file chunks, registers, and
 the reply writer. Loaded at a host tool's first request and forgotten 30 s after its last: the
-scan loop carries only the small receiver while nobody asks (heap: measured in docs/heap.md). A reply goes out in pieces through one small buffer:
-hex digits and the CRC are computed in place (a file chunk or registers allocate nothing beyond a
-view or two), and no buffer the size of a whole line stays on the heap."""
+scan loop carries only the small receiver while nobody asks (heap: measured in docs/heap.md). A
+reply is resumable: reply() writes its head, send() hexes and writes its bytes in pieces of 32
+through one small buffer (hex digits and the CRC computed in place) until a time budget of the
+control tick is spent, and the next control tick goes on (docs/service-channel.md: the work per
+tick is bounded in time, not only in bytes). A file chunk or registers are read into one 260-byte
+buffer first; no buffer the size of a whole line stays on the heap."""
 
 import sys
 from binascii import hexlify
@@ -14,6 +17,10 @@ from micropython import const
 
 from app import state
 from app.version import FIRMWARE_VERSION_MAJOR, FIRMWARE_VERSION_MINOR
+
+TYPE_CHECKING = False  # mypy reads this as True; MicroPython skips the block
+if TYPE_CHECKING:
+    from typing import Any
 
 ST_OK = const(0)
 ST_BAD_REQUEST = const(1)
@@ -43,6 +50,10 @@ class Answers:
         self._raw = memoryview(self.scratch)[:_PIECE]
         self._hex = memoryview(self.scratch)[_PIECE:]
         self._crc = 0xFFFF
+        self.data = bytearray(4 + _DATA_MAX)  # a file chunk (its size first) or registers
+        self.src: Any = None  # the reply being sent: src[pos:end] is still to go (send())
+        self.pos = 0
+        self.end = 0
         self._file = None  # the file a host is reading (see _open)
         self._file_path = None
         self._file_idle = 0  # control ticks since its last read
@@ -59,12 +70,36 @@ class Answers:
         return self.idle_ticks > _FORGET_TICKS
 
     def reply(self, seq, status, data=b"", n=-1):
-        """A whole reply: data[:n] (n -1: all of it)."""
+        """Start a reply of data[:n] (n -1: all of it): its head goes out now, its bytes with
+        send(). data must stay unchanged until then (one request at a time: app/service.py)."""
         if n < 0:
             n = len(data)
         self._begin(seq, status, n)
-        self._emit(data, 0, n)
+        self.src = data
+        self.pos = 0
+        self.end = n
+
+    def send(self, p, t0_us, budget_us):
+        """Write the reply's next pieces until it is all out (True) or budget_us of work since
+        t0_us (the control tick's start, platform.ticks_us) is spent (False: the next control
+        tick goes on). At least one piece a call."""
+        src = self.src
+        while self.pos < self.end:
+            k = self.end - self.pos
+            k = k if k < _PIECE else _PIECE
+            self._emit(src, self.pos, k)
+            self.pos += k
+            if self.pos < self.end and p.ticks_diff(p.ticks_us(), t0_us) >= budget_us:
+                return False
         self._end()
+        self.src = None
+        return True
+
+    def abort(self):
+        """A reply cut short (an error while sending): end its line so the host drops it."""
+        if self.src is not None:
+            self.src = None
+            self.console.write(b"\r\n")
 
     def _begin(self, seq, status, n):
         sc = self.scratch
@@ -124,20 +159,19 @@ class Answers:
             self.reply(seq, ST_NOT_FOUND)
             return
         size = f.seek(0, 2)
-        got = max(0, min(want, size - offset))  # nothing else writes it within this tick
+        got = max(0, min(want, size - offset))
         f.seek(offset)
-        sc = self.scratch
-        self._begin(seq, ST_OK, 4 + got)
+        data = self.data
         for i in range(4):
-            sc[i] = (size >> (24 - 8 * i)) & 0xFF
-        self._emit(sc, 0, 4)
-        while got > 0:
-            k = f.readinto(self._raw if got >= _PIECE else memoryview(sc)[:got])
+            data[i] = (size >> (24 - 8 * i)) & 0xFF
+        n = 0
+        view = memoryview(data)
+        while n < got:
+            k = f.readinto(view[4 + n : 4 + got])
             if not k:
-                break  # cannot happen within a tick (the host would drop a short frame)
-            self._emit(sc, 0, k)
-            got -= k
-        self._end()
+                break  # the file shrank under the read: the size says so
+            n += k
+        self.reply(seq, ST_OK, data, 4 + n)
 
     def _open(self, path):
         """The file a host reads chunk after chunk stays open between its requests (one open,
@@ -180,21 +214,15 @@ class Answers:
             return
         bank = points.bank
         bank.hooks_refresh(now_ms)
-        sc = self.scratch
         nbytes = 2 * count if kind < 2 else (count + 7) >> 3
         if start + count > bank.size(kind):
             self.reply(seq, ST_BAD_REQUEST)
             return
-        self._begin(seq, ST_OK, nbytes)
         if kind < 2:
-            for first in range(start, start + count, _PIECE // 2):
-                q = min(_PIECE // 2, start + count - first)
-                bank.read_regs(kind, first, q, sc, 0)
-                self._emit(sc, 0, 2 * q)
+            bank.read_regs(kind, start, count, self.data, 0)
         else:
-            bank.read_bits(kind, start, count, sc, 0)  # 120 bits at most: one piece
-            self._emit(sc, 0, nbytes)
-        self._end()
+            bank.read_bits(kind, start, count, self.data, 0)
+        self.reply(seq, ST_OK, self.data, nbytes)
 
     def status(self):
         app = self.service.app
@@ -219,6 +247,7 @@ class Answers:
             "deploy": self._deploy_id(),
             "config_crc32": "%08x" % cfg.crc if not cfg.invalid else None,
             "config_status": _CONFIG_STATUS[cfg.status],
+            "config_trial": cfg.trial,  # a pushed config not committed yet (app/config_trial.py)
             "micropython": "%d.%d.%d" % impl.version[:3],
             "mpy": getattr(impl, "_mpy", 0),
             "platform": sys.platform,

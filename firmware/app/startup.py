@@ -26,7 +26,7 @@ from app import fsutil, state
 #   COMPOSE_MODULES      1.3 KB / the littlefs layout does not boot without it (MemoryError)
 #   AFTER_APP_MODULES    0.9 KB / 1.4 KB (its own entries, beyond COMPOSE_MODULES)
 # Config parser, before the App's imports:
-BEFORE_APP_MODULES = ("app.config", "app.config_rules", "app.canonical_json")
+BEFORE_APP_MODULES = ("app.config", "app.config_rules", "app.canonical_json", "app.config_trial")
 # Inside App(): the App's construction code, the register map text and its parser, the platform
 # fault rows (the FaultTable keeps byte columns), before the composed module is built.
 COMPOSE_MODULES = (
@@ -123,13 +123,55 @@ def escape_reason(root, platform, board):
 def main(root="/", frames=-1):
     """Boot (build) and run the scan loop for `frames` frames (-1: forever); the App or None.
     A safe boot runs its supervision loop instead (app/supervisor.py SafeBoot) until Ctrl-C,
-    then returns None: the REPL."""
-    app = build(root)
-    if app is not None:
-        app.run(frames)
-    elif safe_boot_loop is not None:
-        safe_boot_loop.run(frames)
+    then returns None: the REPL. An exception while a pushed config is on trial (a MemoryError
+    building the module) resets the board into the previous config (app/config_trial.py)."""
+    try:
+        app = build(root)
+        if app is not None:
+            app.run(frames)
+        elif safe_boot_loop is not None:
+            safe_boot_loop.run(frames)
+    except Exception as e:
+        if _trial_platform is not None:
+            from app import config_trial  # the reason on the trial marker, then a reset
+
+            if config_trial.crashed(root, e):
+                _trial_platform.reset()
+        raise
     return app
+
+
+# The platform of a boot that tries a pushed config (None otherwise): main() resets it when the
+# boot or the loop raises during the trial (the next boot restores the previous config).
+_trial_platform = None
+
+
+def load_config(root, reset_cause, rename=None):
+    """The LoadedConfig this boot runs with: <root>config.json, or a pushed config waiting alone
+    (config.json.new, no trial marker: app/config_trial.py), marked "trial" and loaded here like
+    the committed one, so that its boot holds no more heap than a normal boot. config_trial is
+    loaded only to refuse it, or when a marker says a trial is to end. rename: test hook."""
+    from app import boot_config
+
+    new = root + "config.json.new"
+    marker = root + "config.trial"
+    if fsutil.exists(marker) or fsutil.exists(marker + ".tmp"):
+        from app import config_trial
+
+        return config_trial.load(root, reset_cause, rename)
+    if not fsutil.exists(new):
+        return boot_config.load(root + "config.json")
+    fsutil.write_atomic(marker, "trial\n", rename)
+    gc.collect()  # the write's buffers go before the parse (a full module has no heap to spare)
+    config = boot_config.load(new)
+    if config.invalid:
+        errors = config.errors
+        config = None
+        from app import config_trial
+
+        return config_trial.refuse(root, errors, rename)
+    config.trial = True
+    return config
 
 
 # The safe boot's supervision (app/supervisor.py SafeBoot), built by build(), run by main().
@@ -155,8 +197,9 @@ def _safe_boot_supervision(platform, board):
 def build(root="/"):
     """The boot sequence up to a built App, in the order that keeps the heap whole; None when
     the application must not start (no board file, safe-boot escape: then safe_boot_loop)."""
-    global safe_boot_loop
+    global safe_boot_loop, _trial_platform
     safe_boot_loop = None
+    _trial_platform = None
     try:
         board = load_board(root + "board.json")
     except (OSError, ValueError) as e:
@@ -173,9 +216,9 @@ def build(root="/"):
         print("gridpod: SAFE BOOT, application not started: " + why)
         _safe_boot_supervision(platform, board)
         return None
-    from app import boot_config
-
-    config = boot_config.load(root + "config.json")
+    config = load_config(root, platform.reset_cause())
+    if config.trial:
+        _trial_platform = platform
     forget_modules(BEFORE_APP_MODULES)
     gc.collect()
     from app.app import App

@@ -197,3 +197,101 @@ def test_the_answers_are_loaded_at_a_request_and_forgotten_when_nobody_asks():
     app.run(frames=31 * 100)  # 31 s without a request
     assert app.service.answers is None and "app.service_answers" not in sys.modules
     assert [s for _, s, _ in _ask(app, p, request(2, "S"))] == [0]  # loaded again
+
+
+# Chip speed, modelled in fake CPU time (docs/service-channel.md, `python -m gridpod.perf.service`):
+# hexing a reply and its CRC-16 cost an ESP32 about 20 us per character written; a deploy check
+# step (1 KiB hashed, or 128 manifest bytes scanned) about a millisecond.
+WRITE_US = 20
+STEP_US = 1000
+BUDGET_US = 3000  # app/service.py _BUDGET_US
+PIECE_US = 64 * WRITE_US  # one piece of a reply line: 32 bytes, 64 characters
+
+
+def _metered(app, p):
+    """Per control tick of the service: (work in fake us, console bytes it took, requests it
+    parsed, characters it wrote)."""
+    con = p.console_port
+    svc = app.service
+    plain_write = con.write
+
+    def costly_write(data):
+        p.add_work_us(WRITE_US * len(data))
+        return plain_write(data)
+
+    con.write = costly_write
+    plain_tick = svc.tick
+    ticks = []
+
+    def metered_tick(now_ms):
+        t0 = p.ticks_us()
+        waiting = con._rx_len
+        requests = svc.requests
+        out = len(con.out)
+        done = plain_tick(now_ms)
+        ticks.append(
+            (
+                p.ticks_diff(p.ticks_us(), t0),
+                waiting - con._rx_len,
+                svc.requests - requests,
+                len(con.out) - out,
+            )
+        )
+        return done
+
+    svc.tick = metered_tick
+    return ticks
+
+
+def test_service_work_per_control_tick_is_bounded():
+    """At most 128 console bytes read and one request parsed a control tick; a reply written
+    until 3 ms of the tick's work are spent (plus the piece under way and its head), the rest at
+    the next ticks, the fast ticks running in between; a deploy check the same. The replies are
+    whole and correct, and nothing raised."""
+    root = tmp_dir()
+    write_bytes(root + "config.json", bytes(range(256)) * 2)
+    import hashlib
+
+    files = {}
+    for i in range(6):
+        data = bytes((i + k) & 0xFF for k in range(256)) * 12
+        write_bytes(root + "m%d.mpy" % i, data)
+        files["/m%d.mpy" % i] = hexlify(hashlib.sha256(data).digest()).decode()
+    manifest = {"id": "0123456789abcdef", "files": files}
+    write_bytes(root + "manifest.json", json.dumps(manifest).encode())
+    app, p = _app(root)
+    ticks = _metered(app, p)
+    con = p.console_port
+    con.inject(b"#" * 300 + b"\r")  # console noise: a long line that is no request
+    con.inject(request(1, "S") + request(2, "R", b"\0\0\0\0\x01\x00/config.json"))
+    con.inject(request(3, "G", b"\x01\x00\x00\x00\x78"))
+    frames = app.scheduler.ticks
+    app.run(frames=40 * CONTROL_FRAMES)
+    got = replies(con.take_output())
+    assert [(seq, status) for seq, status, _ in got] == [(1, 0), (2, 0), (3, 0)]
+    assert json.loads(got[0][2])["board"] == "TEST" and got[1][2][4:] == bytes(range(256))
+    assert len(got[2][2]) == 240
+    assert max(t[0] for t in ticks) <= BUDGET_US + 2 * PIECE_US, ticks
+    assert max(t[1] for t in ticks) <= 128 and max(t[2] for t in ticks) <= 1
+    assert sum(1 for t in ticks if t[3] > 0) > 3 * 2  # each reply went out over several ticks
+    assert app.scheduler.ticks == frames + 40 * CONTROL_FRAMES  # every fast frame ran
+    assert app.scheduler.task_errors == 0
+
+    import app.deploy_check as deploy_check  # the copy app/service.py loads for the request
+
+    plain_step = deploy_check.DeployCheck.step
+
+    def costly_step(self):
+        p.add_work_us(STEP_US)
+        return plain_step(self)
+
+    deploy_check.DeployCheck.step = costly_step
+    del ticks[:]
+    con.inject(request(4, "V"))
+    app.run(frames=80 * CONTROL_FRAMES)
+    ((seq, status, data),) = replies(con.take_output())
+    assert seq == 4 and json.loads(data)["files"] == 6 and json.loads(data)["bad"] == 0
+    busy = [t[0] for t in ticks if t[0] > 0]
+    assert len(busy) > 6  # 6 files of 3 KiB: more than a tick's budget of steps
+    assert max(busy) <= BUDGET_US + STEP_US + 2 * PIECE_US, busy
+    assert app.scheduler.task_errors == 0

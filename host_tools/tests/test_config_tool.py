@@ -63,11 +63,20 @@ def test_round_trip(board, tmp_path):
     assert diff(json.loads(back.read_text()), validate_file(src)) == []
 
 
+def device_candidate(board):
+    out = mpremote(board.console_port, "exec", "print(open('/config.json.new').read())").stdout
+    return out.strip()
+
+
 def test_invalid_file_lists_every_error_and_writes_nothing(board, tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps(values(module_id="KEEP-ME")))
-    push(board.console_port, good, yes=True, log=quiet, restart=False)
-    before = device_config(board)
+    before = device_config(board)  # (mpremote stopped the application)
+    result = push(board.console_port, good, yes=True, log=quiet, restart=False)
+    assert "tries it at its next start" in result["summary"]
+    assert json.loads(device_candidate(board))["config"]["module_id"] == "KEEP-ME"
+    assert device_config(board) == before  # --no-restart: a candidate, not the config
+    before = device_config(board), device_candidate(board)
     bad = values(flow_setpoint_lpm=5000, modbus_baud=12345, supply_temp_max_ddegc="hot")
     del bad["modbus_unit"]
     bad["colour"] = "red"
@@ -85,7 +94,7 @@ def test_invalid_file_lists_every_error_and_writes_nothing(board, tmp_path):
         "colour: unknown key",
     ):
         assert expected in text
-    assert device_config(board) == before
+    assert (device_config(board), device_candidate(board)) == before
 
 
 def test_corrupt_document_and_refused_confirmation_write_nothing(board, tmp_path):
@@ -102,7 +111,7 @@ def test_corrupt_document_and_refused_confirmation_write_nothing(board, tmp_path
     shown = []
     with pytest.raises(ConfigError, match="not confirmed"):
         push(board.console_port, ok, ask=lambda q: "n", log=shown.append)
-    assert any('module_id: "KEEP-ME" -> "OTHER" [text]' in line for line in shown)
+    assert any('module_id: "SKID-07" -> "OTHER" [text]' in line for line in shown)
     assert device_config(board) == before
 
 
@@ -206,3 +215,56 @@ def test_on_schema_defaults_diff_and_pull_use_the_running_values(board, tmp_path
     pull(board.console_port, back, log=quiet, names=True)
     assert json.loads(back.read_text()) == json.loads(named.read_text())
     assert list(json.loads(back.read_text()))[0] == "module_id"  # schema order for people
+
+
+# ----- a push is committed only once the application ran healthy with it (issue 13 part 4) ------
+# The littlefs layout (modules loaded into the heap) on a board with less heap than the full
+# module needs: the platform runs, the full module raises MemoryError while it is built (the
+# newcomer review's "a valid config crashed the board and stayed"). Measured: 90000 B boots the
+# defaults and fails the full module; 100000 B fails it too, 110000 B runs it.
+SMALL_HEAP = 90000
+
+
+def test_a_config_the_module_cannot_start_with_is_rolled_back_and_a_good_one_committed(tmp_path):
+    from gridpod.build.tree import firmware_files
+    from gridpod.device.doctor import probe as doctor_probe
+    from gridpod.device.eventlog import read_device_events
+    from gridpod.device.service import ServiceChannel
+    from gridpod.hil.soak import full_module_config
+    from vboard_helpers import make_flash
+
+    flash = make_flash(tmp_path / "f.img", firmware_files("VIRTUAL"), with_hal=False)
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps(json.loads(full_module_config())["config"]))
+    assert validate_file(full)["battery_enabled"]  # the host's validation accepts it
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(values(module_id="SKID-11")))
+    with VirtualBoard(flash=flash, speed=1, heap_bytes=SMALL_HEAP) as vb:
+        vb.wait_console(b"gridpod: module GRIDPOD-0000", timeout_s=30)
+        with pytest.raises(ConfigError) as err:
+            push(vb.console_port, full, yes=True, log=quiet)
+        assert (
+            "the module did not start with the new config; the previous config was restored: "
+            "MemoryError: memory allocation failed" in str(err.value)
+        ), str(err.value)
+        log = bytes(vb.console_log)
+        assert b"raised with the pushed config (MemoryError" in log and b"Traceback" not in log
+        events = read_device_events(vb.console_port)
+        restored = [e for e in events if e["event"] == "config_restored"]
+        assert [(e["reason"], e["arg2"]) for e in restored] == [("crashed", 0)]
+        import serial
+
+        with serial.Serial(vb.console_port, 115200, timeout=0.1) as port:
+            status = ServiceChannel(port).status()  # the application runs, on the defaults
+        assert status["config_status"] == "defaults" and not status["config_trial"]
+        assert status["mode"] == "normal" and status["faults"] == []
+        told = doctor_probe(vb.console_port)["config"]  # doctor says it too, reading live
+        assert "the last push was not kept, the previous config was restored: MemoryError" in told
+        names = mpremote(vb.console_port, "exec", "import os; print(os.listdir('/'))").stdout
+        assert "config.json" not in names and "config.json.new" not in names
+
+        result = push(vb.console_port, good, yes=True, log=quiet)
+        assert result["summary"].endswith(f"crc32 {result['crc']} committed")
+        doc = mpremote(vb.console_port, "exec", "print(open('/config.json').read())").stdout
+        assert json.loads(doc)["config"]["module_id"] == "SKID-11"
+        assert b"committed (ran healthy)" in bytes(vb.console_log)

@@ -8,9 +8,15 @@ easy to edit) or the device's document {"config": {...}, "crc32": N, "version": 
 In the values object a tuning vector may be written by element name, {"precharge_tau_ms": 470,
 ...} (every element, any order): the host turns it into the board's list before the firmware's
 validator sees it, so the board keeps its compact vectors (the names cost heap there).
-On the device: /config.json, written as /config.json.tmp, hashed, then renamed over (atomic on
-littlefs2), read back and its CRC compared; then a soft reset, and the app's boot banner must
-report the same CRC ("/config.json ok, crc32 xxxxxxxx").
+On the device a push is a trial (firmware/app/config_trial.py): the file goes to
+/config.json.new (written as .tmp, hashed, then renamed), a soft reset starts the application
+with it, and the board commits it (/config.json, the previous one kept as /config.json.prev) only
+once the application ran healthy with it; otherwise the next boot restores the previous config
+and says why in /config.result. The push waits for that outcome, reading the console while the
+board boots (sending nothing), then asks the service channel; it fails (non-zero exit) with the
+board's reason when the previous config was restored.
+A firmware older than the trial gets the file as before: /config.json.tmp renamed over
+/config.json, read back, and the boot banner's CRC checked.
 pull, diff and the read before a push go through the running application's service channel (it
 keeps running); a push that writes stops the application (it says so and asks first), and the
 soft reset that applies the new config starts it again.
@@ -28,6 +34,7 @@ from typing import Any
 from .. import GridpodError
 from ..build.tree import import_firmware
 from ..userfiles import PathError, check_output_file, read_bytes, write_bytes, write_text
+from .config_trial import CANDIDATE_PATH, has_trial, wait_trial, write_candidate
 from .session import Device
 
 DEVICE_PATH = "/config.json"
@@ -215,13 +222,15 @@ def push(
     log: Callable[[str], None] = print,
     restart: bool = True,
 ) -> dict[str, Any]:
-    """Validate, show the diff, confirm, write atomically, verify the CRC (and the app's)."""
+    """Validate, show the diff, confirm, write the candidate, restart and wait for the board's
+    verdict: committed, or the previous config restored (ConfigError with the board's reason)."""
     cfg = firmware_config()
     values = validate_file(path)  # rejected files never reach the device
     data = cfg.encode(values)
     crc = cfg.config_crc(values)
     with Device(port, log=log) as dev:
-        live = dev.probe() is not None
+        app = dev.probe()
+        live = app is not None
         old, errors, raw = read_device(dev)
         running, note = running_values(old, errors, raw)
         changes = diff(running, values)
@@ -258,22 +267,63 @@ def push(
             raise ConfigError("not confirmed: nothing written" + runs_on)
         if live:
             dev.stop_app()
-        tmp = DEVICE_PATH + ".tmp"
-        dev.write_file(tmp, data)
-        if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():
-            raise ConfigError(f"{port}: upload of {tmp} corrupted; {DEVICE_PATH} left unchanged")
-        dev.rename(tmp, DEVICE_PATH)
-        back, errors, _ = read_device(dev)
-        if errors or back is None or cfg.config_crc(back) != crc:
-            raise ConfigError(f"{port}: read-back of {DEVICE_PATH} does not match: {errors}")
-        log(f"{port}: written and read back, crc32 {crc:08x}")
         result = {"port": port, "crc": f"{crc:08x}", "changes": changes}
-        if restart:
-            banner = dev.restart_app()
-            if f"crc32 {crc:08x}" not in banner["note"]:
-                raise ConfigError(
-                    f"{port}: app restarted but reports '{banner['note']}', not crc32 {crc:08x}"
-                )
-            log(f"{port}: app restarted with it ({banner['note']})")
-        result["summary"] = f"{len(changes)} change(s), crc32 {crc:08x} verified"
+        if not has_trial(dev, app):
+            return _push_direct(dev, port, data, crc, restart, log, result)
+        write_candidate(dev, port, data)
+        log(f"{port}: written as the candidate {CANDIDATE_PATH} (crc32 {crc:08x}), read back")
+        if not restart:
+            result["summary"] = (
+                f"{len(changes)} change(s), crc32 {crc:08x} written as the candidate: the "
+                "application tries it at its next start and keeps it only if it runs healthy"
+            )
+            return result
+        log(f"{port}: restarting; the board keeps it once the application runs healthy with it")
+        verdict, status = wait_trial(dev, values["housekeeping_ms"])
+        if verdict.get("result") != "committed":
+            raise ConfigError(
+                f"{port}: the module did not start with the new config; the previous config "
+                f"was restored: {verdict.get('reason', '?')}"
+            )
+        runs = (status or {}).get("config_crc32")
+        if verdict.get("crc32") != f"{crc:08x}" or runs != f"{crc:08x}":
+            raise ConfigError(
+                f"{port}: the board committed crc32 {verdict.get('crc32')} and runs "
+                f"{runs}, not crc32 {crc:08x}: push again"
+            )
+        log(f"{port}: committed: the application runs healthy with it (boot #{status['boot']})")
+        result["summary"] = f"{len(changes)} change(s), crc32 {crc:08x} committed"
         return result
+
+
+def _push_direct(
+    dev: Device,
+    port: str,
+    data: bytes,
+    crc: int,
+    restart: bool,
+    log: Callable[[str], None],
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    """A firmware without the trial: /config.json replaced atomically, read back, and the
+    restarted application's banner must report its CRC (no rollback: deploy a newer firmware)."""
+    cfg = firmware_config()
+    log(f"{port}: this firmware has no config trial: writing {DEVICE_PATH} directly")
+    tmp = DEVICE_PATH + ".tmp"
+    dev.write_file(tmp, data)
+    if dev.hashes([tmp])[tmp] != hashlib.sha256(data).hexdigest():
+        raise ConfigError(f"{port}: upload of {tmp} corrupted; {DEVICE_PATH} left unchanged")
+    dev.rename(tmp, DEVICE_PATH)
+    back, errors, _ = read_device(dev)
+    if errors or back is None or cfg.config_crc(back) != crc:
+        raise ConfigError(f"{port}: read-back of {DEVICE_PATH} does not match: {errors}")
+    log(f"{port}: written and read back, crc32 {crc:08x}")
+    if restart:
+        banner = dev.restart_app()
+        if f"crc32 {crc:08x}" not in banner["note"]:
+            raise ConfigError(
+                f"{port}: app restarted but reports '{banner['note']}', not crc32 {crc:08x}"
+            )
+        log(f"{port}: app restarted with it ({banner['note']})")
+    result["summary"] = f"{len(result['changes'])} change(s), crc32 {crc:08x} verified"
+    return result

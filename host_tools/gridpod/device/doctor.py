@@ -9,6 +9,7 @@ from __future__ import annotations
 import grp
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
 import stat
@@ -102,17 +103,19 @@ def probe(port: str) -> dict[str, Any]:
     the application runs. A running application answers on its service channel and keeps
     running; only a board without one (blank, stopped) is asked through the raw REPL."""
     from .config import firmware_config, read_device
+    from .config_trial import RESULT_PATH
 
     with Device(port, log=lambda s: None, read_only=True) as dev:
         app = dev.probe()
         impl = dev.implementation()
+        last_push = last_push_text(dev.read_file(RESULT_PATH))
         if app is not None:
             return {
                 "micropython": _micropython(impl),
                 "board": app.get("board"),
                 "firmware": app.get("firmware"),
                 "deployed": app.get("deploy"),
-                "config": _config_text(app),
+                "config": _config_text(app) + last_push,
                 "application": _application_text(app),
             }
         board = (dev.read_json("/board.json") or {}).get("board")
@@ -130,7 +133,7 @@ def probe(port: str) -> dict[str, Any]:
         "board": board,
         "firmware": extra.get("firmware"),
         "deployed": manifest.get("id"),
-        "config": config,
+        "config": config + last_push,
         "application": None,
     }
 
@@ -147,7 +150,24 @@ def _config_text(app: dict[str, Any]) -> str:
     if status == "invalid":
         return "INVALID (maintenance mode: the module runs on schema defaults)"
     crc = f"crc32 {app.get('config_crc32')}"
+    if app.get("config_trial"):
+        return f"{crc} (a pushed config on trial: kept once the application runs healthy)"
     return f"{crc} (schema defaults, no /config.json)" if status == "defaults" else crc
+
+
+def last_push_text(raw: bytes | None) -> str:
+    """The board's verdict on the last config push (firmware/app/config_trial.py writes
+    /config.result) when it did not keep it; "" otherwise."""
+    try:
+        verdict = json.loads(raw) if raw else {}
+    except ValueError:
+        return ""
+    if not isinstance(verdict, dict) or verdict.get("result") != "restored":
+        return ""
+    return (
+        "; the last push was not kept, the previous config was restored: "
+        f"{verdict.get('reason', '?')}"
+    )
 
 
 def _application_text(app: dict[str, Any]) -> str:

@@ -14,11 +14,14 @@ def event_names() -> dict[int, str]:
 def read_events(data: bytes) -> list[dict]:
     """Records oldest first: seq, uptime_ms, boot, event, arg1, arg2. Torn records are skipped.
     Fault records also carry fault (its name), and a raise its severity and sub-code (which
-    sensor, pump, zone: firmware/control/fault_rows.py)."""
+    sensor, pump, zone: firmware/control/fault_rows.py); a config_restored record its reason
+    (refused, crashed, reset, unhealthy: firmware/app/config_trial.py)."""
     from ..modbus.faults import SEVERITIES, fault_name
 
     mod = import_firmware("app.eventlog")
     names = event_names()
+    trial = import_firmware("app.config_trial")
+    reasons = {getattr(trial, n): n[9:].lower() for n in dir(trial) if n.startswith("RESTORED_")}
     slots = len(data) // mod.RECORD_BYTES
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.bin"
@@ -36,6 +39,8 @@ def read_events(data: bytes) -> list[dict]:
         if d["event"] == "fault_raised":
             d["severity"] = SEVERITIES.get(d["arg2"] & 0xFF, str(d["arg2"] & 0xFF))
             d["sub"] = d["arg2"] >> 8
+        if d["event"] == "config_restored":
+            d["reason"] = reasons.get(d["arg1"], f"code {d['arg1']}")
         out.append(d)
     return out
 

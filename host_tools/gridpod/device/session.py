@@ -323,19 +323,26 @@ class Device:
         )
 
     # ----- reset --------------------------------------------------------------------------------
-    def restart_app(self, timeout_s: float = 30.0, settle_s: float = 0.25) -> dict[str, Any]:
-        """Soft-reset into boot.py + main.py; return the parsed boot banner (healthy app).
-
-        Raises DeviceError on a traceback before the banner or when none comes in time."""
+    def soft_restart(self) -> None:
+        """Soft-reset into boot.py + main.py and return at once (the caller watches what starts:
+        restart_app() the banner, a config push the outcome of its trial)."""
         self.raw()
         self.transport.exit_raw_repl()
         self.in_raw = False
         self.app = None
         self.probed = False  # what runs now is the new boot's application
+        self.service.repl_echo = False
         serial = self.transport.serial
-        serial.timeout = 0.05
         serial.reset_input_buffer()
         serial.write(b"\x04")  # Ctrl-D at the friendly REPL: soft reset, runs boot.py and main.py
+
+    def restart_app(self, timeout_s: float = 30.0, settle_s: float = 0.25) -> dict[str, Any]:
+        """Soft-reset into boot.py + main.py; return the parsed boot banner (healthy app).
+
+        Raises DeviceError on a traceback before the banner or when none comes in time."""
+        self.soft_restart()
+        serial = self.transport.serial
+        serial.timeout = 0.05
         seen = bytearray()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -21,6 +21,8 @@ L1_COOLING = "host_tools/tests/test_l1_cooling_faults.py"
 L0_SERVICE = "firmware/tests/test_fw_service.py"
 L1_LIVE_READS = "host_tools/tests/test_l1_live_reads.py"
 L1_MAINTENANCE = "host_tools/tests/test_vboard_maintenance.py"
+L0_TRIAL = "firmware/tests/test_fw_config_trial.py"
+L1_CONFIG = "host_tools/tests/test_config_tool.py"
 
 MUTANTS = (
     # ---- interlocks: the battery closes only with the loop closed and coolant flow proven ----
@@ -614,5 +616,51 @@ MUTANTS = (
         "        hal.window.boot()",
         "        pass",
         [L1_MAINTENANCE],
+    ),
+    # ---- a pushed config is committed only once the application ran healthy with it -------------
+    (
+        "M80",
+        "a boot that raises while a pushed config is on trial resets into the previous config",
+        FW + "app/startup.py",
+        "                _trial_platform.reset()",
+        "                pass",
+        [
+            L0_TRIAL
+            + "::test_a_boot_that_raises_with_the_candidate_resets_and_the_next_boot_restores",
+            L1_CONFIG
+            + "::test_a_config_the_module_cannot_start_with_is_rolled_back_and_a_good_one_committed",
+        ],
+    ),
+    (
+        "M81",
+        "a trial commits only when the scan loop ran healthy",
+        FW + "app/config_trial.py",
+        "    if s.task_errors or s.overruns:",
+        "    if False:",
+        [L0_TRIAL, "-k", "unhealthy"],
+    ),
+    (
+        "M82",
+        "a boot after an unfinished trial restores the previous config",
+        FW + "app/config_trial.py",
+        "        restored = restore(root, marker, reset_cause, rename)",
+        "        restored = None",
+        [L0_TRIAL, "-k", "reset_during or unhealthy"],
+    ),
+    (
+        "M83",
+        "the commit is marked before config.json is replaced (a power loss rolls it forward)",
+        FW + "app/config_trial.py",
+        '        _mark(root, "commit " + crc_hex, rename)',
+        "        pass",
+        [L0_TRIAL, "-k", "power_loss"],
+    ),
+    (
+        "M84",
+        "a candidate refused by validation is never run",
+        FW + "app/startup.py",
+        "    if config.invalid:",
+        "    if False:",
+        [L0_TRIAL, "-k", "refused"],
     ),
 )
