@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(PY) -m gridpod.perf.deploy
 	$(PY) -m gridpod.perf.control
 	$(PY) -m gridpod.perf.chip
+	$(PY) -m gridpod.perf.service
 	$(PY) -m gridpod.perf.heap
 	$(PY) -m gridpod.perf.fat
 	$(PY) -m gridpod.hil.soak
