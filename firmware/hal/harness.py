@@ -12,6 +12,13 @@ so a quiet firmware loop runs far faster than real time without losing any outpu
 ticks_us() is the host's real microsecond clock, for measuring how long the firmware's work takes.
 Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
 
+RS-485 (hal/rs485.py, as on a board): uart() returns the same non-blocking line; its DE is an
+output channel (the UART's name + "_DE", e.g. RS485_DE) the plant sees, and the UART model's
+txdone() follows the simulated clock: a byte takes its character time at the configured baud and
+framing from the write (or from the end of the bytes before it). The idle wait releases DE at
+the reply's end like hal/mcu.py: when that end falls before the frame's deadline, an exchange at
+that ms (no chip record: not a frame) lets the plant see DE drop then, not at the next tick.
+
 Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a
 record of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
 """
@@ -38,6 +45,7 @@ _KIND_UART = const(6)
 
 _MAX_CHANNELS = const(96)
 _UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
+_LINE_MAX_MS = const(10000)  # longer than any buffer's wire time (512 bytes at 1200 baud: 4.7 s)
 _TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
 _TICKS_HALF = const(0x20000000)
 _NO_FEED = const(0xFFFFFFFF)
@@ -110,14 +118,19 @@ class _Pwm:
 
 
 class _Uart:
-    def __init__(self, platform, ch):
+    def __init__(self, platform, ch, char_us):
         self._p = platform
         self.ch = ch
+        self.char_us = char_us
         self.tx = bytearray(_UART_BUF)
         self.tx_len = 0
         self.rx = bytearray(_UART_BUF)
         self.rx_len = 0
         self.rx_pos = 0
+        # the line: busy for _left_us after simulated ms _ref_ms (small ints only: HIL mode
+        # runs this on a 32-bit board)
+        self._ref_ms = 0
+        self._left_us = 0
 
     def write(self, buf):
         n = len(buf)
@@ -127,7 +140,20 @@ class _Uart:
         self.tx[self.tx_len : self.tx_len + n] = buf[:n] if n < len(buf) else buf
         self.tx_len += n
         self._p._tx_pending = True
+        self._left_us = self.line_left_us() + n * self.char_us
+        self._ref_ms = self._p._now_ms
         return n
+
+    def line_left_us(self):
+        """Simulated us until the last queued stop bit has left (0: the line is idle)."""
+        d_ms = self._p._now_ms - self._ref_ms
+        if d_ms >= _LINE_MAX_MS:
+            return 0
+        left = self._left_us - d_ms * 1000
+        return left if left > 0 else 0
+
+    def txdone(self):
+        return self.line_left_us() == 0
 
     def any(self):
         return self.rx_len - self.rx_pos
@@ -188,6 +214,7 @@ class HarnessPlatform:
         self._dirty_list = bytearray(_MAX_CHANNELS)  # channel numbers < _MAX_CHANNELS
         self._dirty_count = 0
         self._uarts = []
+        self._lines = []  # the RS-485 lines (hal/rs485.py) over those UARTs
         self._tx_pending = False
         self._last_feed_ms = _NO_FEED
         self._max_tick_us = 0
@@ -260,9 +287,14 @@ class HarnessPlatform:
     def uart(self, name, baud, bits=8, parity="E", stop=1):
         if name not in self._uart_names:
             raise ValueError("board has no uart " + name)
-        u = _Uart(self, self._register(_KIND_UART, name))
+        from hal.rs485 import Rs485, char_us
+
+        de = _Output(self, self._register(_KIND_OUT, name + "_DE"), 0)
+        u = _Uart(self, self._register(_KIND_UART, name), char_us(baud, bits, parity, stop))
         self._uarts.append(u)
-        return u
+        line = Rs485(u, de, u.char_us, time)  # its clock only estimates (unused here)
+        self._lines.append((line, u))
+        return line
 
     # ----- platform ---------------------------------------------------------------------------
     def watchdog(self, timeout_ms):
@@ -333,7 +365,12 @@ class HarnessPlatform:
         chip = self._chip
         if chip is not None:  # every frame goes to the host, with its record
             chip.frame_end()
-        elif deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending:
+        for line, u in self._lines:
+            if line.sending:
+                self._release(line, u, deadline)
+        if chip is None and (
+            deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending
+        ):
             if deadline > self._now_ms:
                 self._now_ms = deadline
             return
@@ -341,7 +378,19 @@ class HarnessPlatform:
         if chip is not None:
             chip.frame_start()
 
-    def _exchange(self, deadline):
+    def _release(self, line, u, deadline):
+        """hal/mcu.py's idle-wait release in simulated time: DE drops at the ms the reply's last
+        stop bit has left, when that is before the deadline (the plant hears of it then: an
+        exchange up to that ms first, carrying the reply's bytes and no chip record)."""
+        left_us = u.line_left_us()
+        if left_us:
+            end = self._now_ms + (left_us + 999) // 1000
+            if end >= deadline:
+                return  # the next tick's read or idle wait
+            self._exchange(end, False)
+        line.poll()
+
+    def _exchange(self, deadline, record=True):
         link = self._link
         buf = link.buf
         _put_u32(buf, 3, deadline if deadline > 0 else 0)
@@ -374,7 +423,7 @@ class HarnessPlatform:
                     pos += 4 + u.tx_len
                     u.tx_len = 0
             self._tx_pending = False
-        if self._chip is not None:
+        if self._chip is not None and record:
             pos = self._chip.put(buf, pos)
         reply_type, _ = link.request(_MSG_EXCHANGE, pos - 3)
         if reply_type == _MSG_INTERRUPTED:

@@ -16,6 +16,8 @@ from . import protocol as h
 MAX_LAG_S = 0.2  # at finite speed, a board further behind than this re-anchors the clock
 IDLE_S = 0.3  # at finite speed, no exchange for this long: the board is out of its scan loop
 RESET_SOFT = 5  # hal.RESET_SOFT: the one reset a chip's watchdog survives
+# The RS-485 driver enable of a UART is the output channel "<uart name>_DE" (hal/harness.py).
+DE_SUFFIX = "_DE"
 
 # Events handle() can report; the owner decides what they mean for its board.
 EV_WATCHDOG = "watchdog"  # the firmware stopped feeding: reset at the expiry time
@@ -75,6 +77,11 @@ class HarnessHost:
         self.max_hold_ms = max_hold_ms
         self.uart_out = uart_out or (lambda data: None)
         self.uart_rx = bytearray()
+        # RS-485 half duplex: the board's DE as last told, and the exchanges that handed it
+        # bytes from the line while its DE was high (its receiver is off then: DE is tied to /RE,
+        # so on a real line those bytes collide with the board's own reply)
+        self.rs485_de = 0
+        self.rs485_collisions = 0
         self.sim_ms = 0
         self.changed = threading.Condition()
         self.stop_at_ms: int | None = None
@@ -107,6 +114,7 @@ class HarnessHost:
         self._last_exchange_wall = time.monotonic()  # the idle clock starts IDLE_S after power-on
         self._idle_wall = None
         self._cpu_prev = None
+        self.rs485_de = 0  # a reset drops every pin: the transceiver listens
         if self.chip is not None:
             self.chip.on_boot()
         on_boot = getattr(self.plant, "on_boot", None)  # monitors: a new firmware instance
@@ -133,6 +141,7 @@ class HarnessHost:
             "max_tick_us": max(self.max_tick_us, current.get("max_tick_us", 0)),
             "heap_min_free": self.heap_min_free,
             "overruns": self.overruns_done + current.get("overruns", 0),
+            "rs485_collisions": self.rs485_collisions,
         }
         if self.chip is not None:
             out["chip"] = self.chip.summary()
@@ -213,7 +222,11 @@ class HarnessHost:
             hf = stats["heap_free"]
             self.heap_min_free = hf if self.heap_min_free is None else min(self.heap_min_free, hf)
         now_rel = self.sim_ms - boot.boot_sim_ms
-        self.plant.apply_outputs(self.sim_ms, {boot.roles[ch]: v for ch, v in outputs.items()})
+        changes = {boot.roles[ch]: v for ch, v in outputs.items()}
+        for role, v in changes.items():
+            if role.endswith(DE_SUFFIX):
+                self.rs485_de = v
+        self.plant.apply_outputs(self.sim_ms, changes)
         for data in uart_tx.values():
             self.uart_out(data)
         target = boot.boot_sim_ms + max(deadline, now_rel)
@@ -325,6 +338,8 @@ class HarnessHost:
     def _rx(self, boot: BootChannels) -> dict:
         if not self.uart_rx:
             return {}
+        if self.rs485_de:
+            self.rs485_collisions += 1
         for ch, kind in enumerate(boot.kinds):
             if kind == "uart":
                 data = bytes(self.uart_rx[:1024])
