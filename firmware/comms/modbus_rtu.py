@@ -1,4 +1,13 @@
-"""Modbus RTU slave (fast slot task): framing, CRC-16/MODBUS, function codes 01 02 03 04 05 06 15 16.
+"""Modbus RTU slave: framing, CRC-16/MODBUS, function codes 01 02 03 04 05 06 15 16.
+
+Where it runs (app/compose.py): tick() in the fast slot reads the UART and frames; with
+`deferred` set (the App) a complete request for this unit is held, and serve() in the control
+slot answers it (then frames and serves what followed it). Serving costs the status refresh,
+the register copy and the CRC: 8-16 ms of CPU on an ESP32 or RP2040 for an FC03 of 10 registers
+(docs/chip-time.md), more than the 10 ms tick, and up to _MAX_FRAMES_PER_TICK of them a tick
+under a flood: in the fast slot that tripped TICK_OVERRUN on a real chip. The fast slot keeps the
+byte collection and the t3.5 framing (DOMAIN.md: "Modbus bytes"); an answer comes within a
+control period (100 ms). tick() alone (deferred unset) frames and serves at once.
 
 Framing. The UART is read once per fast tick, so gaps shorter than a tick are invisible here. Two
 rules end a frame:
@@ -6,7 +15,8 @@ rules end a frame:
     19200 baud) plus the configured margin has passed since the tick of the last byte;
   * length: every supported request's length follows from its header (8 bytes for FC01-06,
     9 + byte count for FC15/16), so a complete request for this unit or broadcast with a valid CRC
-    is served at once; back-to-back requests and requests split across ticks both work.
+    is served (or held for serve()) at once; back-to-back requests and requests split across
+    ticks both work.
 Traffic for other units (requests or their slaves' answers, of unknown length) is skipped at the
 shortest prefix with a valid CRC, or at the silence. Whatever the silence leaves is checked as a
 whole: bad CRC or shorter than 4 bytes -> dropped and counted (bad_crc); other unit -> counted
@@ -99,6 +109,10 @@ class ModbusSlave:
         self.rx_overruns = 0
         self.service_us_last = 0
         self.service_us_max = 0
+        # deferred: tick() (the fast slot) frames, serve() (the control slot) answers; a request
+        # framed and not served yet is _pending bytes long at rx[0]
+        self.deferred = False
+        self._pending = 0
 
     # ----- receive ------------------------------------------------------------------------------
     def _read(self):
@@ -136,6 +150,7 @@ class ModbusSlave:
         return got
 
     def _consume(self, n):
+        self._pending = 0
         rx = self.rx
         rest = self.rx_len - n
         for i in range(rest):
@@ -174,6 +189,13 @@ class ModbusSlave:
         return 0
 
     def tick(self, now_ms):
+        """Read the UART and frame. A request for this unit is served at once, or, deferred (the
+        App: this runs in the fast slot), held at rx[0] until serve() in the control slot; the
+        fast ticks in between read nothing (the UART's own buffer holds what follows)."""
+        if self._pending:
+            return True
+        if not self.rx_len and not self.uart.any():
+            return True  # nothing buffered, nothing arrived: most ticks end here
         if self._read():
             self._last_rx_ms = now_ms
             fresh = True
@@ -185,15 +207,15 @@ class ModbusSlave:
             if addr == self.unit or addr == 0:
                 need = self._expected_len()
                 if need > 0 and self.rx_len >= need and crc16(self.rx, need) == 0:
-                    self._serve(need, now_ms)
-                    self._consume(need)
+                    if self._take(need, now_ms):
+                        return True
                     served += 1
                     continue
                 if need < 0:  # unsupported function: its length is known only from its CRC
                     n = self._scan_foreign()
                     if n:
-                        self._serve(n, now_ms)
-                        self._consume(n)
+                        if self._take(n, now_ms):
+                            return True
                         served += 1
                         continue
                 break
@@ -216,10 +238,36 @@ class ModbusSlave:
         if n < 4 or crc16(self.rx, n) != 0:
             self.bad_crc = (self.bad_crc + 1) & _COUNT_MASK
         elif self.rx[0] == self.unit or self.rx[0] == 0:
-            self._serve(n, now_ms)
+            self._take(n, now_ms)
+            return
         else:
             self.other_unit = (self.other_unit + 1) & _COUNT_MASK
         self._consume(n)
+
+    def _take(self, n, now_ms):
+        """The request of n bytes at rx[0] is for this unit: serve and consume it, or, deferred,
+        hold it for serve(); True when held."""
+        if self.deferred:
+            self._pending = n
+            return True
+        self._serve(n, now_ms)
+        self._consume(n)
+        return False
+
+    def serve(self, now_ms):
+        """Deferred (the App: the control slot): serve the request the fast ticks framed, then
+        frame and serve what followed it (up to _MAX_FRAMES_PER_TICK requests more)."""
+        n = self._pending
+        if n:
+            self._pending = 0
+            self._serve(n, now_ms)
+            self._consume(n)
+            self.deferred = False
+            try:
+                self.tick(now_ms)
+            finally:
+                self.deferred = True
+        return True
 
     # ----- requests -------------------------------------------------------------------------------
     def _serve(self, n, now_ms):
@@ -314,3 +362,10 @@ class ModbusSlave:
             left -= size
             for i in range(left):  # shift the rest to the front so the next view starts there
                 tx[i] = tx[size + i]
+
+
+class ModbusServer:
+    """The control-slot task of a deferred slave (a scheduler task is an object with tick())."""
+
+    def __init__(self, slave):
+        self.tick = slave.serve
