@@ -243,3 +243,18 @@ def test_firmware_chip_record_reads_back_on_the_host(monkeypatch):
     assert h.decode_exchange(link.sent)[2]["chip"].flash == (0, 2, 64)
     plain = harness.HarnessPlatform(board, _Link(), {})  # chip time off: plain inputs
     assert type(plain.adc("V_PACK")) is harness._Input and plain._chip is None
+
+
+def test_frames_the_modbus_traffic_touched_are_counted_apart():
+    """A frame that read request bytes (rx, from the host) or sent a reply (uart bytes) also
+    goes to the board's Modbus figures: the bench judges TICK_OVERRUN there."""
+    esp = BoardCost("ESP32_DEVKITC", CAL)
+    vm = 2.5 * esp.period_us / esp.factor  # 250 % of the tick
+    esp.charge("fast", 0.0, vm, {}, [], 0, None)  # a steady frame: not Modbus
+    esp.charge("fast", 10_000.0, 1.0, {}, [], 0, None, modbus=True)  # read a request
+    esp.charge("control", 20_000.0, 1.0, {}, [], 25, None)  # answered: the reply
+    m = esp.summary()["modbus"]
+    assert m["frames"] == 2 and m["trips"] == 0 and m["fast_max_pct"] < 1
+    esp.charge("fast", 30_000.0, vm, {}, [], 0, None, modbus=True)
+    assert esp.summary()["modbus"]["trips"] == 1
+    assert esp.summary()["fast"]["trips"] == 2

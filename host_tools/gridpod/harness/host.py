@@ -82,6 +82,7 @@ class HarnessHost:
         # so on a real line those bytes collide with the board's own reply)
         self.rs485_de = 0
         self.rs485_collisions = 0
+        self._rx_handed = False  # line bytes went to the board with the last reply (chip time)
         self.sim_ms = 0
         self.changed = threading.Condition()
         self.stop_at_ms: int | None = None
@@ -320,8 +321,15 @@ class HarnessHost:
             self._cpu_prev = now
         uart_bytes = sum(len(d) for d in uart_tx.values())
         self.chip.frame(
-            boot.boot_sim_ms + board_now, record, boot.roles, outputs, uart_bytes, cpu_us
+            boot.boot_sim_ms + board_now,
+            record,
+            boot.roles,
+            outputs,
+            uart_bytes,
+            cpu_us,
+            rx=self._rx_handed,  # the frame that just ended read them
         )
+        self._rx_handed = False
 
     def _inputs(self, boot: BootChannels) -> dict:
         changed = {}
@@ -344,6 +352,7 @@ class HarnessHost:
             if kind == "uart":
                 data = bytes(self.uart_rx[:1024])
                 del self.uart_rx[:1024]
+                self._rx_handed = True
                 return {ch: data}
         return {}
 

@@ -171,6 +171,11 @@ def print_figures(r: dict) -> None:
             f"{f['frames'] + c['frames'] + h['frames']} frames over 10 ms (next tick late); "
             f"the firmware on the unix port counted {r['firmware_overruns']}"
         )
+        m = b["modbus"]
+        print(
+            f"    Modbus: {m['frames']} frames read a request or sent a reply, the longest "
+            f"fast-only one {m['fast_max_pct']:.0f} %, TICK_OVERRUN trips in them {m['trips']}"
+        )
         for w in b["warnings"]:
             print(f"    note: {w}")
 

@@ -264,6 +264,9 @@ class BoardCost:
         }
         self.stats = {k: KindStats() for k in KINDS}
         self._fast_over = 0  # consecutive fast-slot runs above the tick (scheduler policy)
+        # the frames that read request bytes or sent a reply: how many, their TICK_OVERRUN
+        # trips, the longest fast-only one
+        self.modbus = {"frames": 0, "trips": 0, "fast_max_us": 0.0}
         # hal/mcu.py's late idle round: this long before the deadline
         self.late_lead_us = 1000 * (
             LATE_ROUND_LEAD_MS + (len(self.ads) * LATE_ROUND_US_PER_CHIP + 999) // 1000
@@ -387,11 +390,30 @@ class BoardCost:
             t += us
         return spent, t
 
-    def charge(self, kind: str, start_us: float, vm_us: float, reads, outputs, uart_bytes, flash):
+    def charge(
+        self,
+        kind: str,
+        start_us: float,
+        vm_us: float,
+        reads,
+        outputs,
+        uart_bytes,
+        flash,
+        modbus: bool = False,
+    ):
+        """modbus: the frame read bytes from the RS-485 line (a reply sent, uart_bytes, counts
+        too): its figures also go to `modbus`, the frames the Modbus traffic touched."""
         work, idle, parts = self.frame_cost(start_us, vm_us, reads, outputs, uart_bytes, flash)
         stats = self.stats[kind]
         stats.add(work, idle, parts, self.period_us, self.budget)
-        stats.trips += self._trips(kind, work)
+        trips = self._trips(kind, work)
+        stats.trips += trips
+        if modbus or uart_bytes:
+            m = self.modbus
+            m["frames"] += 1
+            m["trips"] += trips
+            if kind == "fast" and work > m["fast_max_us"]:
+                m["fast_max_us"] = work
         return work
 
     def _trips(self, kind: str, work: float) -> int:
@@ -418,5 +440,10 @@ class BoardCost:
             "cpu_mhz": self.cpu_mhz,
             "factor": round(self.factor, 1),
             "warnings": self.warnings(),
+            "modbus": {
+                "frames": self.modbus["frames"],
+                "trips": self.modbus["trips"],
+                "fast_max_pct": round(100 * self.modbus["fast_max_us"] / self.period_us, 1),
+            },
             **{k: s.summary(self.period_us) for k, s in self.stats.items()},
         }

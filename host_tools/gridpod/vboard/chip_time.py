@@ -98,10 +98,21 @@ class ChipTime:
         self._since_hk += 1
         return "control" if (self._since_hk + self.hk_phase) % self.control_div == 0 else "fast"
 
-    def frame(self, now_ms: int, rec, roles: list[str], outputs, uart_bytes: int, cpu_us=None):
+    def frame(
+        self,
+        now_ms: int,
+        rec,
+        roles: list[str],
+        outputs,
+        uart_bytes: int,
+        cpu_us=None,
+        rx: bool = False,
+    ):
         """One frame's record (harness protocol ChipRecord) at simulated now_ms; outputs: the
         channels whose value changed; cpu_us: the VM's CPU time since the previous exchange, a
-        bound on the frame's work when the host preempted the VM (None: unknown)."""
+        bound on the frame's work when the host preempted the VM (None: unknown); rx: bytes
+        from the RS-485 line reached the board for this frame (a Modbus frame, as one that
+        sent uart_bytes)."""
         kind = self.frame_kind(rec.housekeeping)
         if kind is None:
             self.boot_frames += 1
@@ -114,7 +125,7 @@ class ChipTime:
         n = len(roles)
         reads = {roles[ch]: k for ch, k in rec.reads.items() if ch < n}
         outs = [roles[ch] for ch in outputs if ch < n]
-        frame = (kind, now_ms * 1000.0, vm_us, counted, reads, outs, uart_bytes, rec.flash)
+        frame = (kind, now_ms * 1000.0, vm_us, counted, reads, outs, uart_bytes, rec.flash, rx)
         if self.frames is not None:
             self.frames.append(frame)
         for b in self.boards:
@@ -122,9 +133,9 @@ class ChipTime:
 
     @staticmethod
     def _charge(board: BoardCost, frame, read_overhead_us: float) -> None:
-        kind, start_us, vm_us, counted, reads, outs, uart_bytes, flash = frame
+        kind, start_us, vm_us, counted, reads, outs, uart_bytes, flash, rx = frame
         vm_us = max(0.0, vm_us - read_overhead_us * counted)
-        board.charge(kind, start_us, vm_us, reads, outs, uart_bytes, flash)
+        board.charge(kind, start_us, vm_us, reads, outs, uart_bytes, flash, modbus=rx)
 
     def replay(self, board: BoardCost, cal: Calibration | None = None) -> BoardCost:
         """Charge every kept frame to `board` (a fresh model), with cal's counted-read overhead
