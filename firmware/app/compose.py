@@ -155,10 +155,12 @@ def compose(app, platform, board, root, log_slots, config):
             platform.ticks_diff,
         )
         app.points.slave = app.modbus
-        # the fast slot frames, the control slot answers (comms/modbus_rtu.py: serving costs
-        # more than a tick on a chip); the answer first, so the module's control step sees a
-        # command written in the same control tick
+        # the fast slot frames and answers one quick read a tick, the control slot the rest
+        # (comms/modbus_rtu.py: an answer with its status refresh costs more than a tick on a
+        # chip); the held answers first, so the module's control step sees a command written
+        # in the same control tick; ModbusPoints refreshes the status registers there
         app.modbus.deferred = True
+        app.modbus.refresh_reads = False
         app.scheduler.add(app.modbus, SLOT_FAST)
         app.scheduler.add(ModbusServer(app.modbus), SLOT_CONTROL)
         app.scheduler.add(app.points, SLOT_CONTROL)

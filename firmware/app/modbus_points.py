@@ -204,6 +204,9 @@ class ModbusPoints:
         while self._up_rem_ms >= 1000:
             self._up_rem_ms -= 1000
             self._up_s += 1
+        slave = self.slave
+        if slave is not None and not slave.refresh_reads:
+            self.refresh(now_ms)  # once a control tick (comms/modbus_rtu.py: not per read)
         return True
 
     def _set_level(self, level):
@@ -306,7 +309,8 @@ class ModbusPoints:
                     bank.set(r, 0)  # a held 1 rewritten is no new request; open wins
 
     def refresh(self, now_ms):
-        """Status registers from the App; called by the slave before every read (no allocation)."""
+        """Status registers from the App (no allocation): before every read by a slave that
+        refreshes per read, else once a control tick (tick()) and after each write."""
         bank = self.bank
         app = self.app
         faults = app.faults

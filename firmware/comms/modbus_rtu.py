@@ -1,13 +1,19 @@
 """Modbus RTU slave: framing, CRC-16/MODBUS, function codes 01 02 03 04 05 06 15 16.
 
-Where it runs (app/compose.py): tick() in the fast slot reads the UART and frames; with
-`deferred` set (the App) a complete request for this unit is held, and serve() in the control
-slot answers it (then frames and serves what followed it). Serving costs the status refresh,
-the register copy and the CRC: 8-16 ms of CPU on an ESP32 or RP2040 for an FC03 of 10 registers
-(docs/chip-time.md), more than the 10 ms tick, and up to _MAX_FRAMES_PER_TICK of them a tick
-under a flood: in the fast slot that tripped TICK_OVERRUN on a real chip. The fast slot keeps the
-byte collection and the t3.5 framing (DOMAIN.md: "Modbus bytes"); an answer comes within a
-control period (100 ms). tick() alone (deferred unset) frames and serves at once.
+Where it runs (app/compose.py): tick() in the fast slot reads the UART and frames. With
+`deferred` set (the App) it answers a quick read itself (FC01-04 of at most _QUICK_BYTES of data,
+from the registers as the last status refresh left them), every other tick at most, and holds
+every other request for this unit (writes, broadcasts, longer reads, what the silence ends) for
+serve() in the control slot, which answers it, then frames and answers what followed it. The
+status refresh then runs in the control slot (ModbusPoints.tick) and after each write, not per
+read (refresh_reads unset). Why: an answer with its refresh costs 8-16 ms of CPU on an ESP32 or
+RP2040 for an FC03 of 10 registers (docs/chip-time.md), more than the 10 ms tick, and up to
+_MAX_FRAMES_PER_TICK of them a tick under a flood; in the fast slot that tripped TICK_OVERRUN on
+a real chip. Reading, framing and answering a quick read can still take a fast tick a little
+over its 10 ms on the slowest chip, never two ticks in a row, so never the three overruns in a
+row that trip. The fast slot keeps the byte collection and the t3.5 framing (DOMAIN.md: "Modbus
+bytes"); a held request is answered within a control period (100 ms). tick() alone (deferred
+unset) frames and answers everything at once, refreshing the status registers before every read.
 
 Framing. The UART is read once per fast tick, so gaps shorter than a tick are invisible here. Two
 rules end a frame:
@@ -41,6 +47,10 @@ from comms.register_bank import K_COIL, K_DISCRETE, K_HOLDING, K_INPUT
 
 _BUF = const(256)  # largest RTU frame
 _MAX_FRAMES_PER_TICK = const(4)
+# Deferred: a read of at most this many data bytes (32 registers, 512 bits) is answered in the
+# fast tick that framed it, every other tick at most (its copy and CRC: a few ms of a chip).
+_QUICK_BYTES = const(64)
+_TICKS_MASK = const(0x3FFFFFFF)
 _COUNT_MASK = const(0xFFFF)
 _FAST_BAUD_T35_US = const(1750)
 
@@ -109,10 +119,15 @@ class ModbusSlave:
         self.rx_overruns = 0
         self.service_us_last = 0
         self.service_us_max = 0
-        # deferred: tick() (the fast slot) frames, serve() (the control slot) answers; a request
-        # framed and not served yet is _pending bytes long at rx[0]
+        # deferred: tick() (the fast slot) frames and answers one quick read a tick, serve()
+        # (the control slot) the rest; a request framed and not served yet is _pending bytes
+        # long at rx[0]. refresh_reads: refresh the status registers before every read (else
+        # the owner refreshes them: ModbusPoints.tick, and serve() after a write)
         self.deferred = False
+        self.refresh_reads = True
         self._pending = 0
+        self._tick_n = 0  # tick() calls (wrapping): a quick read every other tick at most
+        self._quick_tick = -2
 
     # ----- receive ------------------------------------------------------------------------------
     def _read(self):
@@ -192,6 +207,7 @@ class ModbusSlave:
         """Read the UART and frame. A request for this unit is served at once, or, deferred (the
         App: this runs in the fast slot), held at rx[0] until serve() in the control slot; the
         fast ticks in between read nothing (the UART's own buffer holds what follows)."""
+        self._tick_n = (self._tick_n + 1) & _TICKS_MASK
         if self._pending:
             return True
         if not self.rx_len and not self.uart.any():
@@ -246,13 +262,27 @@ class ModbusSlave:
 
     def _take(self, n, now_ms):
         """The request of n bytes at rx[0] is for this unit: serve and consume it, or, deferred,
-        hold it for serve(); True when held."""
+        hold it for serve() unless it is a quick read (answered here, every other tick at most);
+        True when it stays at rx[0]."""
         if self.deferred:
-            self._pending = n
-            return True
+            if not self._quick(n):
+                self._pending = n
+                return True
+            if (self._tick_n - self._quick_tick) & _TICKS_MASK < 2:
+                return True  # a quick read every other tick at most: this one waits a tick
+            self._quick_tick = self._tick_n
         self._serve(n, now_ms)
         self._consume(n)
         return False
+
+    def _quick(self, n):
+        """A read for this unit (not broadcast) of at most _QUICK_BYTES of data."""
+        rx = self.rx
+        fc = rx[1]
+        if n != 8 or rx[0] == 0 or fc < 1 or fc > 4:
+            return False
+        qty = (rx[4] << 8) | rx[5]
+        return (qty + 7) >> 3 <= _QUICK_BYTES if fc <= 2 else qty * 2 <= _QUICK_BYTES
 
     def serve(self, now_ms):
         """Deferred (the App: the control slot): serve the request the fast ticks framed, then
@@ -267,6 +297,8 @@ class ModbusSlave:
                 self.tick(now_ms)
             finally:
                 self.deferred = True
+            if not self.refresh_reads:
+                self.bank.hooks_refresh(now_ms)  # what a write changed shows in the status
         return True
 
     # ----- requests -------------------------------------------------------------------------------
@@ -315,13 +347,15 @@ class ModbusSlave:
             if fc <= 2:
                 if qty < 1 or qty > 2000:
                     return -3
-                bank.hooks_refresh(now_ms)
+                if self.refresh_reads:
+                    bank.hooks_refresh(now_ms)
                 code = bank.read_bits(K_COIL if fc == 1 else K_DISCRETE, start, qty, tx, 3)
                 tx[2] = (qty + 7) >> 3
             else:
                 if qty < 1 or qty > 125:
                     return -3
-                bank.hooks_refresh(now_ms)
+                if self.refresh_reads:
+                    bank.hooks_refresh(now_ms)
                 code = bank.read_regs(K_HOLDING if fc == 3 else K_INPUT, start, qty, tx, 3)
                 tx[2] = qty * 2
             return -code if code else 3 + tx[2]

@@ -34,8 +34,9 @@ BOARD_HEAP_BYTES = None  # the VIRTUAL board file's budget
 UNIT = 1
 SUPPORTED = (1, 2, 3, 4, 5, 6, 15, 16)
 # Simulated time after the last byte by which any answer has gone out: t3.5 (3 ms at 19200 baud)
-# rounds up to the next 10 ms fast tick, which frames the request; the next control tick answers
-# it (comms/modbus_rtu.py: answers cost more than a fast tick on a chip); plus one tick for the
+# rounds up to the next 10 ms fast tick, which frames the request and answers a short read (every
+# other tick at most); a write or a longer read waits for the next control tick
+# (comms/modbus_rtu.py: such answers cost more than a fast tick on a chip); plus one tick for the
 # exchange that carries the answer. The board runs its control tick every CONTROL_TICK_MS (the
 # config's minimum, the default is 100 ms): the answers are the same, the wait per example
 # (at speed 1, wall time) stays what it was when the fast tick answered.

@@ -43,6 +43,7 @@ def test_chip_time_figures_run_end_to_end_and_modbus_never_trips_tick_overrun():
         # are not judged here: on a shared host a single steady frame's VM time is sometimes
         # inflated several times (CPU time included), which the model would charge as a trip.
         m = b["modbus"]
-        assert m["frames"] >= 2 * 10, (b["board"], m)  # 11 requests read, 11 replies sent
+        # 11 requests read and answered (a short read: in the frame that read it)
+        assert m["frames"] >= 11, (b["board"], m)
         assert m["trips"] == 0 and m["fast_max_pct"] < 200, (b["board"], m)
         assert f["p99_pct"] < 200, (b["board"], f)
