@@ -618,7 +618,7 @@ MUTANTS = (
     ),
     # ---- Modbus on a real chip: never TICK_OVERRUN, never a collision (docs/chip-time.md) -----
     (
-        "M80",
+        "M85",
         "an RS-485 reply never waits for the wire inside a slot",
         FW + "hal/rs485.py",
         "        n = self._uart.write(buf) or 0",
@@ -626,7 +626,7 @@ MUTANTS = (
         [L0_RS485 + "::test_a_reply_is_queued_and_write_returns_at_once"],
     ),
     (
-        "M81",
+        "M86",
         "DE drops only after the reply's last stop bit",
         FW + "hal/rs485.py",
         "        if self.sending and self._uart.txdone():",
@@ -634,7 +634,7 @@ MUTANTS = (
         [L0_RS485 + "::test_de_drops_only_after_the_last_stop_bit", HAL_MCU, "-k", "rs485"],
     ),
     (
-        "M82",
+        "M87",
         "DE drops at the end of a reply that ends inside a long frame (no collision)",
         FW + "hal/rs485.py",
         "        if self._alarm is not None:",
@@ -642,7 +642,7 @@ MUTANTS = (
         [L0_RS485 + "::test_the_alarm_drops_de_at_an_end_inside_a_long_frames_work"],
     ),
     (
-        "M83",
+        "M88",
         "Modbus requests are answered in the control slot, never in the fast slot",
         FW + "app/compose.py",
         "        app.modbus.deferred = True",
