@@ -13,11 +13,12 @@ ticks_us() is the host's real microsecond clock, for measuring how long the firm
 Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
 
 RS-485 (hal/rs485.py, as on a board): uart() returns the same non-blocking line; its DE is an
-output channel (the UART's name + "_DE", e.g. RS485_DE) the plant sees, and the UART model's
+output channel of its own kind (the UART's name + "_DE", e.g. RS485_DE: the host keeps its edges,
+it is no board role), and the UART model's
 txdone() follows the simulated clock: a byte takes its character time at the configured baud and
 framing from the write (or from the end of the bytes before it). The idle wait releases DE at
 the reply's end like hal/mcu.py: when that end falls before the frame's deadline, an exchange at
-that ms (no chip record: not a frame) lets the plant see DE drop then, not at the next tick.
+that ms (no chip record: not a frame) lets the host see DE drop then, not at the next tick.
 
 Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a
 record of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
@@ -42,6 +43,7 @@ _KIND_ADC = const(3)
 _KIND_PWM = const(4)
 _KIND_COUNTER = const(5)
 _KIND_UART = const(6)
+_KIND_DE = const(7)
 
 _MAX_CHANNELS = const(96)
 _UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
@@ -289,7 +291,7 @@ class HarnessPlatform:
             raise ValueError("board has no uart " + name)
         from hal.rs485 import Rs485, char_us
 
-        de = _Output(self, self._register(_KIND_OUT, name + "_DE"), 0)
+        de = _Output(self, self._register(_KIND_DE, name + "_DE"), 0)
         u = _Uart(self, self._register(_KIND_UART, name), char_us(baud, bits, parity, stop))
         self._uarts.append(u)
         line = Rs485(u, de, u.char_us, time)  # its clock only estimates (unused here)

@@ -11,8 +11,8 @@ slow host cannot merge two examples into one frame) until any answer must have g
   * a CRC-valid frame for unit 1 is always answered;
   * after each example the identity block (holding 0-23) and the safety limits (300-307) read back
     exactly as before fuzzing: the board still answers a valid request, correctly;
-  * at the end of each test: no reset, no output edge besides the heartbeat (and the RS-485
-    driver enable), no tick overrun, and the bad-CRC counter moved.
+  * at the end of each test: no reset, no output edge besides the heartbeat, no tick overrun,
+    and the bad-CRC counter moved.
 The board is locked (the default config has no PIN), as on a site bus before anyone logs in.
 Bounded and reproducible: derandomize=True, no example database, deadline=None.
 """
@@ -152,9 +152,7 @@ class Wire:
         self.examples = 0
 
     def _edges(self) -> dict:
-        # the heartbeat and the RS-485 driver enable (up for every answer) are not plant outputs
-        skip = ("STATUS_LED", "RS485_DE")
-        return {k: len(v) for k, v in self.vb.plant.edges.items() if k not in skip}
+        return {k: len(v) for k, v in self.vb.plant.edges.items() if k != "STATUS_LED"}
 
     def _wait_sim(self, target_ms: int) -> None:
         deadline = time.monotonic() + TIMEOUT_S
