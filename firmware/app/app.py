@@ -3,7 +3,7 @@ else), event log, config, fault table, boot-loop guard, then the scheduler with 
   fast         SafeOutputs, Supervisor (app/supervisor.py, maintenance mode only),
                ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart: bytes and
                framing)
-  control      ModbusServer (the slave's answers), ModbusPoints (leases, unlock expiry),
+  control      ModbusPoints (the slave's held answers, leases, unlock expiry, status refresh),
                Heartbeat on STATUS_LED (when present),
                Service (app/service.py: read-only answers to host tools on the console)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler

@@ -8,7 +8,7 @@ keeps only its runtime methods.
 import gc
 
 import comms.register_map  # noqa: F401 - loaded first, while the heap has room for its text
-from comms.modbus_rtu import ModbusServer, ModbusSlave
+from comms.modbus_rtu import ModbusSlave
 from comms.register_bank import RegisterBank
 from control.faults import FaultTable
 from hal import RESET_BROWN_OUT, RESET_WATCHDOG
@@ -155,14 +155,13 @@ def compose(app, platform, board, root, log_slots, config):
             platform.ticks_diff,
         )
         app.points.slave = app.modbus
-        # the fast slot frames and answers one quick read a tick, the control slot the rest
+        # the fast slot frames and answers a short read, the control slot the rest
         # (comms/modbus_rtu.py: an answer with its status refresh costs more than a tick on a
-        # chip); the held answers first, so the module's control step sees a command written
-        # in the same control tick; ModbusPoints refreshes the status registers there
+        # chip): ModbusPoints.tick calls the slave's serve() first, so the module's control
+        # step sees a command written in the same control tick, and refreshes the status
         app.modbus.deferred = True
         app.modbus.refresh_reads = False
         app.scheduler.add(app.modbus, SLOT_FAST)
-        app.scheduler.add(ModbusServer(app.modbus), SLOT_CONTROL)
         app.scheduler.add(app.points, SLOT_CONTROL)
     app.heartbeat = None
     if STATUS_LED in board.get("pins", {}):

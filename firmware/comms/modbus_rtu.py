@@ -4,9 +4,9 @@ Where it runs (app/compose.py): tick() in the fast slot reads the UART and frame
 `deferred` set (the App) it answers a quick read itself (FC01-04 of at most _QUICK_BYTES of data,
 from the registers as the last status refresh left them), every other tick at most, and holds
 every other request for this unit (writes, broadcasts, longer reads, what the silence ends) for
-serve() in the control slot, which answers it, then frames and answers what followed it. The
-status refresh then runs in the control slot (ModbusPoints.tick) and after each write, not per
-read (refresh_reads unset). Why: an answer with its refresh costs 8-16 ms of CPU on an ESP32 or
+serve() in the control slot (ModbusPoints.tick calls it), which answers it, then frames and
+answers what followed it. The status refresh then runs in the control slot (ModbusPoints.tick)
+and after each write, not per read (refresh_reads unset). Why: an answer with its refresh costs 8-16 ms of CPU on an ESP32 or
 RP2040 for an FC03 of 10 registers (docs/chip-time.md), more than the 10 ms tick, and up to
 _MAX_FRAMES_PER_TICK of them a tick under a flood; in the fast slot that tripped TICK_OVERRUN on
 a real chip. Reading, framing and answering a quick read can still take a fast tick a little
@@ -396,10 +396,3 @@ class ModbusSlave:
             left -= size
             for i in range(left):  # shift the rest to the front so the next view starts there
                 tx[i] = tx[size + i]
-
-
-class ModbusServer:
-    """The control-slot task of a deferred slave (a scheduler task is an object with tick())."""
-
-    def __init__(self, slave):
-        self.tick = slave.serve

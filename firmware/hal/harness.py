@@ -12,13 +12,12 @@ so a quiet firmware loop runs far faster than real time without losing any outpu
 ticks_us() is the host's real microsecond clock, for measuring how long the firmware's work takes.
 Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
 
-RS-485 (hal/rs485.py, as on a board): uart() returns the same non-blocking line; its DE is an
-output channel of its own kind (the UART's name + "_DE", e.g. RS485_DE: the host keeps its edges,
-it is no board role), and the UART model's
-txdone() follows the simulated clock: a byte takes its character time at the configured baud and
-framing from the write (or from the end of the bytes before it). The idle wait releases DE at
-the reply's end like hal/mcu.py: when that end falls before the frame's deadline, an exchange at
-that ms (no chip record: not a frame) lets the host see DE drop then, not at the next tick.
+RS-485 (as hal/rs485.py on a board, kept in _Uart: the heap is the board's budget): write()
+raises DE and returns; the line sends each byte in its character time at the configured baud and
+framing on the simulated clock; DE drops once the last stop bit has left, at the next read or in
+the idle wait. DE is an output channel of its own kind (the UART's name + "_DE", e.g. RS485_DE:
+the host keeps its edges, it is no board role). When a reply ends before the frame's deadline,
+an exchange at that ms (no chip record: not a frame) lets the host see DE drop then.
 
 Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a
 record of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
@@ -120,7 +119,13 @@ class _Pwm:
 
 
 class _Uart:
-    def __init__(self, platform, ch, char_us):
+    """A UART with its RS-485 driver enable, as hal/rs485.py drives a board's (kept here, not
+    shared: the virtual board's heap is the board's budget): write() raises DE and returns; DE
+    drops once the line has sent the last stop bit, seen by the next read (any()) or the idle
+    wait (HarnessPlatform._release). The line sends each byte in its character time at the
+    configured baud and framing, on the simulated clock, after the bytes before it."""
+
+    def __init__(self, platform, ch, char_us, de_ch):
         self._p = platform
         self.ch = ch
         self.char_us = char_us
@@ -129,10 +134,13 @@ class _Uart:
         self.rx = bytearray(_UART_BUF)
         self.rx_len = 0
         self.rx_pos = 0
+        self._de_ch = de_ch
+        self.sending = False  # DE up
         # the line: busy for _left_us after simulated ms _ref_ms (small ints only: HIL mode
         # runs this on a 32-bit board)
         self._ref_ms = 0
         self._left_us = 0
+        platform._set_output(de_ch, 0)
 
     def write(self, buf):
         n = len(buf)
@@ -141,9 +149,13 @@ class _Uart:
             n = room  # a full TX FIFO drops, as a real UART driver with no room would block
         self.tx[self.tx_len : self.tx_len + n] = buf[:n] if n < len(buf) else buf
         self.tx_len += n
-        self._p._tx_pending = True
+        p = self._p
+        p._tx_pending = True
+        if not self.sending:
+            self.sending = True
+            p._set_output(self._de_ch, 1)
         self._left_us = self.line_left_us() + n * self.char_us
-        self._ref_ms = self._p._now_ms
+        self._ref_ms = p._now_ms
         return n
 
     def line_left_us(self):
@@ -154,10 +166,16 @@ class _Uart:
         left = self._left_us - d_ms * 1000
         return left if left > 0 else 0
 
-    def txdone(self):
-        return self.line_left_us() == 0
+    def poll(self):
+        """DE down once the last stop bit has left; True while still sending."""
+        if self.sending and not self.line_left_us():
+            self.sending = False
+            self._p._set_output(self._de_ch, 0)
+        return self.sending
 
     def any(self):
+        if self.sending:
+            self.poll()
         return self.rx_len - self.rx_pos
 
     def readinto(self, buf):
@@ -216,7 +234,6 @@ class HarnessPlatform:
         self._dirty_list = bytearray(_MAX_CHANNELS)  # channel numbers < _MAX_CHANNELS
         self._dirty_count = 0
         self._uarts = []
-        self._lines = []  # the RS-485 lines (hal/rs485.py) over those UARTs
         self._tx_pending = False
         self._last_feed_ms = _NO_FEED
         self._max_tick_us = 0
@@ -289,14 +306,13 @@ class HarnessPlatform:
     def uart(self, name, baud, bits=8, parity="E", stop=1):
         if name not in self._uart_names:
             raise ValueError("board has no uart " + name)
-        from hal.rs485 import Rs485, char_us
-
-        de = _Output(self, self._register(_KIND_DE, name + "_DE"), 0)
-        u = _Uart(self, self._register(_KIND_UART, name), char_us(baud, bits, parity, stop))
+        de_ch = self._register(_KIND_DE, name + "_DE")
+        nbits = 1 + bits + (0 if parity == "N" else 1) + stop  # hal/rs485.py char_us()
+        u = _Uart(
+            self, self._register(_KIND_UART, name), (nbits * 1000000 + baud - 1) // baud, de_ch
+        )
         self._uarts.append(u)
-        line = Rs485(u, de, u.char_us, time)  # its clock only estimates (unused here)
-        self._lines.append((line, u))
-        return line
+        return u
 
     # ----- platform ---------------------------------------------------------------------------
     def watchdog(self, timeout_ms):
@@ -367,9 +383,9 @@ class HarnessPlatform:
         chip = self._chip
         if chip is not None:  # every frame goes to the host, with its record
             chip.frame_end()
-        for line, u in self._lines:
-            if line.sending:
-                self._release(line, u, deadline)
+        for u in self._uarts:
+            if u.sending:
+                self._release(u, deadline)
         if chip is None and (
             deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending
         ):
@@ -380,9 +396,9 @@ class HarnessPlatform:
         if chip is not None:
             chip.frame_start()
 
-    def _release(self, line, u, deadline):
-        """hal/mcu.py's idle-wait release in simulated time: DE drops at the ms the reply's last
-        stop bit has left, when that is before the deadline (the plant hears of it then: an
+    def _release(self, u, deadline):
+        """hal/rs485.py's idle-wait release in simulated time: DE drops at the ms the reply's last
+        stop bit has left, when that is before the deadline (the host hears of it then: an
         exchange up to that ms first, carrying the reply's bytes and no chip record)."""
         left_us = u.line_left_us()
         if left_us:
@@ -390,7 +406,7 @@ class HarnessPlatform:
             if end >= deadline:
                 return  # the next tick's read or idle wait
             self._exchange(end, False)
-        line.poll()
+        u.poll()
 
     def _exchange(self, deadline, record=True):
         link = self._link

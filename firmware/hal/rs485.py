@@ -35,7 +35,8 @@ class Rs485:
         self.char_us = char_us
         self._clock = clock
         self._alarm = alarm
-        self._on_alarm_cb = self._on_alarm  # bound once: arming the alarm allocates nothing
+        # bound once: arming the alarm allocates nothing (no alarm, no bound method: heap)
+        self._on_alarm_cb = self._on_alarm if alarm is not None else None
         self._writing = False  # inside write(): the alarm must not drop DE under it
         self.sending = False  # DE high: a reply is (or was, until polled) on the wire
         self._end_us = clock.ticks_us()  # the expected end of the last queued stop bit
@@ -69,11 +70,6 @@ class Rs485:
             self.sending = False
         return self.sending
 
-    def left_us(self):
-        """us until the expected end of the last stop bit (<= 0: due)."""
-        clock = self._clock
-        return clock.ticks_diff(self._end_us, clock.ticks_us())
-
     def idle(self, deadline_ms):
         """The scan loop's idle wait (hal/mcu.py): when the reply ends before deadline_ms, sleep
         until its expected end, then poll txdone() every quarter character (the UART may finish
@@ -83,7 +79,7 @@ class Rs485:
         overshoot by up to a ms anyway)."""
         clock = self._clock
         while self.poll():
-            left_us = self.left_us()
+            left_us = clock.ticks_diff(self._end_us, clock.ticks_us())
             if left_us <= 0:
                 left_us = (self.char_us >> 2) + 1
             if left_us >= clock.ticks_diff(deadline_ms, clock.ticks_ms()) * 1000:

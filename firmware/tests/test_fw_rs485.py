@@ -135,6 +135,11 @@ def _send(line, n):
         pos += size
 
 
+def _left(line, clock):
+    """us from now to the line's expected end of its last stop bit."""
+    return clock.ticks_diff(line._end_us, clock.ticks_us())
+
+
 def _t35_us(baud):
     return 1750 if baud > 19200 else (38500000 + baud - 1) // baud
 
@@ -154,7 +159,7 @@ def test_a_reply_is_queued_and_write_returns_at_once():
     assert uart.flushes == 0 and uart.txdone_calls == 0
     assert bytes(uart.sent) == bytes(range(25))
     assert line.sending and de.edges == [(1, 300)]  # DE up once, before the first start bit
-    assert line.left_us() == 25 * 573
+    assert _left(line, clock) == 25 * 573  # the expected end the idle wait sleeps to
 
 
 def test_de_drops_only_after_the_last_stop_bit():
@@ -284,9 +289,9 @@ def test_a_write_on_an_idle_line_restarts_the_estimate():
     clock, uart, de, line = _line()
     _send(line, 8)
     clock.advance(100000)  # long idle, DE never polled down (no tick ran)
-    assert line.left_us() < 0
+    assert _left(line, clock) < 0
     line.write(b"\x01\x02")
-    assert line.left_us() == 2 * 573  # from now, not from the old end
+    assert _left(line, clock) == 2 * 573  # from now, not from the old end
     assert de.edges == [(1, 0)]  # still the same DE period: it was never released
 
 
