@@ -1,8 +1,10 @@
 """App: the composition root. Builds, in this order: safety outputs (coils open, before anything
 else), event log, config, fault table, boot-loop guard, then the scheduler with its tasks:
   fast         SafeOutputs, Supervisor (app/supervisor.py, maintenance mode only),
-               ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart)
-  control      Heartbeat on STATUS_LED (when present), ModbusPoints (leases, unlock expiry),
+               ModbusSlave (comms/modbus_rtu.py, when the board has an RS485 uart: bytes and
+               framing)
+  control      ModbusPoints (the slave's held answers, leases, unlock expiry, status refresh),
+               Heartbeat on STATUS_LED (when present),
                Service (app/service.py: read-only answers to host tools on the console)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
   app/module.py (cooling_enabled / battery_enabled / grid_enabled): drivers and control objects

@@ -158,6 +158,12 @@ def compose(app, platform, board, root, log_slots, config):
             platform.ticks_diff,
         )
         app.points.slave = app.modbus
+        # the fast slot frames and answers a short read, the control slot the rest
+        # (comms/modbus_rtu.py: an answer with its status refresh costs more than a tick on a
+        # chip): ModbusPoints.tick calls the slave's serve() first, so the module's control
+        # step sees a command written in the same control tick, and refreshes the status
+        app.modbus.deferred = True
+        app.modbus.refresh_reads = False
         app.scheduler.add(app.modbus, SLOT_FAST)
         app.scheduler.add(app.points, SLOT_CONTROL)
     app.heartbeat = None

@@ -189,6 +189,9 @@ class ModbusPoints:
 
     # ----- control slot -------------------------------------------------------------------------
     def tick(self, now_ms):
+        slave = self.slave
+        if slave is not None and slave.deferred:
+            slave.serve(now_ms)  # the requests the fast slot held (comms/modbus_rtu.py)
         bank = self.bank
         for i in range(len(self.leased)):
             if self.lease_active[i] and ticks_diff(now_ms, self.lease_until_ms[i]) >= 0:
@@ -204,6 +207,8 @@ class ModbusPoints:
         while self._up_rem_ms >= 1000:
             self._up_rem_ms -= 1000
             self._up_s += 1
+        if slave is not None and not slave.refresh_reads:
+            self.refresh(now_ms)  # once a control tick (comms/modbus_rtu.py: not per read)
         return True
 
     def _set_level(self, level):
@@ -306,7 +311,8 @@ class ModbusPoints:
                     bank.set(r, 0)  # a held 1 rewritten is no new request; open wins
 
     def refresh(self, now_ms):
-        """Status registers from the App; called by the slave before every read (no allocation)."""
+        """Status registers from the App (no allocation): before every read by a slave that
+        refreshes per read, else once a control tick (tick()) and after each write."""
         bank = self.bank
         app = self.app
         faults = app.faults

@@ -68,13 +68,19 @@ class SafeOutputs:
         self._alive = False
         faults = state.faults
         alarm = not state.is_normal() or (faults is not None and faults.action_mask & ACTION_ALARM)
-        self.alarm_on = bool(alarm)
-        if self.healthy is not None:
-            self.healthy.value(0 if alarm else 1)  # energised = healthy
+        alarm = bool(alarm)
+        # The relay and the lamp are written when their state changes: alarm_on and lamp_on
+        # always say what the pins were last told (here or by force_safe()), so an unchanged
+        # state costs no output call in the fast tick (chip time, docs/chip-time.md).
+        if alarm != self.alarm_on:
+            self.alarm_on = alarm
+            if self.healthy is not None:
+                self.healthy.value(0 if alarm else 1)  # energised = healthy
         fatal = state.fatal_active()
-        self.lamp_on = fatal
-        if self.lamp is not None:
-            self.lamp.value(1 if fatal else 0)
+        if fatal != self.lamp_on:
+            self.lamp_on = fatal
+            if self.lamp is not None:
+                self.lamp.value(1 if fatal else 0)
         return True
 
     def close_permitted(self):

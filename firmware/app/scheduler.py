@@ -109,6 +109,8 @@ class Scheduler:
         self._frame = 0
         self._tripped = False
         self._failed_this_frame = False
+        self._overrun_reported = True  # a cause reported at the last frame (True: report once)
+        self._task_error_reported = True
         self.ticks = 0
         self.overruns = 0
         self.task_errors = 0
@@ -179,6 +181,7 @@ class Scheduler:
         if self.task_errors <= 3:
             print("scheduler: task", task, "raised", repr(exc))
         if self._faults is not None and self._task_error_fault >= 0:
+            self._task_error_reported = True
             self._faults.update(self._task_error_fault, True, now_ms)
 
     def frame(self, now_ms):
@@ -203,11 +206,17 @@ class Scheduler:
             self.max_frame_us = frame_us
         if self._tripped:
             self.overruns += 1
+        # Quiet frames (no cause now nor at the last report) change nothing in the fault table:
+        # only the reports with a cause and the first without one are made (chip time).
         if self._faults is not None and self._overrun_fault >= 0:
-            self._faults.update(self._overrun_fault, self._tripped, now_ms)
+            if self._tripped or self._overrun_reported:
+                self._overrun_reported = self._tripped
+                self._faults.update(self._overrun_fault, self._tripped, now_ms)
         if self._faults is not None and self._task_error_fault >= 0 and not self._failed_this_frame:
             # a frame without a raising task: the cause is gone (the latch waits for a reset)
-            self._faults.update(self._task_error_fault, False, now_ms)
+            if self._task_error_reported:
+                self._task_error_reported = False
+                self._faults.update(self._task_error_fault, False, now_ms)
         if self._checked_in == self._all_bits:
             self._checked_in = 0
             if self._watchdog is not None:

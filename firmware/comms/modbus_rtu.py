@@ -1,4 +1,19 @@
-"""Modbus RTU slave (fast slot task): framing, CRC-16/MODBUS, function codes 01 02 03 04 05 06 15 16.
+"""Modbus RTU slave: framing, CRC-16/MODBUS, function codes 01 02 03 04 05 06 15 16.
+
+Where it runs (app/compose.py): tick() in the fast slot reads the UART and frames. With
+`deferred` set (the App) it answers a quick read itself (FC01-04 of at most _QUICK_BYTES of data,
+from the registers as the last status refresh left them), every other tick at most, and holds
+every other request for this unit (writes, broadcasts, longer reads, what the silence ends) for
+serve() in the control slot (ModbusPoints.tick calls it), which answers it, then frames and
+answers what followed it. The status refresh then runs in the control slot (ModbusPoints.tick)
+and after each write, not per read (refresh_reads unset). Why: an answer with its refresh costs 8-16 ms of CPU on an ESP32 or
+RP2040 for an FC03 of 10 registers (docs/chip-time.md), more than the 10 ms tick, and up to
+_MAX_FRAMES_PER_TICK of them a tick under a flood; in the fast slot that tripped TICK_OVERRUN on
+a real chip. Reading, framing and answering a quick read can still take a fast tick a little
+over its 10 ms on the slowest chip, never two ticks in a row, so never the three overruns in a
+row that trip. The fast slot keeps the byte collection and the t3.5 framing (DOMAIN.md: "Modbus
+bytes"); a held request is answered within a control period (100 ms). tick() alone (deferred
+unset) frames and answers everything at once, refreshing the status registers before every read.
 
 Framing. The UART is read once per fast tick, so gaps shorter than a tick are invisible here. Two
 rules end a frame:
@@ -6,7 +21,8 @@ rules end a frame:
     19200 baud) plus the configured margin has passed since the tick of the last byte;
   * length: every supported request's length follows from its header (8 bytes for FC01-06,
     9 + byte count for FC15/16), so a complete request for this unit or broadcast with a valid CRC
-    is served at once; back-to-back requests and requests split across ticks both work.
+    is served (or held for serve()) at once; back-to-back requests and requests split across
+    ticks both work.
 Traffic for other units (requests or their slaves' answers, of unknown length) is skipped at the
 shortest prefix with a valid CRC, or at the silence. Whatever the silence leaves is checked as a
 whole: bad CRC or shorter than 4 bytes -> dropped and counted (bad_crc); other unit -> counted
@@ -31,6 +47,10 @@ from comms.register_bank import K_COIL, K_DISCRETE, K_HOLDING, K_INPUT
 
 _BUF = const(256)  # largest RTU frame
 _MAX_FRAMES_PER_TICK = const(4)
+# Deferred: a read of at most this many data bytes (32 registers, 512 bits) is answered in the
+# fast tick that framed it, every other tick at most (its copy and CRC: a few ms of a chip).
+_QUICK_BYTES = const(64)
+_TICKS_MASK = const(0x3FFFFFFF)
 _COUNT_MASK = const(0xFFFF)
 _FAST_BAUD_T35_US = const(1750)
 
@@ -99,6 +119,15 @@ class ModbusSlave:
         self.rx_overruns = 0
         self.service_us_last = 0
         self.service_us_max = 0
+        # deferred: tick() (the fast slot) frames and answers one quick read a tick, serve()
+        # (the control slot) the rest; a request framed and not served yet is _pending bytes
+        # long at rx[0]. refresh_reads: refresh the status registers before every read (else
+        # the owner refreshes them: ModbusPoints.tick, and serve() after a write)
+        self.deferred = False
+        self.refresh_reads = True
+        self._pending = 0
+        self._tick_n = 0  # tick() calls (wrapping): a quick read every other tick at most
+        self._quick_tick = -2
 
     # ----- receive ------------------------------------------------------------------------------
     def _read(self):
@@ -136,6 +165,7 @@ class ModbusSlave:
         return got
 
     def _consume(self, n):
+        self._pending = 0
         rx = self.rx
         rest = self.rx_len - n
         for i in range(rest):
@@ -174,6 +204,14 @@ class ModbusSlave:
         return 0
 
     def tick(self, now_ms):
+        """Read the UART and frame. A request for this unit is served at once, or, deferred (the
+        App: this runs in the fast slot), held at rx[0] until serve() in the control slot; the
+        fast ticks in between read nothing (the UART's own buffer holds what follows)."""
+        self._tick_n = (self._tick_n + 1) & _TICKS_MASK
+        if self._pending:
+            return True
+        if not self.rx_len and not self.uart.any():
+            return True  # nothing buffered, nothing arrived: most ticks end here
         if self._read():
             self._last_rx_ms = now_ms
             fresh = True
@@ -185,15 +223,15 @@ class ModbusSlave:
             if addr == self.unit or addr == 0:
                 need = self._expected_len()
                 if need > 0 and self.rx_len >= need and crc16(self.rx, need) == 0:
-                    self._serve(need, now_ms)
-                    self._consume(need)
+                    if self._take(need, now_ms):
+                        return True
                     served += 1
                     continue
                 if need < 0:  # unsupported function: its length is known only from its CRC
                     n = self._scan_foreign()
                     if n:
-                        self._serve(n, now_ms)
-                        self._consume(n)
+                        if self._take(n, now_ms):
+                            return True
                         served += 1
                         continue
                 break
@@ -216,10 +254,52 @@ class ModbusSlave:
         if n < 4 or crc16(self.rx, n) != 0:
             self.bad_crc = (self.bad_crc + 1) & _COUNT_MASK
         elif self.rx[0] == self.unit or self.rx[0] == 0:
-            self._serve(n, now_ms)
+            self._take(n, now_ms)
+            return
         else:
             self.other_unit = (self.other_unit + 1) & _COUNT_MASK
         self._consume(n)
+
+    def _take(self, n, now_ms):
+        """The request of n bytes at rx[0] is for this unit: serve and consume it, or, deferred,
+        hold it for serve() unless it is a quick read (answered here, every other tick at most);
+        True when it stays at rx[0]."""
+        if self.deferred:
+            if not self._quick(n):
+                self._pending = n
+                return True
+            if (self._tick_n - self._quick_tick) & _TICKS_MASK < 2:
+                return True  # a quick read every other tick at most: this one waits a tick
+            self._quick_tick = self._tick_n
+        self._serve(n, now_ms)
+        self._consume(n)
+        return False
+
+    def _quick(self, n):
+        """A read for this unit (not broadcast) of at most _QUICK_BYTES of data."""
+        rx = self.rx
+        fc = rx[1]
+        if n != 8 or rx[0] == 0 or fc < 1 or fc > 4:
+            return False
+        qty = (rx[4] << 8) | rx[5]
+        return (qty + 7) >> 3 <= _QUICK_BYTES if fc <= 2 else qty * 2 <= _QUICK_BYTES
+
+    def serve(self, now_ms):
+        """Deferred (the App: the control slot): serve the request the fast ticks framed, then
+        frame and serve what followed it (up to _MAX_FRAMES_PER_TICK requests more)."""
+        n = self._pending
+        if n:
+            self._pending = 0
+            self._serve(n, now_ms)
+            self._consume(n)
+            self.deferred = False
+            try:
+                self.tick(now_ms)
+            finally:
+                self.deferred = True
+            if not self.refresh_reads:
+                self.bank.hooks_refresh(now_ms)  # what a write changed shows in the status
+        return True
 
     # ----- requests -------------------------------------------------------------------------------
     def _serve(self, n, now_ms):
@@ -267,13 +347,15 @@ class ModbusSlave:
             if fc <= 2:
                 if qty < 1 or qty > 2000:
                     return -3
-                bank.hooks_refresh(now_ms)
+                if self.refresh_reads:
+                    bank.hooks_refresh(now_ms)
                 code = bank.read_bits(K_COIL if fc == 1 else K_DISCRETE, start, qty, tx, 3)
                 tx[2] = (qty + 7) >> 3
             else:
                 if qty < 1 or qty > 125:
                     return -3
-                bank.hooks_refresh(now_ms)
+                if self.refresh_reads:
+                    bank.hooks_refresh(now_ms)
                 code = bank.read_regs(K_HOLDING if fc == 3 else K_INPUT, start, qty, tx, 3)
                 tx[2] = qty * 2
             return -code if code else 3 + tx[2]

@@ -13,8 +13,12 @@ class OnOffValve:
         coil.value(0)
 
     def command_close(self, close):
-        self.close_commanded = bool(close)
-        self._coil.value(1 if close else 0)
+        """Every fast tick; the coil is written when the command changes (this driver alone
+        drives it), so a steady valve costs the tick no output call."""
+        close = bool(close)
+        if close != self.close_commanded:
+            self.close_commanded = close
+            self._coil.value(1 if close else 0)
 
     def at_open(self):
         return bool(self._open_ls.value())

@@ -12,8 +12,15 @@ so a quiet firmware loop runs far faster than real time without losing any outpu
 ticks_us() is the host's real microsecond clock, for measuring how long the firmware's work takes.
 Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
 
-Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a record
-of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
+RS-485 (as hal/rs485.py on a board, kept in _Uart: the heap is the board's budget): write()
+raises DE and returns; the line sends each byte in its character time at the configured baud and
+framing on the simulated clock; DE drops once the last stop bit has left, at the next read or in
+the idle wait. DE is an output channel of its own kind (the UART's name + "_DE", e.g. RS485_DE:
+the host keeps its edges, it is no board role). When a reply ends before the frame's deadline,
+an exchange at that ms (no chip record: not a frame) lets the host see DE drop then.
+
+Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a
+record of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
 """
 
 import gc
@@ -36,9 +43,11 @@ _KIND_ADC = const(3)
 _KIND_PWM = const(4)
 _KIND_COUNTER = const(5)
 _KIND_UART = const(6)
+_KIND_DE = const(7)
 
 _MAX_CHANNELS = const(96)
 _UART_BUF = const(512)  # a Modbus RTU ADU is at most 256 bytes
+_LINE_MAX_MS = const(10000)  # longer than any buffer's wire time (512 bytes at 1200 baud: 4.7 s)
 _TICKS_MASK = const(0x3FFFFFFF)  # board ticks_ms wraps at 2**30, like time.ticks_ms
 _TICKS_HALF = const(0x20000000)
 _NO_FEED = const(0xFFFFFFFF)
@@ -111,14 +120,28 @@ class _Pwm:
 
 
 class _Uart:
-    def __init__(self, platform, ch):
+    """A UART with its RS-485 driver enable, as hal/rs485.py drives a board's (kept here, not
+    shared: the virtual board's heap is the board's budget): write() raises DE and returns; DE
+    drops once the line has sent the last stop bit, seen by the next read (any()) or the idle
+    wait (HarnessPlatform._release). The line sends each byte in its character time at the
+    configured baud and framing, on the simulated clock, after the bytes before it."""
+
+    def __init__(self, platform, ch, char_us, de_ch):
         self._p = platform
         self.ch = ch
+        self.char_us = char_us
         self.tx = bytearray(_UART_BUF)
         self.tx_len = 0
         self.rx = bytearray(_UART_BUF)
         self.rx_len = 0
         self.rx_pos = 0
+        self._de_ch = de_ch
+        self.sending = False  # DE up
+        # the line: busy for _left_us after simulated ms _ref_ms (small ints only: HIL mode
+        # runs this on a 32-bit board)
+        self._ref_ms = 0
+        self._left_us = 0
+        platform._set_output(de_ch, 0)
 
     def write(self, buf):
         n = len(buf)
@@ -127,10 +150,33 @@ class _Uart:
             n = room  # a full TX FIFO drops, as a real UART driver with no room would block
         self.tx[self.tx_len : self.tx_len + n] = buf[:n] if n < len(buf) else buf
         self.tx_len += n
-        self._p._tx_pending = True
+        p = self._p
+        p._tx_pending = True
+        if not self.sending:
+            self.sending = True
+            p._set_output(self._de_ch, 1)
+        self._left_us = self.line_left_us() + n * self.char_us
+        self._ref_ms = p._now_ms
         return n
 
+    def line_left_us(self):
+        """Simulated us until the last queued stop bit has left (0: the line is idle)."""
+        d_ms = self._p._now_ms - self._ref_ms
+        if d_ms >= _LINE_MAX_MS:
+            return 0
+        left = self._left_us - d_ms * 1000
+        return left if left > 0 else 0
+
+    def poll(self):
+        """DE down once the last stop bit has left; True while still sending."""
+        if self.sending and not self.line_left_us():
+            self.sending = False
+            self._p._set_output(self._de_ch, 0)
+        return self.sending
+
     def any(self):
+        if self.sending:
+            self.poll()
         return self.rx_len - self.rx_pos
 
     def readinto(self, buf):
@@ -261,7 +307,11 @@ class HarnessPlatform:
     def uart(self, name, baud, bits=8, parity="E", stop=1):
         if name not in self._uart_names:
             raise ValueError("board has no uart " + name)
-        u = _Uart(self, self._register(_KIND_UART, name))
+        de_ch = self._register(_KIND_DE, name + "_DE")
+        nbits = 1 + bits + (0 if parity == "N" else 1) + stop  # hal/rs485.py char_us()
+        u = _Uart(
+            self, self._register(_KIND_UART, name), (nbits * 1000000 + baud - 1) // baud, de_ch
+        )
         self._uarts.append(u)
         return u
 
@@ -335,7 +385,12 @@ class HarnessPlatform:
         chip = self._chip
         if chip is not None:  # every frame goes to the host, with its record
             chip.frame_end()
-        elif deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending:
+        for u in self._uarts:
+            if u.sending:
+                self._release(u, deadline)
+        if chip is None and (
+            deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending
+        ):
             if deadline > self._now_ms:
                 self._now_ms = deadline
             return
@@ -343,7 +398,19 @@ class HarnessPlatform:
         if chip is not None:
             chip.frame_start()
 
-    def _exchange(self, deadline):
+    def _release(self, u, deadline):
+        """hal/rs485.py's idle-wait release in simulated time: DE drops at the ms the reply's last
+        stop bit has left, when that is before the deadline (the host hears of it then: an
+        exchange up to that ms first, carrying the reply's bytes and no chip record)."""
+        left_us = u.line_left_us()
+        if left_us:
+            end = self._now_ms + (left_us + 999) // 1000
+            if end >= deadline:
+                return  # the next tick's read or idle wait
+            self._exchange(end, False)
+        u.poll()
+
+    def _exchange(self, deadline, record=True):
         link = self._link
         buf = link.buf
         _put_u32(buf, 3, deadline if deadline > 0 else 0)
@@ -376,7 +443,7 @@ class HarnessPlatform:
                     pos += 4 + u.tx_len
                     u.tx_len = 0
             self._tx_pending = False
-        if self._chip is not None:
+        if self._chip is not None and record:
             pos = self._chip.put(buf, pos)
         reply_type, _ = link.request(_MSG_EXCHANGE, pos - 3)
         if reply_type == _MSG_INTERRUPTED:

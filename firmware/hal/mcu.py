@@ -14,6 +14,13 @@ low-side driver with a pull-down, so the floating pins during reset also mean "o
 comes up with every line high (released), which is "off" for its active-low outputs; it keeps
 its state while the MCU resets, so the Platform releases every output line of every expander
 that carries outputs as soon as it opens, before any role is built.
+CPU clock: the board file's "cpu_mhz" is set first thing when the Platform opens (_set_clock),
+before any UART, I2C or PWM is made (an RP2040 derives their clocks from the system clock); an
+RP2040 above 133 MHz gets its core regulator raised to 1.15 V first (certified for 200 MHz).
+RS-485: hal/rs485.py, without waiting: write() returns with the reply in the UART's buffer (txbuf
+holds a whole RTU frame), DE drops once txdone(), polled by the idle wait (which sleeps until the
+reply's expected end when it falls before the deadline), by the next tick's read and by a
+one-shot timer at the expected end (_Alarm: a reply that ends inside a long frame's work).
 Console: the REPL's stdin/stdout while the application runs (the service channel, app/service.py,
 through hal/console.py). The maintenance window (hal/window.py): a machine.Timer feeds the
 hardware watchdog while no scan loop does (boot, or the application stopped for a host tool),
@@ -34,6 +41,7 @@ from hal import (
     boot_wdt_ms,
     window_ms,
 )
+from hal.rs485 import Rs485, char_us
 
 _ADS_REG_CONVERSION = const(0)
 _ADS_REG_CONFIG = const(1)
@@ -50,10 +58,33 @@ _ADS_CHANNELS = const(4)
 # 32767 counts = 4.096 V; 65535 = 3.3 V: u16 = raw * 65535 * 4.096 / (32767 * 3.3) ~ raw * 8192/3300
 _ADS_SCALE_NUM = const(8192)
 _ADS_SCALE_DEN = const(3300)
-# The scan loop's idle wait services every ADS1115 once per frame when at least this much of the
-# frame is left (up to 3 short transactions per chip, well under 1 ms at 400 kHz).
+# The scan loop's idle wait services every ADS1115 when at least this much of the frame is left
+# (up to 3 short transactions per chip, well under 1 ms at 400 kHz), and again late in the wait
+# (the late round), so the next fast tick's reads find their chips serviced.
 _IDLE_SERVICE_MIN_MS = const(3)
+# The late round starts this long before the deadline: 1 ms, plus this much per chip for its
+# transactions (3 of about 0.15 ms at 400 kHz with the driver's overhead), rounded up to a ms.
+_LATE_ROUND_LEAD_MS = const(1)
+_LATE_ROUND_US_PER_CHIP = const(500)
+# A read services its chip only when nothing did for this long (the idle wait missed a frame:
+# a long frame before): the fast tick does no bus I/O while the idle waits keep up (DOMAIN.md:
+# analog reads on a bus do not belong in the fast tick).
+_ADS_READ_SERVICE_US = const(10000)
 _U16_MAX = const(65535)
+# The UART's transmit buffer: a whole Modbus RTU frame, so write() never waits for room (ESP32:
+# ESP-IDF wants 0 or more than its 128-byte FIFO; 0 would make every write wait for the wire).
+_UART_TXBUF = const(256)
+# The RS-485 alarm's hardware timer where the port has no software timers (esp32); timer 0 is the
+# maintenance window's (hal/window.py), which runs only while the scan loop does not.
+_RS485_TIMER_ID = const(1)
+# RP2040 above this clock: VREG VSEL 1.15 V first (RP2040 datasheet 2.10.7 VREG register, bits
+# 7:4; 0b1011 = 1.10 V is the reset value; Pico SDK 2.1.1: 200 MHz certified at >= 1.15 V) and
+# let it settle (the SDK waits 1 ms).
+_RP2040_STOCK_MAX_MHZ = const(133)
+_RP2040_VREG = const(0x40064000)
+_VREG_VSEL_MASK = const(0xF0)
+_VREG_VSEL_1V15 = const(0xC0)
+_VREG_SETTLE_US = const(1000)
 
 _PARITY = {"N": None, "E": 0, "O": 1}
 
@@ -77,62 +108,37 @@ class _EdgeCounter:
         return self._count
 
 
-class _Rs485:
-    """Half-duplex RS-485: DE high, write, wait until the last stop bit left, DE low."""
-
-    def __init__(self, uart, de_pin):
-        self._uart = uart
-        self._de = de_pin
-        # flush() (MicroPython >= 1.20) returns when the shift register is empty on esp32 and rp2;
-        # txdone() polling is the fallback for ports without it.
-        self._flush = getattr(uart, "flush", None)
-
-    def write(self, buf):
-        self._de.value(1)
-        try:
-            n = self._uart.write(buf)
-            if self._flush is not None:
-                self._flush()
-            else:
-                while not self._uart.txdone():
-                    pass
-        finally:
-            self._de.value(0)
-        return n or 0
-
-    def readinto(self, buf):
-        n = self._uart.readinto(buf)
-        return n or 0
-
-    def any(self):
-        return self._uart.any()
-
-
 class _Ads1115:
     """TI ADS1115 over I2C without waiting (safety review M11: single-shot reads polled with
     sleep_us cost ~1.3 ms each, ~4-5 ms of a 10 ms fast tick on the pack's three channels).
 
     One single-shot conversion is in flight at a time. read_u16(ch) returns the channel's last
-    completed conversion and services the chip; so does the scan loop's idle wait
-    (Platform.wait_until_ms). A service never sleeps or polls: until _ADS_CONVERSION_US after the
-    start it does nothing; then it reads the config register (1 transaction), and when that shows
-    the conversion done with the config we wrote (OS set, same MUX/PGA/mode: a chip reset or a
-    conversion slower than expected can never hand one channel's result to another), reads the
-    result (1) and starts the next channel in use, round-robin (1). So a service costs at most 3
-    short transactions (about 0.33 ms of bus at 400 kHz) and completes at most one conversion;
-    a conversion found still running is asked again only a conversion time later.
+    completed conversion. The scan loop's idle wait (Platform.wait_until_ms) services every chip
+    twice a frame: at its start and in a late round just before the deadline, so the next tick's
+    reads find their chips serviced and cost no bus transfer (chip time, docs/chip-time.md: the
+    reads' services were ~1 ms of every fast tick). A read services its chip itself only when
+    nothing did for _ADS_READ_SERVICE_US (a long frame left no idle wait before it), so a chip
+    still converts at least once a frame. A service never sleeps or polls: until
+    _ADS_CONVERSION_US after the start it does nothing; then it reads the config register (1
+    transaction), and when that shows the conversion done with the config we wrote (OS set, same
+    MUX/PGA/mode: a chip reset or a conversion slower than expected can never hand one channel's
+    result to another), reads the result (1) and starts the next channel in use, round-robin (1).
+    So a service costs at most 3 short transactions (about 0.33 ms of bus at 400 kHz) and
+    completes at most one conversion; a conversion found still running is asked again only a
+    conversion time later.
 
     Staleness: each service completes at most one conversion and the channels in use take turns,
-    so with the idle-wait service in every 10 ms scan frame a value is at most (channels in use on
+    so with at least one service in every 10 ms scan frame a value is at most (channels in use on
     the chip + 1) frames old, 50 ms with four, whichever tick reads it (measured in
-    host_tools/tests/test_mcu_hal.py). A driver that flags a stale sample
+    host_tools/tests/test_mcu_hal.py); with both idle rounds about half that. A driver that
+    flags a stale sample
     (drivers/transmitter.py: 50 identical reads) sees at most a few repeats of one conversion.
     Out-of-band value 0 (NTC short, below 4 mA, a rail current): before a channel's first real
     conversion after boot, and for every channel of the chip after a bus error (NACK, OSError),
     a config read-back that is not ours, or a conversion stuck past _ADS_STUCK_US; a channel
     reads its value again only after its own next conversion. Each of those counts in errors,
-    and the chip is addressed again only a conversion time later (one attempt per frame on a
-    dead bus). Preallocated buffers: no allocation per read or service.
+    and the chip is addressed again only a conversion time later (at most one attempt per idle
+    round on a dead bus: two a frame). Preallocated buffers: no allocation per read or service.
     """
 
     def __init__(self, i2c, addr):
@@ -155,7 +161,8 @@ class _Ads1115:
 
     def read_u16(self, ch):
         self._used |= 1 << ch
-        self.service()
+        if time.ticks_diff(time.ticks_us(), self._t_us) >= _ADS_READ_SERVICE_US:
+            self.service()  # no idle wait serviced this chip for a frame: do it here
         return self._u16[ch]
 
     def service(self):
@@ -323,6 +330,20 @@ class _ExtOut:
 _EXT_DRIVERS = {"ADS1115": _Ads1115, "PCF8574": _Pcf8574}
 
 
+class _Alarm:
+    """A one-shot machine.Timer in ms, for hal/rs485.py: it drops DE at the end of a reply that
+    ends inside a long frame's work, where no poll runs (callbacks are soft: between bytecodes)."""
+
+    def __init__(self):
+        try:
+            self._timer = machine.Timer(-1)  # a software timer where the port has them (rp2)
+        except (ValueError, OSError):
+            self._timer = machine.Timer(_RS485_TIMER_ID)  # esp32: a hardware timer
+
+    def start(self, ms, callback):
+        self._timer.init(mode=machine.Timer.ONE_SHOT, period=ms, callback=callback)
+
+
 class _Watchdog:
     def __init__(self, wdt):
         self._wdt = wdt
@@ -381,6 +402,7 @@ class Platform:
     """Board pins by role through `machine`; see hal/__init__.py for the contract."""
 
     def __init__(self, board):
+        _set_clock(board)  # first: the peripherals below take their clocks from it
         self.board = board
         self._released = False
         self._pins = board["pins"]
@@ -391,6 +413,8 @@ class Platform:
         self._ext_devs = {}
         self._adcs = []  # every ADS1115, serviced in the idle wait (kept after release_boot)
         self._bus_devs = []  # every I2C device, for bus_errors() (kept after release_boot)
+        self._lines = []  # every RS-485 line (hal/rs485.py): DE released in the idle wait
+        self._late_lead_ms = 1 << 29  # the late ADS1115 round's lead (none without a chip)
         self._wdt_max_ms = board.get("wdt_max_ms")
         self._window_ms = window_ms(board)
         self._wdt = None  # machine.WDT once watchdog() started it
@@ -431,16 +455,29 @@ class Platform:
         return time.ticks_diff(a, b)
 
     def wait_until_ms(self, deadline_ms):
-        """Idle until the deadline. First, with enough of the frame left, service every ADS1115
-        once (never waiting): their conversions progress here, outside the ticks, so a value is
-        a few frames old at most whichever tick reads it (see _Ads1115)."""
+        """Idle until the deadline. With enough of the frame left, service every ADS1115 (never
+        waiting) at the start of the wait and again in a late round just before the deadline:
+        their conversions progress here, outside the ticks, two per chip and frame, and the
+        next tick's reads find their chips serviced, so they cost no bus transfer (see
+        _Ads1115). An RS-485 reply that ends before the deadline gets its DE released at its
+        end (hal/rs485.py idle())."""
         wait_ms = time.ticks_diff(deadline_ms, time.ticks_ms())
         if wait_ms >= _IDLE_SERVICE_MIN_MS:
-            for dev in self._adcs:
-                dev.service()
+            self._service_adcs()
+        for line in self._lines:
+            if line.sending:
+                line.idle(deadline_ms)
+        wait_ms = time.ticks_diff(deadline_ms, time.ticks_ms())
+        if wait_ms > self._late_lead_ms:
+            time.sleep_ms(wait_ms - self._late_lead_ms)
+            self._service_adcs()
             wait_ms = time.ticks_diff(deadline_ms, time.ticks_ms())
         if wait_ms > 0:
             time.sleep_ms(wait_ms)
+
+    def _service_adcs(self):
+        for dev in self._adcs:
+            dev.service()
 
     # I/O by role
     def _spec(self, role, mode):
@@ -473,6 +510,8 @@ class Platform:
             self._bus_devs.append(dev)
             if isinstance(dev, _Ads1115):
                 self._adcs.append(dev)
+                us = len(self._adcs) * _LATE_ROUND_US_PER_CHIP
+                self._late_lead_ms = _LATE_ROUND_LEAD_MS + (us + 999) // 1000
         return dev
 
     def _ext(self, spec):
@@ -538,9 +577,12 @@ class Platform:
             stop=stop,
             tx=machine.Pin(s["tx"]),
             rx=machine.Pin(s["rx"]),
+            txbuf=_UART_TXBUF,
             timeout=0,
         )
-        return _Rs485(uart, de)
+        line = Rs485(uart, de, char_us(baud, bits, parity, stop), time, _Alarm())
+        self._lines.append(line)
+        return line
 
     # platform
     def watchdog(self, timeout_ms):
@@ -581,6 +623,19 @@ class Platform:
 
     def report(self, ticks, max_tick_us, overruns, heap_free):
         pass
+
+
+def _set_clock(board):
+    """The board file's cpu_mhz (boards/README.md), when it differs from the clock running."""
+    mhz = board.get("cpu_mhz")
+    if not mhz or machine.freq() == mhz * 1000000:
+        return
+    if board.get("chip") == "rp2040" and mhz > _RP2040_STOCK_MAX_MHZ:
+        vreg = machine.mem32[_RP2040_VREG]
+        if vreg & _VREG_VSEL_MASK < _VREG_VSEL_1V15:
+            machine.mem32[_RP2040_VREG] = (vreg & ~_VREG_VSEL_MASK) | _VREG_VSEL_1V15
+            time.sleep_us(_VREG_SETTLE_US)
+    machine.freq(mhz * 1000000)
 
 
 _RESET_NAMES = (

@@ -45,6 +45,10 @@ def test_fast_tick_allocates_nothing_in_steady_state():
     grown = 0
     measured = 0
     slave = app.modbus
+    # The App defers the answers to the control slot (comms/modbus_rtu.py); answered here in the
+    # fast frame that framed them, the same serve code is measured inside the fast frames
+    # (test_fast_frames_that_hold_requests_for_the_control_slot_allocate_nothing: the deferral)
+    slave.deferred = False
     app.points._set_level(1)  # unlocked as by a PIN (the unlock itself may allocate)
     app.points.unlock_until_ms = now_ms + 100000
     ok_before = slave.frames_ok
@@ -89,3 +93,70 @@ def test_fast_tick_allocates_nothing_in_steady_state():
     if IS_MICROPYTHON:
         assert grown == 0, "fast frames allocated %d bytes" % grown
     # else: CPython has no gc.mem_alloc(); allocation is only checked on MicroPython.
+
+
+_QUICK = _frame(1, 3, 0, 0, 0, 10)  # the identity block: a quick read
+
+
+def test_fast_frames_that_hold_requests_for_the_control_slot_allocate_nothing():
+    """The App's deferred slave: the fast frames collect and frame the traffic and answer one
+    quick read a tick (a request for this unit that costs more is held for the control slot),
+    allocating nothing; every request is answered."""
+    p = fake_platform()
+    app = App(p, BOARD, tmp_dir(), log_slots=16)
+    s = app.scheduler
+    uart = p.uarts["RS485"]
+    app.run(frames=300)
+    slave = app.modbus
+    assert slave.deferred
+    app.points._set_level(1)
+    now_ms = p.ticks_ms()
+    app.points.unlock_until_ms = now_ms + 100000
+    ok_before = slave.frames_ok
+    grown = 0
+    measured = 0
+    held = 0
+    quick = 0
+    locked = IS_MICROPYTHON and hasattr(__import__("micropython"), "heap_lock")
+    if IS_MICROPYTHON:
+        gc.collect()
+        gc.disable()
+    try:
+        for i in range(300):
+            period = i // s._control_div
+            if s._frame % s._control_div == 1 and period % 2 == 0:
+                uart.inject(_TRAFFIC)  # five requests for this unit, the first one held
+            elif s._frame % s._control_div == 3 and period % 2 == 1:
+                uart.inject(_QUICK + _QUICK)  # answered in this fast frame and the next
+            if _fast_only(s):
+                if IS_MICROPYTHON:
+                    before = gc.mem_alloc()
+                    if locked:
+                        __import__("micropython").heap_lock()
+                    try:
+                        s.frame(now_ms)
+                    finally:
+                        if locked:
+                            __import__("micropython").heap_unlock()
+                    grown += gc.mem_alloc() - before
+                else:
+                    s.frame(now_ms)
+                measured += 1
+                held += slave._pending != 0
+                out = uart.tx_bytes()
+                if out:
+                    quick += 1
+                    assert len(out) == 5 + 20, (i, out)  # one quick read, nothing held
+            else:
+                s.frame(now_ms)
+            uart.clear_tx()
+            now_ms += s.fast_ms
+            p.wait_until_ms(now_ms)
+    finally:
+        if IS_MICROPYTHON:
+            gc.enable()
+    assert measured >= 250 and held >= 100 and quick >= 2 * 14
+    # every request answered: 5 a traffic period (the control slot), 2 a quick one (fast frames)
+    assert slave.frames_ok - ok_before >= 5 * 14 + 2 * 14
+    if IS_MICROPYTHON:
+        assert grown == 0, "fast frames allocated %d bytes" % grown

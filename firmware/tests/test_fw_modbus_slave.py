@@ -419,3 +419,93 @@ def test_broadcast_executes_writes_and_never_answers():
     assert r.read_holding(FLOW_SP, 2) == [43, 44]
     assert r.read_holding(0) == [0]
     assert r.slave.broadcasts == 9
+
+
+# ----- deferred serving: the fast slot frames, the control slot answers (app/compose.py) ------
+def test_deferred_slave_frames_in_the_tick_and_answers_in_serve():
+    """docs/chip-time.md: an answer costs 8-16 ms of CPU on a chip, more than the 10 ms fast tick
+    (TICK_OVERRUN). Deferred, tick() frames and holds a write at rx[0]; the ticks after it read
+    nothing more; serve() answers it, then frames and answers what followed it (back-to-back
+    requests), in one call."""
+    r = Rig()
+    r.slave.deferred = True
+    write = _frame(1, 6, 0, FLOW_SP, 0, 120)
+    r.uart.inject(write + _frame(1, 3, 0, 0, 0, 1))
+    for _ in range(9):
+        r.tick()
+    assert r.take() == b"" and r.slave.frames_ok == 0
+    assert r.slave.rx_len == 16 and r.slave._pending == 8  # both read; the write held
+    r.slave.serve(r.now_ms)
+    out = r.take()
+    assert out[:8] == write  # the echo of the write
+    assert out[8:11] == bytes((1, 3, 2)) and crc16(out[8:], 7) == 0  # the read behind it
+    assert r.slave.frames_ok == 2 and r.slave.rx_len == 0 and r.slave._pending == 0
+    assert r.bank.get(r.bank.r_default.index("cfg:flow_setpoint_lpm")) == 120
+    r.slave.serve(r.now_ms)  # nothing held: nothing happens
+    assert r.take() == b""
+
+
+def test_deferred_slave_answers_a_quick_read_every_other_tick_at_most():
+    """Deferred: a read of at most 64 data bytes is answered in the tick that framed it, every
+    other tick at most (on the slowest chip such a tick can run a little over its 10 ms: never
+    two in a row, never the three in a row that trip); a longer read waits for serve(), like a
+    write."""
+    r = Rig()
+    r.slave.deferred = True
+    small = _frame(1, 3, 0, FLOW_SP, 0, 1)
+    r.uart.inject(small + small)
+    r.tick()
+    assert len(r.take()) == 7 and r.slave._pending == 0 and r.slave.rx_len == 8
+    r.tick()  # the second waits a tick
+    assert r.take() == b"" and r.slave.rx_len == 8
+    r.tick()
+    assert len(r.take()) == 7 and r.slave.rx_len == 0
+    answered = []
+    for _ in range(20):  # a master asking every tick
+        r.uart.inject(small)
+        r.tick()
+        answered.append(len(r.take()) > 0)
+    assert not any(answered[i] and answered[i + 1] for i in range(19)), answered
+    assert sum(answered) >= 9
+    for _ in range(30):  # let the master stop: what it left is answered
+        r.tick()
+    r.take()
+    assert r.slave.rx_len == 0
+    r.uart.inject(_frame(1, 3, 0, FLOW_SP, 0, 33))  # 66 data bytes: not quick
+    r.tick()
+    assert r.take() == b"" and r.slave._pending == 8
+    r.slave.serve(r.now_ms)
+    assert len(r.take()) == 5 + 66
+
+
+def test_deferred_slave_holds_a_request_ended_by_the_silence():
+    """A request of a function this slave does not support ends at the t3.5 silence; deferred,
+    its exception 01 is answered by serve(), like any request."""
+    r = Rig()
+    r.slave.deferred = True
+    r.uart.inject(_frame(1, 43, 14, 1, 0))  # FC43 read device identification: unsupported
+    for _ in range(5):
+        r.tick()
+    assert r.take() == b""
+    r.slave.serve(r.now_ms)
+    resp = r.take()
+    assert len(resp) == 5 and resp[1] == 43 | 0x80 and resp[2] == 1
+
+
+def test_a_deferred_slave_under_a_flood_never_answers_in_the_tick():
+    """A master flooding valid requests: every fast tick frames at most up to the held request
+    (no answer, no bank access there); each serve() answers a bounded batch."""
+    r = Rig(baud=115200)
+    r.slave.deferred = True
+    req = _frame(1, 4, 0, 100, 0, 49)  # a status read: the most expensive answer
+    served = []
+    for k in range(100):
+        r.uart.inject(req * 3)
+        r.tick()
+        assert r.take() == b"", k
+        if k % 10 == 9:
+            before = r.slave.frames_ok
+            r.slave.serve(r.now_ms)
+            served.append(r.slave.frames_ok - before)
+            r.take()
+    assert all(1 <= n <= 5 for n in served), served

@@ -187,6 +187,8 @@ def test_uart_pins_and_rs485_direction(recorded):
         de_ctor = ctor(calls, "Pin", spec["de"])
         assert {"mode": fake.Pin.OUT, "value": 0}.items() <= de_ctor[0].items(), "DE starts low"
         assert calls.index(de_ctor[0]) < calls.index(uart), "DE low before the UART exists"
+        # a whole RTU frame fits the UART's transmit buffer: write() never waits for room
+        assert uart["txbuf"] == 256, name
         after = calls[out["uart_mark"] :]
         events = [
             (c["call"], c["args"][1] if c["call"] == "Pin.value" else None)
@@ -194,13 +196,85 @@ def test_uart_pins_and_rs485_direction(recorded):
             if c["call"] in ("UART.write", "UART.flush")
             or (c["call"] == "Pin.value" and c["args"][0] == spec["de"])
         ]
-        assert events == [
-            ("Pin.value", 1),
-            ("UART.write", None),
-            ("UART.flush", None),
-            ("Pin.value", 0),
-        ]
+        # DE frames the write; it drops in the idle wait (timing: test_rs485_* below), no flush
+        assert events == [("Pin.value", 1), ("UART.write", None), ("Pin.value", 0)]
         assert out["uart_written"][name] == 8
+
+
+def test_cpu_clock_is_the_board_files_before_any_peripheral(recorded):
+    """docs/chip-time.md: the fast tick needs the chips' top clock (ESP32 family 240 MHz, RP2040
+    200 MHz at a 1.15 V core). It is set first, so the UART, I2C and PWM clocks an RP2040 derives
+    from the system clock come out right; an RP2040 above 133 MHz gets VSEL 1.15 V before."""
+    board, out = recorded
+    calls = out["calls"]
+    names = [c["call"] for c in calls]
+    (freq,) = [c for c in calls if c["call"] == "freq"]
+    assert freq["args"] == [board["cpu_mhz"] * 1_000_000]
+    first_peripheral = min(names.index(k) for k in ("Pin", "UART", "I2C", "PWM") if k in names)
+    assert calls.index(freq) < first_peripheral
+    vreg = [c["args"] for c in calls if c["call"] == "mem32"]
+    if board["chip"] == "rp2040" and board["cpu_mhz"] > 133:
+        assert vreg == [[0x40064000, 0xC1]], vreg  # EN kept, VSEL 0b1100 = 1.15 V
+        assert names.index("mem32") < names.index("freq")
+    else:
+        assert vreg == []
+
+
+@pytest.fixture(scope="module", params=REAL_BOARDS)
+def rs485_run(request: pytest.FixtureRequest) -> dict[str, Any]:
+    path = ROOT / "boards" / request.param / "board.json"
+    return run_vm(path, "exercise_rs485.py")["scenarios"]
+
+
+def _t35_us(baud: int) -> float:
+    """DOMAIN.md: 3.5 characters of 11 bits, fixed 1750 us above 19200 baud."""
+    return 1750.0 if baud > 19200 else 3.5 * 11 * 1e6 / baud
+
+
+def test_rs485_reply_never_waits_in_the_slot(rs485_run):
+    """docs/chip-time.md: write() waited in uart.flush() for the reply's wire time with DE high
+    (an FC03 reply of 10 registers at 19200 8E1: 14.3 ms), which took the fast slot over 200 % of
+    its tick on a real chip (TICK_OVERRUN). Now every write() returns with the simulated clock
+    where it was, DE high, and the idle waits keep the frames on their 10 ms grid."""
+    for name, r in rs485_run.items():
+        assert r["write_costs_us"] and set(r["write_costs_us"]) == {0}, (name, r)
+        # the sleep granularity of the idle wait is a ms (time.sleep_ms), as before
+        for k, start in enumerate(r["frames_us"]):
+            assert 10000 * k <= start < 10000 * k + 1000, (name, r["frames_us"])
+        # no busy wait on the UART: a few polls per frame at most
+        assert r["txdone_calls"] <= 3 * len(r["frames_us"]), (name, r["txdone_calls"])
+        assert not r["sending_at_end"], name
+
+
+def test_rs485_de_drops_after_the_last_stop_bit_within_t35(rs485_run):
+    """DE rises before the first start bit and drops only after the last stop bit (at the baud
+    and framing the line was made with). An end in the idle wait: the wait sleeps until it and
+    polls every quarter character. An end inside a frame's work, where no poll runs (a long
+    control frame on a chip): the one-shot alarm armed for the expected end drops DE within a
+    ms of it, not at the next poll. Either way a master that sends t3.5 after the reply's last
+    stop bit (DOMAIN.md) finds the line released: no collision."""
+    seen = set()
+    for name, r in rs485_run.items():
+        char_us = r["char_bits"] * 1e6 / r["baud"]
+        start, end = r["sent"][0][0], r["sent"][-1][1]
+        assert end - start == pytest.approx(r["bytes"] * char_us, abs=r["bytes"]), name
+        assert [level for level, _ in r["de_edges"]] == [1, 0], (name, r["de_edges"])
+        (_, t_up), (_, t_down) = r["de_edges"]
+        assert t_up <= start and t_down >= end, (name, r["de_edges"], start, end)
+        frames = r["frames_us"]
+        k = max(i for i, f in enumerate(frames) if f <= end)
+        read_at = frames[k] + r["lead_us"]
+        work_end = frames[k] + r["works_us"][k]
+        if end <= work_end:
+            seen.add("in a frame's work")
+            first_poll = read_at if end <= read_at else work_end
+            assert t_down - end <= 1000 and t_down < first_poll, (name, t_down, end, first_poll)
+        else:
+            seen.add("in the idle wait")
+            assert t_down - end <= char_us / 4 + r["bytes"], (name, t_down - end, char_us)
+        assert t_down - end < _t35_us(r["baud"]), (name, t_down - end)
+        assert r["one_shots"] >= 1, name  # the alarm was armed for every reply
+    assert len(seen) == 2, seen  # the scenarios cover both places a reply can end
 
 
 def test_watchdog_and_reset_cause(recorded):
@@ -402,6 +476,7 @@ def test_ads_reads_never_wait_and_fit_the_fast_tick_budget(ads_run):
     )
     budget_us = len(fast_chips) * per_chip_bits * 1e6 / freq_hz
     assert budget_us <= FRAME_US // 10, budget_us
+    _, long_start = _phase_start(ads_run, "long")
     for i, frame in enumerate(ads_run["frames"]):
         fast = frame["fast"]
         assert fast["n_sleeps"] == 0, (i, fast["sleeps"])
@@ -409,6 +484,13 @@ def test_ads_reads_never_wait_and_fit_the_fast_tick_budget(ads_run):
         assert fast["bus_us"] <= budget_us + len(fast_chips) * ADS_TX_PER_CHIP, (i, fast)
         if "control" in frame:
             assert frame["control"]["n_sleeps"] == 0, (i, frame["control"]["sleeps"])
+        # docs/chip-time.md: while every frame has its idle wait, its two rounds service the
+        # chips and the fast tick's reads make no bus transfer at all (they cost ~1 ms of every
+        # fast tick on a chip before); without idle waits (long frames) the reads service
+        if 0 < i < long_start:
+            assert fast["tx"] == 0, (i, fast)
+        elif i > long_start:
+            assert fast["tx"] > 0, (i, fast)
 
 
 def test_ads_first_reads_after_boot_are_out_of_band(ads_run):
@@ -424,9 +506,10 @@ def test_ads_values_converge_to_their_own_channel(ads_run):
     """Each role reads its own chip and channel, never another's. After an input change a fast-
     tick role shows it within (channels in use on its chip + 1) frames, and so does a
     control-tick role at its first read after that: the idle wait services every chip each frame
-    (without it a control-tick chip would convert one channel per 100 ms read)."""
+    (without it a control-tick chip would convert one channel per 100 ms read). In long frames
+    (no idle wait) the reads service their chips: still within that many frames."""
     frames = ads_run["frames"]
-    for name in ("boot", "change"):
+    for name in ("boot", "change", "long"):
         k, start = _phase_start(ads_run, name)
         end = ads_run["phases"][k + 1][0]
         for role in ads_run["fast_roles"]:
@@ -440,6 +523,8 @@ def test_ads_values_converge_to_their_own_channel(ads_run):
                         v == 0 if k == 0 else _is(ads_run, role, v, k - 1)
                     )
                     assert ok, (role, i, v)
+        if name == "long":
+            continue  # no idle wait: a control-tick chip converts once per 100 ms read then
         for role in ads_run["control_roles"]:
             settle = start + _chip_channels(ads_run, ads_run["where"][role][0]) + 1
             reads = [
@@ -460,15 +545,22 @@ def _pack_roles(run: dict[str, Any]) -> list[str]:
 
 def test_ads_bus_error_reads_out_of_band_until_a_fresh_conversion(ads_run):
     """A chip that NACKs: every channel reads 0 from the first read after the error on (not the
-    last good value), each error counts, one attempt per frame; once it answers again a channel
-    reads only a value converted since (never the one from before the error)."""
+    last good value), each error counts, one attempt per idle round (two a frame); once it
+    answers again a channel reads only a value converted since (never the one from before the
+    error). The chip dies between two frames; the first bus access after that is the idle wait's
+    (the tick's reads cost no bus transfer, docs/chip-time.md), so that frame's tick still reads
+    the conversions made before (at most a frame old) and every tick after it reads 0."""
     frames = ads_run["frames"]
     chip = ads_run["pack_chip"]
     k, start = _phase_start(ads_run, "dead")
     end = ads_run["phases"][k + 1][0]
-    for i in range(start, end):
+    for role in _pack_roles(ads_run):
+        v = frames[start]["fast"]["values"][role]
+        assert v == 0 or _is(ads_run, role, v, k - 1), (role, v)
+    for i in range(start + 1, end):
         assert all(frames[i]["fast"]["values"][r] == 0 for r in _pack_roles(ads_run)), i
-        assert frames[i]["errors"][chip] == frames[start - 1]["errors"][chip] + (i - start + 1), i
+        new = frames[i]["errors"][chip] - frames[i - 1]["errors"][chip]
+        assert 1 <= new <= 2, (i, new)
     k, start = _phase_start(ads_run, "revived")
     settle = start + _chip_channels(ads_run, chip) + 1
     for i in range(start, ads_run["phases"][k + 1][0]):
@@ -479,13 +571,18 @@ def test_ads_bus_error_reads_out_of_band_until_a_fresh_conversion(ads_run):
 
 def test_ads_power_cycle_is_an_error_and_never_a_wrong_channel(ads_run):
     """The chip resets mid-conversion (its config back to the reset value): the read-back is not
-    ours, so an error, every channel out of band until converted again."""
+    ours, so an error, every channel out of band until converted again. As with a dead chip,
+    the error shows at the first bus access after the reset (the idle wait's), so the tick of
+    that frame still reads the conversions from before it."""
     frames = ads_run["frames"]
     chip = ads_run["pack_chip"]
     k, start = _phase_start(ads_run, "power_cycle")
-    assert frames[start]["errors"][chip] == frames[start - 1]["errors"][chip] + 1
-    settle = start + _chip_channels(ads_run, chip) + 1
-    for i in range(start, ads_run["phases"][k + 1][0]):
+    assert frames[start + 1]["errors"][chip] == frames[start - 1]["errors"][chip] + 1
+    settle = start + 1 + _chip_channels(ads_run, chip) + 1
+    for role in _pack_roles(ads_run):
+        v = frames[start]["fast"]["values"][role]
+        assert _is(ads_run, role, v, k - 1), (role, v)  # converted before the reset
+    for i in range(start + 1, ads_run["phases"][k + 1][0]):
         for role in _pack_roles(ads_run):
             v = frames[i]["fast"]["values"][role]
             assert _is(ads_run, role, v, k) or (v == 0 and i < settle), (role, i, v)

@@ -34,8 +34,14 @@ BOARD_HEAP_BYTES = None  # the VIRTUAL board file's budget
 UNIT = 1
 SUPPORTED = (1, 2, 3, 4, 5, 6, 15, 16)
 # Simulated time after the last byte by which any answer has gone out: t3.5 (3 ms at 19200 baud)
-# rounds up to the next 10 ms fast tick, plus one tick for the exchange that carries the answer.
-ANSWER_BY_MS = 40
+# rounds up to the next 10 ms fast tick, which frames the request and answers a short read (every
+# other tick at most); a write or a longer read waits for the next control tick
+# (comms/modbus_rtu.py: such answers cost more than a fast tick on a chip); plus one tick for the
+# exchange that carries the answer. The board runs its control tick every CONTROL_TICK_MS (the
+# config's minimum, the default is 100 ms): the answers are the same, the wait per example
+# (at speed 1, wall time) stays what it was when the fast tick answered.
+CONTROL_TICK_MS = 20
+ANSWER_BY_MS = 20 + CONTROL_TICK_MS + 10
 TIMEOUT_S = 5.0
 QUIET_S = 0.02  # wall time without a byte that ends an answer
 TICK_OVERRUNS = 125  # input registers (u32)
@@ -221,7 +227,9 @@ class Wire:
 def board(tmp_path_factory):
     cfgmod = firmware_config()
     files = firmware_files()
-    files["/config.json"] = cfgmod.encode(cfgmod.defaults())
+    values = cfgmod.defaults()
+    values["control_tick_ms"] = CONTROL_TICK_MS
+    files["/config.json"] = cfgmod.encode(values)
     flash = make_flash(tmp_path_factory.mktemp("fuzz") / "f.img", files, with_hal=False)
     with VirtualBoard(flash=flash, speed=1, heap_bytes=BOARD_HEAP_BYTES) as vb:
         vb.run_until(0.5)

@@ -113,6 +113,10 @@ class BatterySubsystem:
         self.v_link_dv = None
         self.i_da = None
         self.t_batt_cdegc = None
+        # fault causes reported present at the last fast tick (fast(): quiet ticks skip update())
+        self._contactor_causes = 0
+        self._loop_open = True  # unknown at boot: the first tick reports either way
+        self._over = 1
         print(
             "gridpod: battery: K_NEG K_PRE K_POS with aux, precharge tau %d ms, break %d A, "
             "cooling %s"
@@ -158,9 +162,16 @@ class BatterySubsystem:
         poles[1].set(cmd & PRE)
         poles[2].set(cmd & POS)
         causes = k.causes
-        for fid in _CONTACTOR_FAULTS:
-            faults.update(fid, causes & (1 << fid), now_ms, k.state)
-        faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
+        if causes or self._contactor_causes:
+            # while no cause is present, or was at the last report, update() changes nothing:
+            # only the reports with a cause (debounce) and the first without one (clear) count
+            self._contactor_causes = causes
+            for fid in _CONTACTOR_FAULTS:
+                faults.update(fid, causes & (1 << fid), now_ms, k.state)
+        loop_open = il.causes != 0
+        if loop_open or self._loop_open:
+            self._loop_open = loop_open
+            faults.update(FAULT_INTERLOCK_OPEN, loop_open, now_ms)
         if k.openings != self._openings and self.log is not None:
             # contactor wear (safety review m8): every opening with the current it broke, in the
             # persisted event log (a RAM append here; flushed from housekeeping)
@@ -168,8 +179,11 @@ class BatterySubsystem:
             self.log.append(EV_CONTACTOR_OP, k.operations, k.open_i_last_da, now_ms)
         lim = self.limits
         lim.step_fast(v_pack, i_da)
-        faults.update(FAULT_PACK_OVER_VOLTAGE, lim.over_voltage, now_ms, lim.over_voltage)
-        faults.update(FAULT_PACK_OVER_CURRENT, lim.over_current, now_ms, lim.over_current)
+        over = lim.over_voltage or lim.over_current
+        if over or self._over:
+            self._over = over
+            faults.update(FAULT_PACK_OVER_VOLTAGE, lim.over_voltage, now_ms, lim.over_voltage)
+            faults.update(FAULT_PACK_OVER_CURRENT, lim.over_current, now_ms, lim.over_current)
         self.outputs.sequencer_alive()  # last: a step that raised leaves SafeOutputs to open
 
     # ----- control slot ---------------------------------------------------------------------------

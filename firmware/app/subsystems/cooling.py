@@ -137,6 +137,7 @@ class CoolingSubsystem:
     def __init__(self, platform, pins, cfg, faults):
         p = platform
         self.faults = faults
+        self._wet = 1  # leak or cable causes at the last fast report (1: report the first tick)
         zones = cfg["leak_zone_count"]
         npumps = cfg["pump_count"]
         self.pumps = [
@@ -216,9 +217,12 @@ class CoolingSubsystem:
         v = self.valves
         for i in range(len(v)):
             v[i].command_close(close & (1 << i))
-        faults = self.faults
-        faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms, c.leak_mask)
-        faults.update(FAULT_LEAK_CABLE, c.cable_mask != 0, now_ms, c.cable_mask)
+        if c.leak_mask or c.cable_mask or self._wet:
+            # quiet ticks (no cause now or at the last report) change nothing in the fault table
+            self._wet = c.leak_mask | c.cable_mask
+            faults = self.faults
+            faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms, c.leak_mask)
+            faults.update(FAULT_LEAK_CABLE, c.cable_mask != 0, now_ms, c.cable_mask)
 
     # ----- control slot ---------------------------------------------------------------------------
     def commands(self, bank: RegisterBank, now_ms):

@@ -164,6 +164,10 @@ class _Checker:
         wdt = b.get("wdt_max_ms")
         if limit is not None and (_pin_int(wdt) is None or not 0 < wdt <= limit):
             self.err("wdt_max_ms", None, f"{chip_name} needs wdt_max_ms in 1..{limit}, got {wdt!r}")
+        clocks = chip["cpu_mhz"]
+        if "cpu_mhz" in b and (clocks is None or b["cpu_mhz"] not in clocks):
+            allowed = "none" if clocks is None else ", ".join(str(c) for c in clocks)
+            self.err("cpu_mhz", None, f"{b['cpu_mhz']!r} MHz: {chip_name} allows {allowed}")
         window = b.get("maintenance_window_ms")
         lo, hi = MAINTENANCE_WINDOW_RANGE_MS
         if "maintenance_window_ms" in b and (_pin_int(window) is None or not lo <= window <= hi):

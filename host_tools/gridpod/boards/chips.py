@@ -22,6 +22,12 @@ Keys of a chip table:
   ram_bytes        internal SRAM: the heap budget must fit well below it
   flash_bytes      flash sizes sold for this chip or its modules
   wdt_max_ms       longest hardware watchdog timeout, None when not limited in practice
+  cpu_mhz          CPU clocks a board file may ask for (its "cpu_mhz" key; hal/mcu.py sets it
+                   at boot), None where the chip has no such setting (the virtual board).
+                   ESP32 / ESP32-S3: the clocks machine.freq() accepts (ESP-IDF CPU clock
+                   80/160/240 MHz; peripherals run from the 80 MHz APB either way). RP2040: up
+                   to 200 MHz, certified at a core voltage of at least 1.15 V (Pico SDK 2.1.1
+                   release notes, RP2040 datasheet), which hal/mcu.py sets above 133 MHz
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ ESP32 = {
     "ram_bytes": 520 * 1024,
     "flash_bytes": [2 * MB, 4 * MB, 8 * MB, 16 * MB],
     "wdt_max_ms": None,
+    "cpu_mhz": [80, 160, 240],
 }
 
 ESP32S3 = {
@@ -106,6 +113,7 @@ ESP32S3 = {
     "ram_bytes": 512 * 1024,
     "flash_bytes": [4 * MB, 8 * MB, 16 * MB, 32 * MB],
     "wdt_max_ms": None,
+    "cpu_mhz": [80, 160, 240],
 }
 
 RP2040 = {
@@ -131,6 +139,7 @@ RP2040 = {
     "flash_bytes": [2 * MB, 4 * MB, 8 * MB, 16 * MB],
     # 24-bit counter ticking at 2 MHz in MicroPython's rp2 port: 0xFFFFFF / 2000 us.
     "wdt_max_ms": 8388,
+    "cpu_mhz": [125, 133, 150, 200],
 }
 
 # The virtual board: pins are harness channels, so no electrical rule applies.
@@ -150,6 +159,7 @@ VIRTUAL = {
     "ram_bytes": 4 * MB,
     "flash_bytes": None,
     "wdt_max_ms": None,
+    "cpu_mhz": None,
 }
 
 CHIPS: dict[str, dict[str, Any]] = {

@@ -10,12 +10,14 @@ import json
 import struct
 import threading
 import time
+from collections import deque
 
 from . import protocol as h
 
 MAX_LAG_S = 0.2  # at finite speed, a board further behind than this re-anchors the clock
 IDLE_S = 0.3  # at finite speed, no exchange for this long: the board is out of its scan loop
 RESET_SOFT = 5  # hal.RESET_SOFT: the one reset a chip's watchdog survives
+RS485_EDGES_KEPT = 4096  # the last DE edges kept (a 24 h soak polled every second makes 172800)
 
 # Events handle() can report; the owner decides what they mean for its board.
 EV_WATCHDOG = "watchdog"  # the firmware stopped feeding: reset at the expiry time
@@ -75,6 +77,14 @@ class HarnessHost:
         self.max_hold_ms = max_hold_ms
         self.uart_out = uart_out or (lambda data: None)
         self.uart_rx = bytearray()
+        # RS-485 half duplex: the board's DE (a "de" channel, hal/harness.py: not a plant role)
+        # as last told, its last edges (absolute simulated ms, value), and the exchanges that
+        # handed the board bytes from the line while its DE was high (its receiver is off then:
+        # DE is tied to /RE, so on a real line those bytes collide with the board's own reply)
+        self.rs485_de = 0
+        self.rs485_de_edges: deque = deque(maxlen=RS485_EDGES_KEPT)
+        self.rs485_collisions = 0
+        self._rx_handed = False  # line bytes went to the board with the last reply (chip time)
         self.sim_ms = 0
         self.changed = threading.Condition()
         self.stop_at_ms: int | None = None
@@ -107,6 +117,7 @@ class HarnessHost:
         self._last_exchange_wall = time.monotonic()  # the idle clock starts IDLE_S after power-on
         self._idle_wall = None
         self._cpu_prev = None
+        self.rs485_de = 0  # a reset drops every pin: the transceiver listens
         if self.chip is not None:
             self.chip.on_boot()
         on_boot = getattr(self.plant, "on_boot", None)  # monitors: a new firmware instance
@@ -133,6 +144,7 @@ class HarnessHost:
             "max_tick_us": max(self.max_tick_us, current.get("max_tick_us", 0)),
             "heap_min_free": self.heap_min_free,
             "overruns": self.overruns_done + current.get("overruns", 0),
+            "rs485_collisions": self.rs485_collisions,
         }
         if self.chip is not None:
             out["chip"] = self.chip.summary()
@@ -177,7 +189,7 @@ class HarnessHost:
             ch = len(boot.roles)
             boot.roles.append(role)
             boot.kinds.append(kind)
-            value = self.plant.register(role, kind) if kind != "uart" else 0
+            value = self.plant.register(role, kind) if kind not in ("uart", "de") else 0
             boot.sent[ch] = value
             return h.frame(ord("r"), struct.pack("<HI", ch, value)), None, None
         if msg_type == h.WATCHDOG:
@@ -213,7 +225,15 @@ class HarnessHost:
             hf = stats["heap_free"]
             self.heap_min_free = hf if self.heap_min_free is None else min(self.heap_min_free, hf)
         now_rel = self.sim_ms - boot.boot_sim_ms
-        self.plant.apply_outputs(self.sim_ms, {boot.roles[ch]: v for ch, v in outputs.items()})
+        changes = {}
+        for ch, v in outputs.items():
+            if boot.kinds[ch] == "de":
+                if v != self.rs485_de:
+                    self.rs485_de_edges.append((self.sim_ms, v))
+                self.rs485_de = v
+            else:
+                changes[boot.roles[ch]] = v
+        self.plant.apply_outputs(self.sim_ms, changes)
         for data in uart_tx.values():
             self.uart_out(data)
         target = boot.boot_sim_ms + max(deadline, now_rel)
@@ -307,14 +327,21 @@ class HarnessHost:
             self._cpu_prev = now
         uart_bytes = sum(len(d) for d in uart_tx.values())
         self.chip.frame(
-            boot.boot_sim_ms + board_now, record, boot.roles, outputs, uart_bytes, cpu_us
+            boot.boot_sim_ms + board_now,
+            record,
+            boot.roles,
+            outputs,
+            uart_bytes,
+            cpu_us,
+            rx=self._rx_handed,  # the frame that just ended read them
         )
+        self._rx_handed = False
 
     def _inputs(self, boot: BootChannels) -> dict:
         changed = {}
         values = self.plant.read_inputs()
         for ch, role in enumerate(boot.roles):
-            if boot.kinds[ch] == "uart":
+            if boot.kinds[ch] in ("uart", "de"):
                 continue
             value = values.get(role, 0)
             if boot.sent.get(ch) != value:
@@ -325,10 +352,13 @@ class HarnessHost:
     def _rx(self, boot: BootChannels) -> dict:
         if not self.uart_rx:
             return {}
+        if self.rs485_de:
+            self.rs485_collisions += 1
         for ch, kind in enumerate(boot.kinds):
             if kind == "uart":
                 data = bytes(self.uart_rx[:1024])
                 del self.uart_rx[:1024]
+                self._rx_handed = True
                 return {ch: data}
         return {}
 

@@ -51,6 +51,7 @@ KIND_ADC = 3
 KIND_PWM = 4
 KIND_COUNTER = 5
 KIND_UART = 6
+KIND_DE = 7  # a UART's RS-485 driver enable: an output the host keeps, not a plant role
 KIND_NAMES = {
     KIND_OUT: "out",
     KIND_IN: "in",
@@ -58,6 +59,7 @@ KIND_NAMES = {
     KIND_PWM: "pwm",
     KIND_COUNTER: "counter",
     KIND_UART: "uart",
+    KIND_DE: "de",
 }
 
 HEADER = struct.Struct("<BH")

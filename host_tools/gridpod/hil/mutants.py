@@ -23,6 +23,7 @@ L1_LIVE_READS = "host_tools/tests/test_l1_live_reads.py"
 L1_MAINTENANCE = "host_tools/tests/test_vboard_maintenance.py"
 L0_TRIAL = "firmware/tests/test_fw_config_trial.py"
 L1_CONFIG = "host_tools/tests/test_config_tool.py"
+L0_RS485 = "firmware/tests/test_fw_rs485.py"
 
 MUTANTS = (
     # ---- interlocks: the battery closes only with the loop closed and coolant flow proven ----
@@ -448,8 +449,8 @@ MUTANTS = (
         "M54",
         "ADS1115 conversions progress in the idle wait (bounded age whichever tick reads)",
         FW + "hal/mcu.py",
-        "                dev.service()",
-        "                pass",
+        "            dev.service()",
+        "            pass",
         [HAL_MCU + "::test_ads_values_converge_to_their_own_channel"],
     ),
     (
@@ -662,5 +663,41 @@ MUTANTS = (
         "    if config.invalid:",
         "    if False:",
         [L0_TRIAL, "-k", "refused"],
+    ),
+    # ---- Modbus on a real chip: never TICK_OVERRUN, never a collision (docs/chip-time.md) -----
+    (
+        "M85",
+        "an RS-485 reply never waits for the wire inside a slot",
+        FW + "hal/rs485.py",
+        "        n = self._uart.write(buf) or 0",
+        "        n = self._uart.write(buf) or 0\n        self._uart.flush()",
+        [L0_RS485 + "::test_a_reply_is_queued_and_write_returns_at_once"],
+    ),
+    (
+        "M86",
+        "DE drops only after the reply's last stop bit",
+        FW + "hal/rs485.py",
+        "        if self.sending and self._uart.txdone():",
+        "        if self.sending:",
+        [L0_RS485 + "::test_de_drops_only_after_the_last_stop_bit", HAL_MCU, "-k", "rs485"],
+    ),
+    (
+        "M87",
+        "DE drops at the end of a reply that ends inside a long frame (no collision)",
+        FW + "hal/rs485.py",
+        "        if self._alarm is not None:",
+        "        if False:",
+        [L0_RS485 + "::test_the_alarm_drops_de_at_an_end_inside_a_long_frames_work"],
+    ),
+    (
+        "M88",
+        "Modbus requests are answered in the control slot, never in the fast slot",
+        FW + "app/compose.py",
+        "        app.modbus.deferred = True",
+        "        app.modbus.deferred = False",
+        [
+            "firmware/tests/test_fw_app.py::"
+            "test_modbus_requests_are_framed_in_the_fast_slot_and_answered_in_the_control_slot"
+        ],
     ),
 )

@@ -7,10 +7,12 @@ calibrated just before and just after the run (their mean; the spread is printed
 may be shared). A Modbus master polls 10 holding registers every POLL_MS, as a SCADA would, so
 the RS-485 replies the fast tick sends are in the figures.
 
-Printed per board and clock: the fast tick (frames that run the fast slot only) mean, p99 and max
-as % of the 10 ms tick against DOMAIN.md's 50 % budget, what dominates it, the control and
-housekeeping frames (above 100 % the next fast tick starts late), and the overruns counted
-against chip time. Nothing asserts; `python -m gridpod.perf.chip [SIM_S]`.
+Printed per real board at the clock its board file sets (cpu_mhz, hal/mcu.py): the fast tick
+(frames that run the fast slot only) mean, p99 and max as % of the 10 ms tick against
+DOMAIN.md's 50 % budget, what dominates it, the control and housekeeping frames (above 100 % the
+next fast tick starts late), the overruns counted against chip time and the TICK_OVERRUN trips
+the scheduler's policy would raise on that chip. Nothing asserts here (test_perf_chip.py does on
+a short run); `python -m gridpod.perf.chip [SIM_S]`.
 """
 
 from __future__ import annotations
@@ -33,10 +35,9 @@ CLOSE_AT_MS = 15000
 POLL_MS = 1010  # not a multiple of the control period: replies fall in every frame phase
 POLL_REGISTERS = 10
 BUDGET_PCT = 50  # DOMAIN.md: fast tick work <= 50 % of the tick
-# (board, CPU clock in MHz or None for the clock MicroPython boots the chip at)
+# (board, CPU clock in MHz or None for the board file's cpu_mhz, the clock hal/mcu.py sets)
 BOARDS = (
     ("ESP32_DEVKITC", None),
-    ("ESP32_DEVKITC", 240),
     ("ESP32_S3_DEVKITC", None),
     ("RPI_PICO", None),
 )
@@ -117,6 +118,7 @@ def chip_figures(
         "cpu_bounded": recorder.cpu_bounded,
         "modbus_requests": plant.requests,
         "firmware_overruns": stats["overruns"],
+        "rs485_collisions": stats["rs485_collisions"],
         "resets": stats["resets"],
         "violation": None if monitored.violation is None else str(monitored.violation),
         "tracebacks": console.count(b"Traceback"),
@@ -135,7 +137,8 @@ def print_figures(r: dict) -> None:
     print(
         f"chip time: full module, {r['sim_s']:.0f} sim s ({r['frames']} frames charged, "
         f"{r['cpu_bounded']} bounded by the VM's CPU time), Modbus FC03 x{POLL_REGISTERS} "
-        f"every {POLL_MS} ms ({r['modbus_requests']} requests); unix port "
+        f"every {POLL_MS} ms ({r['modbus_requests']} requests, {r['rs485_collisions']} "
+        f"collisions with DE high); unix port "
         f"{c0.unix_bench_ms}/{c1.unix_bench_ms} ms per 1e6 loop iterations before/after "
         f"(spread {100 * spread:.0f} %)"
     )
@@ -160,12 +163,18 @@ def print_figures(r: dict) -> None:
             f"(control mean: {_parts(c['mean_parts_us'])})"
         )
         over = f["overruns"] + c["overruns"] + h["overruns"]
+        trips = f["trips"] + c["trips"] + h["trips"]
         print(
             f"    against chip time: {f['over_budget']} of {f['frames']} fast ticks over "
-            f"{BUDGET_PCT} %, {f['overruns']} over 100 % ({f['over_2x']} over 200 %: the "
-            f"scheduler's TICK_OVERRUN trip); {over} of "
+            f"{BUDGET_PCT} %, {f['overruns']} over 100 % ({f['over_2x']} over 200 %); "
+            f"TICK_OVERRUN trips {trips}; {over} of "
             f"{f['frames'] + c['frames'] + h['frames']} frames over 10 ms (next tick late); "
             f"the firmware on the unix port counted {r['firmware_overruns']}"
+        )
+        m = b["modbus"]
+        print(
+            f"    Modbus: {m['frames']} frames read a request or sent a reply, the longest "
+            f"fast-only one {m['fast_max_pct']:.0f} %, TICK_OVERRUN trips in them {m['trips']}"
         )
         for w in b["warnings"]:
             print(f"    note: {w}")

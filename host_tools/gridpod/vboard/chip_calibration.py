@@ -88,9 +88,9 @@ def reads(objs, frames):
         rec.n_touched = 0
 
 
-def ads_due(n):  # every read finds a conversion done: a full service (3 bus calls)
+def ads_due(n):  # every read finds the chip unserviced for a frame: a full service (3 bus calls)
     for i in range(n):
-        ads._t_us = ticks_add(ticks_us(), -2000)
+        ads._t_us = ticks_add(ticks_us(), -20000)
         ads_ch.read_u16()
 
 
@@ -98,7 +98,7 @@ def ads_bus(n):  # the same loop's bus calls and clock reset alone
     buf = bytearray(2)
     cfg = ads._config[0]
     for i in range(n):
-        ads._t_us = ticks_add(ticks_us(), -2000)
+        ads._t_us = ticks_add(ticks_us(), -20000)
         i2c.readfrom_mem_into(72, 1, buf)
         i2c.readfrom_mem_into(72, 0, buf)
         i2c.writeto_mem(72, 1, cfg)

@@ -46,6 +46,7 @@ class ChipSpec:
     i2c_overhead_us: float  # driver + machine.I2C call, per transaction (assumed)
     adc_read_us: float  # machine.ADC.read_u16 (assumed)
     pwm_update_us: float  # machine.PWM.duty_u16 (assumed)
+    uart_write_us: float = 30.0  # machine.UART.write into the FIFO / TX buffer, per call (assumed)
     flash_erase_us: float = 45_000.0  # 4 KiB sector, typical
     flash_program_us: float = 30.0  # per program operation, first byte (tBP1)
     flash_byte_us: float = 2.5  # each further byte (tBP2)
@@ -55,9 +56,9 @@ class ChipSpec:
 
 
 CHIPS = {
-    "esp32": ChipSpec("ESP32 (Xtensa LX6)", 6112, 160, 160, 50.0, 50.0, 15.0),
-    "esp32s3": ChipSpec("ESP32-S3 (Xtensa LX7)", 3376, 240, 160, 50.0, 50.0, 15.0),
-    "rp2040": ChipSpec("RP2040 (Cortex-M0+)", 7984, 125, 125, 10.0, 5.0, 3.0),
+    "esp32": ChipSpec("ESP32 (Xtensa LX6)", 6112, 160, 160, 50.0, 50.0, 15.0, 30.0),
+    "esp32s3": ChipSpec("ESP32-S3 (Xtensa LX7)", 3376, 240, 160, 50.0, 50.0, 15.0, 30.0),
+    "rp2040": ChipSpec("RP2040 (Cortex-M0+)", 7984, 125, 125, 10.0, 5.0, 3.0, 5.0),
 }
 
 # cpu: the firmware's own work (the VM's frame); hal: the real HAL's Python work beyond the
@@ -82,6 +83,10 @@ def _hal_constants() -> dict[str, int]:
 _HAL = _hal_constants()
 ADS_CONVERSION_US = _HAL["_ADS_CONVERSION_US"]  # a chip is not asked again sooner
 IDLE_SERVICE_MIN_US = _HAL["_IDLE_SERVICE_MIN_MS"] * 1000
+# a read services its chip only when nothing did for this long (the idle wait missed a frame)
+ADS_READ_SERVICE_US = _HAL["_ADS_READ_SERVICE_US"]
+LATE_ROUND_LEAD_MS = _HAL["_LATE_ROUND_LEAD_MS"]
+LATE_ROUND_US_PER_CHIP = _HAL["_LATE_ROUND_US_PER_CHIP"]
 ADS_CONVERTING_US = 1163  # one conversion at 860 SPS (datasheet), nominal
 
 
@@ -93,6 +98,12 @@ def i2c_us(bits: int, bus_hz: int, overhead_us: float) -> float:
 def uart_us(n_bytes: int, baud: int, bits_per_char: int = 11) -> float:
     """Time on the wire of n bytes (8E1 or 8N2: start, 8 data, parity or 2nd stop, stop)."""
     return n_bytes * bits_per_char * 1e6 / baud
+
+
+def uart_writes(n_bytes: int) -> int:
+    """UART.write calls for a reply of n bytes: comms/modbus_rtu.py writes it in power-of-two
+    views (25 bytes: 16 + 8 + 1)."""
+    return bin(n_bytes).count("1")
 
 
 class AdsModel:
@@ -109,6 +120,13 @@ class AdsModel:
         self.rr = -1  # channel started last
         self.t_access: float | None = None  # last bus access that counts (None: long ago)
         self.t_start = 0.0
+
+    def read_service(self, now_us: float) -> float | None:
+        """A read at now_us: it services the chip only when nothing did for
+        ADS_READ_SERVICE_US (else None: no bus access)."""
+        if self.t_access is not None and now_us - self.t_access < ADS_READ_SERVICE_US:
+            return None
+        return self.service(now_us)
 
     def service(self, now_us: float) -> float | None:
         """Advance the cycle at now_us; returns the bus time it took (us), None when the HAL
@@ -155,6 +173,7 @@ class KindStats:
     over_budget: int = 0  # work above the budget share of the tick
     overruns: int = 0  # work above the tick: the next tick starts late
     over_2x: int = 0  # work above twice the tick
+    trips: int = 0  # TICK_OVERRUN by the scheduler's policy (BoardCost.charge counts them)
     busy_over: int = 0  # work + idle service above the tick
     hist: list = field(default_factory=lambda: [0] * (HIST_TOP_PCT + 1))
 
@@ -202,6 +221,7 @@ class KindStats:
             "over_budget": self.over_budget,
             "overruns": self.overruns,
             "over_2x": self.over_2x,
+            "trips": self.trips,
             "busy_over": self.busy_over,
         }
 
@@ -221,7 +241,8 @@ class BoardCost:
     ):
         self.board = load_board(board) if isinstance(board, str) else board
         self.chip = CHIPS[self.board["chip"]]
-        self.cpu_mhz = cpu_mhz or self.chip.stock_mhz
+        # the clock hal/mcu.py sets from the board file, else the one MicroPython boots at
+        self.cpu_mhz = cpu_mhz or self.board.get("cpu_mhz") or self.chip.stock_mhz
         self.name = "%s@%dMHz" % (self.board["board"], self.cpu_mhz)
         self.factor = self.chip.bench_ms_at(self.cpu_mhz) / cal.unix_bench_ms
         f = self.factor
@@ -242,6 +263,14 @@ class BoardCost:
             if spec["chip"] == "ADS1115"
         }
         self.stats = {k: KindStats() for k in KINDS}
+        self._fast_over = 0  # consecutive fast-slot runs above the tick (scheduler policy)
+        # the frames that read request bytes or sent a reply: how many, their TICK_OVERRUN
+        # trips, the longest fast-only one
+        self.modbus = {"frames": 0, "trips": 0, "fast_max_us": 0.0}
+        # hal/mcu.py's late idle round: this long before the deadline
+        self.late_lead_us = 1000 * (
+            LATE_ROUND_LEAD_MS + (len(self.ads) * LATE_ROUND_US_PER_CHIP + 999) // 1000
+        )
 
     def _bus_hz(self, dev: str) -> int:
         bus = self.board["ext"][dev]["bus"]
@@ -285,6 +314,7 @@ class BoardCost:
         """A new boot: the MCU's drivers start over (the chips keep converting, unasked)."""
         for a in self.ads.values():
             a.reset()
+        self._fast_over = 0
 
     def frame_cost(
         self,
@@ -315,7 +345,7 @@ class BoardCost:
                 parts["adc"] += n * self.chip.adc_read_us
         cursor = start_us
         for dev in ads_order:
-            us = self.ads[dev].service(cursor)
+            us = self.ads[dev].read_service(cursor)
             if us is not None:
                 parts["i2c_ads"] += us
                 parts["hal"] += self.ads_service_extra_us
@@ -327,7 +357,10 @@ class BoardCost:
             elif place[0] == "pwm":
                 parts["pwm"] += self.chip.pwm_update_us
         if uart_bytes:
-            parts["uart"] = uart_us(uart_bytes, self.uart_baud, self.uart_bits_per_char)
+            # hal/rs485.py: the reply goes into the UART's buffer and the slot goes on (the wire
+            # time is spent by the UART; DE drops from the idle wait, the next read or the
+            # alarm): the tick pays the write calls only
+            parts["uart"] = uart_writes(uart_bytes) * self.chip.uart_write_us
         if flash is not None:
             erases, programs, nbytes = flash
             c = self.chip
@@ -338,19 +371,67 @@ class BoardCost:
             )
         work = sum(parts.values())
         idle = 0.0
+        t = start_us + work
         if self.period_us - work >= IDLE_SERVICE_MIN_US:
-            t = start_us + work
-            for a in self.ads.values():
-                us = a.service(t)
-                us = self.ads_idle_call_us if us is None else us + self.ads_idle_service_us
-                idle += us
-                t += us
+            idle, t = self._idle_round(t)
+        late_at = start_us + self.period_us - self.late_lead_us
+        if self.ads and late_at > t:  # the late round, just before the deadline
+            us, _ = self._idle_round(late_at)
+            idle += us
         return work, idle, parts
 
-    def charge(self, kind: str, start_us: float, vm_us: float, reads, outputs, uart_bytes, flash):
+    def _idle_round(self, t: float) -> tuple[float, float]:
+        """One idle-wait service of every chip from t: (its time, when it ends)."""
+        spent = 0.0
+        for a in self.ads.values():
+            us = a.service(t)
+            us = self.ads_idle_call_us if us is None else us + self.ads_idle_service_us
+            spent += us
+            t += us
+        return spent, t
+
+    def charge(
+        self,
+        kind: str,
+        start_us: float,
+        vm_us: float,
+        reads,
+        outputs,
+        uart_bytes,
+        flash,
+        modbus: bool = False,
+    ):
+        """modbus: the frame read bytes from the RS-485 line (a reply sent, uart_bytes, counts
+        too): its figures also go to `modbus`, the frames the Modbus traffic touched."""
         work, idle, parts = self.frame_cost(start_us, vm_us, reads, outputs, uart_bytes, flash)
-        self.stats[kind].add(work, idle, parts, self.period_us, self.budget)
+        stats = self.stats[kind]
+        stats.add(work, idle, parts, self.period_us, self.budget)
+        trips = self._trips(kind, work)
+        stats.trips += trips
+        if modbus or uart_bytes:
+            m = self.modbus
+            m["frames"] += 1
+            m["trips"] += trips
+            if kind == "fast" and work > m["fast_max_us"]:
+                m["fast_max_us"] = work
         return work
+
+    def _trips(self, kind: str, work: float) -> int:
+        """app/scheduler.py's overrun policy against chip time: TICK_OVERRUN when one slot run is
+        above twice its period or three runs in a row above it. A fast-only frame's work is the
+        fast slot's; in a control or housekeeping frame the fast slot ran as in the frames
+        around it (it resets the run of overruns) and the rest is that slot's, against its own
+        period (100 ms, 1 s)."""
+        p = self.period_us
+        if kind == "fast":
+            if work > p:
+                self._fast_over += 1
+                return 1 if work > 2 * p or self._fast_over >= 3 else 0
+            self._fast_over = 0
+            return 0
+        self._fast_over = 0
+        slot_p = p * (10 if kind == "control" else 100)
+        return 1 if work > 2 * slot_p else 0
 
     def summary(self) -> dict:
         return {
@@ -359,5 +440,10 @@ class BoardCost:
             "cpu_mhz": self.cpu_mhz,
             "factor": round(self.factor, 1),
             "warnings": self.warnings(),
+            "modbus": {
+                "frames": self.modbus["frames"],
+                "trips": self.modbus["trips"],
+                "fast_max_pct": round(100 * self.modbus["fast_max_us"] / self.period_us, 1),
+            },
             **{k: s.summary(self.period_us) for k, s in self.stats.items()},
         }

@@ -11,7 +11,7 @@ input channel, the housekeeping flag, flash operations) and each board model cha
             + PCF8574 line reads and writes    one I2C transaction each
             + on-chip ADC reads, PWM updates
             + the real HAL's Python work       hal/mcu.py per read, beyond hal/harness.py's
-            + RS-485 bytes sent                the HAL waits for the last stop bit (_Rs485.flush)
+            + RS-485 replies                   the UART.write calls (hal/rs485.py: no wait)
             + flash erases and programs        the CPU stalls: its code runs from that flash
   idle service = the ADS1115 services hal/mcu.py runs in the scan loop's idle wait (outside the
                  tick's work, inside its 10 ms)
@@ -20,8 +20,9 @@ Frames are classed by the scheduler's phase rule (app/scheduler.py): the houseke
 carries the flag, control frames fall every control_ms / fast_ms frames at half a control period
 from it, the rest run the fast slot only. A fast-only frame's work is the fast tick's load
 (DOMAIN.md budget: <= 50 % of the tick); any frame above 100 % makes the next tick late on the
-chip (an overrun against chip time). The figures are statistics of the virtual board
-(VirtualBoard.stats()["chip"]), never a firmware fault.
+chip (an overrun against chip time); the scheduler's policy (one run above 2x its period, or 3
+in a row above it) counts the TICK_OVERRUN trips a chip would raise. The figures are statistics
+of the virtual board (VirtualBoard.stats()["chip"]), never a firmware fault.
 
 The cost model is vboard/chip_model.py (BoardCost), calibrated on this host's unix port by
 vboard/chip_calibration.py. Sources and assumptions (docs/chip-time.md has the table):
@@ -31,7 +32,8 @@ vboard/chip_calibration.py. Sources and assumptions (docs/chip-time.md has the t
   linearly with the clock (ESP32 prime counting 240 vs 160 MHz: 21.26 s vs 31.90 s, 1.50x,
   jalanjalantok.wordpress.com 2021-03-01) to the clock MicroPython boots the chip at (ESP32 and
   ESP32-S3: 160 MHz, the ESP-IDF default: ports/esp32/boards/sdkconfig.base sets none, only
-  sdkconfig.240mhz variants do; RP2040: 125 MHz). The same loop runs on this host's unix port.
+  sdkconfig.240mhz variants do; RP2040: 125 MHz), or to the board file's cpu_mhz, which
+  hal/mcu.py sets at boot. The same loop runs on this host's unix port.
 - I2C: 9 clocks per byte (8 bits + ACK) and one bit time per START, repeated START and STOP, at
   the board file's freq_hz; plus a per-transaction driver overhead (assumed: ESP32 family 50 us,
   ESP-IDF's command-link driver; RP2040 10 us, the SDK's polled FIFO).
@@ -96,10 +98,21 @@ class ChipTime:
         self._since_hk += 1
         return "control" if (self._since_hk + self.hk_phase) % self.control_div == 0 else "fast"
 
-    def frame(self, now_ms: int, rec, roles: list[str], outputs, uart_bytes: int, cpu_us=None):
+    def frame(
+        self,
+        now_ms: int,
+        rec,
+        roles: list[str],
+        outputs,
+        uart_bytes: int,
+        cpu_us=None,
+        rx: bool = False,
+    ):
         """One frame's record (harness protocol ChipRecord) at simulated now_ms; outputs: the
         channels whose value changed; cpu_us: the VM's CPU time since the previous exchange, a
-        bound on the frame's work when the host preempted the VM (None: unknown)."""
+        bound on the frame's work when the host preempted the VM (None: unknown); rx: bytes
+        from the RS-485 line reached the board for this frame (a Modbus frame, as one that
+        sent uart_bytes)."""
         kind = self.frame_kind(rec.housekeeping)
         if kind is None:
             self.boot_frames += 1
@@ -112,7 +125,7 @@ class ChipTime:
         n = len(roles)
         reads = {roles[ch]: k for ch, k in rec.reads.items() if ch < n}
         outs = [roles[ch] for ch in outputs if ch < n]
-        frame = (kind, now_ms * 1000.0, vm_us, counted, reads, outs, uart_bytes, rec.flash)
+        frame = (kind, now_ms * 1000.0, vm_us, counted, reads, outs, uart_bytes, rec.flash, rx)
         if self.frames is not None:
             self.frames.append(frame)
         for b in self.boards:
@@ -120,9 +133,9 @@ class ChipTime:
 
     @staticmethod
     def _charge(board: BoardCost, frame, read_overhead_us: float) -> None:
-        kind, start_us, vm_us, counted, reads, outs, uart_bytes, flash = frame
+        kind, start_us, vm_us, counted, reads, outs, uart_bytes, flash, rx = frame
         vm_us = max(0.0, vm_us - read_overhead_us * counted)
-        board.charge(kind, start_us, vm_us, reads, outs, uart_bytes, flash)
+        board.charge(kind, start_us, vm_us, reads, outs, uart_bytes, flash, modbus=rx)
 
     def replay(self, board: BoardCost, cal: Calibration | None = None) -> BoardCost:
         """Charge every kept frame to `board` (a fresh model), with cal's counted-read overhead

@@ -5,7 +5,8 @@ usage: micropython exercise_ads.py BOARD_JSON     (this folder and firmware/ on 
 Every ADS1115 of the board file is an Ads1115 model (machine.py) on the simulated clock
 (time.py): transfers take their bit time at the bus clock, conversions their data-rate time.
 The loop is the scheduler's shape: each 10 ms frame reads the fast tick's analog roles, every
-10th frame also the control tick's, then idles in platform.wait_until_ms(next deadline).
+10th frame also the control tick's, then idles in platform.wait_until_ms(next deadline); in the
+"long" phase every frame works 25 ms first, so no idle wait runs.
 Inputs change per phase (a set of raw counts per phase, distinct per chip and channel), and the
 pack's chip goes dead, is power-cycled and turns slow. Prints one JSON object per run: per
 frame the fast reads (values, transfers, bus time, sleeps) and the control reads.
@@ -32,8 +33,10 @@ PHASES = (
     (70, "revived"),
     (100, "power_cycle"),  # the pack's chip resets (mid-conversion) and comes back
     (130, "slow"),  # the pack's chip converts 15x slower than 860 SPS (~17.5 ms)
+    (170, "long"),  # every frame works 25 ms: no idle wait, the reads service their chips
     (200, "end"),
 )
+LONG_FRAME_US = 25000
 
 
 def raw_counts(phase, chip, ch):
@@ -103,6 +106,8 @@ for frame in range(PHASES[-1][0]):
     entry = {"phase": phase, "t_ms": time.now_us() // 1000, "fast": read(fast)}
     if frame % CONTROL_EVERY == 0:
         entry["control"] = read(control)
+    if PHASES[phase][1] == "long":
+        time.advance_us(LONG_FRAME_US)  # the deadline passes: the idle wait returns at once
     errors = {n: devs[n].errors for n in chips}
     entry["errors"] = errors
     frames.append(entry)

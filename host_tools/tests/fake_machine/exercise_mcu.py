@@ -11,6 +11,7 @@ once under micropython.heap_lock().
 import gc
 import json
 import sys
+import time  # this folder's simulated clock (time.py)
 
 import machine
 import micropython
@@ -82,6 +83,11 @@ uart_results = {}
 for name in board["uarts"]:
     port = platform.uart(name, 19200)
     uart_results[name] = port.write(RS485_FRAME)
+    # the scan loop's idle waits release DE once the frame has left (a few frames at most)
+    deadline = time.ticks_ms()
+    for _ in range(3):
+        deadline = time.ticks_add(deadline, 10)
+        platform.wait_until_ms(deadline)
 
 platform.watchdog(WDT_REQUEST_MS).feed()
 machine.set_reset_cause(machine.WDT_RESET)

@@ -10,6 +10,13 @@ run under micropython.heap_lock(), `set_reset_cause()` sets what reset_cause() r
 Timer runs its callback when the test calls fire().
 Constants have the esp32/rp2 port values.
 
+UART wire time: a UART sends its bytes one after the other on the simulated clock, each taking
+its character time at the baud rate and framing it was made with (start, data, parity, stop
+bits); txdone() is True once the last stop bit has left, flush() waits (moves the clock) until
+then, `sent` lists [start us, end us, bytes] per write. Every Pin.value() output change is also
+appended to `pin_edges` as [pin, level, simulated us]. freq() and mem32 play the CPU clock and
+the registers the HAL touches to set it (`mem32_writes`, the RP2040 VREG register's reset value).
+
 Bus time: every I2C transfer (except quiet ones) is appended to `transactions` as
 [bus id, addr, kind, bits, us] and advances the simulated clock (time.py in this folder) by its
 duration at the bus's clock: START, 9 bits per byte (8 + ACK/NACK), repeated START, STOP. An
@@ -29,7 +36,9 @@ WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
-_state = {"reset_cause": PWRON_RESET}
+_state = {"reset_cause": PWRON_RESET, "freq": 160000000}
+pin_edges = []  # [pin, level, simulated us] per Pin.value(v) call
+mem32_writes = []  # [address, value]
 transactions = []  # [bus id, addr, kind, bits, us]; kind "w", "r", "wm" (to a register), "rm"
 ads_models = {}  # (bus id, addr) -> Ads1115
 
@@ -77,6 +86,7 @@ class Pin:
             return self.level
         self.level = 1 if v else 0
         _record("Pin.value", (self.id, self.level), {})
+        pin_edges.append([self.id, self.level, time.now_us()])
         return None
 
     def on(self):
@@ -128,20 +138,34 @@ class PWM:
 
 
 class UART:
-    def __init__(self, id, baudrate=9600, **kwargs):
+    def __init__(self, id, baudrate=9600, bits=8, parity=None, stop=1, **kwargs):
         self.id = id
         self.rx = bytearray()
-        _record("UART", (id,), dict(kwargs, baudrate=baudrate))
+        self.baudrate = baudrate
+        self.char_bits = 1 + bits + (0 if parity is None else 1) + stop
+        self.end_us = 0  # simulated us when the last queued stop bit has left
+        self.sent = []  # [start us, end us, bytes] per write
+        self.txdone_calls = 0
+        _record("UART", (id,), dict(kwargs, baudrate=baudrate, bits=bits, parity=parity, stop=stop))
+
+    def wire_us(self, n):
+        return n * self.char_bits * 1000000 // self.baudrate
 
     def write(self, buf):
         _record("UART.write", (self.id, bytes(buf)), {})
+        start = max(time.now_us(), self.end_us)
+        self.end_us = start + self.wire_us(len(buf))
+        self.sent.append([start, self.end_us, list(buf)])
         return len(buf)
 
     def flush(self):
         _record("UART.flush", (self.id,), {})
+        if self.end_us > time.now_us():
+            time.advance_us(self.end_us - time.now_us())
 
     def txdone(self):
-        return True
+        self.txdone_calls += 1
+        return time.now_us() >= self.end_us
 
     def any(self):
         return len(self.rx)
@@ -299,7 +323,9 @@ timers = []  # every Timer built, to fire from a test
 
 
 class Timer:
-    """A timer a test fires by hand (fire() runs the callback as the soft IRQ would)."""
+    """A periodic timer a test fires by hand (fire() runs the callback as the soft IRQ would); a
+    one-shot timer fires by itself when the simulated clock (time.py) passes its due time.
+    One-shot inits are counted in `one_shots`, not recorded in `calls`."""
 
     PERIODIC = 1
     ONE_SHOT = 0
@@ -308,21 +334,67 @@ class Timer:
         self.id = id
         self.period = None
         self.callback = None
+        self.one_shots = 0
+        self._alarm = None
         timers.append(self)
         _record("Timer", (id,), {})
 
     def init(self, period=0, mode=1, callback=None):
+        self._cancel()
         self.period = period
         self.callback = callback
+        if mode == self.ONE_SHOT:
+            self.one_shots += 1
+            self._alarm = [time.now_us() + period * 1000, self._expire]
+            time.alarms.append(self._alarm)
+            return
         _record("Timer.init", (), {"period": period, "mode": mode})
 
+    def _expire(self):
+        self._alarm = None
+        if self.callback is not None:
+            self.callback(self)
+
+    def _cancel(self):
+        if self._alarm is not None and self._alarm in time.alarms:
+            time.alarms.remove(self._alarm)
+        self._alarm = None
+
     def deinit(self):
+        self._cancel()
         self.callback = None
         _record("Timer.deinit", (), {})
 
     def fire(self):
         if self.callback is not None:
             self.callback(self)
+
+
+class _Mem32:
+    """machine.mem32: reads give the RP2040 VREG register's reset value (EN, VSEL 1.10 V) or the
+    last value written; writes are recorded."""
+
+    def __init__(self):
+        self.regs = {0x40064000: 0xB1}
+
+    def __getitem__(self, addr):
+        return self.regs.get(addr, 0)
+
+    def __setitem__(self, addr, value):
+        self.regs[addr] = value
+        mem32_writes.append([addr, value])
+        _record("mem32", (addr, value), {})
+
+
+mem32 = _Mem32()
+
+
+def freq(hz=None):
+    if hz is None:
+        return _state["freq"]
+    _state["freq"] = hz
+    _record("freq", (hz,), {})
+    return None
 
 
 def set_reset_cause(cause):
