@@ -17,6 +17,9 @@ LONG_MODULES = {
     "control/contactors.py": "one state machine (close sequence, opening order, weld and aux "
     "checks) whose phases share their timers; split, each part would reach into the others",
     "hal/mcu.py": "the one HAL of the real chips (GPIO, ADC, PWM, counters, UART, I2C expanders)",
+    "hal/harness.py": "the one HAL of the virtual board and HIL mode over one protocol (channels, "
+    "the RS-485 line at its baud with DE, watchdog, clock); split, each module costs the board's "
+    "heap a module object and the channel classes share the protocol's constants",
 }
 PACKAGES = ("app", "comms", "control", "drivers", "hal")
 

@@ -30,6 +30,7 @@ from .service import PROBE_S, ServiceChannel, ServiceError
 BANNER = re.compile(
     rb"gridpod: module (\S+) board (\S+) boot #(\d+) reset cause (\d+); ([^\r\n]*)[\r\n]"
 )
+SMALL_CHUNK_BYTES = 256  # a write's fallback chunk after a MemoryError at 1024 bytes
 # sys.implementation._mpy = version | sub-version << 8 | arch << 10 (MicroPython docs, .mpy files)
 MPY_ARCHS = [
     None,
@@ -310,7 +311,15 @@ class Device:
         try:
             self.transport.fs_writefile(path, data, chunk_size=1024)
         except Exception as exc:
-            raise DeviceError(f"{self.port}: writing {path} failed ({exc})") from exc
+            if "MemoryError" not in str(exc):
+                raise DeviceError(f"{self.port}: writing {path} failed ({exc})") from exc
+            # a heap the stopped application left fragmented: collect, then smaller chunks
+            # (the file is opened "wb" again, so nothing of the failed try is kept)
+            try:
+                self.exec("import gc\ngc.collect()")
+                self.transport.fs_writefile(path, data, chunk_size=SMALL_CHUNK_BYTES)
+            except Exception as exc2:
+                raise DeviceError(f"{self.port}: writing {path} failed ({exc2})") from exc2
         self.files_sent.append(path)
         self.bytes_sent += len(data)
 
