@@ -88,10 +88,17 @@ TRUTH = {
 def test_telemetry_reads_against_the_plant(ready, measure):
     unit = ready
     unit.wait(2.0)
+    plant = unit.plant.plant
     for name, (truth, tol, u) in TRUTH.items():
-        value = unit.plant.plant
-        expected = truth(value)
-        got = unit.read(name)
+        # judged against a plant that held still around the read: the training load's checkpoint
+        # dip (72 -> 24 kW) can fall between taking the truth and the answer
+        for _try in range(3):
+            before = truth(plant)
+            got = unit.read(name)
+            expected = truth(plant)
+            if abs(expected - before) <= tol:
+                break
+            unit.wait(1.0)
         measure("REQ-MB-011", name, got, u, low=expected - tol, high=expected + tol,
                 note=f"plant {expected:.2f}")  # fmt: skip
 

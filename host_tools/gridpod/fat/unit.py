@@ -238,6 +238,12 @@ class Unit:
             self.ready()
             return
         v = self.read_many(["contactor_state", "run_mode"])
+        if v["contactor_state"] == self.states.OPEN and v["run_mode"] == 0 and not self.latched():
+            try:  # nothing to reset (cooling still starting after a boot): a reset would be wasted
+                self.ready()
+                return
+            except UnitError:
+                pass
         if v["contactor_state"] in (self.states.OPEN, self.states.FAULT) and v["run_mode"] == 0:
             self.wait(0.3)  # causes gone (a leak rope dry, a loop closed) before the reset
             if not self._reset_budget_used():
