@@ -241,7 +241,8 @@ def test_dry_run_protection_stops_the_pumps_until_the_operator_resets(ready, mea
         (t for k in (1, 2) for t, v in unit.edges(f"PUMP{k}_PWM", after_ms=t_reset)
          if v < PWM_STOP), None), 5.0)  # fmt: skip
     measure("REQ-COOL-007", "lead pump started after the operator reset", start - t_reset, "ms",
-            low=0, high=2000, note="from sending the reset (a Modbus write takes ~0.3 s)")  # fmt: skip
+            low=0, high=3000, note="from sending the reset: its two Modbus writes are answered in the "
+            "control tick and cost the bench's real time (0.1-0.5 s each on a loaded host)")  # fmt: skip
 
 
 @pytest.mark.req("REQ-COOL-010")
