@@ -73,8 +73,10 @@ class _Output:
     def value(self, v=None):
         if v is None:
             return self._v
-        self._v = 1 if v else 0
-        self._p._set_output(self._ch, self._v)
+        v = 1 if v else 0
+        if v != self._v:  # most fast ticks write what the pin already holds: no call then
+            self._v = v
+            self._p._set_output(self._ch, v)
 
     def on(self):
         self.value(1)
@@ -105,8 +107,9 @@ class _Pwm:
     def duty_u16(self, d=None):
         if d is None:
             return self._d
-        self._d = d
-        self._p._set_output(self._ch, d)
+        if d != self._d:
+            self._d = d
+            self._p._set_output(self._ch, d)
 
 
 class _Uart:
@@ -306,8 +309,10 @@ class HarnessPlatform:
     def ticks_ms(self):
         return self._now_ms & _TICKS_MASK
 
-    def ticks_us(self):
-        return time.ticks_us()
+    # The builtin itself, not a method around it: the scheduler reads it four times a frame.
+    # (CPython, which imports this HAL in the firmware tests, has no time.ticks_us.)
+    if hasattr(time, "ticks_us"):
+        ticks_us = staticmethod(time.ticks_us)
 
     def cpu_us(self):
         f = self._cpu_clock
@@ -328,13 +333,20 @@ class HarnessPlatform:
 
     def wait_until_ms(self, deadline_ms):
         self._ticks += 1
-        # deadline_ms is in the wrapped ticks domain; move it back to the unwrapped clock.
-        deadline = self._now_ms + self.ticks_diff(deadline_ms, self._now_ms & _TICKS_MASK)
+        # deadline_ms is in the wrapped ticks domain; move it back to the unwrapped clock
+        # (ticks_diff inlined: this runs every fast tick).
+        now = self._now_ms
+        d = deadline_ms - (now & _TICKS_MASK)
+        if d >= _TICKS_HALF:
+            d = d - _TICKS_HALF - _TICKS_HALF  # 2**30 itself is a long int on a 32-bit port
+        elif d < -_TICKS_HALF:
+            d = d + _TICKS_HALF + _TICKS_HALF
+        deadline = now + d
         chip = self._chip
         if chip is not None:  # every frame goes to the host, with its record
             chip.frame_end()
         elif deadline <= self._hold_ms and not self._dirty_count and not self._tx_pending:
-            if deadline > self._now_ms:
+            if deadline > now:
                 self._now_ms = deadline
             return
         self._exchange(deadline)
