@@ -92,6 +92,7 @@ class BatterySubsystem:
         self.faults = faults
         self.log = log  # the event log: one EV_CONTACTOR_OP record per opening (wear)
         self._openings = 0
+        self._causes_reported = -1  # contactor fault causes of the last fast tick (-1: none yet)
         self.cooling = cooling  # the cooling subsystem, or None
         # cooling hardware without its control never proves flow
         self.needs_cooling = bool(cfg["has_cooling"])
@@ -158,8 +159,12 @@ class BatterySubsystem:
         poles[1].set(cmd & PRE)
         poles[2].set(cmd & POS)
         causes = k.causes
-        for fid in _CONTACTOR_FAULTS:
-            faults.update(fid, causes & (1 << fid), now_ms, k.state)
+        if causes or self._causes_reported:
+            # no cause now nor at the last tick: every update would be a no-op (these rows are
+            # reported here only), so a quiet tick skips them
+            for fid in _CONTACTOR_FAULTS:
+                faults.update(fid, causes & (1 << fid), now_ms, k.state)
+        self._causes_reported = causes
         faults.update(FAULT_INTERLOCK_OPEN, il.causes != 0, now_ms)
         if k.openings != self._openings and self.log is not None:
             # contactor wear (safety review m8): every opening with the current it broke, in the

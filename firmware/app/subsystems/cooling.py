@@ -137,6 +137,7 @@ class CoolingSubsystem:
     def __init__(self, platform, pins, cfg, faults):
         p = platform
         self.faults = faults
+        self._leaks_reported = -1  # leak | cable masks of the last fast tick (-1: none yet)
         zones = cfg["leak_zone_count"]
         npumps = cfg["pump_count"]
         self.pumps = [
@@ -216,9 +217,13 @@ class CoolingSubsystem:
         v = self.valves
         for i in range(len(v)):
             v[i].command_close(close & (1 << i))
-        faults = self.faults
-        faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms, c.leak_mask)
-        faults.update(FAULT_LEAK_CABLE, c.cable_mask != 0, now_ms, c.cable_mask)
+        leak = c.leak_mask
+        cable = c.cable_mask
+        if leak or cable or self._leaks_reported:  # else both updates would be no-ops
+            faults = self.faults
+            faults.update(FAULT_LEAK, leak != 0, now_ms, leak)
+            faults.update(FAULT_LEAK_CABLE, cable != 0, now_ms, cable)
+            self._leaks_reported = leak | cable
 
     # ----- control slot ---------------------------------------------------------------------------
     def commands(self, bank: RegisterBank, now_ms):
