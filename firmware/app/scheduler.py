@@ -109,6 +109,8 @@ class Scheduler:
         self._frame = 0
         self._tripped = False
         self._failed_this_frame = False
+        self._overrun_reported = True  # reported at the first frame, then on change
+        self._error_reported = True
         self.ticks = 0
         self.overruns = 0
         self.task_errors = 0
@@ -176,6 +178,7 @@ class Scheduler:
         self.task_errors += 1
         if self.task_errors <= 3:
             print("scheduler: task", task, "raised", repr(exc))
+        self._error_reported = True
         if self._faults is not None and self._task_error_fault >= 0:
             self._faults.update(self._task_error_fault, True, now_ms)
 
@@ -197,11 +200,17 @@ class Scheduler:
             self.max_frame_us = frame_us
         if self._tripped:
             self.overruns += 1
-        if self._faults is not None and self._overrun_fault >= 0:
-            self._faults.update(self._overrun_fault, self._tripped, now_ms)
-        if self._faults is not None and self._task_error_fault >= 0 and not self._failed_this_frame:
-            # a frame without a raising task: the cause is gone (the latch waits for a reset)
-            self._faults.update(self._task_error_fault, False, now_ms)
+        # Each cause is reported while present and once when it goes: reporting an absent cause
+        # again changes nothing in the table (the latch waits for a reset).
+        if self._overrun_reported or self._tripped:
+            self._overrun_reported = self._tripped
+            if self._faults is not None and self._overrun_fault >= 0:
+                self._faults.update(self._overrun_fault, self._tripped, now_ms)
+        if self._error_reported and not self._failed_this_frame:
+            # a frame without a raising task: the cause is gone
+            self._error_reported = False
+            if self._faults is not None and self._task_error_fault >= 0:
+                self._faults.update(self._task_error_fault, False, now_ms)
         if self._checked_in == self._all_bits:
             self._checked_in = 0
             if self._watchdog is not None:

@@ -174,11 +174,18 @@ class ModbusSlave:
         return 0
 
     def tick(self, now_ms):
-        if self._read():
+        # Most ticks find the UART and the buffer empty: two checks, no frame work.
+        if self.uart.any() and self._read():
             self._last_rx_ms = now_ms
             fresh = True
         else:
             fresh = False
+        if self.rx_len:
+            self._serve_frames(now_ms, fresh)
+        return True
+
+    def _serve_frames(self, now_ms, fresh):
+        """The whole frames in rx, up to the per-tick budget; then the silence check."""
         served = 0
         while self.rx_len and served < _MAX_FRAMES_PER_TICK:
             addr = self.rx[0]
@@ -209,7 +216,6 @@ class ModbusSlave:
             elapsed = (now_ms - self._last_rx_ms) & 0x3FFFFFFF
             if elapsed >= self.silence_ms:
                 self._end_of_frame(now_ms)
-        return True
 
     def _end_of_frame(self, now_ms):
         n = self.rx_len
