@@ -65,6 +65,7 @@ class BootChannels:
         self.roles: list[str] = []
         self.kinds: list[str] = []
         self.sent: dict[int, int] = {}
+        self.scanned: list[tuple[int, str]] = []  # (channel, role) of every input, not the uarts
         self.stats: dict = {}
 
 
@@ -179,6 +180,8 @@ class HarnessHost:
             boot.kinds.append(kind)
             value = self.plant.register(role, kind) if kind != "uart" else 0
             boot.sent[ch] = value
+            if kind != "uart":
+                boot.scanned.append((ch, role))
             return h.frame(ord("r"), struct.pack("<HI", ch, value)), None, None
         if msg_type == h.WATCHDOG:
             (self.wdt.timeout_ms,) = struct.unpack("<I", payload)
@@ -312,14 +315,13 @@ class HarnessHost:
 
     def _inputs(self, boot: BootChannels) -> dict:
         changed = {}
-        values = self.plant.read_inputs()
-        for ch, role in enumerate(boot.roles):
-            if boot.kinds[ch] == "uart":
-                continue
-            value = values.get(role, 0)
-            if boot.sent.get(ch) != value:
+        get = self.plant.read_inputs().get
+        sent = boot.sent
+        for ch, role in boot.scanned:
+            value = get(role, 0)
+            if sent[ch] != value:
                 changed[ch] = value
-                boot.sent[ch] = value
+                sent[ch] = value
         return changed
 
     def _rx(self, boot: BootChannels) -> dict:
