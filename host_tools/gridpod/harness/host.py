@@ -83,6 +83,7 @@ class HarnessHost:
         self.finished = threading.Event()
         self.boot: BootChannels | None = None
         self.ticks_done = 0
+        self.exchanges = 0  # exchange messages answered (all boots): the lockstep's round trips
         self.overruns_done = 0
         self.max_tick_us = 0
         self.heap_min_free: int | None = None
@@ -134,6 +135,7 @@ class HarnessHost:
             "max_tick_us": max(self.max_tick_us, current.get("max_tick_us", 0)),
             "heap_min_free": self.heap_min_free,
             "overruns": self.overruns_done + current.get("overruns", 0),
+            "exchanges": self.exchanges,
         }
         if self.chip is not None:
             out["chip"] = self.chip.summary()
@@ -204,6 +206,7 @@ class HarnessHost:
         raise ValueError(f"unknown harness message {msg_type:#x}")
 
     def _exchange(self, boot: BootChannels, payload: bytes):
+        self.exchanges += 1
         deadline, board_now, stats, outputs, uart_tx = h.decode_exchange(payload)
         record = stats.pop("chip")
         boot.stats = stats
