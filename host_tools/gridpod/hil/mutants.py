@@ -233,8 +233,8 @@ MUTANTS = (
         "M13",
         "a leak is a fault (alarm, contactors open)",
         FW + "app/subsystems/cooling.py",
-        "faults.update(FAULT_LEAK, c.leak_mask != 0, now_ms, c.leak_mask)",
-        "faults.update(FAULT_LEAK, False, now_ms, c.leak_mask)",
+        "faults.update(FAULT_LEAK, leak != 0, now_ms, leak)",
+        "faults.update(FAULT_LEAK, False, now_ms, leak)",
         [L1_LOOP + "::test_leak_zone1_isolated_within_200ms_zone2_kept_cooled_latched"],
     ),
     (
