@@ -122,6 +122,8 @@ class FaultTable:
         """Report the cause of one fault for this sample (sub: which sensor / pump / zone, kept
         while the cause is present); returns True while the fault is active."""
         st = self._state[fault_id]
+        if not st and not cause_present:
+            return False  # no cause, none pending, not active (most calls): nothing to do
         if cause_present:
             self.sub[fault_id] = sub
             if not st & _ST_CAUSE:

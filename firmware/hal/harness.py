@@ -12,12 +12,8 @@ so a quiet firmware loop runs far faster than real time without losing any outpu
 ticks_us() is the host's real microsecond clock, for measuring how long the firmware's work takes.
 Steady-state exchanges allocate nothing: fixed buffers, manual little-endian packing.
 
-RS-485 (as hal/rs485.py on a board, kept in _Uart: the heap is the board's budget): write()
-raises DE and returns; the line sends each byte in its character time at the configured baud and
-framing on the simulated clock; DE drops once the last stop bit has left, at the next read or in
-the idle wait. DE is an output channel of its own kind (the UART's name + "_DE", e.g. RS485_DE:
-the host keeps its edges, it is no board role). When a reply ends before the frame's deadline,
-an exchange at that ms (no chip record: not a frame) lets the host see DE drop then.
+RS-485 (_Uart): DE is an output channel of its own kind (UART name + "_DE": no board role); a
+reply ending before the frame's deadline gets an exchange at that ms, for the host to see DE drop.
 
 Chip time (hello "chip_time": the virtual board's chip model): every frame is exchanged with a
 record of it appended (hal/chip_record.py, imported only then: off, it costs no heap).
@@ -83,8 +79,10 @@ class _Output:
     def value(self, v=None):
         if v is None:
             return self._v
-        self._v = 1 if v else 0
-        self._p._set_output(self._ch, self._v)
+        v = 1 if v else 0
+        if v != self._v:  # most fast ticks write what the pin already holds: no call then
+            self._v = v
+            self._p._set_output(self._ch, v)
 
     def on(self):
         self.value(1)
@@ -115,16 +113,16 @@ class _Pwm:
     def duty_u16(self, d=None):
         if d is None:
             return self._d
-        self._d = d
-        self._p._set_output(self._ch, d)
+        if d != self._d:
+            self._d = d
+            self._p._set_output(self._ch, d)
 
 
 class _Uart:
-    """A UART with its RS-485 driver enable, as hal/rs485.py drives a board's (kept here, not
-    shared: the virtual board's heap is the board's budget): write() raises DE and returns; DE
-    drops once the line has sent the last stop bit, seen by the next read (any()) or the idle
-    wait (HarnessPlatform._release). The line sends each byte in its character time at the
-    configured baud and framing, on the simulated clock, after the bytes before it."""
+    """A UART with its RS-485 DE, as hal/rs485.py drives a board's (not shared: the heap is the
+    board's budget): write() raises DE and returns; DE drops once the last stop bit has left,
+    seen by the next read (any()) or the idle wait (HarnessPlatform._release). Each byte takes
+    its character time at the configured baud and framing on the simulated clock, in order."""
 
     def __init__(self, platform, ch, char_us, de_ch):
         self._p = platform
@@ -137,8 +135,7 @@ class _Uart:
         self.rx_pos = 0
         self._de_ch = de_ch
         self.sending = False  # DE up
-        # the line: busy for _left_us after simulated ms _ref_ms (small ints only: HIL mode
-        # runs this on a 32-bit board)
+        # the line: busy for _left_us after simulated ms _ref_ms (small ints: HIL on a board)
         self._ref_ms = 0
         self._left_us = 0
         platform._set_output(de_ch, 0)
@@ -211,8 +208,7 @@ class HarnessPlatform:
     _cpu_clock = None  # the VM's CPU-time clock (hal/virtual.py); None in HIL mode
 
     def __init__(self, board, link, hello):
-        # Only role -> mode (one string, hal/roles.py) and the uart names are kept, not the
-        # board dict (heap: ~10 KB), and only until release_boot().
+        # Only role -> mode (hal/roles.py) and uart names, not the board dict (~10 KB heap).
         from hal.roles import RoleTable
 
         self._roles: RoleTable | None = RoleTable(board["pins"])
@@ -228,9 +224,8 @@ class HarnessPlatform:
         self._ticks = 0
         # Typed arrays, not lists: 4 bytes a channel instead of a machine word (8 on the VM).
         self._inputs = array("I", bytes(4 * _MAX_CHANNELS))  # u32 on the wire
-        self._out_values = array(
-            "i", b"\xff" * (4 * _MAX_CHANNELS)
-        )  # -1: the plant has not seen it
+        # -1: the plant has not seen it
+        self._out_values = array("i", b"\xff" * (4 * _MAX_CHANNELS))
         self._dirty = bytearray(_MAX_CHANNELS)
         self._dirty_list = bytearray(_MAX_CHANNELS)  # channel numbers < _MAX_CHANNELS
         self._dirty_count = 0
@@ -309,9 +304,8 @@ class HarnessPlatform:
             raise ValueError("board has no uart " + name)
         de_ch = self._register(_KIND_DE, name + "_DE")
         nbits = 1 + bits + (0 if parity == "N" else 1) + stop  # hal/rs485.py char_us()
-        u = _Uart(
-            self, self._register(_KIND_UART, name), (nbits * 1000000 + baud - 1) // baud, de_ch
-        )
+        char_us = (nbits * 1000000 + baud - 1) // baud
+        u = _Uart(self, self._register(_KIND_UART, name), char_us, de_ch)
         self._uarts.append(u)
         return u
 
@@ -358,19 +352,18 @@ class HarnessPlatform:
     def ticks_ms(self):
         return self._now_ms & _TICKS_MASK
 
-    def ticks_us(self):
-        return time.ticks_us()
+    # The builtin itself, read 4 times a frame (CPython, in the firmware tests, has none).
+    if hasattr(time, "ticks_us"):
+        ticks_us = staticmethod(time.ticks_us)
 
     def cpu_us(self):
         f = self._cpu_clock
         return None if f is None else f()
 
     def ticks_diff(self, a, b):
-        """a - b with the board's 2**30 period, for ticks_ms() and ticks_us() alike. Not
-        time.ticks_diff: the unix port's period is 2**62, so ticks_ms() values masked at 2**30
-        would differ by about 2**30 across the wrap (12.4 days of ticks). Any true difference
-        below 2**29 comes out right for ticks_us() too, whatever its period. Every intermediate
-        stays a small int on a 32-bit port (HIL mode runs this on a board): no allocation."""
+        """a - b with the board's 2**30 period, for ticks_ms() and ticks_us() alike (not
+        time.ticks_diff: the unix port's period is 2**62; a true difference below 2**29 comes out
+        right for ticks_us() too). Small ints only on a 32-bit port (HIL): no allocation."""
         d = a - b
         if d >= _TICKS_HALF:
             return d - _TICKS_HALF - _TICKS_HALF
@@ -380,8 +373,14 @@ class HarnessPlatform:
 
     def wait_until_ms(self, deadline_ms):
         self._ticks += 1
-        # deadline_ms is in the wrapped ticks domain; move it back to the unwrapped clock.
-        deadline = self._now_ms + self.ticks_diff(deadline_ms, self._now_ms & _TICKS_MASK)
+        # deadline_ms back from the wrapped ticks to the unwrapped clock (ticks_diff inlined)
+        now = self._now_ms
+        d = deadline_ms - (now & _TICKS_MASK)
+        if d >= _TICKS_HALF:
+            d = d - _TICKS_HALF - _TICKS_HALF  # 2**30 itself is a long int on a 32-bit port
+        elif d < -_TICKS_HALF:
+            d = d + _TICKS_HALF + _TICKS_HALF
+        deadline = now + d
         chip = self._chip
         if chip is not None:  # every frame goes to the host, with its record
             chip.frame_end()
@@ -399,9 +398,8 @@ class HarnessPlatform:
             chip.frame_start()
 
     def _release(self, u, deadline):
-        """hal/rs485.py's idle-wait release in simulated time: DE drops at the ms the reply's last
-        stop bit has left, when that is before the deadline (the host hears of it then: an
-        exchange up to that ms first, carrying the reply's bytes and no chip record)."""
+        """hal/rs485.py's idle-wait release in simulated time: DE drops at the ms the last stop
+        bit has left, if before the deadline (after an exchange to that ms: no chip record)."""
         left_us = u.line_left_us()
         if left_us:
             end = self._now_ms + (left_us + 999) // 1000
@@ -453,8 +451,10 @@ class HarnessPlatform:
         n = _get_u16(buf, 11)
         pos = 13
         inputs = self._inputs
-        for _ in range(n):
-            inputs[_get_u16(buf, pos)] = _get_u32(buf, pos + 2)
+        for _ in range(n):  # _get_u16 / _get_u32 inlined: a dozen changed inputs per exchange
+            inputs[buf[pos] | (buf[pos + 1] << 8)] = (
+                buf[pos + 2] | (buf[pos + 3] << 8) | (buf[pos + 4] << 16) | (buf[pos + 5] << 24)
+            )
             pos += 6
         m = buf[pos]
         pos += 1

@@ -67,6 +67,7 @@ class BootChannels:
         self.roles: list[str] = []
         self.kinds: list[str] = []
         self.sent: dict[int, int] = {}
+        self.scanned: list[tuple[int, str]] = []  # (channel, role) of every input: no uart or DE
         self.stats: dict = {}
 
 
@@ -92,6 +93,7 @@ class HarnessHost:
         self.finished = threading.Event()
         self.boot: BootChannels | None = None
         self.ticks_done = 0
+        self.exchanges = 0  # exchange messages answered (all boots): the lockstep's round trips
         self.overruns_done = 0
         self.max_tick_us = 0
         self.heap_min_free: int | None = None
@@ -145,6 +147,7 @@ class HarnessHost:
             "heap_min_free": self.heap_min_free,
             "overruns": self.overruns_done + current.get("overruns", 0),
             "rs485_collisions": self.rs485_collisions,
+            "exchanges": self.exchanges,
         }
         if self.chip is not None:
             out["chip"] = self.chip.summary()
@@ -191,6 +194,8 @@ class HarnessHost:
             boot.kinds.append(kind)
             value = self.plant.register(role, kind) if kind not in ("uart", "de") else 0
             boot.sent[ch] = value
+            if kind not in ("uart", "de"):
+                boot.scanned.append((ch, role))
             return h.frame(ord("r"), struct.pack("<HI", ch, value)), None, None
         if msg_type == h.WATCHDOG:
             (self.wdt.timeout_ms,) = struct.unpack("<I", payload)
@@ -213,6 +218,7 @@ class HarnessHost:
         raise ValueError(f"unknown harness message {msg_type:#x}")
 
     def _exchange(self, boot: BootChannels, payload: bytes):
+        self.exchanges += 1
         deadline, board_now, stats, outputs, uart_tx = h.decode_exchange(payload)
         record = stats.pop("chip")
         boot.stats = stats
@@ -339,14 +345,13 @@ class HarnessHost:
 
     def _inputs(self, boot: BootChannels) -> dict:
         changed = {}
-        values = self.plant.read_inputs()
-        for ch, role in enumerate(boot.roles):
-            if boot.kinds[ch] in ("uart", "de"):
-                continue
-            value = values.get(role, 0)
-            if boot.sent.get(ch) != value:
+        get = self.plant.read_inputs().get
+        sent = boot.sent
+        for ch, role in boot.scanned:
+            value = get(role, 0)
+            if sent[ch] != value:
                 changed[ch] = value
-                boot.sent[ch] = value
+                sent[ch] = value
         return changed
 
     def _rx(self, boot: BootChannels) -> dict:

@@ -32,7 +32,9 @@ class ProcessInvariants:
 
     def _check_process(self, now_ms):
         p = self.plant
-        level_open = not p.read_inputs().get("LEVEL_OK", 1)
+        level_ok, leak1, leak2 = p.watched_inputs()
+        leaks = (None, leak1, leak2)  # by zone
+        level_open = not level_ok
         if not level_open:
             self._level_open_since = None
         elif self._level_open_since is None:
@@ -53,9 +55,8 @@ class ProcessInvariants:
                     "level switch opened (dry run)",
                 )
         if self._on("leak_isolation"):
-            inputs = p.read_inputs()
             for k in (1, 2):
-                if inputs.get(f"LEAK_ZONE{k}"):
+                if leaks[k]:
                     since = self._leak_since.setdefault(k, now_ms)
                     if now_ms - since > LEAK_CLOSE_MS and not p.outputs.get(f"ZONE{k}_VALVE", 0):
                         self._violate(
@@ -67,9 +68,9 @@ class ProcessInvariants:
                 else:
                     self._leak_since.pop(k, None)
         if self._on("zone_over_isolation"):
-            self._check_over_isolation(now_ms)
+            self._check_over_isolation(now_ms, leaks)
         if self._on("healthy_relay"):
-            self._check_healthy_relay(now_ms)
+            self._check_healthy_relay(now_ms, leaks)
         if self._on("grid_limit"):
             over = p.grid_import_kw > p.grid_limit_kw + GRID_TOLERANCE_KW
             if over and p.power.battery_can_discharge():
@@ -90,11 +91,9 @@ class ProcessInvariants:
         if self._on("pump_over_pressure"):
             self._check_over_pressure(now_ms)
 
-    def _check_over_isolation(self, now_ms):
-        p = self.plant
-        inputs = p.read_inputs()
+    def _check_over_isolation(self, now_ms, leaks):
         for k in (1, 2):
-            if inputs.get(f"LEAK_ZONE{k}"):
+            if leaks[k]:
                 self._zone_wet.add(k)  # latched in the firmware until an operator reset
             if not self._out(f"ZONE{k}_VALVE") or k in self._zone_wet:
                 self._isolated_since.pop(k, None)
@@ -160,7 +159,7 @@ class ProcessInvariants:
                 f"limit {OVER_PRESSURE_MS} ms)",
             )
 
-    def _check_healthy_relay(self, now_ms):
+    def _check_healthy_relay(self, now_ms, leaks):
         p = self.plant
         causes = self._alarm_causes
         active = set(getattr(p.faults, "active", ()))
@@ -168,9 +167,8 @@ class ProcessInvariants:
             for name in (active & ALARM_AT_ONCE) - self._faults_before:
                 causes[name] = now_ms  # began while a coil was on: the firmware trips on it
         self._faults_before = active
-        inputs = p.read_inputs()
         for k in (1, 2):
-            if inputs.get(f"LEAK_ZONE{k}"):
+            if leaks[k]:
                 causes.setdefault(f"leak zone {k}", now_ms)
             else:
                 causes.pop(f"leak zone {k}", None)

@@ -14,11 +14,16 @@ that stays open (a coil energised by itself, a PCS enabled with it open, a pump 
 would still be caught). The heap low-water is the harness's lowest free-heap report (VM
 bytes; the firmware samples gc.mem_free() once per housekeeping second, before its gc.collect()),
 also given in 32-bit board terms (VM bytes / WORD_SCALE, as gridpod.perf.run does).
+Where the wall time goes: the VM's CPU (firmware and its end of the harness) and this process's
+CPU (plant, invariant monitors, harness host, supervisor) per simulated 10 ms tick, and the
+harness exchanges per simulated second (lockstep: the two run in turn, so 10000 / (VM + host)
+us is the ratio an idle machine reaches, less the round trips' scheduling).
 
     python -m gridpod.hil.soak [--heap BYTES] [--hours H] [--platform-only]
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -39,6 +44,7 @@ TARGET_RATIO = 300
 # A loaded 2-core host measured 40-60x and 20 s without progress once.
 STALL_S = 60.0
 MIN_RATIO = 20
+FAST_TICK_MS = 10
 SOAK_HEAP_BYTES = load_board("VIRTUAL")["heap_bytes"]  # 110000 B, ESP32_DEVKITC's
 
 
@@ -76,6 +82,7 @@ def module_day_benchmark(
             romfs=image,
         ) as vb:
             t0 = time.monotonic()
+            host0, vm0, sim0 = time.process_time(), vb.vm_cpu_s(), vb.sim_ms
             deadline = t0 + max(600.0, sim_s / MIN_RATIO)
             last = (vb.sim_ms, t0)
             while not vb.finished.wait(0.5):
@@ -98,9 +105,12 @@ def module_day_benchmark(
                         f"console ends: {tail!r}"
                     )
             wall_s = time.monotonic() - t0
+            host_cpu_s, vm1 = time.process_time() - host0, vb.vm_cpu_s()
             stats = vb.stats()
             console = bytes(vb.console_log)
     low = stats.get("heap_min_free")
+    ticks = (stats["sim_s"] * 1000 - sim0) / FAST_TICK_MS  # fast ticks simulated while timed
+    vm_cpu_s = None if vm0 is None or vm1 is None else vm1 - vm0
     return {
         "sim_s": sim_s,
         "wall_s": round(wall_s, 2),
@@ -117,6 +127,11 @@ def module_day_benchmark(
         "heap_low_water_vm": low,
         "heap_low_water_board": None if low is None else low // WORD_SCALE,
         "it_energy_kwh": round(plant.coolant.energy_in_j / 3.6e6, 1),
+        # where the wall time goes, per simulated 10 ms tick: the VM's CPU (firmware + its end of
+        # the harness), this process's (plant, invariant monitors, harness host, supervisor)
+        "vm_us_per_tick": None if vm_cpu_s is None else round(vm_cpu_s / ticks * 1e6, 1),
+        "host_us_per_tick": round(host_cpu_s / ticks * 1e6, 1),
+        "exchanges_per_sim_s": round(stats["exchanges"] / stats["sim_s"], 2),
     }
 
 
@@ -142,6 +157,13 @@ def main(argv=None) -> int:
         f"MemoryError {r['memory_errors']}, tracebacks {r['tracebacks']}, "
         f"monitor violations {len(r['violations'])}, heap low-water {low} B free of "
         f"{r['vm_heap_bytes']} B VM heap (~{r['heap_low_water_board']} B in 32-bit board terms, budget {r['heap_budget']} B)"
+    )
+    vm = r["vm_us_per_tick"]
+    print(
+        f"  where the time goes, per simulated 10 ms tick: VM {vm if vm is not None else '?'} us "
+        f"CPU (firmware + harness end), host {r['host_us_per_tick']} us CPU (plant, monitors, "
+        f"harness host); {r['exchanges_per_sim_s']} harness exchanges per simulated second; "
+        f"{os.getloadavg()[0]:.1f} load average"
     )
     for v in r["violations"][:5]:
         print("  violation:", v)

@@ -72,6 +72,25 @@ class Pump:
         return PUMP_RATED_W * self.speed_frac**3
 
 
+def _bisect_head(s1: float, s2: float, r_sys: float, hi: float) -> float:
+    """The common head (bar) of two pumps in parallel (shut-off heads s1, s2) against the
+    system curve: 40 bisection steps, the arithmetic of sum(Pump.flow_at(dp)) inlined (the plant
+    solves this at every 100 ms step; same operations, same bits)."""
+    sqrt = math.sqrt
+    k = PUMP_K_BAR_PER_LPM2
+    lo = 0.0
+    for _ in range(40):  # pumps' flow = system flow
+        dp = 0.5 * (lo + hi)
+        h1 = s1 - dp
+        h2 = s2 - dp
+        q = (sqrt(h1 / k) if h1 > 0 else 0.0) + (sqrt(h2 / k) if h2 > 0 else 0.0)
+        if q > sqrt(dp / r_sys):
+            lo = dp
+        else:
+            hi = dp
+    return 0.5 * (lo + hi)
+
+
 class TravelValve:
     """A valve with a position 0..1 that travels at a fixed rate to its demand."""
 
@@ -137,17 +156,10 @@ class Coolant:
             return  # pumps and valves settled: same operating point
         self._solved = key
         hi = max(key[1:])
-        lo = 0.0
         if hi <= 0.0:
             dp = 0.0
         else:
-            for _ in range(40):  # bisection on the common head: pumps' flow = system flow
-                dp = 0.5 * (lo + hi)
-                if sum(p.flow_at(dp) for p in self.pumps) > math.sqrt(dp / r_sys):
-                    lo = dp
-                else:
-                    hi = dp
-            dp = 0.5 * (lo + hi)
+            dp = _bisect_head(key[1], key[2], r_sys, hi)
         for p in self.pumps:
             p.flow_lpm = p.flow_at(dp)
         self.flow_lpm = sum(p.flow_lpm for p in self.pumps)

@@ -312,11 +312,15 @@ class FaultInjector:
         return [f.name for f in self.faults if f.active]
 
     def next_event_ms(self) -> int | None:
+        if not self.faults:  # the plant asks at every step
+            return None
         times = [f.at_ms for f in self.faults if not f.active]
         times += [f.clear_at_ms for f in self.faults if f.active and f.clear_at_ms is not None]
         return min(times) if times else None
 
     def due(self, now_ms: int) -> None:
+        if not self.faults:
+            return
         for f in list(self.faults):
             if not f.active and f.at_ms <= now_ms:
                 self._apply(f)

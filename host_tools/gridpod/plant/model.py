@@ -119,6 +119,33 @@ class Plant:
             self._inputs = self._compute_inputs()
         return self._inputs
 
+    def watched_inputs(self) -> tuple[int, int, int]:
+        """(LEVEL_OK, LEAK_ZONE1, LEAK_ZONE2) as read_inputs() has them, without scanning every
+        sensor: the invariant monitors read these at every plant step, the board's scan is
+        needed once per exchange only. A full scan still runs while a sensor fault or a broken
+        tach waits for one (a stuck sensor keeps, a broken tach freezes at, its first scan's
+        value), so every scan that changes state happens when it did before."""
+        if self._inputs is not None or self._scan_has_effects():
+            v = self.read_inputs()
+            return v["LEVEL_OK"], v["LEAK_ZONE1"], v["LEAK_ZONE2"]
+        level, leak1, leak2 = int(self.coolant.level_ok), self._leak_input(0), self._leak_input(1)
+        o = self.overrides
+        if o:
+            level = o.get("LEVEL_OK", level)
+            leak1 = o.get("LEAK_ZONE1", leak1)
+            leak2 = o.get("LEAK_ZONE2", leak2)
+        return level, leak1, leak2
+
+    def _scan_has_effects(self) -> bool:
+        """A scan would change sensor state: a faulted sensor (a stuck value is taken at its
+        first scan), a broken tach (frozen at its first scan) or one to unfreeze."""
+        if self.sensors.faults:
+            return True
+        return any(t.broken or t.frozen is not None for t in self.sensors.tachs)
+
+    def _leak_input(self, k: int) -> int:
+        return int(self.leak_sensed[k] and self.leak_cable_ok[k])
+
     def next_event_ms(self) -> int | None:
         if self.power.is_active() or self.now_ms < self._fine_until_ms:
             return self.now_ms + STEP_MS
@@ -171,8 +198,7 @@ class Plant:
             both = self.both_limit_switches[k]
             v[open_ls] = int(zone.position >= 0.98 or both)
             v[closed_ls] = int(zone.position <= 0.02 or both)
-            sensed = self.leak_sensed[k] and self.leak_cable_ok[k]
-            v[leak] = int(sensed)
+            v[leak] = sensed = self._leak_input(k)
             sup = 0.2 if sensed else 0.5
             v[leak_sup] = LEAK_SUP_COUNTS[sup if self.leak_cable_ok[k] else 1.0]
         v["LEVEL_OK"] = int(c.level_ok)

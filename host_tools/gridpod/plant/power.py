@@ -158,8 +158,11 @@ class Power:
         after a contact moved: the link and the current follow the new contacts only in that
         step (a welded K_POS jumps the link when K_NEG closes), and the board would otherwise
         read the old values for a whole hold window (up to 100 ms)."""
-        if self._moved or any(c.pending(self.coil_powered(c)) for c in self.contactors):
+        if self._moved:
             return True
+        for c in (self.k_neg, self.k_pre, self.k_pos):
+            if c.pending(self.coil_powered(c)):
+                return True
         if self._precharge_path() and not self.mains_closed() and self.external_link_v is None:
             r_l, r_s = self._load_ohm(), PRECHARGE_R_OHM + PACK_R_OHM
             v_inf = pack_ocv_v(self.soc) * r_l / (r_l + r_s)
@@ -169,7 +172,8 @@ class Power:
     def step(self, dt_s: float) -> None:
         v_oc = pack_ocv_v(self.soc)
         r_l = self._load_ohm()
-        if self.mains_closed():
+        mains = self.mains_closed()  # the contacts move at the end of the step only
+        if mains:
             target = self.pcs_setpoint_kw
         else:
             target = 0.0
@@ -177,12 +181,12 @@ class Power:
         self.pcs_kw += max(
             -ramp, min(ramp, max(-PCS_MAX_KW, min(PCS_MAX_KW, target)) - self.pcs_kw)
         )
-        if not self.mains_closed():
+        if not mains:
             self.pcs_kw = 0.0
         if self.external_link_v is not None:
             self.v_link_v = self.external_link_v
             self.i_pack_a = 0.0
-        elif self.mains_closed():
+        elif mains:
             i = self.pcs_kw * 1000.0 / max(v_oc, 1.0) + v_oc / r_l
             for _ in range(3):
                 v = v_oc - i * PACK_R_OHM
@@ -201,11 +205,13 @@ class Power:
         self.soc -= self.i_pack_a * dt_s / 3600.0 / CAPACITY_AH
         # Contacts move at the end of the step: a coil delay of 30 ms means the link sees the
         # closed contact from 30 ms after the command on, not from the step it started in.
-        before = [c.closed for c in self.contactors]
-        for c in self.contactors:
+        moved = False
+        for c in (self.k_neg, self.k_pre, self.k_pos):
+            was = c.closed
             if c.step(dt_s, self.coil_powered(c), self.i_pack_a) > BREAK_RATING_A:
                 self.breaks_above_rating += 1
-        self._moved = before != [c.closed for c in self.contactors]
+            moved = moved or c.closed != was
+        self._moved = moved
 
     def battery_can_discharge(self) -> bool:
         return self.mains_closed() and self.soc > SOC_FLOOR

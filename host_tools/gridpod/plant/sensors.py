@@ -25,6 +25,19 @@ BATTERY_ABOVE_SUPPLY_K = 3.0  # the pack's cold plate sits on the coolant supply
 LEAK_SUP_COUNTS = {f: tf.volts_to_counts(tf.ADC_VREF_V * f) for f in (0.2, 0.5, 1.0)}
 
 
+# Each analog transfer kind's physical value -> counts (clean: no wiring fault)
+_CLEAN_COUNTS = {
+    "ntc": tf.ntc_counts,
+    "pressure_4_20": tf.pressure_counts,
+    "hv_divider": tf.hv_counts,
+    "current_shunt": tf.current_counts,
+    "power_4_20": tf.power_counts,
+    "dp_4_20": lambda v: tf.span_counts(v, 0.0, tf.FILTER_DP_RANGE_BAR),
+    "dew_4_20": lambda v: tf.span_counts(v, tf.DEW_MIN_C, tf.DEW_MAX_C),
+    "valve_feedback": tf.valve_fb_counts,
+}
+
+
 class Tach:
     def __init__(self):
         self.broken = False
@@ -43,7 +56,8 @@ class SensorBank:
         self.faults: dict[str, tuple[str, dict]] = {}
         self.tachs = [Tach(), Tach()]
         self.mix_fb_offset_pct = 0.0
-        self._last_counts: dict[str, tuple[float, int]] = {}  # role -> (value, counts)
+        # (role, its transfer function) for the scan, in analog_roles order
+        self._convert = [(r, _CLEAN_COUNTS[tf.TRANSFER_TABLE[r][0]]) for r in self.analog_roles]
 
     def tach(self, pump: int = 1) -> Tach:
         if pump not in (1, 2):
@@ -83,40 +97,17 @@ class SensorBank:
         }
 
     def clean_counts(self, role: str, value: float) -> int:
-        kind = tf.TRANSFER_TABLE[role][0]
-        if kind == "ntc":
-            return tf.ntc_counts(value)
-        if kind == "pressure_4_20":
-            return tf.pressure_counts(value)
-        if kind == "hv_divider":
-            return tf.hv_counts(value)
-        if kind == "current_shunt":
-            return tf.current_counts(value)
-        if kind == "power_4_20":
-            return tf.power_counts(value)
-        if kind == "dp_4_20":
-            return tf.span_counts(value, 0.0, tf.FILTER_DP_RANGE_BAR)
-        if kind == "dew_4_20":
-            return tf.span_counts(value, tf.DEW_MIN_C, tf.DEW_MAX_C)
-        return tf.valve_fb_counts(value)
+        return _CLEAN_COUNTS[tf.TRANSFER_TABLE[role][0]](value)
 
     def analog_counts(self, phys: dict[str, float]) -> dict[str, int]:
-        """counts() of every analog role. A clean role whose value (physical + noise) is the
-        one of the last scan keeps its counts: the transfer functions are pure, and the supervisor
-        scans twice per exchange (before and after the tick's short power step)."""
+        """counts() of every analog role (once per exchange: the board's scan)."""
         out = {}
-        noise, faults, last = self.noise, self.faults, self._last_counts
-        for role in self.analog_roles:
+        noise, faults = self.noise, self.faults
+        for role, convert in self._convert:
             if role in faults:
                 out[role] = self.counts(role, phys[role])
-                continue
-            value = phys[role] + noise[role]
-            hit = last.get(role)
-            if hit is not None and hit[0] == value:
-                out[role] = hit[1]
             else:
-                out[role] = last_counts = self.clean_counts(role, value)
-                last[role] = (value, last_counts)
+                out[role] = convert(phys[role] + noise[role])
         return out
 
     def counts(self, role: str, physical: float | None = None) -> int:

@@ -417,6 +417,18 @@ class VirtualBoard:
                     self.console.write((msg + ", hard reset\r\n").encode())
                     self._kill_and_restart("boot", RESET_HARD)
 
+    def vm_cpu_s(self) -> float | None:
+        """CPU seconds the VM's thread has used in this power-on (None: no VM, no /proc), for
+        figures such as the soak's split of time between the VM and the host."""
+        vm = self._vm
+        if vm is None:
+            return None
+        try:
+            with open(f"/proc/{vm.proc.pid}/schedstat", "rb") as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _vm_cpu_ns(self) -> int | None:
         """CPU time of the VM process's main thread (the MicroPython VM), in ns; None when
         unknown. Read while the VM waits for an exchange reply, so the kernel has it exact."""
