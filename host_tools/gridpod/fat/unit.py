@@ -24,6 +24,7 @@ from .states import States
 RESETS_PER_WINDOW = 3  # app/modbus_points.py: 3 resets per 10 min, then locked until a reboot
 RESET_WINDOW_S = 600.0
 POLL_S = 0.05
+APP_ANSWER_S = 10.0  # a power-cycled application's first service answer, at most (wall)
 MODBUS_TIMEOUT_S = 0.5  # wall pause between two polls on a bench without a simulated clock
 
 
@@ -190,6 +191,18 @@ class Unit:
                 dev.restart_app()
                 return
         self.power_cycle()
+        self.wait_app_answers()
+
+    def wait_app_answers(self, timeout_s: float = APP_ANSWER_S) -> None:
+        """After a power cycle: wait until the application answers on its service channel (the
+        banner comes first; on a loaded host its first answer can take longer than one probe).
+        The step that follows judges whether it answers; this only does not judge too early."""
+        from ..device.session import Device
+
+        deadline = time.monotonic() + timeout_s
+        with Device(self.bench.console.port, log=lambda _line: None, read_only=True) as dev:
+            while dev.probe() is None and time.monotonic() < deadline:
+                time.sleep(POLL_S)
 
     def fault_reset(self) -> None:
         """The operator's fault reset over Modbus. Three per 10 min are allowed (a fourth locks
