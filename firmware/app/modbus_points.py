@@ -52,6 +52,7 @@ _R_CONFIG_CRC = const(5)
 _R_MODULE_ID = const(7)
 _R_PCS_POWER_REQUEST_KW = const(12)
 _R_SETPOINT_LEASE_S = const(14)
+_QUIET_MS = const(5000)  # no request for this long: the status refresh pauses (tick())
 _PCS_LEASE_MAX_MS = const(60000)  # the manual PCS request's lease, whatever setpoint_lease_s says
 _R_ACCESS_LEVEL = const(16)
 _R_ACCESS_PIN = const(17)
@@ -155,6 +156,8 @@ class ModbusPoints:
         self._resets = 0  # resets run since boot
         self.resets_locked = False
         self._up_s = 0
+        self._frames_seen = 0  # the slave's frames_ok at the last control tick
+        self._asked_ms = ticks_add(now_ms, -_QUIET_MS)  # when a master last asked (none yet)
         self._up_rem_ms = 0
 
     def _init_images(self, config, board):
@@ -208,7 +211,15 @@ class ModbusPoints:
             self._up_rem_ms -= 1000
             self._up_s += 1
         if slave is not None and not slave.refresh_reads:
-            self.refresh(now_ms)  # once a control tick (comms/modbus_rtu.py: not per read)
+            # once a control tick (comms/modbus_rtu.py: not per read) while a master asks; after
+            # _QUIET_MS without a request the slave holds the next read for serve(), which
+            # refreshes first (the refresh is most of a control tick's work on a chip)
+            if slave.frames_ok != self._frames_seen:
+                self._frames_seen = slave.frames_ok
+                self._asked_ms = now_ms
+            slave.stale = ticks_diff(now_ms, self._asked_ms) >= _QUIET_MS
+            if not slave.stale:
+                self.refresh(now_ms)
         return True
 
     def _set_level(self, level):

@@ -6,7 +6,9 @@ from the registers as the last status refresh left them), every other tick at mo
 every other request for this unit (writes, broadcasts, longer reads, what the silence ends) for
 serve() in the control slot (ModbusPoints.tick calls it), which answers it, then frames and
 answers what followed it. The status refresh then runs in the control slot (ModbusPoints.tick)
-and after each write, not per read (refresh_reads unset). Why: an answer with its refresh costs 8-16 ms of CPU on an ESP32 or
+and after each write, not per read (refresh_reads unset). While no master has asked for a while
+the owner stops refreshing and sets `stale`: the next read is held for serve() like a write, which
+refreshes before it answers, so a read never gets registers older than a control period. Why: an answer with its refresh costs 8-16 ms of CPU on an ESP32 or
 RP2040 for an FC03 of 10 registers (docs/chip-time.md), more than the 10 ms tick, and up to
 _MAX_FRAMES_PER_TICK of them a tick under a flood; in the fast slot that tripped TICK_OVERRUN on
 a real chip. Reading, framing and answering a quick read can still take a fast tick a little
@@ -125,6 +127,7 @@ class ModbusSlave:
         # the owner refreshes them: ModbusPoints.tick, and serve() after a write)
         self.deferred = False
         self.refresh_reads = True
+        self.stale = True  # deferred: the status registers are not kept fresh (serve() refreshes)
         self._pending = 0
         self._tick_n = 0  # tick() calls (wrapping): a quick read every other tick at most
         self._quick_tick = -2
@@ -265,7 +268,7 @@ class ModbusSlave:
         hold it for serve() unless it is a quick read (answered here, every other tick at most);
         True when it stays at rx[0]."""
         if self.deferred:
-            if not self._quick(n):
+            if self.stale or not self._quick(n):
                 self._pending = n
                 return True
             if (self._tick_n - self._quick_tick) & _TICKS_MASK < 2:
@@ -290,6 +293,8 @@ class ModbusSlave:
         n = self._pending
         if n:
             self._pending = 0
+            if self.stale and not self.refresh_reads:
+                self.bank.hooks_refresh(now_ms)  # the owner paused it: a quiet line
             self._serve(n, now_ms)
             self._consume(n)
             self.deferred = False

@@ -67,7 +67,8 @@ def test_modbus_requests_are_framed_in_the_fast_slot_and_answered_in_the_control
     p = fake_platform()
     app = _app(tmp_dir(), p)
     uart = p.uarts["RS485"]
-    app.run(frames=1)  # frame 0: a control frame
+    _poll_once(app, uart)  # frames 0-9: a master is polling, the registers are kept fresh
+    app.run(frames=1)  # frame 10: a control frame (every 10th) refreshes them
     uart.inject(b"\x01\x03\x00\x00\x00\x01\x84\x0a")  # read holding 0: a quick read
     app.run(frames=1)
     assert uart.tx_bytes() == b"\x01\x03\x02\x47\x50\x8b\x88"  # answered in the fast tick
@@ -78,14 +79,65 @@ def test_modbus_requests_are_framed_in_the_fast_slot_and_answered_in_the_control
     crc = crc16(write, 6)
     write += bytes((crc & 0xFF, crc >> 8))
     uart.inject(write)
-    app.run(frames=8)  # frames 2-9: fast only
+    app.run(frames=8)  # frames 12-19: fast only
     assert uart.tx_bytes() == b"" and app.modbus.rx_len == 8  # framed and held, not answered
-    assert app.modbus.frames_ok == 1
+    assert app.modbus.frames_ok == 2
     fast = app.scheduler.slots[0].tasks
     assert app.modbus in fast and all(getattr(t, "tick", None) != app.modbus.serve for t in fast)
-    app.run(frames=1)  # frame 10: the control slot answers (an echo) and applies it
-    assert uart.tx_bytes() == write and app.modbus.frames_ok == 2
+    app.run(frames=1)  # frame 20: the control slot answers (an echo) and applies it
+    assert uart.tx_bytes() == write and app.modbus.frames_ok == 3
     assert app.points.bank.get(app.points.bank.find(("setpoint_lease_s",))[0]) == 60
+
+
+def _poll_once(app, uart):
+    """One read of holding 0 (the magic), answered by the next control frame; run to it."""
+    uart.inject(b"\x01\x03\x00\x00\x00\x01\x84\x0a")
+    app.run(frames=10)
+    assert uart.tx_bytes() == b"\x01\x03\x02\x47\x50\x8b\x88"
+    uart.clear_tx()
+
+
+def _uptime_read(app, now_s):
+    """FC04 read of uptime_s (u32, two registers) and the answer it must get at now_s."""
+    bank = app.points.bank
+    addr = bank.r_addr[bank.find(("uptime_s",))[0]]
+    req = bytes((1, 4, addr >> 8, addr & 0xFF, 0, 2))
+    crc = crc16(req, 6)
+    ans = bytes((1, 4, 4, 0, 0, now_s >> 8, now_s & 0xFF))
+    acrc = crc16(ans, 7)
+    return req + bytes((crc & 0xFF, crc >> 8)), ans + bytes((acrc & 0xFF, acrc >> 8))
+
+
+def test_the_status_refresh_pauses_on_a_quiet_line_and_a_read_never_gets_old_registers():
+    """The status refresh is most of a control tick's work on a chip (docs/chip-time.md). While
+    no master asks it pauses; the first read after the quiet spell is held for the control slot,
+    which refreshes the registers before it answers, so the answer is no older than a control
+    period; while the master keeps asking, quick reads are answered in the fast slot again."""
+    p = fake_platform()
+    app = _app(tmp_dir(), p)
+    uart = p.uarts["RS485"]
+    refreshes = []
+    refresh = app.points.refresh
+    app.points.bank.hooks_refresh = lambda now_ms: refreshes.append(now_ms) or refresh(now_ms)
+    app.points.refresh = lambda now_ms: refreshes.append(now_ms) or refresh(now_ms)
+    app.run(frames=1000)  # 10 s, nobody asks
+    assert len(refreshes) <= 50  # the first 5 s at most, then none
+    assert not [t for t in refreshes if t > 5100]
+    assert app.modbus.stale
+    app.run(frames=1)  # frame 1000, a control frame (every 10th)
+    req, ans = _uptime_read(app, 10)  # the registers paused at 5 s would say 4 or 5
+    uart.inject(req)
+    app.run(frames=1)  # frame 1001: fast only
+    assert uart.tx_bytes() == b""  # held: the registers are stale
+    app.run(frames=9)  # frame 1010: the control slot refreshes, then answers
+    assert uart.tx_bytes() == ans, uart.tx_bytes().hex()
+    assert refreshes[-1] == 10100
+    uart.clear_tx()
+    assert not app.modbus.stale  # the master asked: refreshed every control tick again
+    req, ans = _uptime_read(app, 10)
+    uart.inject(req)
+    app.run(frames=1)
+    assert uart.tx_bytes() == ans  # a quick read, answered in the fast tick
 
 
 def test_watchdog_reset_recorded_on_next_boot():

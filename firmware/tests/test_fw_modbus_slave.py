@@ -452,6 +452,7 @@ def test_deferred_slave_answers_a_quick_read_every_other_tick_at_most():
     write."""
     r = Rig()
     r.slave.deferred = True
+    r.slave.stale = False  # its owner keeps the status registers fresh (a master is polling)
     small = _frame(1, 3, 0, FLOW_SP, 0, 1)
     r.uart.inject(small + small)
     r.tick()
@@ -476,6 +477,12 @@ def test_deferred_slave_answers_a_quick_read_every_other_tick_at_most():
     assert r.take() == b"" and r.slave._pending == 8
     r.slave.serve(r.now_ms)
     assert len(r.take()) == 5 + 66
+    r.slave.stale = True  # the owner paused the refresh (a quiet line): a quick read waits too
+    r.uart.inject(small)
+    r.tick()
+    assert r.take() == b"" and r.slave._pending == 8
+    r.slave.serve(r.now_ms)
+    assert len(r.take()) == 7
 
 
 def test_deferred_slave_holds_a_request_ended_by_the_silence():
