@@ -109,10 +109,8 @@ _HELD_CLOSE = const(1)
 _HELD_RESET = const(2)
 _RESETS_PER_WINDOW = const(3)
 _RESET_WINDOW_MS = const(600000)  # 10 min
-
 _UNLOCK_MS = const(300000)
 _U16_MAX = const(0xFFFF)
-
 
 FLAG_LEASE_EXPIRED = const(1)
 FLAG_UNLOCKED = const(2)
@@ -155,10 +153,9 @@ class ModbusPoints:
         self._reset_ms = [now_ms] * _RESETS_PER_WINDOW  # when the last resets ran (a ring)
         self._resets = 0  # resets run since boot
         self.resets_locked = False
-        self._up_s = 0
+        self._up_s = self._up_rem_ms = 0  # uptime: whole seconds, and the ms toward the next
         self._frames_seen = 0  # the slave's frames_ok at the last control tick
         self._asked_ms = ticks_add(now_ms, -_QUIET_MS)  # when a master last asked (none yet)
-        self._up_rem_ms = 0
 
     def _init_images(self, config, board):
         """Boot values of every register; the L1 (leased) rows in address order."""
@@ -211,9 +208,8 @@ class ModbusPoints:
             self._up_rem_ms -= 1000
             self._up_s += 1
         if slave is not None and not slave.refresh_reads:
-            # once a control tick (comms/modbus_rtu.py: not per read) while a master asks; after
-            # _QUIET_MS without a request the slave holds the next read for serve(), which
-            # refreshes first (the refresh is most of a control tick's work on a chip)
+            # once a control tick while a master asks; on a quiet line (_QUIET_MS) the slave
+            # holds the next read for serve(), which refreshes first (comms/modbus_rtu.py)
             if slave.frames_ok != self._frames_seen:
                 self._frames_seen = slave.frames_ok
                 self._asked_ms = now_ms
@@ -363,13 +359,11 @@ class ModbusPoints:
         bank.set(_R_STATUS_FLAGS, flags)
         bank.set(_R_LEASE_EXPIRED, self.lease_expired)
         bank.set(_R_LEASE_REMAINING_S, lease_left)
-        bank.set(
-            _R_ACCESS_REMAINING_S, _seconds_left(now_ms, self.unlock_until_ms) if self.level else 0
-        )
+        unlock_s = _seconds_left(now_ms, self.unlock_until_ms) if self.level else 0
+        bank.set(_R_ACCESS_REMAINING_S, unlock_s)
         bank.set(_R_ACCESS_FAILURES, pins.failures)
-        bank.set(
-            _R_ACCESS_LOCKOUT_S, _seconds_left(now_ms, pins.lockout_until_ms) if locked_out else 0
-        )
+        lockout_s = _seconds_left(now_ms, pins.lockout_until_ms) if locked_out else 0
+        bank.set(_R_ACCESS_LOCKOUT_S, lockout_s)
         bank.set(_R_FAST_TICK_LAST_US, _sat(fast.last_us))
         bank.set(_R_FAST_TICK_MAX_US, _sat(fast.max_us))
         bank.set(_R_FAST_TICK_MEAN_US, _sat(fast.mean_us()))

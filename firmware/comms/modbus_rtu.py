@@ -4,18 +4,17 @@ Where it runs (app/compose.py): tick() in the fast slot reads the UART and frame
 `deferred` set (the App) it answers a quick read itself (FC01-04 of at most _QUICK_BYTES of data,
 from the registers as the last status refresh left them), every other tick at most, and holds
 every other request for this unit (writes, broadcasts, longer reads, what the silence ends) for
-serve() in the control slot (ModbusPoints.tick calls it), which answers it, then frames and
-answers what followed it. The status refresh then runs in the control slot (ModbusPoints.tick)
-and after each write, not per read (refresh_reads unset). While no master has asked for a while
-the owner stops refreshing and sets `stale`: the next read is held for serve() like a write, which
-refreshes before it answers, so a read never gets registers older than a control period. Why: an answer with its refresh costs 8-16 ms of CPU on an ESP32 or
-RP2040 for an FC03 of 10 registers (docs/chip-time.md), more than the 10 ms tick, and up to
-_MAX_FRAMES_PER_TICK of them a tick under a flood; in the fast slot that tripped TICK_OVERRUN on
-a real chip. Reading, framing and answering a quick read can still take a fast tick a little
-over its 10 ms on the slowest chip, never two ticks in a row, so never the three overruns in a
-row that trip. The fast slot keeps the byte collection and the t3.5 framing (DOMAIN.md: "Modbus
-bytes"); a held request is answered within a control period (100 ms). tick() alone (deferred
-unset) frames and answers everything at once, refreshing the status registers before every read.
+serve() in the control slot (ModbusPoints.tick calls it), which answers it and what followed it.
+The status refresh runs there too (ModbusPoints.tick) and after each write (refresh_reads
+unset); on a quiet line the owner pauses it and sets `stale`: the next read is held for serve(),
+which refreshes first (no read gets registers older than a control period). Why: an answer with
+its refresh costs 8-16 ms of CPU on an ESP32 or RP2040 for an FC03 of 10 registers
+(docs/chip-time.md), more than the 10 ms tick, up to _MAX_FRAMES_PER_TICK of them a tick under a
+flood: in the fast slot that tripped TICK_OVERRUN on a chip. A quick read can still take a fast
+tick a little over its 10 ms on the slowest chip, never two in a row (never the three that
+trip). The fast slot keeps the byte collection and the t3.5 framing (DOMAIN.md: "Modbus bytes");
+a held request is answered within a control period (100 ms). tick() alone (deferred unset)
+frames and answers everything at once, refreshing the status registers before every read.
 
 Framing. The UART is read once per fast tick, so gaps shorter than a tick are invisible here. Two
 rules end a frame:
@@ -102,17 +101,8 @@ class ModbusSlave:
         mv = memoryview(self.tx)
         self._tx_views = (mv[:128], mv[:64], mv[:32], mv[:16], mv[:8], mv[:4], mv[:2], mv[:1])
         self._rx_scratch = bytearray(128)
-        smv = memoryview(self._rx_scratch)
-        self._scratch_views = (
-            smv,
-            smv[:64],
-            smv[:32],
-            smv[:16],
-            smv[:8],
-            smv[:4],
-            smv[:2],
-            smv[:1],
-        )
+        sv = memoryview(self._rx_scratch)
+        self._scratch_views = (sv, sv[:64], sv[:32], sv[:16], sv[:8], sv[:4], sv[:2], sv[:1])
         self.frames_ok = 0
         self.bad_crc = 0
         self.other_unit = 0
