@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) -m gridpod.perf.modbus
 	$(PY) -m gridpod.perf.deploy
 	$(PY) -m gridpod.perf.control
+	$(PY) -m gridpod.perf.tasks
 	$(PY) -m gridpod.perf.chip
 	$(PY) -m gridpod.perf.service
 	$(PY) -m gridpod.perf.heap
