@@ -154,11 +154,16 @@ class Scheduler:
                     self._checked_in |= slot.bits[i]
             except Exception as e:  # noqa: BLE001 - a task bug must not stop the loop
                 self._task_failed(tasks[i], e, now_ms)
-        work_us = p.ticks_diff(p.ticks_us(), t0)
+        wall_us = work_us = p.ticks_diff(p.ticks_us(), t0)
         if work_us > slot.warn_us:
             work_us = self._cpu_bound(work_us)
         if slot.record(work_us):
             self._tripped = True
+            if self.overruns < 3:  # why it tripped, on the console (rare path: may allocate)
+                print(
+                    "scheduler: overrun: %d ms slot took %d us (wall %d us), %d in a row"
+                    % (slot.period_ms, work_us, wall_us, slot.consecutive)
+                )
 
     def _cpu_bound(self, wall_us):
         """A slot that looked slow: where a host may preempt the scan loop (the virtual board),

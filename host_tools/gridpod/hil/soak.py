@@ -122,6 +122,12 @@ def module_day_benchmark(
         "resets": stats["resets"],
         "overruns": stats["overruns"],
         "memory_errors": console.count(b"MemoryError"),
+        # the scheduler's own words for each trip (app/scheduler.py, the first three)
+        "overrun_lines": [
+            ln.decode(errors="replace").strip()
+            for ln in console.splitlines()
+            if ln.startswith(b"scheduler: overrun")
+        ],
         "tracebacks": console.count(b"Traceback"),
         "violations": [str(v) for v in plant.violations],
         "heap_low_water_vm": low,
@@ -167,6 +173,8 @@ def main(argv=None) -> int:
     )
     for v in r["violations"][:5]:
         print("  violation:", v)
+    for line in r["overrun_lines"]:
+        print("  " + line)
     ok = (
         r["resets"] == 0
         and r["overruns"] == 0
