@@ -13,3 +13,12 @@ def test_module_day_benchmark_short_run():
     # where the time went: both sides measured, one exchange per 100 ms hold window at most
     assert r["vm_us_per_tick"] > 0 and r["host_us_per_tick"] > 0
     assert 9.5 <= r["exchanges_per_sim_s"] <= 12
+
+
+def test_module_day_with_the_battery_closed_by_the_operator():
+    """`--close-at`: the operator closes the battery at 30 s; it stays closed (no trip, every
+    contactor monitor watching a closed battery) for the rest of the 5 simulated minutes."""
+    r = module_day_benchmark(sim_s=300, full_module=True, close_at_s=30.0)
+    assert r["resets"] == 0 and r["overruns"] == 0 and r["violations"] == []
+    assert r["battery_closes"] == 1
+    assert (300 - 30 - 5) / 3600 <= r["battery_closed_h"] <= (300 - 30) / 3600  # closed in < 5 s

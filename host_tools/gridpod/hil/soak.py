@@ -11,7 +11,9 @@ full_module: config flags cooling_enabled, battery_enabled and grid_enabled on (
 at the VIRTUAL board's budget). Every invariant monitor runs (hil/monitors.py MONITORS, named
 explicitly); the stock main.py sends no close request, so the contactor monitors watch a battery
 that stays open (a coil energised by itself, a PCS enabled with it open, a pump above 6 bar
-would still be caught). The heap low-water is the harness's lowest free-heap report (VM
+would still be caught). close_at_s (`--close-at S`): the operator's main (hil/operator.py) asks
+for a close at S, so the day runs with the contactors closed and the peak shaver at work (the
+figure says how long K_POS was energised). The heap low-water is the harness's lowest free-heap report (VM
 bytes; the firmware samples gc.mem_free() once per housekeeping second, before its gc.collect()),
 also given in 32-bit board terms (VM bytes / WORD_SCALE, as gridpod.perf.run does).
 Where the wall time goes: the VM's CPU (firmware and its end of the harness) and this process's
@@ -19,7 +21,7 @@ CPU (plant, invariant monitors, harness host, supervisor) per simulated 10 ms ti
 harness exchanges per simulated second (lockstep: the two run in turn, so 10000 / (VM + host)
 us is the ratio an idle machine reaches, less the round trips' scheduling).
 
-    python -m gridpod.hil.soak [--heap BYTES] [--hours H] [--platform-only]
+    python -m gridpod.hil.soak [--heap BYTES] [--hours H] [--platform-only] [--close-at S]
 """
 
 import argparse
@@ -37,6 +39,7 @@ from ..vboard.supervisor import VirtualBoard
 from ..vboard.vm import WORD_SCALE
 from .bench import BenchError
 from .monitors import MONITORS, MonitoredPlant
+from .operator import module_flash
 
 TARGET_RATIO = 300
 # Wall-clock guards of a bench, not of the firmware: a run that makes no simulated progress for
@@ -56,23 +59,46 @@ def full_module_config() -> bytes:
     return data.encode() if isinstance(data, str) else data
 
 
+def _flash(tmp: Path, full_module: bool) -> tuple[Path, bytes | None]:
+    """The stock firmware (main.py sends no close request); the full module's layout: compiled
+    modules in ROMFS, run in place."""
+    files = firmware_files("VIRTUAL", rom=full_module)
+    image = None
+    if full_module:
+        files["/config.json"] = full_module_config()
+        files, image = romfs_layout(files)
+    flash = tmp / "flash.img"
+    create_blank(flash)
+    install_tree(flash, files)
+    return flash, image
+
+
+def _on_ms(edges, end_s: float) -> int:
+    """How long a coil's edges (simulated ms, value) held it energised up to end_s."""
+    on_ms, since = 0, None
+    for t, v in edges:
+        if v and since is None:
+            since = t
+        elif not v and since is not None:
+            on_ms, since = on_ms + t - since, None
+    return on_ms + (int(end_s * 1000) - since if since is not None else 0)
+
+
 def module_day_benchmark(
     sim_s: float = 24 * 3600,
     profile: str = "training",
     seed: int = 1,
     heap_bytes=None,
     full_module: bool = False,
+    close_at_s: float | None = None,
 ) -> dict:
     plant = MonitoredPlant(Plant(seed=seed, profile=profile), enabled=MONITORS)
-    files = firmware_files("VIRTUAL", rom=full_module)
-    image = None
-    if full_module:  # the full module's layout: compiled modules in ROMFS, run in place
-        files["/config.json"] = full_module_config()
-        files, image = romfs_layout(files)
     with tempfile.TemporaryDirectory() as tmp:
-        flash = Path(tmp) / "flash.img"
-        create_blank(flash)
-        install_tree(flash, files)
+        if close_at_s is not None:  # the operator's close request (hil/operator.py), full module
+            flash = module_flash(tmp, close_at_ms=(int(close_at_s * 1000),))
+            image = flash.with_suffix(".romfs").read_bytes()
+        else:
+            flash, image = _flash(Path(tmp), full_module)
         with VirtualBoard(
             flash=flash,
             speed="max",
@@ -133,6 +159,8 @@ def module_day_benchmark(
         "heap_low_water_vm": low,
         "heap_low_water_board": None if low is None else low // WORD_SCALE,
         "it_energy_kwh": round(plant.coolant.energy_in_j / 3.6e6, 1),
+        "battery_closed_h": round(_on_ms(plant.edges.get("K_POS_COIL", []), sim_s) / 3.6e6, 4),
+        "battery_closes": sum(1 for _t, v in plant.edges.get("K_POS_COIL", []) if v),
         # where the wall time goes, per simulated 10 ms tick: the VM's CPU (firmware + its end of
         # the harness), this process's (plant, invariant monitors, harness host, supervisor)
         "vm_us_per_tick": None if vm_cpu_s is None else round(vm_cpu_s / ticks * 1e6, 1),
@@ -146,12 +174,28 @@ def main(argv=None) -> int:
     ap.add_argument("--heap", type=int, default=SOAK_HEAP_BYTES, help="board heap budget, bytes")
     ap.add_argument("--hours", type=float, default=24.0, help="simulated hours")
     ap.add_argument("--platform-only", action="store_true", help="no subsystem composed")
+    ap.add_argument(
+        "--close-at",
+        type=float,
+        metavar="S",
+        help="the operator closes the battery at S simulated s (contactors, peak shaver at work)",
+    )
     args = ap.parse_args(argv)
     full = not args.platform_only
     what = "full module (cooling+battery+grid)" if full else "platform only"
+    if args.close_at is not None:
+        if not full:
+            print("module day soak: --close-at needs the full module (no --platform-only)")
+            return 2
+        what += f", battery closed at {args.close_at:g} s"
     heap_k = args.heap // 1024
     try:
-        r = module_day_benchmark(sim_s=args.hours * 3600, heap_bytes=args.heap, full_module=full)
+        r = module_day_benchmark(
+            sim_s=args.hours * 3600,
+            heap_bytes=args.heap,
+            full_module=full,
+            close_at_s=args.close_at,
+        )
     except BenchError as e:
         print(f"module day soak, {what}, --heap {heap_k}K: FAILED: {e}")
         return 1
@@ -171,6 +215,11 @@ def main(argv=None) -> int:
         f"harness host); {r['exchanges_per_sim_s']} harness exchanges per simulated second; "
         f"{os.getloadavg()[0]:.1f} load average"
     )
+    if args.close_at is not None:
+        print(
+            f"  battery: closed {r['battery_closes']} time(s), K_POS energised "
+            f"{r['battery_closed_h']:.2f} of {r['sim_s'] / 3600:.2f} sim h"
+        )
     for v in r["violations"][:5]:
         print("  violation:", v)
     for line in r["overrun_lines"]:
