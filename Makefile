@@ -64,7 +64,7 @@ bench: $(STAMP)
 	$(PY) -m gridpod.perf.service
 	$(PY) -m gridpod.perf.heap
 	$(PY) -m gridpod.perf.fat
-	$(PY) -m gridpod.hil.soak
+	$(PY) -m gridpod.hil.soak --close-at 30
 
 mutate: $(STAMP)
 	$(PY) -m gridpod.hil.mutate
