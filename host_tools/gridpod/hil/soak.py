@@ -11,10 +11,10 @@ full_module: config flags cooling_enabled, battery_enabled and grid_enabled on (
 at the VIRTUAL board's budget). Every invariant monitor runs (hil/monitors.py MONITORS, named
 explicitly); the stock main.py sends no close request, so the contactor monitors watch a battery
 that stays open (a coil energised by itself, a PCS enabled with it open, a pump above 6 bar
-would still be caught). close_at_s (`--close-at S`): the operator's main (hil/operator.py) asks
-for a close at S, so the day runs with the contactors closed and the peak shaver at work (the
-figure says how long K_POS was energised). The heap low-water is the harness's lowest free-heap report (VM
-bytes; the firmware samples gc.mem_free() once per housekeeping second, before its gc.collect()),
+would still be caught). close_at_s (`--close-at S`, what `make bench` runs): the operator's main
+(hil/operator.py) asks for a close at S, so the day runs with the contactors closed and the peak
+shaver at work (the figure says how long K_POS was energised). The heap low-water is the
+harness's lowest free-heap report (VM bytes; the firmware samples gc.mem_free() once per housekeeping second, before its gc.collect()),
 also given in 32-bit board terms (VM bytes / WORD_SCALE, as gridpod.perf.run does).
 Where the wall time goes: the VM's CPU (firmware and its end of the harness) and this process's
 CPU (plant, invariant monitors, harness host, supervisor) per simulated 10 ms tick, and the
