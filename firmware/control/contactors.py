@@ -5,7 +5,8 @@ argument). Poles are bits: NEG=1, PRE=2, POS=4; `aux` and `cmd` are bitmasks of 
 
 States OPEN -> PRECHARGING -> CLOSED -> OPENING -> OPEN, and FAULT (latched). Close sequence:
 K_NEG (held 100 ms after its aux, the link watched), then K_PRE, wait until |V_pack - V_link|
-<= min(2 % V_pack, 5 V) and |I| < done current for 2 samples, then K_POS, then open K_PRE.
+<= min(2 % V_pack, 5 V) less a noise margin and |I| < done current for 2 samples spanning at
+least _DONE_HOLD_MS, then K_POS, then open K_PRE.
 Open: K_PRE first, K_POS, K_NEG after the pole gap, never above the break rating (wait up to
 break_wait_ms, then alert and open anyway).
 A close needs request_close() AND `permit` (close_permitted() and the cooling interlock) on every
@@ -66,6 +67,11 @@ _NEG_HOLD_MS = const(100)
 # from G <= 4 bands that can take less than a tau (m3: a quick re-close after a partial bleed);
 # from more, a link at the pack in under a tau is too fast (fed from elsewhere or a lying sensor)
 _RC_GAP_BANDS = const(4)
+# the done check holds this long as well as 2 samples: 2 fast-tick samples 10 ms apart can carry
+# the same low-frequency divider error (the virtual module redraws its noise every 100 ms), and
+# with it K_POS closed at a true 5.1 V (seed 2 of a first close); 200 ms spans at least two
+# independent draws while the link, still rising, narrows the real gap
+_DONE_HOLD_MS = const(200)
 # a contact opens within this; a current still flowing later with its coil off means a weld
 _OPEN_MS = const(50)
 
@@ -121,6 +127,7 @@ class Contactors:
         self._mismatch_ms = 0
         self._mismatch = False
         self._done_samples = 0
+        self._done_from_ms = 0  # the first sample of the current run inside the done band
         self._peak_i_da = 0
         self._v_open_dv = 0
         self._v_start_dv = None  # the link just before this close started (every pole open)
@@ -310,6 +317,8 @@ class Contactors:
                     self._fault(FAULT_PRECHARGE_TOO_FAST)
                     return
                 if i_abs < self.done_i_da:
+                    if self._done_samples == 0:
+                        self._done_from_ms = now_ms
                     self._done_samples += 1
                 else:
                     self._done_samples = 0
@@ -322,7 +331,7 @@ class Contactors:
                 if i_abs * 4 > self._peak_i_da and i_abs > self.done_i_da:
                     self._fault(FAULT_PRECHARGE_NOT_DECAYING)
                     return
-            if self._done_samples >= 2:
+            if self._done_samples >= 2 and ticks_diff(now_ms, self._done_from_ms) >= _DONE_HOLD_MS:
                 self.phase = _PH_POS
                 self.cmd = NEG | PRE | POS
                 self._t_ms = now_ms

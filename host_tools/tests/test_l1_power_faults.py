@@ -669,6 +669,47 @@ def test_fatal_table_fault_removes_the_breaking_coil_within_one_tick(
     print(f"{fault}: K_POS off {pos_off - t} ms, K_NEG off {neg_off - t} ms after the fault")
 
 
+def test_a_divider_error_lasting_a_noise_draw_does_not_close_k_pos_outside_the_band(tmp_path):
+    """The precharge-margin finding (module FAT): the HV dividers' noise is drawn every 100 ms,
+    so the 2 done samples 10 ms apart could see the same draw; with the 1 V margin, K_POS closed
+    at a real gap above DOMAIN's 5 V (plant seed 2, a first close: 5.1 V). Here the plant's
+    noise is off on V_PACK and V_LINK, and V_LINK reads 1.5 V high (3 sigma of one 0.5 V channel) for one draw, from
+    the tick the real gap falls under 5.5 V: K_POS must still close inside the 5 V band (the
+    contactor_precharge monitor) and the close must still succeed."""
+    seen = {}
+
+    def drive(vb):
+        sensors, power = vb.plant.plant.sensors, vb.plant.plant.power
+        draw_noise, link_err_v = sensors.draw_noise, [0.0]
+
+        def hv_noise_off(rng):  # the other channels keep their noise
+            draw_noise(rng)
+            sensors.noise["V_PACK"], sensors.noise["V_LINK"] = 0.0, link_err_v[0]
+
+        sensors.draw_noise = hv_noise_off
+        vb.run_until(CLOSE_MS / 1000)
+        t_ms = CLOSE_MS
+        while t_ms < CLOSE_MS + 6000 and not power.k_pos.closed:
+            gap_v = power.v_pack_v - power.v_link_v
+            if "err_at_ms" not in seen and power.k_pre.closed and gap_v < 5.5:
+                seen["err_at_ms"], seen["gap_v"] = t_ms, gap_v
+                sensors.noise["V_LINK"] = link_err_v[0] = 1.5
+            elif "err_at_ms" in seen and t_ms - seen["err_at_ms"] >= 100:
+                sensors.noise["V_LINK"] = link_err_v[0] = 0.0
+            t_ms += TICK_MS
+            vb.run_until(t_ms / 1000)
+        vb.run_until((CLOSE_MS + 7000) / 1000)
+
+    flash, plant, log, _ = _run(tmp_path, None, drive=drive, close_at_ms=(CLOSE_MS,))
+    assert "err_at_ms" in seen, "the error never met the precharge"
+    _closed(plant, flash, CLOSE_MS + 7000)
+    assert _faults(flash) == []
+    pos = _first(plant, "K_POS_COIL", 1)
+    print(
+        f"V_LINK 1.5 V high from a {seen['gap_v']:.2f} V gap: K_POS {pos - seen['err_at_ms']} ms later"
+    )
+
+
 @pytest.mark.parametrize("reclose_ms", [28000, 27000], ids=["3s", "2s_partial_bleed"])
 def test_reclose_onto_our_own_residual_link_charge_is_not_too_fast(tmp_path, reclose_ms):
     """The too-fast check (link at pack voltage before any precharge) must not trip on the charge

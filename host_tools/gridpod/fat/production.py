@@ -23,12 +23,6 @@ DEFAULT_MODULE_ID = "POD-FAT-0001"
 DEFAULT_PIN = "2468"
 PIN_ENV = "GRIDPOD_FAT_PIN"
 SUBSYSTEMS = ("cooling_enabled", "battery_enabled", "grid_enabled")
-# Commissioning of the virtual module's battery: its HV dividers read with 0.5 V of noise (1
-# sigma, redrawn every 100 ms, so the two samples the precharge check holds see the same draw).
-# With the schema's 1.0 V margin, K_POS closed with the real gap above DOMAIN's 5 V in about
-# 1 close in 10 (measured: 3.3 .. 5.25 V over 12 closes); 3.0 V keeps it under 3.5 V (20 closes,
-# 2.0 .. 3.3 V) and the precharge well inside its timeout (about 6 tau = 2.8 s of 3.5 s).
-PRECHARGE_MARGIN_DV = 30
 
 
 class ProductionConfigError(GridpodError):
@@ -43,7 +37,7 @@ def full_module_values(module_id: str = DEFAULT_MODULE_ID, pin: str = DEFAULT_PI
     values = dict(firmware_config().defaults(), module_id=module_id)
     values.update(dict.fromkeys(SUBSYSTEMS, True))
     values["pin_operator"] = import_firmware("app.access").hash_pin(pin)
-    return set_tuning(values, "contactor_tuning", precharge_margin_dv=PRECHARGE_MARGIN_DV)
+    return values
 
 
 def production_values(path: str | Path | None, module_id: str | None) -> dict[str, Any]:
@@ -91,14 +85,3 @@ def tuning(values: dict[str, Any], vector: str) -> dict[str, int]:
 
     names = [row[0] for row in firmware_config().tuning_rows(vector)]
     return dict(zip(names, values[vector], strict=True))
-
-
-def set_tuning(values: dict[str, Any], vector: str, **elements: int) -> dict[str, Any]:
-    """values with elements of a tuning vector replaced by name (a copy of the vector)."""
-    from ..device.config import firmware_config
-
-    names = [row[0] for row in firmware_config().tuning_rows(vector)]
-    vec = list(values[vector])
-    for name, value in elements.items():
-        vec[names.index(name)] = value
-    return dict(values, **{vector: vec})

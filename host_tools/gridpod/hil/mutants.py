@@ -64,7 +64,7 @@ MUTANTS = (
         "M05",
         "K_POS closes only after precharge",
         FW + "control/contactors.py",
-        "            if self._done_samples >= 2:",
+        "            if self._done_samples >= 2 and ticks_diff(now_ms, self._done_from_ms) >= _DONE_HOLD_MS:",
         "            if True:",
         [L0_CONTACTORS],
     ),
@@ -147,6 +147,19 @@ MUTANTS = (
         "and _abs(v_pack_dv - v_link_dv) <= _RC_GAP_BANDS * _band_dv(v_pack_dv)",
         "and True",
         [L0_CONTACTORS + "::test_a_link_jumping_from_a_moderate_gap_is_still_too_fast"],
+    ),
+    (
+        "M91",
+        "the precharge done check spans more than one noise draw of the dividers",
+        FW + "control/contactors.py",
+        "and ticks_diff(now_ms, self._done_from_ms) >= _DONE_HOLD_MS:",
+        "and True:",
+        [
+            L0_CONTACTORS
+            + "::test_a_divider_error_lasting_a_noise_draw_does_not_close_k_pos_outside_the_band",
+            L1_POWER
+            + "::test_a_divider_error_lasting_a_noise_draw_does_not_close_k_pos_outside_the_band",
+        ],
     ),
     (
         "M57",
