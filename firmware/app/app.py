@@ -5,7 +5,8 @@ else), event log, config, fault table, boot-loop guard, then the scheduler with 
                framing)
   control      ModbusPoints (the slave's held answers, leases, unlock expiry, status refresh),
                Heartbeat on STATUS_LED (when present),
-               Service (app/service.py: read-only answers to host tools on the console)
+               Service (app/service.py: read-only answers to host tools on the console), each at
+               its control phase (app/scheduler.py)
   housekeeping Housekeeping (log flush, boot guard); GC + telemetry inside the scheduler
   app/module.py (cooling_enabled / battery_enabled / grid_enabled): drivers and control objects
   in all three slots; the control fault rows join the table only then
@@ -97,11 +98,12 @@ class App:
         self.service = None
         console = platform.console()
         if console is not None:  # built after the module: its code stays off the boot's peak
-            from app.scheduler import SLOT_CONTROL
+            from app.scheduler import PHASE_PUBLISH, SLOT_CONTROL
             from app.service import Service
 
             self.service = Service(self, console, board.get("board", "?"), root)
-            self.scheduler.add(self.service, SLOT_CONTROL)
+            # the period's last phase, after the module's registers (app/module.py)
+            self.scheduler.add(self.service, SLOT_CONTROL, PHASE_PUBLISH)
 
     def release_boot(self):
         """Called once the App is built (app/startup.py): drop the board dict and the HAL's board

@@ -38,7 +38,13 @@ from app.platform_faults import (
     FAULT_WATCHDOG_RESET,
     FAULTS,
 )
-from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
+from app.scheduler import (
+    PHASE_REQUESTS,
+    SLOT_CONTROL,
+    SLOT_FAST,
+    SLOT_HOUSEKEEPING,
+    Scheduler,
+)
 
 # EV_BOOT flags (the event log's boot record)
 _BOOT_MAINTENANCE = const(1)
@@ -165,13 +171,13 @@ def compose(app, platform, board, root, log_slots, config):
         app.modbus.deferred = True
         app.modbus.refresh_reads = False
         app.scheduler.add(app.modbus, SLOT_FAST)
-        app.scheduler.add(app.points, SLOT_CONTROL)
+        app.scheduler.add(app.points, SLOT_CONTROL, PHASE_REQUESTS)
     app.heartbeat = None
     if STATUS_LED in board.get("pins", {}):
         app.heartbeat = Heartbeat(platform.digital_out(STATUS_LED, 0))
-        app.scheduler.add(app.heartbeat, SLOT_CONTROL)
+        app.scheduler.add(app.heartbeat, SLOT_CONTROL, PHASE_REQUESTS)
     app.housekeeping = Housekeeping(app.log, app.guard, app.faults, platform)
-    app.scheduler.add(UrgentFlush(app.log), SLOT_CONTROL)
+    app.scheduler.add(UrgentFlush(app.log), SLOT_CONTROL, PHASE_REQUESTS)
     app.scheduler.add(app.housekeeping, SLOT_HOUSEKEEPING)
     if app.config.trial:  # a pushed config: committed once the loop ran healthy with it
         app.housekeeping.trial_app = app

@@ -7,9 +7,15 @@ board pays nothing). Order matters and is fixed here: cooling first (the battery
 its flow proof), then the battery (the grid's peak shaver needs its readings and state).
 
   fast (10 ms)       cooling (leak isolation), battery (interlocks, contactors), grid (peak shaver)
-  control (100 ms)   Modbus commands and setpoints, then each subsystem's control, fault reset,
-                     then the registers
+  control (100 ms)   spread over the frames of the period (app/scheduler.py, control phases):
+    PHASE_REQUESTS   the Modbus requests, leases and status (app/compose.py), the urgent log
+    PHASE_COOLING    cooling's commands (from the registers) and control step
+    PHASE_POWER      the battery's, then the grid's commands and control step
+    PHASE_PUBLISH    the fault reset's record, then every subsystem's registers
+                     (then the console service, app/app.py)
   housekeeping (1 s) grid (energy counters)
+No frame carries the whole control slot: on a chip it took about 20 ms of a 10 ms frame
+(docs/chip-time.md). Each step's dt is the time since its own previous run (one control period).
 The fast tick allocates nothing (ints only); neither does a control tick's sensor reading.
 """
 
@@ -23,9 +29,39 @@ class _Task:
         self.tick = fn
 
 
+class _Step:
+    """One control phase's subsystems (a scheduler entry): their commands from the registers,
+    then their control steps in order, with the time since this phase's previous run."""
+
+    def __init__(self, parts, app, now_ms):
+        self.parts = parts
+        self.app = app
+        self._last_ms = now_ms
+
+    def tick(self, now_ms):
+        dt_ms = ticks_diff(now_ms, self._last_ms)
+        self._last_ms = now_ms
+        points = self.app.points
+        parts = self.parts
+        if points is not None:
+            bank = points.bank
+            for s in parts:
+                s.commands(bank, now_ms)
+        for s in parts:
+            s.step(now_ms, dt_ms)
+        return True
+
+
 class Module:
     def __init__(self, platform, board, cfg, app, now_ms):
-        from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING
+        from app.scheduler import (
+            PHASE_COOLING,
+            PHASE_POWER,
+            PHASE_PUBLISH,
+            SLOT_CONTROL,
+            SLOT_FAST,
+            SLOT_HOUSEKEEPING,
+        )
 
         pins = board.get("pins", {})
         self.app = app
@@ -49,13 +85,17 @@ class Module:
         self.battery = battery
         self.grid = grid
         self.parts = [s for s in (cooling, battery, grid) if s is not None]
-        self._last_ms = now_ms
         self._hk_ms = now_ms
         self.reset_pending = False
         sched = app.scheduler
         if self.parts:
             sched.add(_Task(self.fast), SLOT_FAST)
-            sched.add(_Task(self.control), SLOT_CONTROL)
+            if cooling is not None:  # first: the battery's interlocks need its flow proof
+                sched.add(_Step([cooling], app, now_ms), SLOT_CONTROL, PHASE_COOLING)
+            power = [s for s in (battery, grid) if s is not None]  # the grid needs the battery's
+            if power:
+                sched.add(_Step(power, app, now_ms), SLOT_CONTROL, PHASE_POWER)
+            sched.add(_Task(self.publish), SLOT_CONTROL, PHASE_PUBLISH)
         if grid is not None:
             sched.add(_Task(self.housekeeping), SLOT_HOUSEKEEPING)
 
@@ -71,23 +111,16 @@ class Module:
             s.fast(now_ms)
         return True
 
-    def control(self, now_ms):
-        dt_ms = ticks_diff(now_ms, self._last_ms)
-        self._last_ms = now_ms
-        points = self.app.points
-        bank = None if points is None else points.bank
-        parts = self.parts
-        if bank is not None:
-            for s in parts:
-                s.commands(bank, now_ms)
-        for s in parts:
-            s.step(now_ms, dt_ms)
+    def publish(self, now_ms):
+        """After the period's last step: a pending fault reset's record, then the registers."""
         if self.reset_pending:
             # after the reset objects reported their causes again (fast ran earlier this frame)
             self.reset_pending = False
             self.app.log_reset(self.faults.reset_latched(now_ms), now_ms)
-        if bank is not None:
-            for s in parts:
+        points = self.app.points
+        if points is not None:
+            bank = points.bank
+            for s in self.parts:
                 s.publish(bank)
         return True
 

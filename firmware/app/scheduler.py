@@ -1,10 +1,21 @@
 """Fixed-rate scan scheduler (PLC style): fast slot, control slot, housekeeping slot.
 
 Periods in ms come from the config (defaults 10 / 100 / 1000). One frame runs every fast period:
-fast tasks always, control tasks every control_ms / fast_ms frames, housekeeping tasks every
-housekeeping_ms / fast_ms frames at half a control period of phase, so the control and housekeeping
-slots never share a frame. The loop idles only in platform.wait_until_ms (the virtual board's
-lockstep exchange); it never polls the clock.
+fast tasks always (first in the frame), control tasks once every control_ms / fast_ms frames,
+housekeeping tasks every housekeeping_ms / fast_ms frames at half a control period of phase. The
+loop idles only in platform.wait_until_ms (the virtual board's lockstep exchange); it never polls
+the clock.
+
+Control phases: a control task is added with a phase, its frame inside the control period
+(add(task, SLOT_CONTROL, phase); 0 by default). The control slot's work is spread over the frames
+of its period so that no frame carries all of it (on a chip the whole slot took about 20 ms of a
+10 ms frame: docs/chip-time.md); every control task still runs once per control period, and
+tasks run in phase order, then in the order they were added, so data flows within a period as
+in one frame. The housekeeping frame is skipped: phase k is the k-th frame of the period that is
+not the housekeeping frame, and a control period too short for a phase runs it in its last
+frame (control_ms = 2 x fast_ms: all phases in frame 0). The control slot's work for a period is
+the sum over its phases, recorded once per period (at its last phase) against the control
+period.
 
 A task is any object with tick(now_ms); it checks in by returning True. The watchdog is fed only
 when every registered task has checked in since the last feed, so one stuck or failing task starves
@@ -15,7 +26,7 @@ above 200 % raises the overrun fault. A run measured above 80 % is bounded by th
 CPU time where it has one (the virtual board: a host may preempt the VM; see _cpu_bound).
 gc.collect() runs only in the housekeeping frame (measured), after the heap-free low-water
 sample; telemetry goes to platform.report() once per housekeeping.
-The fast frame allocates nothing in steady state.
+The fast frame allocates nothing in steady state; neither does a control phase's bookkeeping.
 """
 
 import gc
@@ -27,9 +38,32 @@ SLOT_FAST = const(0)
 SLOT_CONTROL = const(1)
 SLOT_HOUSEKEEPING = const(2)
 
+# Control phases, in data-flow order (where app/compose.py, app/module.py and app/app.py place
+# their control tasks; measured placement: docs/chip-time.md)
+PHASE_REQUESTS = const(0)  # Modbus requests, leases, status; heartbeat; a fatal fault's log
+PHASE_COOLING = const(1)  # cooling's commands and step (its flow proof: the battery's interlocks)
+PHASE_POWER = const(2)  # the battery's, then the grid's commands and steps
+PHASE_PUBLISH = const(3)  # a fault reset's record, the registers, then the console service
+
 _MAX_TASKS = const(30)
 _MEAN_WINDOW = const(1024)
 _OVERRUNS_TO_FAULT = const(3)
+
+
+def control_frame(phase, control_div):
+    """The frame of a control period of control_div frames that runs control phase `phase`: the
+    phase-th frame that is not the housekeeping frame (control_div // 2), the period's last such
+    frame when it has too few (only with control_ms = fast_ms does the control slot share the
+    housekeeping frame). vboard/chip_time.py classes the frames with it."""
+    if phase < 0:
+        raise ValueError("phase < 0")
+    hk = control_div // 2
+    frame = phase + 1 if phase >= hk else phase
+    if frame >= control_div:
+        frame = control_div - 1
+        if frame == hk and frame > 0:
+            frame -= 1
+    return frame
 
 
 class SlotStats:
@@ -41,6 +75,7 @@ class SlotStats:
         self.warn_us = period_ms * 800
         self.tasks = []
         self.bits = []
+        self.phases = []  # the control slot's: each task's frame in the period (others: 0)
         self.runs = 0
         self.last_us = 0
         self.max_us = 0
@@ -94,6 +129,13 @@ class Scheduler:
         self._control_div = control_ms // fast_ms
         self._hk_div = housekeeping_ms // fast_ms
         self._hk_phase = self._control_div // 2
+        # per frame of the control period: 1 where a control phase runs (frame 0 always: the
+        # slot records a period even with no task, as it did in one frame)
+        self._ctl_frames = bytearray(self._control_div)
+        self._ctl_frames[0] = 1
+        self._ctl_last = 0  # the period's last control frame: where its work is recorded
+        self._ctl_work_us = 0  # the period's control work so far (sum over its phases)
+        self._ctl_cpu_ref = 0  # CPU time at the period's start (bounds the sum, _cpu_bound)
         self.slots = (SlotStats(fast_ms), SlotStats(control_ms), SlotStats(housekeeping_ms))
         self._faults = faults
         self._overrun_fault = overrun_fault_id
@@ -125,15 +167,25 @@ class Scheduler:
         self.stop_requested = False
         self._cpu_ref = 0  # CPU-time reference for _cpu_bound (0: bounds nothing until set)
 
-    def add(self, task, slot):
-        """Register a task (object with tick(now_ms) -> True to check in) in a slot."""
+    def add(self, task, slot, phase=0):
+        """Register a task (object with tick(now_ms) -> True to check in) in a slot; a control
+        task at its phase (control_frame: the frame of the control period it runs in)."""
         if self._n_tasks >= _MAX_TASKS:
             raise ValueError("too many tasks")
+        if phase and slot != SLOT_CONTROL:
+            raise ValueError("only control tasks have a phase")
+        frame = control_frame(phase, self._control_div) if slot == SLOT_CONTROL else 0
         bit = 1 << self._n_tasks
         self._n_tasks += 1
         self._all_bits |= bit
-        self.slots[slot].tasks.append(task)
-        self.slots[slot].bits.append(bit)
+        st = self.slots[slot]
+        st.tasks.append(task)
+        st.bits.append(bit)
+        st.phases.append(frame)
+        if slot == SLOT_CONTROL:
+            self._ctl_frames[frame] = 1
+            if frame > self._ctl_last:
+                self._ctl_last = frame
         return bit
 
     def heap_free(self):
@@ -156,7 +208,7 @@ class Scheduler:
                 self._task_failed(tasks[i], e, now_ms)
         wall_us = work_us = p.ticks_diff(p.ticks_us(), t0)
         if work_us > slot.warn_us:
-            work_us = self._cpu_bound(work_us)
+            work_us = self._cpu_bound(work_us, self._cpu_ref)
         if slot.record(work_us):
             self._tripped = True
             if self.overruns < 3:  # why it tripped, on the console (rare path: may allocate)
@@ -165,17 +217,46 @@ class Scheduler:
                     % (slot.period_ms, work_us, wall_us, slot.consecutive)
                 )
 
-    def _cpu_bound(self, wall_us):
+    def _run_control(self, frame, now_ms):
+        """The control tasks of this frame of the period (a loop of its own: the fast slot's
+        loop tests no phase). The period's work is summed and recorded at its last phase."""
+        p = self._p
+        slot = self.slots[SLOT_CONTROL]
+        t0 = p.ticks_us()
+        tasks = slot.tasks
+        phases = slot.phases
+        for i in range(len(tasks)):
+            if phases[i] == frame:
+                try:
+                    if tasks[i].tick(now_ms):
+                        self._checked_in |= slot.bits[i]
+                except Exception as e:  # noqa: BLE001 - a task bug must not stop the loop
+                    self._task_failed(tasks[i], e, now_ms)
+        work_us = p.ticks_diff(p.ticks_us(), t0)
+        if frame == 0:
+            self._ctl_work_us = work_us
+        else:
+            self._ctl_work_us += work_us
+        if frame == self._ctl_last:
+            work_us = self._ctl_work_us
+            if work_us > slot.warn_us:
+                work_us = self._cpu_bound(work_us, self._ctl_cpu_ref)
+            if slot.record(work_us):
+                self._tripped = True
+
+    def _cpu_bound(self, wall_us, ref):
         """A slot that looked slow: where a host may preempt the scan loop (the virtual board),
-        the CPU time used since the last reference bounds its work. The bound is conservative
-        (it includes every frame since the reference, refreshed at every control frame and after
-        housekeeping's collect), so a real overrun still counts; a VM descheduled by a loaded
-        host does not. Refreshed only once per housekeeping, a slow VM's (250 us a frame) bound
-        late in a second passed 20 ms: the 24 h soak's one TICK_OVERRUN trip."""
+        the CPU time used since the reference `ref` bounds its work. The bound is conservative
+        (it includes every frame since the reference: _cpu_ref, refreshed at every control
+        period's start and after housekeeping's collect; for the control slot's sum over its
+        phases, _ctl_cpu_ref, the period's start), so a real overrun still counts; a VM
+        descheduled by a loaded host does not. Refreshed only once per housekeeping, a slow
+        VM's (250 us a frame) bound late in a second passed 20 ms: the 24 h soak's one
+        TICK_OVERRUN trip."""
         c = self._p.cpu_us()
         if c is None:
             return wall_us
-        used = c - self._cpu_ref
+        used = c - ref
         self._cpu_ref = c
         return used if used < wall_us else wall_us
 
@@ -200,9 +281,10 @@ class Scheduler:
             c = p.cpu_us()  # None on a board: nothing preempts its scan loop
             if c is not None:
                 self._cpu_ref = c
+                self._ctl_cpu_ref = c
         self._run_slot(self.slots[SLOT_FAST], now_ms)
-        if phase == 0:
-            self._run_slot(self.slots[SLOT_CONTROL], now_ms)
+        if self._ctl_frames[phase]:
+            self._run_control(phase, now_ms)
         if self._frame == self._hk_phase:
             self._run_slot(self.slots[SLOT_HOUSEKEEPING], now_ms)
             self._housekeeping_extras()

@@ -30,8 +30,8 @@ _BAD = b"\x01\x03\x00\x00\x00\x01\x00\x00"
 
 
 def _fast_only(s):
-    # The next frame runs only the fast slot (no control, no housekeeping/GC/telemetry).
-    return s._frame % s._control_div != 0 and s._frame != s._hk_phase
+    # The next frame runs only the fast slot (no control phase, no housekeeping/GC/telemetry).
+    return not s._ctl_frames[s._frame % s._control_div] and s._frame != s._hk_phase
 
 
 def test_fast_tick_allocates_nothing_in_steady_state():
@@ -85,7 +85,7 @@ def test_fast_tick_allocates_nothing_in_steady_state():
     finally:
         if IS_MICROPYTHON:
             gc.enable()
-    assert measured >= 800
+    assert measured >= 780  # frames 0 and 3 of a period run control phases, 1 in 100 housekeeping
     assert slave.frames_ok - ok_before >= 5 * 333
     assert slave.bad_crc - bad_before >= 333
     assert slave.other_unit >= 333
@@ -126,7 +126,7 @@ def test_fast_frames_that_hold_requests_for_the_control_slot_allocate_nothing():
             period = i // s._control_div
             if s._frame % s._control_div == 1 and period % 2 == 0:
                 uart.inject(_TRAFFIC)  # five requests for this unit, the first one held
-            elif s._frame % s._control_div == 3 and period % 2 == 1:
+            elif s._frame % s._control_div == 6 and period % 2 == 1:
                 uart.inject(_QUICK + _QUICK)  # answered in this fast frame and the next
             if _fast_only(s):
                 if IS_MICROPYTHON:
@@ -155,7 +155,7 @@ def test_fast_frames_that_hold_requests_for_the_control_slot_allocate_nothing():
     finally:
         if IS_MICROPYTHON:
             gc.enable()
-    assert measured >= 250 and held >= 100 and quick >= 2 * 14
+    assert measured >= 230 and held >= 100 and quick >= 2 * 14  # 8 fast-only frames in 10
     # every request answered: 5 a traffic period (the control slot), 2 a quick one (fast frames)
     assert slave.frames_ok - ok_before >= 5 * 14 + 2 * 14
     if IS_MICROPYTHON:

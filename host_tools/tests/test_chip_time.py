@@ -161,8 +161,9 @@ def test_pcf8574_above_its_rated_clock_is_flagged():
 
 
 def test_frame_kinds_follow_the_schedulers_phase_rule():
-    """The firmware's scheduler on the fake platform: which frames ran the control slot and
-    the housekeeping slot, against what ChipTime infers from the housekeeping flag alone."""
+    """The firmware's scheduler on the fake platform, a control task at each control phase:
+    which frames ran the control slot and the housekeeping slot, against what ChipTime infers
+    from the housekeeping flag alone."""
     sched_mod = import_firmware("app.scheduler")
     p = import_firmware("hal.fake").open_platform({"pins": {}})
     s = sched_mod.Scheduler(p, 10, 100, 1000, gc_collect=lambda: None, mem_free=lambda: 0)
@@ -173,7 +174,8 @@ def test_frame_kinds_follow_the_schedulers_phase_rule():
             ran.append(now_ms)
             return True
 
-    s.add(Control(), sched_mod.SLOT_CONTROL)
+    for phase in range(sched_mod.PHASE_PUBLISH + 1):
+        s.add(Control(), sched_mod.SLOT_CONTROL, phase)
     truth = []
     last = [p.reports, None]
 
@@ -186,11 +188,12 @@ def test_frame_kinds_follow_the_schedulers_phase_rule():
     p.on_wait = on_wait
     s.run(frames=350)
     kinds = ChipTime([], CAL)
+    assert kinds.control_frames == {0, 1, 2, 3}
     seen = [kinds.frame_kind(k == "housekeeping") for k in truth]
     first = truth.index("housekeeping")
     assert all(k is None for k in seen[:first])
     assert seen[first:] == truth[first:]
-    assert truth.count("housekeeping") == 4 and truth.count("control") == 35
+    assert truth.count("housekeeping") == 4 and truth.count("control") == 35 * 4
 
 
 class _Link:

@@ -53,7 +53,7 @@ def measure(frames):
     gc.collect()
     gc.disable()
     for i in range(frames):
-        fast_only = s._frame % s._control_div != 0 and s._frame != s._hk_phase
+        fast_only = not s._ctl_frames[s._frame % s._control_div] and s._frame != s._hk_phase
         if fast_only:
             before = gc.mem_alloc()
             micropython.heap_lock()

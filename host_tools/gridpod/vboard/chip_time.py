@@ -17,8 +17,10 @@ input channel, the housekeeping flag, flash operations) and each board model cha
                  tick's work, inside its 10 ms)
 
 Frames are classed by the scheduler's phase rule (app/scheduler.py): the housekeeping frame
-carries the flag, control frames fall every control_ms / fast_ms frames at half a control period
-from it, the rest run the fast slot only. A fast-only frame's work is the fast tick's load
+carries the flag, a control period starts every control_ms / fast_ms frames at half a control
+period from it, and the frames of the period that run a control phase (app/scheduler.py's
+control_frame of PHASE_REQUESTS .. PHASE_PUBLISH, the full module's placement) are control
+frames; the rest run the fast slot only. A fast-only frame's work is the fast tick's load
 (DOMAIN.md budget: <= 50 % of the tick); any frame above 100 % makes the next tick late on the
 chip (an overrun against chip time); the scheduler's policy (one run above 2x its period, or 3
 in a row above it) counts the TICK_OVERRUN trips a chip would raise. The figures are statistics
@@ -58,6 +60,15 @@ if TYPE_CHECKING:
     from .chip_model import BoardCost
 
 
+def control_phase_frames(control_div: int) -> frozenset[int]:
+    """The frames of a control period of control_div frames that run the firmware's control
+    phases (app/scheduler.py: PHASE_REQUESTS .. PHASE_PUBLISH, placed by control_frame)."""
+    from ..build.tree import import_firmware
+
+    sched = import_firmware("app.scheduler")
+    return frozenset(sched.control_frame(p, control_div) for p in range(sched.PHASE_PUBLISH + 1))
+
+
 class ChipTime:
     """Charges every frame the VM reports to each board model; VirtualBoard(chip=ChipTime(...))
     turns the records on (hello "chip_time") and exchanges every frame."""
@@ -69,15 +80,21 @@ class ChipTime:
         fast_ms: int = 10,
         control_ms: int = 100,
         keep: bool = False,
+        control_frames: frozenset[int] | None = None,
     ):
         """keep: also keep every charged frame (frames), to replay() it on other models later
-        (e.g. with a calibration taken after the run)."""
+        (e.g. with a calibration taken after the run); control_frames: the frames of a control
+        period that run control phases (default: the firmware's placement, control_phase_frames).
+        """
         self.boards = boards
         self.cal = cal
         self.frames: list | None = [] if keep else None
         self.read_overhead_us = cal.read_overhead_us  # VM time a counted read adds
         self.control_div = control_ms // fast_ms
         self.hk_phase = self.control_div // 2  # app/scheduler.py: housekeeping at half a period
+        if control_frames is None:
+            control_frames = control_phase_frames(self.control_div)
+        self.control_frames = control_frames
         self._since_hk: int | None = None
         self.boot_frames = 0  # frames before the scheduler's first housekeeping: not charged
         self.cpu_bounded = 0  # frames whose VM clock was cut to the VM's CPU time (preempted)
@@ -96,7 +113,8 @@ class ChipTime:
         if self._since_hk is None:
             return None
         self._since_hk += 1
-        return "control" if (self._since_hk + self.hk_phase) % self.control_div == 0 else "fast"
+        frame = (self._since_hk + self.hk_phase) % self.control_div
+        return "control" if frame in self.control_frames else "fast"
 
     def frame(
         self,
