@@ -2,7 +2,14 @@
 watchdog feeding only when every task checked in, telemetry."""
 
 from app.platform_faults import FAULT_TASK_ERROR, FAULT_TICK_OVERRUN, FAULTS
-from app.scheduler import SLOT_CONTROL, SLOT_FAST, SLOT_HOUSEKEEPING, Scheduler
+from app.scheduler import (
+    PHASE_PUBLISH,
+    SLOT_CONTROL,
+    SLOT_FAST,
+    SLOT_HOUSEKEEPING,
+    Scheduler,
+    control_frame,
+)
 from control.faults import FaultTable
 from hal.fake import WatchdogExpired
 from support import WorkTask, fake_platform
@@ -185,6 +192,110 @@ def test_control_slot_overrun_measured_against_its_own_period():
     st = s.slots[SLOT_CONTROL]
     assert st.warnings == st.runs and st.overruns == 0
     assert s.missed_frames > 0  # 90 ms of work stalls the 10 ms grid: frames are dropped, counted
+
+
+class _Order:
+    """A control task that records (now_ms, name) into a shared list."""
+
+    def __init__(self, seen, name, p=None, work_us=0):
+        self.seen, self.name, self.p, self.work_us = seen, name, p, work_us
+
+    def tick(self, now_ms):
+        self.seen.append((now_ms, self.name))
+        if self.work_us:
+            self.p.add_work_us(self.work_us)
+        return True
+
+
+def test_each_control_task_runs_once_per_period_at_its_phase_in_data_flow_order():
+    """Control phases (docs/chip-time.md): the control slot spread over the frames of its
+    period; every task every 100 ms, at its frame, the phases in order within a period, the
+    housekeeping frame (5) skipped: phase 5 runs in frame 6."""
+    p = fake_platform()
+    s = _sched(p)
+    seen = []
+    hk = WorkTask(p)
+    s.add(hk, SLOT_HOUSEKEEPING)
+    for name, phase in (("publish", 3), ("requests", 0), ("cooling", 1), ("late", 5)):
+        s.add(_Order(seen, name), SLOT_CONTROL, phase)
+    s.add(_Order(seen, "power"), SLOT_CONTROL, 2)
+    s.add(_Order(seen, "flush"), SLOT_CONTROL)  # no phase: 0, after "requests" (added later)
+    s.run(frames=300)
+    frame_of = {"requests": 0, "flush": 0, "cooling": 1, "power": 2, "publish": 3, "late": 6}
+    for name, frame in frame_of.items():
+        calls = [t for t, n in seen if n == name]
+        assert len(calls) == 30, (name, len(calls))
+        assert calls[0] == 10 * frame, (name, calls[0])
+        for i in range(1, len(calls)):
+            assert calls[i] - calls[i - 1] == 100, (name, calls[i - 1], calls[i])
+    order = [n for _, n in seen[:6]]
+    assert order == ["requests", "flush", "cooling", "power", "publish", "late"], order
+    assert all(t % 100 == 50 for t in hk.calls) and len(hk.calls) == 3
+    assert not [t for t, _ in seen if t in hk.calls]  # never in the housekeeping frame
+    assert s.slots[SLOT_CONTROL].runs == 30  # recorded once per period
+
+
+def test_control_phases_never_share_the_housekeeping_frame():
+    """For every control period the config allows: a phase's frame lies inside the period, in
+    phase order, never in the housekeeping frame (half a period), except a one-frame period
+    (control_ms = fast_ms) where there is no other frame; the scheduler runs them there."""
+    for div in (1, 2, 3, 4, 5, 10, 20, 100):
+        hk = div // 2
+        last = 0
+        for phase in range(12):
+            frame = control_frame(phase, div)
+            assert 0 <= frame < div, (div, phase, frame)
+            assert frame != hk or div == 1, (div, phase, frame)
+            assert frame >= last, (div, phase, frame)  # data-flow order kept
+            last = frame
+        assert control_frame(0, div) == 0
+    for fast_ms, control_ms in ((10, 100), (50, 100), (25, 100), (10, 30), (10, 20)):
+        p = fake_platform()
+        s = Scheduler(p, fast_ms, control_ms, 10 * control_ms)
+        seen = []
+        hk = WorkTask(p)
+        s.add(hk, SLOT_HOUSEKEEPING)
+        for phase in range(PHASE_PUBLISH + 2):
+            s.add(_Order(seen, phase), SLOT_CONTROL, phase)
+        s.run(frames=30 * control_ms // fast_ms)
+        for phase in range(PHASE_PUBLISH + 2):
+            calls = [t for t, n in seen if n == phase]
+            assert len(calls) == 30, (control_ms, fast_ms, phase, len(calls))
+            assert calls[1] - calls[0] == control_ms
+        assert not [t for t, _ in seen if t in hk.calls], (fast_ms, control_ms)
+
+
+def test_control_slot_work_is_the_sum_over_its_phases():
+    """Four phases of 30 ms each: no frame's control work is above the 100 ms period, the
+    period's is (120 ms): an overrun a period, recorded once, and after three in a row the
+    overrun fault, as one 120 ms control frame would raise it."""
+    p = fake_platform()
+    ft = FaultTable(FAULTS)
+    s = _sched(p, faults=ft, overrun_fault_id=FAULT_TICK_OVERRUN)
+    seen = []
+    for phase in range(4):
+        s.add(_Order(seen, phase, p, 30000), SLOT_CONTROL, phase)
+    s.run(frames=4)  # period 1
+    st = s.slots[SLOT_CONTROL]
+    assert st.runs == 1 and st.last_us == 120000 and st.overruns == 1
+    assert not ft.is_active(FAULT_TICK_OVERRUN)
+    s.run(frames=20)  # periods 2 and 3 (frames 10-13, 20-23; the 30 ms frames are late, resync)
+    assert st.runs == 3 and st.overruns == 3 and st.max_us == 120000
+    assert ft.is_active(FAULT_TICK_OVERRUN)
+    assert s.max_frame_us < 40000  # each frame carries one phase
+
+
+def test_control_phases_under_80_percent_of_the_period_are_no_warning():
+    """Twenty ms a phase (80 ms a period): no warning; 21 ms a phase (84 ms): a warning a
+    period, the same thresholds as one frame's control slot."""
+    for work_us, warnings in ((20000, 0), (21000, 3)):
+        p = fake_platform()
+        s = _sched(p)
+        for phase in range(4):
+            s.add(WorkTask(p, work_us), SLOT_CONTROL, phase)
+        s.run(frames=30)
+        st = s.slots[SLOT_CONTROL]
+        assert st.runs == 3 and st.warnings == warnings and st.overruns == 0, (work_us, st.warnings)
 
 
 def test_gc_runs_only_in_housekeeping_frames():

@@ -107,13 +107,24 @@ def chip_figures(
             console = bytes(vb.console_log)
     cal1 = calibrate(chunks)
     cal = mean_calibration(cal0, cal1)
-    models = [recorder.replay(m, cal) for m in board_models(cal, boards)]
+    phases: list[dict] = []
+    models = []
+    for m in board_models(cal, boards):
+        works: dict[int, list[float]] = {}
+
+        def each(frame, work, works=works):
+            if frame[0] == "control":
+                works.setdefault(frame[-1], []).append(work)
+
+        models.append(recorder.replay(m, cal, each))
+        phases.append(_phase_figures(works, m.period_us))
     return {
         "sim_s": sim_s,
         "wall_s": round(wall, 2),
         "calibrations": (cal0, cal1),
         "calibration": cal,
         "boards": [m.summary() for m in models],
+        "control_phases": phases,
         "frames": len([f for f in recorder.frames if f is not None]),
         "cpu_bounded": recorder.cpu_bounded,
         "modbus_requests": plant.requests,
@@ -123,6 +134,21 @@ def chip_figures(
         "violation": None if monitored.violation is None else str(monitored.violation),
         "tracebacks": console.count(b"Traceback"),
     }
+
+
+def _phase_figures(works: dict[int, list[float]], period_us: float) -> dict:
+    """Per frame of the control period that runs a control phase: frames, mean and max % of
+    the tick, frames over 100 % (the fast slot included: it runs first in every frame)."""
+    out = {}
+    for frame in sorted(works):
+        w = works[frame]
+        out[frame] = {
+            "frames": len(w),
+            "mean_pct": round(100 * sum(w) / len(w) / period_us, 1),
+            "max_pct": round(100 * max(w) / period_us, 1),
+            "over_100": sum(1 for x in w if x > period_us),
+        }
+    return out
 
 
 def _parts(parts: dict) -> str:
@@ -147,7 +173,7 @@ def print_figures(r: dict) -> None:
             f"  run not clean: violation {r['violation']}, tracebacks {r['tracebacks']}, "
             f"resets {r['resets']}"
         )
-    for b in r["boards"]:
+    for b, phases in zip(r["boards"], r["control_phases"], strict=True):
         f, c, h = b["fast"], b["control"], b["housekeeping"]
         verdict = "OVER BUDGET" if f["mean_pct"] > BUDGET_PCT else "within budget"
         print(
@@ -161,6 +187,14 @@ def print_figures(r: dict) -> None:
             f"    control frames mean {c['mean_pct']:.0f} % max {c['max_pct']:.0f} %, "
             f"housekeeping frames mean {h['mean_pct']:.0f} % max {h['max_pct']:.0f} % "
             f"(control mean: {_parts(c['mean_parts_us'])})"
+        )
+        print(
+            "    control frames by frame of the period: "
+            + "; ".join(
+                f"{k}: mean {v['mean_pct']:.0f} % max {v['max_pct']:.0f} % "
+                f"({v['over_100']} of {v['frames']} over 10 ms)"
+                for k, v in phases.items()
+            )
         )
         over = f["overruns"] + c["overruns"] + h["overruns"]
         trips = f["trips"] + c["trips"] + h["trips"]

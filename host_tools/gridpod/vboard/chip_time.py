@@ -96,6 +96,7 @@ class ChipTime:
             control_frames = control_phase_frames(self.control_div)
         self.control_frames = control_frames
         self._since_hk: int | None = None
+        self.period_frame = 0  # the last classed frame's place in its control period
         self.boot_frames = 0  # frames before the scheduler's first housekeeping: not charged
         self.cpu_bounded = 0  # frames whose VM clock was cut to the VM's CPU time (preempted)
 
@@ -109,11 +110,13 @@ class ChipTime:
     def frame_kind(self, housekeeping: bool) -> str | None:
         if housekeeping:
             self._since_hk = 0
+            self.period_frame = self.hk_phase
             return "housekeeping"
         if self._since_hk is None:
             return None
         self._since_hk += 1
         frame = (self._since_hk + self.hk_phase) % self.control_div
+        self.period_frame = frame
         return "control" if frame in self.control_frames else "fast"
 
     def frame(
@@ -144,27 +147,31 @@ class ChipTime:
         reads = {roles[ch]: k for ch, k in rec.reads.items() if ch < n}
         outs = [roles[ch] for ch in outputs if ch < n]
         frame = (kind, now_ms * 1000.0, vm_us, counted, reads, outs, uart_bytes, rec.flash, rx)
+        frame += (self.period_frame,)  # where in the control period (perf.chip's phase figures)
         if self.frames is not None:
             self.frames.append(frame)
         for b in self.boards:
             self._charge(b, frame, self.read_overhead_us)
 
     @staticmethod
-    def _charge(board: BoardCost, frame, read_overhead_us: float) -> None:
-        kind, start_us, vm_us, counted, reads, outs, uart_bytes, flash, rx = frame
+    def _charge(board: BoardCost, frame, read_overhead_us: float) -> float:
+        kind, start_us, vm_us, counted, reads, outs, uart_bytes, flash, rx = frame[:9]
         vm_us = max(0.0, vm_us - read_overhead_us * counted)
-        board.charge(kind, start_us, vm_us, reads, outs, uart_bytes, flash, modbus=rx)
+        return board.charge(kind, start_us, vm_us, reads, outs, uart_bytes, flash, modbus=rx)
 
-    def replay(self, board: BoardCost, cal: Calibration | None = None) -> BoardCost:
+    def replay(self, board: BoardCost, cal: Calibration | None = None, each=None) -> BoardCost:
         """Charge every kept frame to `board` (a fresh model), with cal's counted-read overhead
-        (default: this run's)."""
+        (default: this run's); each(frame, work_us), when given, sees every charged frame (its
+        last item: its place in the control period)."""
         overhead = (cal or self.cal).read_overhead_us
         board.reset()
         for frame in self.frames or ():
             if frame is None:
                 board.reset()
             else:
-                self._charge(board, frame, overhead)
+                work = self._charge(board, frame, overhead)
+                if each is not None:
+                    each(frame, work)
         return board
 
     def summary(self) -> dict:
