@@ -9,7 +9,8 @@ its flow proof), then the battery (the grid's peak shaver needs its readings and
   fast (10 ms)       cooling (leak isolation), battery (interlocks, contactors), grid (peak shaver)
   control (100 ms)   spread over the frames of the period (app/scheduler.py, control phases):
     PHASE_REQUESTS   the Modbus requests, leases and status (app/compose.py), the urgent log
-    PHASE_COOLING    cooling's commands (from the registers) and control step
+    PHASE_COOLING_READ  cooling's sensors, limit switches and tachs
+    PHASE_COOLING    cooling's commands (from the registers) and control step on that reading
     PHASE_POWER      the battery's, then the grid's commands and control step
     PHASE_PUBLISH    the fault reset's record, then every subsystem's registers
                      (then the console service, app/app.py)
@@ -56,6 +57,7 @@ class Module:
     def __init__(self, platform, board, cfg, app, now_ms):
         from app.scheduler import (
             PHASE_COOLING,
+            PHASE_COOLING_READ,
             PHASE_POWER,
             PHASE_PUBLISH,
             SLOT_CONTROL,
@@ -91,6 +93,7 @@ class Module:
         if self.parts:
             sched.add(_Task(self.fast), SLOT_FAST)
             if cooling is not None:  # first: the battery's interlocks need its flow proof
+                sched.add(_Task(cooling.read), SLOT_CONTROL, PHASE_COOLING_READ)
                 sched.add(_Step([cooling], app, now_ms), SLOT_CONTROL, PHASE_COOLING)
             power = [s for s in (battery, grid) if s is not None]  # the grid needs the battery's
             if power:

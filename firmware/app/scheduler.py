@@ -41,9 +41,10 @@ SLOT_HOUSEKEEPING = const(2)
 # Control phases, in data-flow order (where app/compose.py, app/module.py and app/app.py place
 # their control tasks; measured placement: docs/chip-time.md)
 PHASE_REQUESTS = const(0)  # Modbus requests, leases, status; heartbeat; a fatal fault's log
-PHASE_COOLING = const(1)  # cooling's commands and step (its flow proof: the battery's interlocks)
-PHASE_POWER = const(2)  # the battery's, then the grid's commands and steps
-PHASE_PUBLISH = const(3)  # a fault reset's record, the registers, then the console service
+PHASE_COOLING_READ = const(1)  # cooling's sensors, limit switches, tachs
+PHASE_COOLING = const(2)  # cooling's commands and step (its flow proof: the battery's interlocks)
+PHASE_POWER = const(3)  # the battery's, then the grid's commands and steps
+PHASE_PUBLISH = const(4)  # a fault reset's record, the registers, then the console service
 
 _MAX_TASKS = const(30)
 _MEAN_WINDOW = const(1024)

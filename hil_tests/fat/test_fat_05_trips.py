@@ -16,6 +16,9 @@ SECTION = "Trips"
 pytestmark = pytest.mark.needs("plant", "modbus", "power")
 TICK_MS = 10  # fast tick
 CONTROL_MS = 100
+# cooling reads its sensors at control phase 1 and judges them at phase 2, a frame later
+# (app/scheduler.py PHASE_COOLING_READ, PHASE_COOLING: the control slot spread over its period)
+COOLING_READ_TO_STEP_MS = TICK_MS
 COILS = ("K_NEG_COIL", "K_PRE_COIL", "K_POS_COIL")
 
 # id: (requirement, fault, params, fault id, detection band (ms after onset), why)
@@ -24,20 +27,24 @@ TRIPS = {
                        "E-stop / interlock loop: read every fast tick"),
     "leak": ("REQ-TRIP-002", "leak", {"zone": 1}, 24, 2 * TICK_MS,
              "leak rope: read every fast tick"),
-    "over_pressure": ("REQ-TRIP-003", "over_pressure", {}, 23, 2 * CONTROL_MS + TICK_MS,
-                      "supply pressure: read in the control tick"),
+    "over_pressure": ("REQ-TRIP-003", "over_pressure", {}, 23,
+                      2 * CONTROL_MS + COOLING_READ_TO_STEP_MS + TICK_MS,
+                      "supply pressure: read in the control tick, judged a frame later"),
     "pack_over_voltage": ("REQ-TRIP-004", "pack_over_voltage", {}, 30, 3 * TICK_MS,
                           "2 fast samples above 876 V"),
     "pack_over_current": ("REQ-TRIP-005", "pack_over_current", {}, 31, 12 * TICK_MS,
                           "10 fast samples above 300 A"),
     "pack_over_temperature": ("REQ-TRIP-006", "pack_over_temperature", {}, 32,
                               2000 + 2 * CONTROL_MS + TICK_MS, "2 s above 55 degC, control tick"),
-    "supply_over_temperature": ("REQ-TRIP-007", None, {}, 33, 5000 + 2 * CONTROL_MS + TICK_MS,
-                                "5 s above 45 degC (all three supply sensors), control tick"),
+    "supply_over_temperature": ("REQ-TRIP-007", None, {}, 33,
+                                5000 + 2 * CONTROL_MS + COOLING_READ_TO_STEP_MS + TICK_MS,
+                                "5 s above 45 degC (all three supply sensors), control tick, "
+                                "judged a frame after the read"),
     "both_pumps_failed": ("REQ-TRIP-008", "both_pumps_failed", {}, 18,
-                          2 * (2000 + 500 + CONTROL_MS) + 250 + TICK_MS,
+                          2 * (2000 + 500 + CONTROL_MS) + 250 + COOLING_READ_TO_STEP_MS + TICK_MS,
                           "cooling lost: the lead confirmed failed (2 s of tach 0, counted in 0.5 s "
-                          "windows), the standby started within 250 ms and confirmed failed"),
+                          "windows), the standby started within 250 ms and confirmed failed; "
+                          "the tachs judged a frame after the read"),
     "coil_supply_lost": ("REQ-TRIP-009", "coil_supply_lost", {}, 12, 15 + 4 * TICK_MS,
                          "the mains drop 15 ms after their coil supply; 2 samples of aux open"),
     "insulation_fault": ("REQ-TRIP-010", "insulation_fault", {}, 14, 2 * TICK_MS,

@@ -188,12 +188,12 @@ def test_frame_kinds_follow_the_schedulers_phase_rule():
     p.on_wait = on_wait
     s.run(frames=350)
     kinds = ChipTime([], CAL)
-    assert kinds.control_frames == {0, 1, 2, 3}
+    assert kinds.control_frames == {0, 1, 2, 3, 4}
     seen = [kinds.frame_kind(k == "housekeeping") for k in truth]
     first = truth.index("housekeeping")
     assert all(k is None for k in seen[:first])
     assert seen[first:] == truth[first:]
-    assert truth.count("housekeeping") == 4 and truth.count("control") == 35 * 4
+    assert truth.count("housekeeping") == 4 and truth.count("control") == 35 * 5
 
 
 class _Link:

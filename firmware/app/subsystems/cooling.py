@@ -238,8 +238,9 @@ class CoolingSubsystem:
         c.temp_sp_cdegc = _clamp(t, _SUPPLY_TEMP_SETPOINT_MIN_DDEGC, self.temp_sp_max_ddegc) * 10
 
     def step(self, now_ms, dt_ms):
+        """The control step on the inputs read() took one control phase earlier (app/module.py:
+        the two together were the heaviest frame of the control period on a chip)."""
         c = self.control
-        self._read(now_ms)
         pm = c.pumps
         # the fault table's pump fallback raises the demand inside the lead/lag, so its
         # supervision compares the tach with the speed really commanded
@@ -265,7 +266,9 @@ class CoolingSubsystem:
         faults.update(FAULT_COOLANT_UNDER_TEMP, c.under_temp, now_ms)
         faults.update(FAULT_RELIEF_PRESSURE, c.relief_warn, now_ms)
 
-    def _read(self, now_ms):
+    def read(self, now_ms):
+        """The sensors, limit switches and tachs into self.inputs (a control task of its own,
+        at PHASE_COOLING_READ); checks in."""
         inp = self.inputs
         inp.flow_dlpm = self.flow.update(now_ms)
         inp.p_supply_mbar = self.p_supply.value_mbar()
@@ -295,6 +298,7 @@ class CoolingSubsystem:
                 cl |= 1 << i
         inp.zone_open_ls = op
         inp.zone_closed_ls = cl
+        return True
 
     def reset(self, now_ms):
         """Operator reset: leaks with dry ropes re-open their zone, latched cooling faults clear."""
