@@ -4,7 +4,8 @@ on, a Modbus master polling, charged to every real board at its board file's clo
 The check the bench itself does not make: on the modelled chips, Modbus traffic never trips
 TICK_OVERRUN (docs/chip-time.md: before, each FC03 reply held the fast slot for its 14.3 ms on
 the wire after 8-16 ms of answering, and nearly every poll took a fast tick over 200 %), and the
-virtual line never handed the board a request while its DE was high."""
+virtual line never handed the board a request while its DE was high; and a control frame (the
+control slot spread over its period) fits its tick on average."""
 
 from gridpod.perf.chip import chip_figures
 from gridpod.vboard.chip_model import CHIPS
@@ -25,7 +26,8 @@ def test_chip_time_figures_run_end_to_end_and_modbus_never_trips_tick_overrun():
     assert pico["factor"] > esp["factor"] > s3["factor"] > 1  # the RP2040 is the slower chip
     for b in r["boards"]:
         f = b["fast"]
-        assert f["frames"] > 950 and b["control"]["frames"] > 100
+        # five frames in ten run a control phase (app/scheduler.py), one in a hundred housekeeping
+        assert f["frames"] > 550 and b["control"]["frames"] > 550
         assert 11 <= b["housekeeping"]["frames"] <= 12
         assert 0 < f["mean_pct"] <= f["p99_pct"] <= f["max_pct"] + 1
         assert f["mean_parts_us"]["cpu"] > 0
@@ -47,3 +49,7 @@ def test_chip_time_figures_run_end_to_end_and_modbus_never_trips_tick_overrun():
         assert m["frames"] >= 11, (b["board"], m)
         assert m["trips"] == 0 and m["fast_max_pct"] < 200, (b["board"], m)
         assert f["p99_pct"] < 200, (b["board"], f)
+        # the control slot spread over the frames of its period (app/scheduler.py, control
+        # phases): a control frame fits its tick on average (one frame carrying the whole slot
+        # took 180-260 % on these boards, the next fast tick 10-20 ms late every 100 ms)
+        assert b["control"]["mean_pct"] < 100, (b["board"], b["control"])

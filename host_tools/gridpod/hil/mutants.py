@@ -24,6 +24,7 @@ L1_MAINTENANCE = "host_tools/tests/test_vboard_maintenance.py"
 L0_TRIAL = "firmware/tests/test_fw_config_trial.py"
 L1_CONFIG = "host_tools/tests/test_config_tool.py"
 L0_RS485 = "firmware/tests/test_fw_rs485.py"
+L0_SCHEDULER = "firmware/tests/test_fw_scheduler.py"
 
 MUTANTS = (
     # ---- interlocks: the battery closes only with the loop closed and coolant flow proven ----
@@ -711,6 +712,27 @@ MUTANTS = (
         [
             "firmware/tests/test_fw_app.py::"
             "test_modbus_requests_are_framed_in_the_fast_slot_and_answered_in_the_control_slot"
+        ],
+    ),
+    # ---- control phases: the control slot spread over its period (docs/chip-time.md) ----
+    (
+        "M89",
+        "a control slot over its period split over phases still counts as an overrun",
+        FW + "app/scheduler.py",
+        "            self._ctl_work_us += work_us",
+        "            self._ctl_work_us = work_us",
+        [L0_SCHEDULER + "::test_control_slot_work_is_the_sum_over_its_phases"],
+    ),
+    (
+        "M90",
+        "no control phase runs in the housekeeping frame (GC, flash, telemetry)",
+        FW + "app/scheduler.py",
+        "    frame = phase + 1 if phase >= hk else phase",
+        "    frame = phase",
+        [
+            L0_SCHEDULER + "::test_control_phases_never_share_the_housekeeping_frame",
+            L0_SCHEDULER
+            + "::test_each_control_task_runs_once_per_period_at_its_phase_in_data_flow_order",
         ],
     ),
 )
