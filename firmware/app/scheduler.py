@@ -207,9 +207,14 @@ class Scheduler:
                     self._checked_in |= slot.bits[i]
             except Exception as e:  # noqa: BLE001 - a task bug must not stop the loop
                 self._task_failed(tasks[i], e, now_ms)
-        wall_us = work_us = p.ticks_diff(p.ticks_us(), t0)
+        self._record(slot, p.ticks_diff(p.ticks_us(), t0), self._cpu_ref)
+
+    def _record(self, slot, wall_us, cpu_ref):
+        """Record a slot's work (bounded by CPU time since cpu_ref when it looked slow); a
+        tripped overrun policy says why on the console, the first three times."""
+        work_us = wall_us
         if work_us > slot.warn_us:
-            work_us = self._cpu_bound(work_us, self._cpu_ref)
+            work_us = self._cpu_bound(work_us, cpu_ref)
         if slot.record(work_us):
             self._tripped = True
             if self.overruns < 3:  # why it tripped, on the console (rare path: may allocate)
@@ -239,11 +244,7 @@ class Scheduler:
         else:
             self._ctl_work_us += work_us
         if frame == self._ctl_last:
-            work_us = self._ctl_work_us
-            if work_us > slot.warn_us:
-                work_us = self._cpu_bound(work_us, self._ctl_cpu_ref)
-            if slot.record(work_us):
-                self._tripped = True
+            self._record(slot, self._ctl_work_us, self._ctl_cpu_ref)
 
     def _cpu_bound(self, wall_us, ref):
         """A slot that looked slow: where a host may preempt the scan loop (the virtual board),
