@@ -10,10 +10,10 @@ its flow proof), then the battery (the grid's peak shaver needs its readings and
   control (100 ms)   spread over the frames of the period (app/scheduler.py, control phases):
     PHASE_REQUESTS   the Modbus requests, leases and status (app/compose.py), the urgent log
     PHASE_COOLING_READ  cooling's sensors, limit switches and tachs
-    PHASE_COOLING    cooling's commands (from the registers) and control step on that reading
-    PHASE_POWER      the battery's, then the grid's commands and control step
-    PHASE_PUBLISH    the fault reset's record, then every subsystem's registers
-                     (then the console service, app/app.py)
+    PHASE_COOLING    cooling's commands (from the registers), control step on that reading and
+                     registers
+    PHASE_POWER      the battery's, then the grid's commands, control steps and registers
+    PHASE_PUBLISH    the fault reset's record (then the console service, app/app.py)
   housekeeping (1 s) grid (energy counters)
 No frame carries the whole control slot: on a chip it took about 20 ms of a 10 ms frame
 (docs/chip-time.md). Each step's dt is the time since its own previous run (one control period).
@@ -34,7 +34,8 @@ class _Task:
 
 class _Step:
     """One control phase's subsystems (a scheduler entry): their commands from the registers,
-    then their control steps in order, with the time since this phase's previous run."""
+    then their control steps in order, with the time since this phase's previous run, then their
+    registers: a register never disagrees with the output its step drove in an earlier frame."""
 
     def __init__(self, parts, app, now_ms):
         self.parts = parts
@@ -52,6 +53,9 @@ class _Step:
                 s.commands(bank, now_ms)
         for s in parts:
             s.step(now_ms, dt_ms)
+        if points is not None:
+            for s in parts:
+                s.publish(bank)
         return True
 
 
@@ -117,16 +121,11 @@ class Module:
         return True
 
     def publish(self, now_ms):
-        """After the period's last step: a pending fault reset's record, then the registers."""
+        """After the period's last step: a pending fault reset's record."""
         if self.reset_pending:
             # after the reset objects reported their causes again (fast ran earlier this frame)
             self.reset_pending = False
             self.app.log_reset(self.faults.reset_latched(now_ms), now_ms)
-        points = self.app.points
-        if points is not None:
-            bank = points.bank
-            for s in self.parts:
-                s.publish(bank)
         return True
 
     def housekeeping(self, now_ms):

@@ -42,9 +42,9 @@ SLOT_HOUSEKEEPING = const(2)
 # their control tasks; measured placement: docs/chip-time.md)
 PHASE_REQUESTS = const(0)  # Modbus requests, leases, status; heartbeat; a fatal fault's log
 PHASE_COOLING_READ = const(1)  # cooling's sensors, limit switches, tachs
-PHASE_COOLING = const(2)  # cooling's commands and step (its flow proof: the battery's interlocks)
-PHASE_POWER = const(3)  # the battery's, then the grid's commands and steps
-PHASE_PUBLISH = const(4)  # a fault reset's record, the registers, then the console service
+PHASE_COOLING = const(2)  # cooling's commands, step (the battery's flow proof), registers
+PHASE_POWER = const(3)  # the battery's, then the grid's commands, steps and registers
+PHASE_PUBLISH = const(4)  # a fault reset's record, then the console service
 
 _MAX_TASKS = const(30)
 _MEAN_WINDOW = const(1024)
