@@ -91,6 +91,21 @@ def forget_modules(names):
             del parent.__dict__[name[dot + 1 :]]
 
 
+def _forget_app_modules():
+    """After a boot or loop that raised: the application's modules but startup's own, so the
+    collector frees the code a failed App loaded (what is still in use stays referenced)."""
+    import sys
+
+    keep = ("app.startup", "app.fsutil", "app.state")
+    forget_modules(
+        [
+            n
+            for n in getattr(sys, "modules", {})
+            if n.startswith(("app.", "control.", "drivers.", "comms.")) and n not in keep
+        ]
+    )
+
+
 # ---- safe-boot escape ----------------------------------------------------------------------------
 # Safe-boot escape: reasons not to start the application at all, so mpremote can always get in.
 #
@@ -124,7 +139,8 @@ def main(root="/", frames=-1):
     """Boot (build) and run the scan loop for `frames` frames (-1: forever); the App or None.
     A safe boot runs its supervision loop instead (app/supervisor.py SafeBoot) until Ctrl-C,
     then returns None: the REPL. An exception while a pushed config is on trial (a MemoryError
-    building the module) resets the board into the previous config (app/config_trial.py)."""
+    building the module) resets the board into the previous config (app/config_trial.py); so
+    does one that leaves no heap even to load that code (a reset never closes anything)."""
     try:
         app = build(root)
         if app is not None:
@@ -133,9 +149,15 @@ def main(root="/", frames=-1):
             safe_boot_loop.run(frames)
     except Exception as e:
         if _trial_platform is not None:
-            from app import config_trial  # the reason on the trial marker, then a reset
+            try:  # the half-built App and its code are garbage now: room for the trial's code
+                _forget_app_modules()
+                gc.collect()
+                from app import config_trial  # the reason on the trial marker, then a reset
 
-            if config_trial.crashed(root, e):
+                trial = config_trial.crashed(root, e)
+            except MemoryError:
+                trial = True  # no room even for its code: the marker still says "trial"
+            if trial:
                 _trial_platform.reset()
         raise
     return app

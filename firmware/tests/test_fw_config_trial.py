@@ -327,3 +327,33 @@ def test_power_loss_at_each_step_of_a_restore_leaves_the_previous_config():
             break
         at += 1
     assert at >= 1  # the marker's rename
+
+
+def test_a_boot_that_leaves_no_heap_even_for_the_trial_record_still_resets_and_restores():
+    """Found by the config tool's L1 test (90 KB heap, the full module pushed): after the boot's
+    MemoryError, importing the trial's own code ran out of heap too, the MemoryError escaped
+    main() and the board sat at the REPL with a traceback and the pushed config on trial. Now
+    the code of the failed App is dropped first, and when even then there is no room, the board
+    resets anyway: the marker still says "trial", so the next boot restores the previous config."""
+    import sys
+
+    root = _root(new=_cfg().encode(_values("NEW-2", cooling_enabled=True)))
+    loaded = list(sys.modules)
+    forget = startup._forget_app_modules
+
+    def no_heap():
+        raise MemoryError("memory allocation failed")
+
+    startup._forget_app_modules = no_heap
+    try:
+        startup.main(root, frames=10)
+        raise AssertionError("the boot did not reset")
+    except FakeReset:
+        pass
+    finally:
+        startup._forget_app_modules = forget
+        startup.forget_modules([name for name in sys.modules if name not in loaded])
+    assert read_bytes(root + "config.trial") == b"trial\n"  # no record: no heap for it
+    app = _build(root, cause=RESET_WATCHDOG)
+    assert app.config.get("module_id") == "OLD-1" and not app.config.trial
+    assert read_bytes(root + "config.json") == OLD and not exists(root + "config.json.new")
