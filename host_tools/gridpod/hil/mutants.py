@@ -678,6 +678,14 @@ MUTANTS = (
         "    if False:",
         [L0_TRIAL, "-k", "refused"],
     ),
+    (
+        "M92",
+        "a trial boot with no heap left for its record still resets into the previous config",
+        FW + "app/startup.py",
+        'trial = True  # no room even for its code: the marker still says "trial"',
+        "raise",
+        [L0_TRIAL, "-k", "no_heap"],
+    ),
     # ---- Modbus on a real chip: never TICK_OVERRUN, never a collision (docs/chip-time.md) -----
     (
         "M85",
