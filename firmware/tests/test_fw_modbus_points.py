@@ -43,8 +43,7 @@ class Module:
         self.now_ms = 1000
 
     def advance(self, ms):
-        """Tick the slave every 10 ms and the points (requests and leases, then the status
-        refresh, as the control phases run them) every 100 ms for ms of simulated time. The
+        """Tick the slave every 10 ms and the points every 100 ms for ms of simulated time. The
         App's slave is deferred (its answers come from the control slot: test_fw_app.py); here
         it answers in the tick that framed the request, so the clock stays the test's."""
         end = self.now_ms + ms
@@ -54,7 +53,6 @@ class Module:
             self.app.modbus.serve(self.now_ms)
             if self.now_ms % 100 == 0:
                 self.app.points.tick(self.now_ms)
-                self.app.points.refresh_tick(self.now_ms)
 
     def ask(self, req):
         self.uart.inject(req)
