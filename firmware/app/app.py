@@ -95,10 +95,6 @@ class App:
             self.module = Module(platform, board, tuned, self, now_ms)
             tuned = None
             gc.collect()
-        if self.points is not None:  # after the period's steps and the module's reset record
-            from app.scheduler import PHASE_PUBLISH, SLOT_CONTROL, Task
-
-            self.scheduler.add(Task(self.points.refresh_tick), SLOT_CONTROL, PHASE_PUBLISH)
         self.service = None
         console = platform.console()
         if console is not None:  # built after the module: its code stays off the boot's peak
@@ -106,7 +102,7 @@ class App:
             from app.service import Service
 
             self.service = Service(self, console, board.get("board", "?"), root)
-            # the period's last phase, after the status refresh
+            # the period's last phase, after the module's registers (app/module.py)
             self.scheduler.add(self.service, SLOT_CONTROL, PHASE_PUBLISH)
 
     def release_boot(self):

@@ -3,9 +3,9 @@ level and command effects. The hooks of comms/register_bank.RegisterBank, and a 
 
 Access. An operator (W1/L1 registers, command coils) write needs an unlocked level: write the PIN
 as ASCII to access_pin; it is checked against the config's salted hashes (pin_service -> level 2,
-pin_operator -> level 1; an empty hash never unlocks). Wrong PINs are logged and throttled
-exponentially (app/access.py PinGuard; refused with exception 04, unchecked, while locked out). An
-unlock ends _UNLOCK_MS after the PIN however many writes use it (an absolute expiry: a master
+pin_operator -> level 1; an empty hash can never unlock). Wrong PINs are logged and throttled
+exponentially (app/access.py PinGuard; refused with exception 04, unchecked, while locked out).
+An unlock ends _UNLOCK_MS after the PIN, however many writes are made with it (an absolute expiry: a master
 re-sends the PIN); writing 0 to access_level locks at once (safety review M7).
 
 Leases. Every L1 setpoint written gets a lease of setpoint_lease_s; when the master stops rewriting
@@ -52,7 +52,7 @@ _R_CONFIG_CRC = const(5)
 _R_MODULE_ID = const(7)
 _R_PCS_POWER_REQUEST_KW = const(12)
 _R_SETPOINT_LEASE_S = const(14)
-_QUIET_MS = const(5000)  # no request for this long: the status refresh pauses
+_QUIET_MS = const(5000)  # no request for this long: the status refresh pauses (tick())
 _PCS_LEASE_MAX_MS = const(60000)  # the manual PCS request's lease, whatever setpoint_lease_s says
 _R_ACCESS_LEVEL = const(16)
 _R_ACCESS_PIN = const(17)
@@ -154,7 +154,7 @@ class ModbusPoints:
         self._resets = 0  # resets run since boot
         self.resets_locked = False
         self._up_s = self._up_rem_ms = 0  # uptime: whole seconds, and the ms toward the next
-        self._frames_seen = 0  # the slave's frames_ok at the last refresh_tick
+        self._frames_seen = 0  # the slave's frames_ok at the last control tick
         self._asked_ms = ticks_add(now_ms, -_QUIET_MS)  # when a master last asked (none yet)
 
     def _init_images(self, config, board):
@@ -207,13 +207,9 @@ class ModbusPoints:
         while self._up_rem_ms >= 1000:
             self._up_rem_ms -= 1000
             self._up_s += 1
-        return True
-
-    def refresh_tick(self, now_ms):
-        """After the period's steps (PHASE_PUBLISH): the status refresh while a master asks; on a
-        quiet line paused, the next read held for serve(), which refreshes first (modbus_rtu)."""
-        slave = self.slave
         if slave is not None and not slave.refresh_reads:
+            # once a control tick while a master asks; on a quiet line (_QUIET_MS) the slave
+            # holds the next read for serve(), which refreshes first (comms/modbus_rtu.py)
             if slave.frames_ok != self._frames_seen:
                 self._frames_seen = slave.frames_ok
                 self._asked_ms = now_ms
@@ -323,10 +319,13 @@ class ModbusPoints:
 
     def refresh(self, now_ms):
         """Status registers from the App (no allocation): before every read by a slave that
-        refreshes per read, else once a control period (refresh_tick()) and after each write."""
-        bank, app = self.bank, self.app
-        faults, sched = app.faults, app.scheduler
-        fast, ctl = sched.slots[SLOT_FAST], sched.slots[SLOT_CONTROL]
+        refreshes per read, else once a control tick (tick()) and after each write."""
+        bank = self.bank
+        app = self.app
+        faults = app.faults
+        sched = app.scheduler
+        fast = sched.slots[SLOT_FAST]
+        ctl = sched.slots[SLOT_CONTROL]
         slave = self.slave
         run_mode = _RUN_MAINTENANCE if state.maintenance else 0
         run_mode |= _RUN_SAFE_MODE if state.safe_mode else 0
@@ -349,7 +348,8 @@ class ModbusPoints:
                 if left < lease_left:
                     lease_left = left
         heap_free = sched.heap_free()
-        active, latched = faults.active_words, faults.latched_words
+        active = faults.active_words
+        latched = faults.latched_words
         bank.set(_R_FAULTS_ACTIVE, active[0])
         bank.set(_R_FAULTS_LATCHED, latched[0])
         bank.set(_R_FAULTS_ACTIVE_HI, active[1])

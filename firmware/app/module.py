@@ -8,13 +8,12 @@ its flow proof), then the battery (the grid's peak shaver needs its readings and
 
   fast (10 ms)       cooling (leak isolation), battery (interlocks, contactors), grid (peak shaver)
   control (100 ms)   spread over the frames of the period (app/scheduler.py, control phases):
-    PHASE_REQUESTS   the Modbus requests and leases (app/compose.py), the urgent log
+    PHASE_REQUESTS   the Modbus requests, leases and status (app/compose.py), the urgent log
     PHASE_COOLING_READ  cooling's sensors, limit switches and tachs
     PHASE_COOLING    cooling's commands (from the registers), control step on that reading and
                      registers
     PHASE_POWER      the battery's, then the grid's commands, control steps and registers
-    PHASE_PUBLISH    the fault reset's record (then the status refresh and the console service,
-                     app/app.py)
+    PHASE_PUBLISH    the fault reset's record (then the console service, app/app.py)
   housekeeping (1 s) grid (energy counters)
 No frame carries the whole control slot: on a chip it took about 20 ms of a 10 ms frame
 (docs/chip-time.md). Each step's dt is the time since its own previous run (one control period).
@@ -24,6 +23,13 @@ The fast tick allocates nothing (ints only); neither does a control tick's senso
 import gc
 
 from control.ticks import ticks_diff
+
+
+class _Task:
+    """A scheduler entry whose tick is a bound method stored once (calling it allocates nothing)."""
+
+    def __init__(self, fn):
+        self.tick = fn
 
 
 class _Step:
@@ -63,7 +69,6 @@ class Module:
             SLOT_CONTROL,
             SLOT_FAST,
             SLOT_HOUSEKEEPING,
-            Task,
         )
 
         pins = board.get("pins", {})
@@ -92,16 +97,16 @@ class Module:
         self.reset_pending = False
         sched = app.scheduler
         if self.parts:
-            sched.add(Task(self.fast), SLOT_FAST)
+            sched.add(_Task(self.fast), SLOT_FAST)
             if cooling is not None:  # first: the battery's interlocks need its flow proof
-                sched.add(Task(cooling.read), SLOT_CONTROL, PHASE_COOLING_READ)
+                sched.add(_Task(cooling.read), SLOT_CONTROL, PHASE_COOLING_READ)
                 sched.add(_Step([cooling], app, now_ms), SLOT_CONTROL, PHASE_COOLING)
             power = [s for s in (battery, grid) if s is not None]  # the grid needs the battery's
             if power:
                 sched.add(_Step(power, app, now_ms), SLOT_CONTROL, PHASE_POWER)
-            sched.add(Task(self.publish), SLOT_CONTROL, PHASE_PUBLISH)
+            sched.add(_Task(self.publish), SLOT_CONTROL, PHASE_PUBLISH)
         if grid is not None:
-            sched.add(Task(self.housekeeping), SLOT_HOUSEKEEPING)
+            sched.add(_Task(self.housekeeping), SLOT_HOUSEKEEPING)
 
     def reset(self, now_ms):
         """Operator fault reset (app.reset_faults): leaks with dry ropes, latched cooling faults,

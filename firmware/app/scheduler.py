@@ -40,11 +40,11 @@ SLOT_HOUSEKEEPING = const(2)
 
 # Control phases, in data-flow order (where app/compose.py, app/module.py and app/app.py place
 # their control tasks; measured placement: docs/chip-time.md)
-PHASE_REQUESTS = const(0)  # Modbus requests and leases; heartbeat; a fatal fault's log
+PHASE_REQUESTS = const(0)  # Modbus requests, leases, status; heartbeat; a fatal fault's log
 PHASE_COOLING_READ = const(1)  # cooling's sensors, limit switches, tachs
 PHASE_COOLING = const(2)  # cooling's commands, step (the battery's flow proof), registers
 PHASE_POWER = const(3)  # the battery's, then the grid's commands, steps and registers
-PHASE_PUBLISH = const(4)  # a fault reset's record, the status refresh, the console service
+PHASE_PUBLISH = const(4)  # a fault reset's record, then the console service
 
 _MAX_TASKS = const(30)
 _MEAN_WINDOW = const(1024)
@@ -65,13 +65,6 @@ def control_frame(phase, control_div):
         if frame == hk and frame > 0:
             frame -= 1
     return frame
-
-
-class Task:
-    """A scheduler entry whose tick is a bound method stored once (calling it allocates nothing)."""
-
-    def __init__(self, fn):
-        self.tick = fn
 
 
 class SlotStats:

@@ -5,8 +5,8 @@ Where it runs (app/compose.py): tick() in the fast slot reads the UART and frame
 from the registers as the last status refresh left them), every other tick at most, and holds
 every other request for this unit (writes, broadcasts, longer reads, what the silence ends) for
 serve() in the control slot (ModbusPoints.tick calls it), which answers it and what followed it.
-The status refresh runs once a control period (ModbusPoints.refresh_tick) and after each write
-(refresh_reads unset); on a quiet line the owner pauses it and sets `stale`: the next read is held for serve(),
+The status refresh runs there too (ModbusPoints.tick) and after each write (refresh_reads
+unset); on a quiet line the owner pauses it and sets `stale`: the next read is held for serve(),
 which refreshes first (no read gets registers older than a control period). Why: an answer with
 its refresh costs 8-16 ms of CPU on an ESP32 or RP2040 for an FC03 of 10 registers
 (docs/chip-time.md), more than the 10 ms tick, up to _MAX_FRAMES_PER_TICK of them a tick under a
@@ -285,7 +285,6 @@ class ModbusSlave:
             self._pending = 0
             if self.stale and not self.refresh_reads:
                 self.bank.hooks_refresh(now_ms)  # the owner paused it: a quiet line
-                self.stale = False  # a master asks: fresh now, and refreshed every period again
             self._serve(n, now_ms)
             self._consume(n)
             self.deferred = False
