@@ -91,19 +91,18 @@ def forget_modules(names):
             del parent.__dict__[name[dot + 1 :]]
 
 
-def _forget_app_modules():
-    """After a boot or loop that raised: the application's modules but startup's own, so the
-    collector frees the code a failed App loaded (what is still in use stays referenced)."""
+def _loaded_modules():
+    """The names in sys.modules now (a tuple: main() keeps it while the App runs)."""
     import sys
 
-    keep = ("app.startup", "app.fsutil", "app.state")
-    forget_modules(
-        [
-            n
-            for n in getattr(sys, "modules", {})
-            if n.startswith(("app.", "control.", "drivers.", "comms.")) and n not in keep
-        ]
-    )
+    return tuple(getattr(sys, "modules", ()))
+
+
+def _forget_modules_since(before):
+    """After a boot or loop that raised: the application's modules loaded since `before`, so
+    the collector frees the code a failed App loaded (the HAL's stay: the platform resets)."""
+    app_code = ("app.", "control.", "drivers.", "comms.")
+    forget_modules([n for n in _loaded_modules() if n.startswith(app_code) and n not in before])
 
 
 # ---- safe-boot escape ----------------------------------------------------------------------------
@@ -141,6 +140,7 @@ def main(root="/", frames=-1):
     then returns None: the REPL. An exception while a pushed config is on trial (a MemoryError
     building the module) resets the board into the previous config (app/config_trial.py); so
     does one that leaves no heap even to load that code (a reset never closes anything)."""
+    before = _loaded_modules()
     try:
         app = build(root)
         if app is not None:
@@ -150,7 +150,7 @@ def main(root="/", frames=-1):
     except Exception as e:
         if _trial_platform is not None:
             try:  # the half-built App and its code are garbage now: room for the trial's code
-                _forget_app_modules()
+                _forget_modules_since(before)
                 gc.collect()
                 from app import config_trial  # the reason on the trial marker, then a reset
 

